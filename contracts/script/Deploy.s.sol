@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {TestToken} from "../src/dev/TestToken.sol";
+import {Groth16Verifier} from "../src/verifiers/Groth16Verifier.sol";
+import {ProtocolDeployer} from "./ProtocolDeployer.sol";
+import {Script, console} from "forge-std/Script.sol";
+
+/// @title Deploy
+/// @notice Deploys the whole protocol with mintable test tokens, plus a sample Groth16 market (MiMC hash chain,
+/// verifying key from test/fixtures/groth16_mimc.json), and writes the addresses to deployments/<chainId>.json.
+/// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY`. The broadcaster
+/// becomes admin and treasury (override the treasury with TREASURY=0x...).
+contract Deploy is Script, ProtocolDeployer {
+    function run() external returns (Deployment memory d, uint256 sampleMarketId) {
+        address admin = msg.sender;
+        address treasury = vm.envOr("TREASURY", admin);
+        string memory fixture = vm.readFile(string.concat(vm.projectRoot(), "/test/fixtures/groth16_mimc.json"));
+
+        vm.startBroadcast();
+        d = _deployProtocol(_defaultConfig(admin, treasury));
+        // The Matching Engine's 64-byte public key, when already known (devnet tooling registers it later).
+        bytes memory mePubkey = vm.envOr("MATCHING_ENGINE_PUBKEY", bytes(""));
+        if (mePubkey.length != 0) d.keyRegistry.setMatchingEngineKey(mePubkey);
+        Groth16Verifier verifier = new Groth16Verifier(
+            vm.parseJsonBytes(fixture, ".vk"),
+            vm.parseJsonUint(fixture, ".numInputs"),
+            vm.parseJsonBytes(fixture, ".inputs"),
+            vm.parseJsonBytes(fixture, ".proof")
+        );
+        uint256 cost = d.marketplace.params().marketCreationCost;
+        TestToken(address(d.paymentToken)).mint(admin, cost);
+        d.paymentToken.approve(address(d.marketplace), cost);
+        sampleMarketId = d.marketplace
+            .createMarket(
+                verifier,
+                bytes32(0),
+                bytes32(0),
+                10e18,
+                20e18,
+                1 hours,
+                bytes('{"name":"mimc-chain-64","kind":"groth16"}')
+            );
+        vm.stopBroadcast();
+
+        _write(d, address(verifier), sampleMarketId);
+    }
+
+    function _write(Deployment memory d, address verifier, uint256 sampleMarketId) internal {
+        string memory k = "deployment";
+        vm.serializeUint(k, "chainId", block.chainid);
+        vm.serializeAddress(k, "paymentToken", address(d.paymentToken));
+        vm.serializeAddress(k, "stakingToken", address(d.stakingToken));
+        vm.serializeAddress(k, "attestationVerifier", address(d.attestationVerifier));
+        vm.serializeAddress(k, "generatorRegistry", address(d.generatorRegistry));
+        vm.serializeAddress(k, "keyRegistry", address(d.keyRegistry));
+        vm.serializeAddress(k, "sampleVerifier", verifier);
+        vm.serializeUint(k, "sampleMarketId", sampleMarketId);
+        string memory json = vm.serializeAddress(k, "marketplace", address(d.marketplace));
+        string memory path = string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json");
+        vm.writeJson(json, path);
+
+        console.log("Kalypso protocol deployed (chain %s)", block.chainid);
+        console.log("  ProofMarketplace     %s", address(d.marketplace));
+        console.log("  GeneratorRegistry    %s (and staking pool)", address(d.generatorRegistry));
+        console.log("  EntityKeyRegistry    %s", address(d.keyRegistry));
+        console.log("  AttestationVerifier  %s", address(d.attestationVerifier));
+        console.log("  payment token tUSDC  %s", address(d.paymentToken));
+        console.log("  staking token tPOND  %s", address(d.stakingToken));
+        console.log("  sample market %s: Groth16Verifier %s", sampleMarketId, verifier);
+        console.log("  written to %s", path);
+    }
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IStakingPool} from "./IStakingPool.sol";
+
+/// @title IGeneratorRegistry
+/// @notice Generators, their quotes per market, the compute each has committed across all markets, and (as its
+/// native staking pool, {IStakingPool}) the stake behind their deadline commitments.
+/// @dev A generator declares its total compute once; each market it joins states how much one proof takes
+/// (`computePerProof`). An assigned task consumes that share until the task settles, so capacity used in one
+/// market removes the generator from every market where it no longer fits. The marketplace (MARKETPLACE_ROLE)
+/// drives the per-task accounting; the registry never decides on its own when a task starts or ends.
+interface IGeneratorRegistry is IStakingPool {
+    /// @notice A registered generator. `rewardAddress == 0` means not registered.
+    struct Generator {
+        address rewardAddress;
+        uint40 declaredCompute;
+        uint40 consumedCompute;
+        uint16 marketsJoined;
+    }
+
+    /// @notice A generator's quote in one market. A quote exists while `maxProofTime != 0`.
+    /// @param pricePerProof Price in payment-token units the generator charges per proof.
+    /// @param maxProofTime Seconds within which the generator commits to deliver a proof after assignment.
+    /// @param computePerProof Share of the generator's declared compute one proof of this market occupies.
+    struct Quote {
+        uint88 pricePerProof;
+        uint32 maxProofTime;
+        uint40 computePerProof;
+    }
+
+    /// @notice Why an assignment was not made. Shared with the marketplace's `AssignmentSkipped` event and
+    /// mirrored by the off-chain matching engine's eligibility predicates.
+    enum SkipReason {
+        None,
+        AskNotOpen,
+        AskExpired,
+        MarketNotActive,
+        NotJoined,
+        PriceAboveReward,
+        DeadlineTooSoon,
+        InsufficientCompute,
+        InsufficientStake,
+        BelowMinStake,
+        NoEnclaveKey,
+        FallbackNotOpen
+    }
+
+    /// @notice The caller is already registered.
+    error AlreadyRegistered(address generator);
+    /// @notice The generator is not registered.
+    error NotRegistered(address generator);
+    /// @notice A zero reward address was given.
+    error ZeroRewardAddress();
+    /// @notice Compute values must be positive and fit the declared compute.
+    error InvalidCompute(uint256 computePerProof, uint256 declaredCompute);
+    /// @notice The declared compute cannot drop below what active tasks consume.
+    error ComputeInUse(uint256 requested, uint256 consumed);
+    /// @notice `maxProofTime` must be positive and fit 32 bits.
+    error InvalidMaxProofTime(uint256 maxProofTime);
+    /// @notice The price does not fit 88 bits.
+    error PriceTooLarge(uint256 pricePerProof);
+    /// @notice The generator still belongs to `marketsJoined` markets.
+    error StillInMarkets(address generator, uint256 marketsJoined);
+    /// @notice The generator still has tasks in flight holding `consumedCompute`.
+    error TasksInFlight(address generator, uint256 consumedCompute);
+    /// @notice The market does not exist.
+    error MarketNotFound(uint256 marketId);
+    /// @notice The generator already joined the market.
+    error AlreadyJoined(address generator, uint256 marketId);
+    /// @notice The generator is not in the market.
+    error NotInMarket(address generator, uint256 marketId);
+
+    /// @notice A generator registered.
+    event GeneratorRegistered(
+        address indexed generator, address indexed rewardAddress, uint256 declaredCompute, bytes metadata
+    );
+    /// @notice A generator changed its reward address.
+    event RewardAddressUpdated(address indexed generator, address indexed rewardAddress);
+    /// @notice A generator changed its declared compute.
+    event DeclaredComputeUpdated(address indexed generator, uint256 declaredCompute);
+    /// @notice A generator deregistered.
+    event GeneratorDeregistered(address indexed generator);
+    /// @notice A generator joined a market with a quote.
+    event MarketJoined(
+        address indexed generator,
+        uint256 indexed marketId,
+        uint256 computePerProof,
+        uint256 pricePerProof,
+        uint256 maxProofTime
+    );
+    /// @notice A generator changed its quote in a market.
+    event QuoteUpdated(
+        address indexed generator,
+        uint256 indexed marketId,
+        uint256 computePerProof,
+        uint256 pricePerProof,
+        uint256 maxProofTime
+    );
+    /// @notice A generator left a market.
+    event MarketLeft(address indexed generator, uint256 indexed marketId);
+
+    // --- generators ---
+
+    /// @notice Registers the caller as a generator.
+    function register(address rewardAddress, uint256 declaredCompute, bytes calldata metadata) external;
+
+    /// @notice Changes the caller's reward address.
+    function updateRewardAddress(address rewardAddress) external;
+
+    /// @notice Changes the caller's declared compute (not below what active tasks consume).
+    function updateDeclaredCompute(uint256 declaredCompute) external;
+
+    /// @notice Removes the caller's registration; it must have left every market and settled every task.
+    function deregister() external;
+
+    /// @notice Joins `marketId` with a quote.
+    function joinMarket(uint256 marketId, uint256 computePerProof, uint256 pricePerProof, uint256 maxProofTime) external;
+
+    /// @notice Changes the caller's quote in `marketId` without leaving it. Active tasks keep the terms they
+    /// were assigned with.
+    function updateQuote(uint256 marketId, uint256 computePerProof, uint256 pricePerProof, uint256 maxProofTime)
+        external;
+
+    /// @notice Leaves `marketId` at once: no new tasks are assigned. Tasks already assigned stay binding (they are
+    /// proven, discarded or slashed on the terms they were assigned with).
+    function leaveMarket(uint256 marketId) external;
+
+    // --- marketplace ---
+
+    /// @notice Checks every per-generator eligibility rule for a task and, if all pass, consumes compute and
+    /// locks `penalty` stake. Never reverts for an ineligible generator: returns the reason instead.
+    /// @return reason `SkipReason.None` when assigned.
+    /// @return price The generator's price per proof.
+    /// @return maxProofTime The generator's committed proving time.
+    /// @return computePerProof The compute the task consumes (to be handed back on settlement).
+    function tryAssign(
+        address generator,
+        uint256 marketId,
+        uint256 reward,
+        uint256 deadline,
+        uint256 penalty,
+        uint256 minStake
+    ) external returns (SkipReason reason, uint256 price, uint256 maxProofTime, uint256 computePerProof);
+
+    /// @notice Ends a task well (proof or invalid-input attestation): frees compute and the locked penalty.
+    /// @return rewardAddress Where the generator is paid.
+    function completeTask(address generator, uint256 computePerProof, uint256 penalty)
+        external
+        returns (address rewardAddress);
+
+    /// @notice Ends a task badly (discard or missed deadline): frees compute and the lock, and takes `amounts` of
+    /// the locked penalty from the generator's stake, crediting them to `recipients`' payout balances.
+    function slashTask(
+        address generator,
+        uint256 computePerProof,
+        uint256 penalty,
+        address[] calldata recipients,
+        uint256[] calldata amounts
+    ) external;
+
+    // --- views ---
+
+    /// @notice `generator`'s registration.
+    function generatorOf(address generator) external view returns (Generator memory);
+
+    /// @notice `generator`'s quote in `marketId`.
+    function quoteOf(uint256 marketId, address generator) external view returns (Quote memory);
+}

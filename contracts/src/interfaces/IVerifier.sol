@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title IVerifier
+/// @notice The proof check of one market. The marketplace hands it the ask's prover data (`inputs`, exactly
+/// the bytes the requester escrowed) and the generator's `proof`; what the bytes mean is the verifier's
+/// business (public inputs, outputs, a TEE signature...).
+interface IVerifier {
+    /// @notice Whether `proof` proves the statement described by `inputs`.
+    /// @dev Returns false for a wrong proof. May revert for encodings it cannot parse; the marketplace treats a
+    /// revert like `false`.
+    function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool);
+
+    /// @notice Whether `inputs` are well-formed for this verifier (lengths, field ranges). Cheap and
+    /// deterministic, so requesters, generators and the IVS can check asks before any work is done.
+    function verifyInputs(bytes calldata inputs) external view returns (bool);
+
+    /// @notice A sample statement that `sampleProof()` proves.
+    function sampleInput() external view returns (bytes memory);
+
+    /// @notice A proof of `sampleInput()`.
+    function sampleProof() external view returns (bytes memory);
+
+    /// @notice Self-check run when a market is created: `verify(sampleInput(), sampleProof())`.
+    function checkSampleInputsAndProof() external view returns (bool);
+}

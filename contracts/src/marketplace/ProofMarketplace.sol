@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IEntityKeyRegistryView} from "../interfaces/IEntityKeyRegistry.sol";
+import {IGeneratorRegistry} from "../interfaces/IGeneratorRegistry.sol";
+import {IMarketView} from "../interfaces/IMarketView.sol";
+import {IProofMarketplace} from "../interfaces/IProofMarketplace.sol";
+import {IVerifier} from "../interfaces/IVerifier.sol";
+import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+/// @title ProofMarketplace
+/// @notice The settlement layer of Kalypso: markets, asks, assignment, proofs, slashing and payouts.
+/// @dev Upgradeable (UUPS) with ERC-7201 storage. The payment token and the two registries are immutables of
+/// the implementation, which keeps them off the storage-read bill of every hot path; replacing one takes an
+/// upgrade. Reentrancy is guarded with transient storage (EIP-1153). Every rule is re-checked here: the
+/// Matching Engine can pick a worse generator, never an ineligible one.
+contract ProofMarketplace is
+    IProofMarketplace,
+    Initializable,
+    UUPSUpgradeable,
+    AccessControlUpgradeable,
+    EIP712Upgradeable,
+    ReentrancyGuardTransient
+{
+    using SafeERC20 for IERC20;
+
+    /// @notice May pause and unpause.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice EIP-712 type of a Matching Engine assignment batch.
+    bytes32 public constant ASSIGN_BATCH_TYPEHASH =
+        keccak256("AssignBatch(uint256[] askIds,address[] generators,bytes[] acls,uint256 nonce,uint256 expiry)");
+
+    /// @notice EIP-712 type of an IVS invalid-input attestation.
+    bytes32 public constant INVALID_INPUT_TYPEHASH = keccak256("InvalidInput(uint256 askId,bytes32 inputsHash)");
+
+    uint256 private constant BPS = 10_000;
+
+    /// @dev New business (markets, asks, assignments) stops while paused; settlement and withdrawals go on.
+    modifier whenNotPaused() {
+        if (_s().paused) revert EnforcedPause();
+        _;
+    }
+
+    /// @custom:storage-location erc7201:kalypso.storage.ProofMarketplace
+    /// @dev The first slot holds everything `createAsk` and the assignment paths read besides the ask and market
+    /// records (counters, pause switch, input fee), so each pays for one storage slot of protocol state.
+    struct Storage {
+        uint64 askCount;
+        uint32 marketCount;
+        bool paused;
+        uint64 feePerInputByte;
+        Params params;
+        mapping(uint256 marketId => Market) markets;
+        mapping(uint256 marketId => mapping(bytes32 imageId => bool)) extraImages;
+        mapping(uint256 askId => Ask) asks;
+        mapping(address account => uint256) claimable;
+        mapping(uint256 word => uint256 bits) usedNonces;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("kalypso.storage.ProofMarketplace")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant STORAGE_SLOT = 0xdae4bf99c1712c4c9a27350e29150f0e54d5432bfef28971e03ff8fd6c39ee00;
+
+    IERC20 private immutable _paymentToken;
+    IGeneratorRegistry private immutable _registry;
+    IEntityKeyRegistryView private immutable _keys;
+
+    /// @param paymentToken_ Token rewards are escrowed and paid in.
+    /// @param registry_ The generator registry (this contract needs its MARKETPLACE_ROLE).
+    /// @param keys_ The entity key registry (Matching Engine, IVS and enclave keys).
+    constructor(IERC20 paymentToken_, IGeneratorRegistry registry_, IEntityKeyRegistryView keys_) {
+        _paymentToken = paymentToken_;
+        _registry = registry_;
+        _keys = keys_;
+        _disableInitializers();
+    }
+
+    /// @notice Initialises the proxy.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and PAUSER_ROLE.
+    /// @param params_ Protocol parameters.
+    function initialize(address admin, Params calldata params_) external initializer {
+        __AccessControl_init();
+        __EIP712_init("Kalypso ProofMarketplace", "1");
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        _setParams(params_);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Markets
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProofMarketplace
+    function createMarket(
+        IVerifier verifier,
+        bytes32 proverImageId_,
+        bytes32 ivsImageId_,
+        uint256 slashingPenalty,
+        uint256 minStake,
+        uint256 fallbackDelay,
+        bytes calldata metadata
+    ) external whenNotPaused nonReentrant returns (uint256 marketId) {
+        if (address(verifier).code.length == 0) revert InvalidMarketParams("verifier");
+        if (slashingPenalty == 0 || slashingPenalty > type(uint96).max) revert InvalidMarketParams("slashingPenalty");
+        if (minStake < slashingPenalty || minStake > type(uint96).max) revert InvalidMarketParams("minStake");
+        if (fallbackDelay > type(uint32).max) revert InvalidMarketParams("fallbackDelay");
+        if (!_selfCheck(verifier)) revert VerifierSelfCheckFailed(address(verifier));
+
+        Storage storage $ = _s();
+        marketId = ++$.marketCount;
+        uint256 activationTime = block.timestamp + $.params.activationDelay;
+        $.markets[marketId] = Market({
+            slashingPenalty: uint96(slashingPenalty),
+            minStake: uint96(minStake),
+            activationTime: uint40(activationTime),
+            frozen: false,
+            confidential: proverImageId_ != bytes32(0),
+            verifier: verifier,
+            fallbackDelay: uint32(fallbackDelay),
+            creator: msg.sender,
+            proverImageId: proverImageId_,
+            ivsImageId: ivsImageId_
+        });
+        emit MarketCreated(
+            marketId,
+            msg.sender,
+            address(verifier),
+            proverImageId_,
+            ivsImageId_,
+            slashingPenalty,
+            minStake,
+            activationTime,
+            fallbackDelay,
+            metadata
+        );
+        uint256 cost = $.params.marketCreationCost;
+        if (cost != 0) _paymentToken.safeTransferFrom(msg.sender, $.params.treasury, cost);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function setMarketFrozen(uint256 marketId, bool frozen) external {
+        Market storage m = _market(marketId);
+        if (msg.sender != m.creator && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert NotMarketCreator(marketId, msg.sender);
+        }
+        m.frozen = frozen;
+        emit MarketFrozen(marketId, frozen);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function addExtraImage(uint256 marketId, bytes32 imageId) external {
+        Market storage m = _creatorMarket(marketId);
+        if (!m.confidential || imageId == bytes32(0) || imageId == m.proverImageId) {
+            revert ImageUnchanged(marketId, imageId);
+        }
+        mapping(bytes32 => bool) storage images = _s().extraImages[marketId];
+        if (images[imageId]) revert ImageUnchanged(marketId, imageId);
+        images[imageId] = true;
+        emit ExtraImageAdded(marketId, imageId);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function removeExtraImage(uint256 marketId, bytes32 imageId) external {
+        _creatorMarket(marketId);
+        mapping(bytes32 => bool) storage images = _s().extraImages[marketId];
+        if (!images[imageId]) revert ImageUnchanged(marketId, imageId);
+        delete images[imageId];
+        emit ExtraImageRemoved(marketId, imageId);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Asks
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProofMarketplace
+    /// @dev No reentrancy guard: the only external call is the final pull of the trusted payment token.
+    function createAsk(AskRequest calldata request) external whenNotPaused returns (uint256 askId) {
+        askId = _openAsk(request);
+        Storage storage $ = _s();
+        uint256 fee = $.feePerInputByte * (request.proverData.length + request.secret.length);
+        emit AskCreated(askId, request.marketId, msg.sender, request, fee);
+        if (fee != 0) $.claimable[$.params.treasury] += fee;
+        _paymentToken.safeTransferFrom(msg.sender, address(this), request.reward + fee);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function cancelAsk(uint256 askId) external nonReentrant {
+        Ask storage a = _ask(askId);
+        if (a.state != AskState.Created) revert InvalidAskState(askId, a.state);
+        if (msg.sender != a.refundAddress) revert NotRequester(askId, msg.sender);
+        _refund(askId, a, true);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function refundExpired(uint256 askId) external nonReentrant {
+        Ask storage a = _ask(askId);
+        if (a.state != AskState.Created) revert InvalidAskState(askId, a.state);
+        if (block.timestamp <= a.deadline) revert AskNotExpired(askId, a.deadline);
+        _refund(askId, a, false);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Assignment
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProofMarketplace
+    function assignTask(uint256 askId, address generator, bytes calldata acl) external whenNotPaused nonReentrant {
+        if (msg.sender != _keys.matchingEngine()) revert NotMatchingEngine(msg.sender);
+        IGeneratorRegistry.SkipReason reason = _tryAssign(askId, generator, acl, false);
+        if (reason != IGeneratorRegistry.SkipReason.None) revert AskNotAssignable(askId, generator, reason);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function relayAssignments(
+        uint256[] calldata askIds,
+        address[] calldata generators,
+        bytes[] calldata acls,
+        uint256 nonce,
+        uint256 expiry,
+        bytes calldata signature
+    ) external whenNotPaused nonReentrant returns (uint256 assigned) {
+        uint256 n = askIds.length;
+        if (generators.length != n || acls.length != n) revert LengthMismatch();
+        if (block.timestamp > expiry) revert BatchExpired(expiry, block.timestamp);
+        address signer = ECDSA.recover(_assignBatchDigest(askIds, generators, acls, nonce, expiry), signature);
+        if (signer != _keys.matchingEngine()) revert InvalidBatchSignature(signer);
+        _useNonce(nonce);
+        for (uint256 i; i < n; ++i) {
+            IGeneratorRegistry.SkipReason reason = _tryAssign(askIds[i], generators[i], acls[i], false);
+            if (reason == IGeneratorRegistry.SkipReason.None) {
+                ++assigned;
+            } else {
+                emit AssignmentSkipped(askIds[i], generators[i], reason);
+            }
+        }
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function selfAssign(uint256 askId) external whenNotPaused nonReentrant {
+        IGeneratorRegistry.SkipReason reason = _tryAssign(askId, msg.sender, "", true);
+        if (reason != IGeneratorRegistry.SkipReason.None) revert AskNotAssignable(askId, msg.sender, reason);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Settlement
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProofMarketplace
+    function submitProof(uint256 askId, bytes calldata proverData, bytes calldata proof) external nonReentrant {
+        _submitProof(askId, proverData, proof);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function submitProofs(uint256[] calldata askIds, bytes[] calldata proverData, bytes[] calldata proofs)
+        external
+        nonReentrant
+    {
+        uint256 n = askIds.length;
+        if (proverData.length != n || proofs.length != n) revert LengthMismatch();
+        for (uint256 i; i < n; ++i) {
+            _submitProof(askIds[i], proverData[i], proofs[i]);
+        }
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function submitInvalidInputAttestation(uint256 askId, bytes calldata signature) external nonReentrant {
+        Ask storage a = _assignedBeforeDeadline(askId);
+        address signer = ECDSA.recover(_invalidInputDigest(askId, a.inputsHash), signature);
+        if (!_keys.isIvsSigner(a.marketId, signer)) revert InvalidAttestation(askId, signer);
+        (, uint256 price, uint256 refund) = _complete(a);
+        emit InvalidInputsSettled(askId, a.generator, signer, price, refund);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function discard(uint256 askId) external nonReentrant {
+        Ask storage a = _assignedBeforeDeadline(askId);
+        address generator = a.generator;
+        if (msg.sender != generator) revert NotAssignedGenerator(askId, msg.sender);
+        Storage storage $ = _s();
+        uint256 lockedPenalty = $.markets[a.marketId].slashingPenalty;
+        uint256 penalty = lockedPenalty * $.params.discardPenaltyBps / BPS;
+        uint256 toRequester = penalty * $.params.requesterShareBps / BPS;
+
+        address[] memory recipients = new address[](2);
+        uint256[] memory amounts = new uint256[](2);
+        (recipients[0], amounts[0]) = (a.refundAddress, toRequester);
+        (recipients[1], amounts[1]) = ($.params.treasury, penalty - toRequester);
+        _registry.slashTask(generator, a.computePerProof, lockedPenalty, recipients, amounts);
+
+        bool reopened = _reopenOrRefund(askId, a);
+        emit TaskDiscarded(askId, generator, penalty, toRequester, reopened);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function slash(uint256 askId) external nonReentrant {
+        Ask storage a = _ask(askId);
+        if (a.state != AskState.Assigned) revert InvalidAskState(askId, a.state);
+        if (block.timestamp <= a.taskDeadline) revert TaskDeadline(askId, a.taskDeadline, block.timestamp);
+        address generator = a.generator;
+        Storage storage $ = _s();
+        Params storage p = $.params;
+        uint256 penalty = $.markets[a.marketId].slashingPenalty;
+        uint256 toRequester = penalty * p.requesterShareBps / BPS;
+        uint256 toKeeper = penalty * p.keeperShareBps / BPS;
+        if (toKeeper > p.maxKeeperReward) toKeeper = p.maxKeeperReward;
+
+        address[] memory recipients = new address[](3);
+        uint256[] memory amounts = new uint256[](3);
+        (recipients[0], amounts[0]) = (a.refundAddress, toRequester);
+        (recipients[1], amounts[1]) = (msg.sender, toKeeper);
+        (recipients[2], amounts[2]) = (p.treasury, penalty - toRequester - toKeeper);
+        _registry.slashTask(generator, a.computePerProof, penalty, recipients, amounts);
+
+        bool reopened = _reopenOrRefund(askId, a);
+        emit TaskSlashed(askId, generator, msg.sender, penalty, amounts[0], amounts[1], amounts[2], reopened);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function withdraw(address to, uint256 amount) external nonReentrant {
+        mapping(address => uint256) storage balances = _s().claimable;
+        uint256 available = balances[msg.sender];
+        if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
+        balances[msg.sender] = available - amount;
+        emit Withdrawn(msg.sender, to, amount);
+        _paymentToken.safeTransfer(to, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Admin
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProofMarketplace
+    function setParams(Params calldata params_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setParams(params_);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _s().paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _s().paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function paused() external view returns (bool) {
+        return _s().paused;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IProofMarketplace
+    function marketOf(uint256 marketId) external view returns (Market memory) {
+        return _s().markets[marketId];
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function askOf(uint256 askId) external view returns (Ask memory) {
+        return _s().asks[askId];
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function askState(uint256 askId) external view returns (AskState) {
+        Ask storage a = _s().asks[askId];
+        AskState state = a.state;
+        if (state == AskState.Created && block.timestamp > a.deadline) return AskState.Expired;
+        return state;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function claimable(address account) external view returns (uint256) {
+        return _s().claimable[account];
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function params() external view returns (Params memory) {
+        return _s().params;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function marketCount() external view returns (uint256) {
+        return _s().marketCount;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function askCount() external view returns (uint256) {
+        return _s().askCount;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function nonceUsed(uint256 nonce) external view returns (bool) {
+        return _s().usedNonces[nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function assignBatchDigest(
+        uint256[] calldata askIds,
+        address[] calldata generators,
+        bytes[] calldata acls,
+        uint256 nonce,
+        uint256 expiry
+    ) external view returns (bytes32) {
+        return _assignBatchDigest(askIds, generators, acls, nonce, expiry);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function invalidInputDigest(uint256 askId, bytes32 inputsHash) external view returns (bytes32) {
+        return _invalidInputDigest(askId, inputsHash);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function paymentToken() external view returns (address) {
+        return address(_paymentToken);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function generatorRegistry() external view returns (IGeneratorRegistry) {
+        return _registry;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function keyRegistry() external view returns (address) {
+        return address(_keys);
+    }
+
+    /// @inheritdoc IMarketView
+    function marketExists(uint256 marketId) external view returns (bool) {
+        return _s().markets[marketId].activationTime != 0;
+    }
+
+    /// @inheritdoc IMarketView
+    function marketCreator(uint256 marketId) external view returns (address) {
+        return _s().markets[marketId].creator;
+    }
+
+    /// @inheritdoc IMarketView
+    function proverImageId(uint256 marketId) external view returns (bytes32) {
+        return _s().markets[marketId].proverImageId;
+    }
+
+    /// @inheritdoc IMarketView
+    function ivsImageId(uint256 marketId) external view returns (bytes32) {
+        return _s().markets[marketId].ivsImageId;
+    }
+
+    /// @inheritdoc IMarketView
+    function isProverImage(uint256 marketId, bytes32 imageId) external view returns (bool) {
+        Storage storage $ = _s();
+        bytes32 primary = $.markets[marketId].proverImageId;
+        return primary != bytes32(0) && (imageId == primary || $.extraImages[marketId][imageId]);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internal
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Validates a new ask against its market and stores it.
+    function _openAsk(AskRequest calldata r) internal returns (uint256 askId) {
+        Storage storage $ = _s();
+        uint256 marketId = r.marketId;
+        Market storage m = $.markets[marketId];
+        uint256 activationTime = m.activationTime;
+        if (activationTime == 0) revert MarketNotFound(marketId);
+        if (m.frozen || block.timestamp < activationTime) revert MarketNotActive(marketId, activationTime, m.frozen);
+        uint256 reward = r.reward;
+        if (reward == 0 || reward > type(uint96).max) revert InvalidReward(reward);
+        uint256 deadline = r.deadline;
+        if (deadline <= block.timestamp || deadline > type(uint40).max) {
+            revert InvalidDeadline(deadline, block.timestamp);
+        }
+        if (r.refundAddress == address(0)) revert ZeroRefundAddress();
+        if (r.proverData.length == 0) revert EmptyInputs();
+        bool confidential = m.confidential;
+        if (confidential != (r.secret.length != 0) || confidential != (r.acl.length != 0)) {
+            revert SecretMismatch(marketId, confidential);
+        }
+        askId = ++$.askCount;
+        Ask storage a = $.asks[askId];
+        a.refundAddress = r.refundAddress;
+        a.reward = uint96(reward);
+        a.inputsHash = keccak256(r.proverData);
+        a.marketId = uint32(marketId);
+        a.deadline = uint40(deadline);
+        a.openedAt = uint40(block.timestamp);
+        a.state = AskState.Created;
+        a.preference = r.preference;
+    }
+
+    /// @dev Checks the ask- and market-level rules, then lets the registry check and reserve the generator's
+    /// compute and stake. Returns the first failing rule instead of reverting, so batches are not atomic.
+    function _tryAssign(uint256 askId, address generator, bytes memory acl, bool fallbackAssignment)
+        internal
+        returns (IGeneratorRegistry.SkipReason)
+    {
+        Ask storage a = _s().asks[askId];
+        if (a.state != AskState.Created) return IGeneratorRegistry.SkipReason.AskNotOpen;
+        if (block.timestamp > a.deadline) return IGeneratorRegistry.SkipReason.AskExpired;
+        uint256 marketId = a.marketId;
+        Market storage m = _s().markets[marketId];
+        if (m.frozen) return IGeneratorRegistry.SkipReason.MarketNotActive;
+        if (fallbackAssignment) {
+            uint256 delay = m.fallbackDelay;
+            if (m.confidential || delay == 0 || block.timestamp < a.openedAt + delay) {
+                return IGeneratorRegistry.SkipReason.FallbackNotOpen;
+            }
+        }
+        if (m.confidential && !_keys.hasGeneratorKey(marketId, generator)) {
+            return IGeneratorRegistry.SkipReason.NoEnclaveKey;
+        }
+        return _reserve(a, askId, m, generator, acl, fallbackAssignment);
+    }
+
+    /// @dev Reserves the generator's compute and stake in the registry and records the task.
+    function _reserve(
+        Ask storage a,
+        uint256 askId,
+        Market storage m,
+        address generator,
+        bytes memory acl,
+        bool fallbackAssignment
+    ) internal returns (IGeneratorRegistry.SkipReason reason) {
+        uint256 price;
+        uint256 taskDeadline;
+        {
+            uint256 maxProofTime;
+            uint256 compute;
+            (reason, price, maxProofTime, compute) =
+                _registry.tryAssign(generator, a.marketId, a.reward, a.deadline, m.slashingPenalty, m.minStake);
+            if (reason != IGeneratorRegistry.SkipReason.None) return reason;
+            taskDeadline = block.timestamp + maxProofTime;
+            a.state = AskState.Assigned;
+            a.taskDeadline = uint40(taskDeadline);
+            a.price = uint88(price);
+            a.generator = generator;
+            a.computePerProof = uint40(compute);
+        }
+        emit TaskAssigned(askId, a.marketId, generator, price, taskDeadline, fallbackAssignment, acl);
+    }
+
+    function _submitProof(uint256 askId, bytes calldata proverData, bytes calldata proof) internal {
+        Ask storage a = _assignedBeforeDeadline(askId);
+        bytes32 inputsHash = keccak256(proverData);
+        if (inputsHash != a.inputsHash) revert InputsMismatch(askId, a.inputsHash, inputsHash);
+        IVerifier verifier = _s().markets[a.marketId].verifier;
+        // A reverting verifier counts as a rejection. Reverting (not returning false) on a bad proof also keeps
+        // eth_estimateGas honest: a verifier starved of gas fails here instead of quietly returning false.
+        try verifier.verify(proverData, proof) returns (bool ok) {
+            if (!ok) revert InvalidProof(askId);
+        } catch {
+            revert InvalidProof(askId);
+        }
+        (address rewardAddress, uint256 price, uint256 refund) = _complete(a);
+        emit ProofSubmitted(askId, a.generator, rewardAddress, price, refund, proof);
+    }
+
+    /// @dev Marks an assigned task completed, releases the generator's compute and stake and credits the price
+    /// to its reward address and the rest of the reward to the refund address.
+    function _complete(Ask storage a) internal returns (address rewardAddress, uint256 price, uint256 refund) {
+        Storage storage $ = _s();
+        a.state = AskState.Completed;
+        uint256 marketId = a.marketId;
+        rewardAddress = _registry.completeTask(a.generator, a.computePerProof, $.markets[marketId].slashingPenalty);
+        price = a.price;
+        refund = a.reward - price;
+        if (price != 0) $.claimable[rewardAddress] += price;
+        if (refund != 0) $.claimable[a.refundAddress] += refund;
+    }
+
+    /// @dev After a discard or slash: back to Created if the ask's deadline has not passed (it will be matched
+    /// again), else refunded.
+    function _reopenOrRefund(uint256 askId, Ask storage a) internal returns (bool reopened) {
+        a.generator = address(0);
+        a.computePerProof = 0;
+        a.taskDeadline = 0;
+        a.price = 0;
+        if (block.timestamp < a.deadline) {
+            a.state = AskState.Created;
+            a.openedAt = uint40(block.timestamp);
+            return true;
+        }
+        _refund(askId, a, false);
+        return false;
+    }
+
+    function _refund(uint256 askId, Ask storage a, bool cancelled) internal {
+        a.state = AskState.Refunded;
+        address refundAddress = a.refundAddress;
+        uint256 amount = a.reward;
+        _s().claimable[refundAddress] += amount;
+        emit AskRefunded(askId, refundAddress, amount, cancelled);
+    }
+
+    function _assignedBeforeDeadline(uint256 askId) internal view returns (Ask storage a) {
+        a = _ask(askId);
+        if (a.state != AskState.Assigned) revert InvalidAskState(askId, a.state);
+        if (block.timestamp > a.taskDeadline) revert TaskDeadline(askId, a.taskDeadline, block.timestamp);
+    }
+
+    function _useNonce(uint256 nonce) internal {
+        mapping(uint256 => uint256) storage used = _s().usedNonces;
+        uint256 bit = 1 << (nonce & 0xff);
+        uint256 word = used[nonce >> 8];
+        if (word & bit != 0) revert NonceUsed(nonce);
+        used[nonce >> 8] = word | bit;
+    }
+
+    function _assignBatchDigest(
+        uint256[] calldata askIds,
+        address[] calldata generators,
+        bytes[] calldata acls,
+        uint256 nonce,
+        uint256 expiry
+    ) internal view returns (bytes32) {
+        uint256 n = acls.length;
+        bytes32[] memory aclHashes = new bytes32[](n);
+        for (uint256 i; i < n; ++i) {
+            aclHashes[i] = keccak256(acls[i]);
+        }
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    ASSIGN_BATCH_TYPEHASH,
+                    keccak256(abi.encodePacked(askIds)),
+                    keccak256(abi.encodePacked(generators)),
+                    keccak256(abi.encodePacked(aclHashes)),
+                    nonce,
+                    expiry
+                )
+            )
+        );
+    }
+
+    function _invalidInputDigest(uint256 askId, bytes32 inputsHash) internal view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(INVALID_INPUT_TYPEHASH, askId, inputsHash)));
+    }
+
+    function _selfCheck(IVerifier verifier) internal view returns (bool) {
+        try verifier.checkSampleInputsAndProof() returns (bool ok) {
+            return ok;
+        } catch {
+            return false;
+        }
+    }
+
+    function _setParams(Params calldata p) internal {
+        if (
+            p.treasury == address(0) || p.requesterShareBps + uint256(p.keeperShareBps) > BPS
+                || p.discardPenaltyBps > BPS
+        ) revert InvalidParams();
+        Storage storage $ = _s();
+        $.params = p;
+        $.feePerInputByte = p.feePerInputByte;
+        emit ParamsSet(p);
+    }
+
+    function _market(uint256 marketId) internal view returns (Market storage m) {
+        m = _s().markets[marketId];
+        if (m.activationTime == 0) revert MarketNotFound(marketId);
+    }
+
+    function _creatorMarket(uint256 marketId) internal view returns (Market storage m) {
+        m = _market(marketId);
+        if (msg.sender != m.creator) revert NotMarketCreator(marketId, msg.sender);
+    }
+
+    function _ask(uint256 askId) internal view returns (Ask storage a) {
+        a = _s().asks[askId];
+        if (a.state == AskState.None) revert AskNotFound(askId);
+    }
+
+    function _authorizeUpgrade(address) internal override onlyRole(DEFAULT_ADMIN_ROLE) {}
+
+    function _s() private pure returns (Storage storage $) {
+        assembly {
+            $.slot := STORAGE_SLOT
+        }
+    }
+}

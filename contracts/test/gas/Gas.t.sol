@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IProofMarketplace} from "../../src/interfaces/IProofMarketplace.sol";
+import {Base} from "../Base.t.sol";
+
+/// @notice Gas of the happy path, written to snapshots/*.json and checked in CI (`FOUNDRY_PROFILE=gas` runs every
+/// call as its own transaction, so cold and warm storage access is what a real transaction sees).
+/// Each figure is recorded twice: `<name>` is execution gas (transaction gas minus the 21,000 intrinsic cost and
+/// the calldata cost), `<name>_tx` is what the transaction pays.
+contract GasTest is Base {
+    uint256 internal constant BATCH = 32;
+    address internal big = makeAddr("big");
+    uint256 internal verifierGas;
+
+    function setUp() public override {
+        super.setUp();
+        // A generator with room for a full batch; the requester, reward address, keeper and treasury already hold
+        // balances, as they do in a running market.
+        _onboard(big, big, 1000, marketId, 1, CHEAP_PRICE, CHEAP_TIME, 1000 * PENALTY);
+        _assign(_ask(), big);
+        market.submitProof(1, inputs, proof);
+        // Slash payouts already credited to requester, keeper and treasury (recurring actors).
+        _assign(_ask(), big);
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        vm.prank(keeper);
+        market.slash(2);
+    }
+
+    function test_gas_lifecycle() public {
+        // createAsk with 256-byte inputs: the statement followed by witness bytes the verifier ignores.
+        bytes memory data = new bytes(256);
+        for (uint256 i; i < data.length; ++i) {
+            data[i] = i < inputs.length ? inputs[i] : bytes1(uint8(i | 1));
+        }
+        IProofMarketplace.AskRequest memory r = _request(marketId, REWARD, block.timestamp + 1 hours);
+        r.proverData = data;
+        uint256 create =
+            _measure("ProofMarketplace", "createAsk_256B", requester, abi.encodeCall(market.createAsk, (r)));
+        uint256 first = market.askCount();
+        uint256 assign = _assignBatch(r, first);
+        uint256 submit = _submit(data, first);
+        vm.snapshotValue("ProofMarketplace", "lifecycle_create_assign32_submit", create + assign + submit);
+        vm.snapshotValue("ProofMarketplace", "lifecycle_excluding_verifier", create + assign + submit - verifierGas);
+
+        // Slash a missed deadline (the ask re-opens).
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        _measure("ProofMarketplace", "slash", keeper, abi.encodeCall(market.slash, (first + 1)));
+    }
+
+    /// A signed batch of 32 assignments relayed by a third party; returns execution gas per ask.
+    function _assignBatch(IProofMarketplace.AskRequest memory r, uint256 first) internal returns (uint256 perAsk) {
+        uint256[] memory ids = new uint256[](BATCH);
+        address[] memory gens = new address[](BATCH);
+        bytes[] memory acls = new bytes[](BATCH);
+        for (uint256 i; i < BATCH; ++i) {
+            if (i == 0) {
+                ids[i] = first;
+            } else {
+                vm.prank(requester);
+                ids[i] = market.createAsk(r);
+            }
+            gens[i] = big;
+        }
+        uint256 expiry = block.timestamp + 60;
+        bytes memory sig = _signBatch(me, ids, gens, acls, 1, expiry);
+        uint256 batch = _measure(
+            "ProofMarketplace",
+            "relayAssignments_batch32",
+            makeAddr("relayer"),
+            abi.encodeCall(market.relayAssignments, (ids, gens, acls, 1, expiry, sig))
+        );
+        perAsk = batch / BATCH;
+        vm.snapshotValue("ProofMarketplace", "assign_in_batch32_per_ask", perAsk);
+
+        // Direct assignment of one ask by the Matching Engine key.
+        vm.prank(requester);
+        uint256 single = market.createAsk(r);
+        _measure("ProofMarketplace", "assignTask_direct", me.addr, abi.encodeCall(market.assignTask, (single, big, "")));
+    }
+
+    /// submitProof, and the verifier's share of it measured on its own; returns submitProof execution gas.
+    function _submit(bytes memory data, uint256 askId) internal returns (uint256 submit) {
+        submit =
+            _measure("ProofMarketplace", "submitProof", big, abi.encodeCall(market.submitProof, (askId, data, proof)));
+        uint256 verify = _measure(
+            "ProofMarketplace",
+            "groth16_verify_2_signals",
+            big,
+            abi.encodeCall(verifier.verify, (data, proof)),
+            address(verifier)
+        );
+        // Called directly, the verifier pays the same cold-account access it pays when the marketplace calls it.
+        vm.snapshotValue("ProofMarketplace", "submitProof_excluding_verifier", submit - verify);
+        verifierGas = verify;
+    }
+
+    function test_gas_generatorOperations() public {
+        address gen = makeAddr("gas-gen");
+        pond.mint(gen, 100e18);
+        vm.prank(gen);
+        pond.approve(address(registry), 100e18);
+        _measure(
+            "GeneratorRegistry",
+            "register",
+            gen,
+            abi.encodeCall(registry.register, (gen, 8, "gpu-box")),
+            address(registry)
+        );
+        _measure("GeneratorRegistry", "stake", gen, abi.encodeCall(registry.stake, (100e18)), address(registry));
+        _measure(
+            "GeneratorRegistry",
+            "joinMarket",
+            gen,
+            abi.encodeCall(registry.joinMarket, (marketId, 1, CHEAP_PRICE, CHEAP_TIME)),
+            address(registry)
+        );
+        _measure(
+            "GeneratorRegistry",
+            "updateQuote",
+            gen,
+            abi.encodeCall(registry.updateQuote, (marketId, 1, CHEAP_PRICE + 1, CHEAP_TIME)),
+            address(registry)
+        );
+        _measure(
+            "GeneratorRegistry", "leaveMarket", gen, abi.encodeCall(registry.leaveMarket, (marketId)), address(registry)
+        );
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+
+    function _measure(string memory group, string memory name, address from, bytes memory data)
+        internal
+        returns (uint256)
+    {
+        return _measure(group, name, from, data, address(market));
+    }
+
+    /// Sends `data` to `to` from `from` as its own transaction; records execution and transaction gas.
+    function _measure(string memory group, string memory name, address from, bytes memory data, address to)
+        internal
+        returns (uint256 exec)
+    {
+        vm.prank(from);
+        (bool ok,) = to.call(data);
+        require(ok, name);
+        uint256 txGas = vm.snapshotGasLastCall(group, string.concat(name, "_tx"));
+        exec = txGas - 21_000 - _calldataGas(data);
+        vm.snapshotValue(group, name, exec);
+    }
+
+    /// EIP-2028 calldata cost: 4 gas per zero byte, 16 per non-zero byte.
+    function _calldataGas(bytes memory data) internal pure returns (uint256 gas) {
+        for (uint256 i; i < data.length; ++i) {
+            gas += data[i] == 0 ? 4 : 16;
+        }
+    }
+}

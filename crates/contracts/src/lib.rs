@@ -1,0 +1,108 @@
+#![doc = include_str!("../README.md")]
+
+/// `keccak256("AssignBatch(uint256[] askIds,address[] generators,bytes[] acls,uint256 nonce,uint256 expiry)")`,
+/// the EIP-712 type the Matching Engine signs (the marketplace's `ASSIGN_BATCH_TYPEHASH`).
+pub const ASSIGN_BATCH_TYPE: &str =
+    "AssignBatch(uint256[] askIds,address[] generators,bytes[] acls,uint256 nonce,uint256 expiry)";
+
+/// The EIP-712 type an IVS key signs to attest that an ask's inputs are invalid.
+pub const INVALID_INPUT_TYPE: &str = "InvalidInput(uint256 askId,bytes32 inputsHash)";
+
+/// The EIP-712 type a trusted attestation verifier signs for an enclave key.
+pub const ENCLAVE_ATTESTATION_TYPE: &str =
+    "EnclaveAttestation(bytes enclavePubKey,bytes32 imageId,uint64 timestampMs)";
+
+/// The EIP-712 type a TEE verifier's enclave key signs over a result.
+pub const TEE_PROOF_TYPE: &str = "TeeProof(bytes32 inputsHash,bytes32 outputHash)";
+
+// Each contract lives in its own module: the interfaces its ABI mentions (IGeneratorRegistry.SkipReason, ...) are
+// generated inside it, so shared types never clash.
+
+/// The marketplace: markets, asks, assignment, settlement and payouts.
+pub mod marketplace {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        ProofMarketplace,
+        "artifacts/ProofMarketplace.json"
+    );
+}
+
+/// Generators, quotes, compute accounting across markets, and the native staking pool.
+pub mod generator_registry {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        GeneratorRegistry,
+        "artifacts/GeneratorRegistry.json"
+    );
+}
+
+/// Matching Engine, IVS and generator enclave keys.
+pub mod key_registry {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        EntityKeyRegistry,
+        "artifacts/EntityKeyRegistry.json"
+    );
+}
+
+/// Trusted attestation signers and freshness rules.
+pub mod attestation_verifier {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        AttestationVerifier,
+        "artifacts/AttestationVerifier.json"
+    );
+}
+
+/// Groth16 BN254 verifier for any circuit.
+pub mod groth16_verifier {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        Groth16Verifier,
+        "artifacts/Groth16Verifier.json"
+    );
+}
+
+/// Verifier of enclave-signed results.
+pub mod tee_verifier {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        TeeVerifier,
+        "artifacts/TeeVerifier.json"
+    );
+}
+
+/// Mintable test ERC-20 (devnets and tests only).
+pub mod test_token {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        TestToken,
+        "artifacts/TestToken.json"
+    );
+}
+
+/// OpenZeppelin ERC-1967 proxy, behind which the upgradeable contracts are deployed.
+pub mod proxy {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        #[derive(Debug)]
+        ERC1967Proxy,
+        "artifacts/ERC1967Proxy.json"
+    );
+}
+
+pub use attestation_verifier::AttestationVerifier;
+pub use generator_registry::GeneratorRegistry;
+pub use groth16_verifier::Groth16Verifier;
+pub use key_registry::EntityKeyRegistry;
+pub use marketplace::ProofMarketplace;
+pub use proxy::ERC1967Proxy;
+pub use tee_verifier::TeeVerifier;
+pub use test_token::TestToken;

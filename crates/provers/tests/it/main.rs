@@ -1,0 +1,3 @@
+//! Integration tests of `kalypso-provers`.
+
+mod fixture;
