@@ -37,8 +37,27 @@ if [ -z "$rpc_url" ]; then
   echo "devnet: anvil running at $rpc_url (pid $anvil_pid)" >&2
 fi
 
-(cd contracts && forge script script/Deploy.s.sol:Deploy --rpc-url "$rpc_url" --private-key "$key" \
-  --broadcast --slow -q 2>&1 | grep -v '^$' | sed -n '/Kalypso protocol deployed/,$p')
+mkdir -p contracts/deployments
+deploy_log="$(mktemp -t kalypso-deploy.XXXXXX)"
+echo "devnet: deploying the protocol (forge script; log: $deploy_log)" >&2
+if ! (cd contracts && forge script script/Deploy.s.sol:Deploy --rpc-url "$rpc_url" --private-key "$key" \
+  --broadcast --slow) >"$deploy_log" 2>&1; then
+  cat "$deploy_log" >&2
+  echo "devnet: deployment failed (see above)" >&2
+  exit 1
+fi
+sed -n '/Kalypso protocol deployed/,/written to/p' "$deploy_log"
+
+# Read the deployment back from the chain: the sample market exists and its verifier accepts its sample proof.
+chain_id="$(cast chain-id --rpc-url "$rpc_url")"
+deployment="contracts/deployments/$chain_id.json"
+field() { node -e "process.stdout.write(String(require('./$deployment')['$1']))"; }
+marketplace="$(field marketplace)"
+verifier="$(field sampleVerifier)"
+markets="$(cast call --rpc-url "$rpc_url" "$marketplace" 'marketCount()(uint256)')"
+check="$(cast call --rpc-url "$rpc_url" "$verifier" 'checkSampleInputsAndProof()(bool)')"
+echo "  on-chain check: $markets market(s); sample Groth16 proof verifies: $check"
+[ "$check" = true ] || { echo "devnet: the sample proof did not verify on-chain" >&2; exit 1; }
 
 if [ "$keep" = 1 ] && [ -n "${anvil_pid:-}" ]; then
   echo "devnet: keeping anvil at $rpc_url; Ctrl-C to stop" >&2

@@ -13,11 +13,11 @@ import {Script, console} from "forge-std/Script.sol";
 /// becomes admin and treasury (override the treasury with TREASURY=0x...).
 contract Deploy is Script, ProtocolDeployer {
     function run() external returns (Deployment memory d, uint256 sampleMarketId) {
-        address admin = msg.sender;
-        address treasury = vm.envOr("TREASURY", admin);
         string memory fixture = vm.readFile(string.concat(vm.projectRoot(), "/test/fixtures/groth16_mimc.json"));
 
         vm.startBroadcast();
+        (, address admin,) = vm.readCallers(); // the broadcaster (--private-key / --sender)
+        address treasury = vm.envOr("TREASURY", admin);
         d = _deployProtocol(_defaultConfig(admin, treasury));
         // The Matching Engine's 64-byte public key, when already known (devnet tooling registers it later).
         bytes memory mePubkey = vm.envOr("MATCHING_ENGINE_PUBKEY", bytes(""));

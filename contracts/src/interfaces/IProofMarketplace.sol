@@ -138,8 +138,9 @@ interface IProofMarketplace is IMarketView {
     error NotMarketCreator(uint256 marketId, address caller);
     /// @notice The verifier failed its own sample check at market creation.
     error VerifierSelfCheckFailed(address verifier);
-    /// @notice A market parameter is out of range.
-    error InvalidMarketParams(string field);
+    /// @notice A market parameter is out of range: the verifier has no code, the penalty is zero, the minimum
+    /// stake is below the penalty or above 2^96, or the fallback delay above 2^32.
+    error InvalidMarketParams(address verifier, uint256 slashingPenalty, uint256 minStake, uint256 fallbackDelay);
     /// @notice The image is already in the market's list / not in it / is the primary image.
     error ImageUnchanged(uint256 marketId, bytes32 imageId);
     /// @notice The ask does not exist.
@@ -415,6 +416,9 @@ interface IProofMarketplace is IMarketView {
 
     /// @notice EIP-712 digest of an invalid-input attestation (what an IVS key signs).
     function invalidInputDigest(uint256 askId, bytes32 inputsHash) external view returns (bytes32);
+
+    /// @notice The EIP-712 domain separator (name "Kalypso ProofMarketplace", version "1", chain id, this proxy).
+    function domainSeparator() external view returns (bytes32);
 
     /// @notice The payment token.
     function paymentToken() external view returns (address);

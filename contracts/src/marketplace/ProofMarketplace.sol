@@ -9,11 +9,11 @@ import {IVerifier} from "../interfaces/IVerifier.sol";
 import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
-import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
 /// @title ProofMarketplace
 /// @notice The settlement layer of Kalypso: markets, asks, assignment, proofs, slashing and payouts.
@@ -26,7 +26,6 @@ contract ProofMarketplace is
     Initializable,
     UUPSUpgradeable,
     AccessControlUpgradeable,
-    EIP712Upgradeable,
     ReentrancyGuardTransient
 {
     using SafeERC20 for IERC20;
@@ -40,6 +39,11 @@ contract ProofMarketplace is
 
     /// @notice EIP-712 type of an IVS invalid-input attestation.
     bytes32 public constant INVALID_INPUT_TYPEHASH = keccak256("InvalidInput(uint256 askId,bytes32 inputsHash)");
+
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    string private constant DOMAIN_NAME = "Kalypso ProofMarketplace";
+    string private constant DOMAIN_VERSION = "1";
 
     uint256 private constant BPS = 10_000;
 
@@ -87,7 +91,6 @@ contract ProofMarketplace is
     /// @param params_ Protocol parameters.
     function initialize(address admin, Params calldata params_) external initializer {
         __AccessControl_init();
-        __EIP712_init("Kalypso ProofMarketplace", "1");
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
         _setParams(params_);
@@ -107,10 +110,12 @@ contract ProofMarketplace is
         uint256 fallbackDelay,
         bytes calldata metadata
     ) external whenNotPaused nonReentrant returns (uint256 marketId) {
-        if (address(verifier).code.length == 0) revert InvalidMarketParams("verifier");
-        if (slashingPenalty == 0 || slashingPenalty > type(uint96).max) revert InvalidMarketParams("slashingPenalty");
-        if (minStake < slashingPenalty || minStake > type(uint96).max) revert InvalidMarketParams("minStake");
-        if (fallbackDelay > type(uint32).max) revert InvalidMarketParams("fallbackDelay");
+        if (
+            address(verifier).code.length == 0 || slashingPenalty == 0 || minStake < slashingPenalty
+                || minStake > type(uint96).max || fallbackDelay > type(uint32).max
+        ) {
+            revert InvalidMarketParams(address(verifier), slashingPenalty, minStake, fallbackDelay);
+        }
         if (!_selfCheck(verifier)) revert VerifierSelfCheckFailed(address(verifier));
 
         Storage storage $ = _s();
@@ -422,6 +427,11 @@ contract ProofMarketplace is
     }
 
     /// @inheritdoc IProofMarketplace
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    /// @inheritdoc IProofMarketplace
     function paymentToken() external view returns (address) {
         return address(_paymentToken);
     }
@@ -489,14 +499,27 @@ contract ProofMarketplace is
         }
         askId = ++$.askCount;
         Ask storage a = $.asks[askId];
-        a.refundAddress = r.refundAddress;
-        a.reward = uint96(reward);
-        a.inputsHash = keccak256(r.proverData);
-        a.marketId = uint32(marketId);
-        a.deadline = uint40(deadline);
-        a.openedAt = uint40(block.timestamp);
-        a.state = AskState.Created;
-        a.preference = r.preference;
+        bytes32 inputsHash = keccak256(r.proverData);
+        address refundAddress = r.refundAddress;
+        uint256 preference = uint256(r.preference);
+        // One SSTORE per slot, in the layout of `Ask` (members packed from the low-order bits):
+        // slot 0 = refundAddress | reward << 160; slot 1 = inputsHash;
+        // slot 2 = marketId | deadline << 32 | openedAt << 72 | state << 112 | preference << 120 (the task fields
+        // above bit 128 start at zero). Ranges were checked above: marketId <= marketCount < 2^32 (it exists),
+        // deadline < 2^40, reward < 2^96. `askOf` reads the record back through the struct (tested).
+        uint256 created = uint256(AskState.Created);
+        assembly ("memory-safe") {
+            let slot := a.slot
+            sstore(slot, or(refundAddress, shl(160, reward)))
+            sstore(add(slot, 1), inputsHash)
+            sstore(
+                add(slot, 2),
+                or(
+                    or(marketId, shl(32, deadline)),
+                    or(shl(72, timestamp()), or(shl(112, created), shl(120, preference)))
+                )
+            )
+        }
     }
 
     /// @dev Checks the ask- and market-level rules, then lets the registry check and reserve the generator's
@@ -629,7 +652,7 @@ contract ProofMarketplace is
         for (uint256 i; i < n; ++i) {
             aclHashes[i] = keccak256(acls[i]);
         }
-        return _hashTypedDataV4(
+        return _hashTypedData(
             keccak256(
                 abi.encode(
                     ASSIGN_BATCH_TYPEHASH,
@@ -644,7 +667,25 @@ contract ProofMarketplace is
     }
 
     function _invalidInputDigest(uint256 askId, bytes32 inputsHash) internal view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(INVALID_INPUT_TYPEHASH, askId, inputsHash)));
+        return _hashTypedData(keccak256(abi.encode(INVALID_INPUT_TYPEHASH, askId, inputsHash)));
+    }
+
+    /// @dev The EIP-712 domain is derived on the fly (name and version are constants; the verifying contract is
+    /// the proxy, `address(this)` under delegatecall), so it needs no storage and follows a chain fork.
+    function _domainSeparator() internal view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH,
+                keccak256(bytes(DOMAIN_NAME)),
+                keccak256(bytes(DOMAIN_VERSION)),
+                block.chainid,
+                address(this)
+            )
+        );
+    }
+
+    function _hashTypedData(bytes32 structHash) internal view returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
     }
 
     function _selfCheck(IVerifier verifier) internal view returns (bool) {

@@ -54,14 +54,25 @@ contract ProofMarketplaceTest is Base {
     }
 
     function test_RevertWhen_createMarket_invalidParams() public {
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidMarketParams.selector, "verifier"));
-        market.createMarket(IVerifier(makeAddr("eoa")), bytes32(0), bytes32(0), PENALTY, MIN_STAKE, 0, "");
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidMarketParams.selector, "slashingPenalty"));
+        address eoa = makeAddr("eoa");
+        _expectInvalidMarket(eoa, PENALTY, MIN_STAKE, 0);
+        market.createMarket(IVerifier(eoa), bytes32(0), bytes32(0), PENALTY, MIN_STAKE, 0, "");
+        _expectInvalidMarket(address(verifier), 0, MIN_STAKE, 0);
         market.createMarket(verifier, bytes32(0), bytes32(0), 0, MIN_STAKE, 0, "");
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidMarketParams.selector, "minStake"));
+        _expectInvalidMarket(address(verifier), PENALTY, PENALTY - 1, 0);
         market.createMarket(verifier, bytes32(0), bytes32(0), PENALTY, PENALTY - 1, 0, "");
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidMarketParams.selector, "fallbackDelay"));
-        market.createMarket(verifier, bytes32(0), bytes32(0), PENALTY, MIN_STAKE, uint256(type(uint32).max) + 1, "");
+        uint256 tooBig = uint256(type(uint96).max) + 1;
+        _expectInvalidMarket(address(verifier), PENALTY, tooBig, 0);
+        market.createMarket(verifier, bytes32(0), bytes32(0), PENALTY, tooBig, 0, "");
+        uint256 tooLong = uint256(type(uint32).max) + 1;
+        _expectInvalidMarket(address(verifier), PENALTY, MIN_STAKE, tooLong);
+        market.createMarket(verifier, bytes32(0), bytes32(0), PENALTY, MIN_STAKE, tooLong, "");
+    }
+
+    function _expectInvalidMarket(address v, uint256 penalty, uint256 minStake, uint256 fallbackDelay) internal {
+        vm.expectRevert(
+            abi.encodeWithSelector(IProofMarketplace.InvalidMarketParams.selector, v, penalty, minStake, fallbackDelay)
+        );
     }
 
     function test_RevertWhen_createMarket_creationCostNotApproved() public {
@@ -760,6 +771,19 @@ contract ProofMarketplaceTest is Base {
         vm.prank(admin);
         vm.expectRevert(IProofMarketplace.InvalidParams.selector);
         market.setParams(p);
+    }
+
+    function test_domainSeparator_isEip712OfTheProxy() public view {
+        bytes32 expected = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Kalypso ProofMarketplace"),
+                keccak256("1"),
+                block.chainid,
+                address(market)
+            )
+        );
+        assertEq(market.domainSeparator(), expected);
     }
 
     function test_upgrade_byAdminKeepsState() public {
