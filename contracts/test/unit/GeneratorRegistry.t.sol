@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IGeneratorRegistry} from "../../src/interfaces/IGeneratorRegistry.sol";
+import {IMarketView} from "../../src/interfaces/IMarketView.sol";
 import {IStakingPool} from "../../src/interfaces/IStakingPool.sol";
 import {GeneratorRegistry} from "../../src/registry/GeneratorRegistry.sol";
 import {Base} from "../Base.t.sol";
@@ -53,6 +54,33 @@ contract GeneratorRegistryTest is Base {
         vm.stopPrank();
         assertEq(registry.generatorOf(gen).rewardAddress, address(9));
         assertEq(registry.generatorOf(gen).declaredCompute, 16);
+    }
+
+    function test_RevertWhen_updateDeclaredCompute_zeroOrTooLarge() public {
+        vm.startPrank(cheap);
+        vm.expectRevert(abi.encodeWithSelector(IGeneratorRegistry.InvalidCompute.selector, 0, 0));
+        registry.updateDeclaredCompute(0);
+        uint256 tooLarge = uint256(type(uint40).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(IGeneratorRegistry.InvalidCompute.selector, 0, tooLarge));
+        registry.updateDeclaredCompute(tooLarge);
+        vm.stopPrank();
+    }
+
+    function test_setMarketView_adminOnly() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), bytes32(0))
+        );
+        registry.setMarketView(market);
+        vm.expectEmit(address(registry));
+        emit GeneratorRegistry.MarketViewSet(address(0));
+        vm.prank(admin);
+        registry.setMarketView(IMarketView(address(0)));
+        // Without a market view no market can be joined.
+        vm.startPrank(gen);
+        registry.register(gen, 8, "");
+        vm.expectRevert(abi.encodeWithSelector(IGeneratorRegistry.MarketNotFound.selector, marketId));
+        registry.joinMarket(marketId, 1, 1, 1);
+        vm.stopPrank();
     }
 
     function test_RevertWhen_updateDeclaredCompute_belowConsumed() public {

@@ -139,6 +139,14 @@ contract ProofMarketplaceTest is Base {
         vm.stopPrank();
     }
 
+    function test_RevertWhen_removeExtraImage_notCreator() public {
+        uint256 id = _createMarket(keccak256("prover-image"));
+        vm.prank(makeAddr("creator"));
+        market.addExtraImage(id, keccak256("v2"));
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.NotMarketCreator.selector, id, address(this)));
+        market.removeExtraImage(id, keccak256("v2"));
+    }
+
     function test_RevertWhen_addExtraImage_publicMarketOrNotCreator() public {
         vm.prank(makeAddr("creator"));
         vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.ImageUnchanged.selector, marketId, bytes32("x")));
@@ -711,6 +719,19 @@ contract ProofMarketplaceTest is Base {
         assertEq(registry.payoutOf(keeper), 2e18);
         assertEq(registry.payoutOf(requester), 1e18);
         assertEq(registry.payoutOf(treasury), 7e18);
+    }
+
+    function test_withdraw_toAnotherAddressInParts() public {
+        uint256 askId = _ask();
+        vm.prank(requester);
+        market.cancelAsk(askId);
+        vm.startPrank(requester);
+        market.withdraw(makeAddr("cold-wallet"), 2e6);
+        market.withdraw(makeAddr("cold-wallet"), REWARD - 2e6);
+        vm.stopPrank();
+        assertEq(usdc.balanceOf(makeAddr("cold-wallet")), REWARD);
+        assertEq(market.claimable(requester), 0);
+        assertEq(usdc.balanceOf(address(market)), 0);
     }
 
     function test_RevertWhen_withdraw_moreThanClaimable() public {

@@ -22,7 +22,6 @@ pub const TEE_PROOF_TYPE: &str = "TeeProof(bytes32 inputsHash,bytes32 outputHash
 pub mod marketplace {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         ProofMarketplace,
         "artifacts/ProofMarketplace.json"
     );
@@ -32,7 +31,6 @@ pub mod marketplace {
 pub mod generator_registry {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         GeneratorRegistry,
         "artifacts/GeneratorRegistry.json"
     );
@@ -42,7 +40,6 @@ pub mod generator_registry {
 pub mod key_registry {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         EntityKeyRegistry,
         "artifacts/EntityKeyRegistry.json"
     );
@@ -52,7 +49,6 @@ pub mod key_registry {
 pub mod attestation_verifier {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         AttestationVerifier,
         "artifacts/AttestationVerifier.json"
     );
@@ -62,7 +58,6 @@ pub mod attestation_verifier {
 pub mod groth16_verifier {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         Groth16Verifier,
         "artifacts/Groth16Verifier.json"
     );
@@ -72,7 +67,6 @@ pub mod groth16_verifier {
 pub mod tee_verifier {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         TeeVerifier,
         "artifacts/TeeVerifier.json"
     );
@@ -82,7 +76,6 @@ pub mod tee_verifier {
 pub mod test_token {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         TestToken,
         "artifacts/TestToken.json"
     );
@@ -92,7 +85,6 @@ pub mod test_token {
 pub mod proxy {
     alloy::sol!(
         #[sol(rpc, all_derives)]
-        #[derive(Debug)]
         ERC1967Proxy,
         "artifacts/ERC1967Proxy.json"
     );
