@@ -19,6 +19,7 @@ pub const TEE_PROOF_TYPE: &str = "TeeProof(bytes32 inputsHash,bytes32 outputHash
 // generated inside it, so shared types never clash.
 
 /// The marketplace: markets, asks, assignment, settlement and payouts.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod marketplace {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -28,6 +29,7 @@ pub mod marketplace {
 }
 
 /// Generators, quotes, compute accounting across markets, and the native staking pool.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod generator_registry {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -37,6 +39,7 @@ pub mod generator_registry {
 }
 
 /// Matching Engine, IVS and generator enclave keys.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod key_registry {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -46,6 +49,7 @@ pub mod key_registry {
 }
 
 /// Trusted attestation signers and freshness rules.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod attestation_verifier {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -55,6 +59,7 @@ pub mod attestation_verifier {
 }
 
 /// Groth16 BN254 verifier for any circuit.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod groth16_verifier {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -64,6 +69,7 @@ pub mod groth16_verifier {
 }
 
 /// Verifier of enclave-signed results.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod tee_verifier {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -73,6 +79,7 @@ pub mod tee_verifier {
 }
 
 /// Mintable test ERC-20 (devnets and tests only).
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod test_token {
     alloy::sol!(
         #[sol(rpc, all_derives)]
@@ -82,6 +89,7 @@ pub mod test_token {
 }
 
 /// OpenZeppelin ERC-1967 proxy, behind which the upgradeable contracts are deployed.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod proxy {
     alloy::sol!(
         #[sol(rpc, all_derives)]
