@@ -162,18 +162,25 @@ abstract contract Base is Test, ProtocolDeployer {
 
     function _assign(uint256 askId, address generator) internal {
         vm.prank(me.addr);
-        market.assignTask(askId, generator, "");
+        market.assignTask(_item(askId, generator, ""));
+    }
+
+    /// An assignment with no signed caps beyond the ask's own reward and deadline.
+    function _item(uint256 askId, address generator, bytes memory acl)
+        internal
+        pure
+        returns (IProofMarketplace.Assignment memory)
+    {
+        return IProofMarketplace.Assignment(askId, generator, type(uint256).max, type(uint256).max, acl);
     }
 
     function _signBatch(
         Vm.Wallet memory signer,
-        uint256[] memory askIds,
-        address[] memory generators,
-        bytes[] memory acls,
+        IProofMarketplace.Assignment[] memory items,
         uint256 nonce,
         uint256 expiry
     ) internal returns (bytes memory) {
-        bytes32 digest = market.assignBatchDigest(askIds, generators, acls, nonce, expiry);
+        bytes32 digest = market.assignBatchDigest(items, nonce, expiry);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(signer, digest);
         return abi.encodePacked(r, s, v);
     }

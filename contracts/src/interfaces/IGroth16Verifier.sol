@@ -20,7 +20,8 @@ interface IGroth16Verifier is IVerifier {
     error InvalidVerifyingKeyLength(uint256 length);
 
     /// @notice Point `index` of the verifying key is not a valid curve point, or is the point at infinity where
-    /// that would make proofs forgeable. Index 0 is alpha, 1 beta, 2 gamma, 3 delta, `4 + i` is `IC_i`.
+    /// that would make proofs forgeable (alpha, beta, gamma, delta) or leave a public signal unconstrained (`IC_i`
+    /// for `i >= 1`; `IC_0` may be at infinity). Index 0 is alpha, 1 beta, 2 gamma, 3 delta, `4 + i` is `IC_i`.
     error InvalidVerifyingKeyPoint(uint256 index);
 
     /// @notice gamma equals delta: with such a key (e.g. a snarkjs zkey without a phase-2 contribution) anyone
@@ -42,8 +43,10 @@ interface IGroth16Verifier is IVerifier {
     /// @notice `proof` is not the 256-byte proof followed by exactly the public outputs.
     error InvalidProofLength(uint256 expectedLength, uint256 length);
 
-    /// @notice A curve precompile (0x06 ecAdd, 0x07 ecMul, 0x08 pairing) failed: it ran out of gas, or (0x08 only)
-    /// the proof's B is on the twist curve but outside the order-r subgroup, which only a crafted proof is. Points
+    /// @notice A curve precompile (0x06 ecAdd, 0x07 ecMul, 0x08 pairing) failed: it ran out of gas, (0x08 only)
+    /// the proof's B is on the twist curve but outside the order-r subgroup, which only a crafted proof is, or the
+    /// call returned other than the precompile's output size (64 bytes for 0x06/0x07, 32 for 0x08), i.e. the
+    /// precompile does not exist on this chain (also raised by the constructor's G2 subgroup check then). Points
     /// off the curve are caught before any precompile and make `verify` return false. Reverting here, rather than
     /// returning false, keeps gas estimation from settling on too little gas.
     error PrecompileFailed(uint256 precompile);

@@ -105,6 +105,21 @@ interface IProofMarketplace is IMarketView {
         bytes acl;
     }
 
+    /// @notice One assignment of the Matching Engine: `askId` to `generator`, valid only while the generator's
+    /// quote is within the terms the engine matched on (so a quote raised after matching does not apply).
+    /// @param askId The ask.
+    /// @param generator The generator.
+    /// @param maxPrice The highest price the ask may be assigned at (the quote the engine saw).
+    /// @param maxProofTime The longest committed proving time the ask may be assigned with.
+    /// @param acl The secret's key re-wrapped to the generator's enclave key (confidential markets; else empty).
+    struct Assignment {
+        uint256 askId;
+        address generator;
+        uint256 maxPrice;
+        uint256 maxProofTime;
+        bytes acl;
+    }
+
     /// @notice Protocol parameters (admin).
     /// @param treasury Receives market creation fees, input fees and the treasury share of slashes.
     /// @param marketCreationCost Payment-token fee to create a market.
@@ -151,6 +166,8 @@ interface IProofMarketplace is IMarketView {
     error InvalidDeadline(uint256 deadline, uint256 now_);
     /// @notice The prover data is empty.
     error EmptyInputs();
+    /// @notice The market's verifier rejects the inputs' format (`verifyInputs`); no proof could satisfy them.
+    error InvalidInputs(uint256 marketId);
     /// @notice The refund address is zero.
     error ZeroRefundAddress();
     /// @notice A confidential market needs a secret and its ACL; a public market takes neither.
@@ -161,7 +178,8 @@ interface IProofMarketplace is IMarketView {
     error NotRequester(uint256 askId, address caller);
     /// @notice The ask's deadline has not passed yet.
     error AskNotExpired(uint256 askId, uint256 deadline);
-    /// @notice The ask could not be assigned to `generator`.
+    /// @notice The ask could not be assigned to `generator`. `PriceAboveReward` and `DeadlineTooSoon` also cover a
+    /// quote above the assignment's signed `maxPrice` / `maxProofTime`.
     error AskNotAssignable(uint256 askId, address generator, IGeneratorRegistry.SkipReason reason);
     /// @notice The caller is not the Matching Engine.
     error NotMatchingEngine(address caller);
@@ -227,6 +245,7 @@ interface IProofMarketplace is IMarketView {
         address indexed generator,
         uint256 price,
         uint256 taskDeadline,
+        uint256 computePerProof,
         bool fallbackAssignment,
         bytes acl
     );
@@ -244,7 +263,12 @@ interface IProofMarketplace is IMarketView {
     );
     /// @notice The ask's inputs were attested invalid by `signer` (an IVS key); settled like a proof.
     event InvalidInputsSettled(
-        uint256 indexed askId, address indexed generator, address indexed signer, uint256 price, uint256 refund
+        uint256 indexed askId,
+        address indexed generator,
+        address indexed signer,
+        address rewardAddress,
+        uint256 price,
+        uint256 refund
     );
     /// @notice The generator gave the task up and paid `penalty` of its stake: `toRequester` to the refund address,
     /// the rest to the treasury (credited as staking-token payouts in the generator registry).
@@ -265,6 +289,8 @@ interface IProofMarketplace is IMarketView {
     );
     /// @notice The ask ended without a proof; `amount` was credited to its refund address.
     event AskRefunded(uint256 indexed askId, address indexed refundAddress, uint256 amount, bool cancelled);
+    /// @notice `payer` deposited `amount` into `account`'s balance.
+    event Deposited(address indexed account, address indexed payer, uint256 amount);
     /// @notice `account` withdrew `amount` of its claimable balance to `to`.
     event Withdrawn(address indexed account, address indexed to, uint256 amount);
     /// @notice Protocol parameters changed.
@@ -303,8 +329,15 @@ interface IProofMarketplace is IMarketView {
     // Asks
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Creates an ask, pulling `reward` plus the input fee from the caller.
+    /// @notice Creates an ask, pulling `reward` plus the input fee from the caller. The inputs must pass the
+    /// market verifier's format check (`verifyInputs`).
     function createAsk(AskRequest calldata request) external returns (uint256 askId);
+
+    /// @notice Creates an ask paid from the caller's balance in the marketplace (deposits and earlier refunds).
+    function createAskFromBalance(AskRequest calldata request) external returns (uint256 askId);
+
+    /// @notice Pulls `amount` from the caller into `account`'s balance (to pay future asks).
+    function deposit(address account, uint256 amount) external;
 
     /// @notice Cancels an unassigned ask (its refund address only) and credits the reward back.
     function cancelAsk(uint256 askId) external;
@@ -317,15 +350,14 @@ interface IProofMarketplace is IMarketView {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Assigns one ask, called by the Matching Engine's key itself. Reverts with {AskNotAssignable}.
-    function assignTask(uint256 askId, address generator, bytes calldata acl) external;
+    function assignTask(Assignment calldata assignment) external;
 
-    /// @notice Relays a batch of assignments signed by the Matching Engine (EIP-712 `AssignBatch`); anyone may
-    /// pay the gas. Not atomic: an item that fails a check emits {AssignmentSkipped} and the rest proceed.
+    /// @notice Relays a batch of assignments signed by the Matching Engine (EIP-712 `AssignBatch`, unordered
+    /// nonces per signer); anyone may pay the gas. Not atomic: an item that fails a check emits
+    /// {AssignmentSkipped} and the rest proceed.
     /// @return assigned How many items were assigned.
     function relayAssignments(
-        uint256[] calldata askIds,
-        address[] calldata generators,
-        bytes[] calldata acls,
+        Assignment[] calldata assignments,
         uint256 nonce,
         uint256 expiry,
         bytes calldata signature
@@ -402,20 +434,17 @@ interface IProofMarketplace is IMarketView {
     /// @notice Number of asks created (ids are 1..askCount).
     function askCount() external view returns (uint256);
 
-    /// @notice Whether an assignment-batch nonce was used.
-    function nonceUsed(uint256 nonce) external view returns (bool);
+    /// @notice Whether `signer` already used an assignment-batch nonce.
+    function nonceUsed(address signer, uint256 nonce) external view returns (bool);
 
     /// @notice EIP-712 digest of an assignment batch (what the Matching Engine signs).
-    function assignBatchDigest(
-        uint256[] calldata askIds,
-        address[] calldata generators,
-        bytes[] calldata acls,
-        uint256 nonce,
-        uint256 expiry
-    ) external view returns (bytes32);
+    function assignBatchDigest(Assignment[] calldata assignments, uint256 nonce, uint256 expiry)
+        external
+        view
+        returns (bytes32);
 
     /// @notice EIP-712 digest of an invalid-input attestation (what an IVS key signs).
-    function invalidInputDigest(uint256 askId, bytes32 inputsHash) external view returns (bytes32);
+    function invalidInputDigest(uint256 marketId, uint256 askId, bytes32 inputsHash) external view returns (bytes32);
 
     /// @notice The EIP-712 domain separator (name "Kalypso ProofMarketplace", version "1", chain id, this proxy).
     function domainSeparator() external view returns (bytes32);

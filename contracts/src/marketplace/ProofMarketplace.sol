@@ -11,7 +11,6 @@ import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Ini
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
@@ -19,26 +18,34 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 /// @notice The settlement layer of Kalypso: markets, asks, assignment, proofs, slashing and payouts.
 /// @dev Upgradeable (UUPS) with ERC-7201 storage. The payment token and the two registries are immutables of
 /// the implementation, which keeps them off the storage-read bill of every hot path; replacing one takes an
-/// upgrade. Reentrancy is guarded with transient storage (EIP-1153). Every rule is re-checked here: the
-/// Matching Engine can pick a worse generator, never an ineligible one.
-contract ProofMarketplace is
-    IProofMarketplace,
-    Initializable,
-    UUPSUpgradeable,
-    AccessControlUpgradeable,
-    ReentrancyGuardTransient
-{
+/// upgrade. Every rule is re-checked here: the Matching Engine can pick a worse generator, never an ineligible one.
+///
+/// Reentrancy: the contract calls only the payment token (fixed at deployment), the generator and key
+/// registries (protocol contracts), and market verifiers through STATICCALL (`view`), which cannot change state.
+/// Every function finishes its own state changes before the token call that ends it (checks-effects-
+/// interactions), so even a payment token with transfer hooks cannot double-spend (tested with such a token).
+contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, AccessControlUpgradeable {
     using SafeERC20 for IERC20;
 
     /// @notice May pause and unpause.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
+    /// @notice EIP-712 type of one assignment of a Matching Engine batch.
+    bytes32 public constant ASSIGNMENT_TYPEHASH =
+        keccak256("Assignment(uint256 askId,address generator,uint256 maxPrice,uint256 maxProofTime,bytes acl)");
+
     /// @notice EIP-712 type of a Matching Engine assignment batch.
-    bytes32 public constant ASSIGN_BATCH_TYPEHASH =
-        keccak256("AssignBatch(uint256[] askIds,address[] generators,bytes[] acls,uint256 nonce,uint256 expiry)");
+    bytes32 public constant ASSIGN_BATCH_TYPEHASH = keccak256(
+        "AssignBatch(Assignment[] assignments,uint256 nonce,uint256 expiry)"
+        "Assignment(uint256 askId,address generator,uint256 maxPrice,uint256 maxProofTime,bytes acl)"
+    );
 
     /// @notice EIP-712 type of an IVS invalid-input attestation.
-    bytes32 public constant INVALID_INPUT_TYPEHASH = keccak256("InvalidInput(uint256 askId,bytes32 inputsHash)");
+    bytes32 public constant INVALID_INPUT_TYPEHASH =
+        keccak256("InvalidInput(uint256 marketId,uint256 askId,bytes32 inputsHash)");
+
+    /// @dev Gas `createAsk` gives the market verifier's `verifyInputs` (a format check, not a proof).
+    uint256 private constant VERIFY_INPUTS_GAS = 100_000;
 
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -66,7 +73,7 @@ contract ProofMarketplace is
         mapping(uint256 marketId => mapping(bytes32 imageId => bool)) extraImages;
         mapping(uint256 askId => Ask) asks;
         mapping(address account => uint256) claimable;
-        mapping(uint256 word => uint256 bits) usedNonces;
+        mapping(address signer => mapping(uint256 word => uint256 bits)) usedNonces;
     }
 
     // keccak256(abi.encode(uint256(keccak256("kalypso.storage.ProofMarketplace")) - 1)) & ~bytes32(uint256(0xff))
@@ -109,7 +116,7 @@ contract ProofMarketplace is
         uint256 minStake,
         uint256 fallbackDelay,
         bytes calldata metadata
-    ) external whenNotPaused nonReentrant returns (uint256 marketId) {
+    ) external whenNotPaused returns (uint256 marketId) {
         if (
             address(verifier).code.length == 0 || slashingPenalty == 0 || minStake < slashingPenalty
                 || minStake > type(uint96).max || fallbackDelay > type(uint32).max
@@ -185,18 +192,31 @@ contract ProofMarketplace is
     // ---------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProofMarketplace
-    /// @dev No reentrancy guard: the only external call is the final pull of the trusted payment token.
     function createAsk(AskRequest calldata request) external whenNotPaused returns (uint256 askId) {
-        askId = _openAsk(request);
-        Storage storage $ = _s();
-        uint256 fee = $.feePerInputByte * (request.proverData.length + request.secret.length);
-        emit AskCreated(askId, request.marketId, msg.sender, request, fee);
-        if (fee != 0) $.claimable[$.params.treasury] += fee;
-        _paymentToken.safeTransferFrom(msg.sender, address(this), request.reward + fee);
+        uint256 due;
+        (askId, due) = _createAsk(request);
+        _paymentToken.safeTransferFrom(msg.sender, address(this), due);
     }
 
     /// @inheritdoc IProofMarketplace
-    function cancelAsk(uint256 askId) external nonReentrant {
+    function createAskFromBalance(AskRequest calldata request) external whenNotPaused returns (uint256 askId) {
+        uint256 due;
+        (askId, due) = _createAsk(request);
+        mapping(address => uint256) storage balances = _s().claimable;
+        uint256 available = balances[msg.sender];
+        if (due > available) revert InsufficientBalance(msg.sender, due, available);
+        balances[msg.sender] = available - due;
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function deposit(address account, uint256 amount) external {
+        _s().claimable[account] += amount;
+        emit Deposited(account, msg.sender, amount);
+        _paymentToken.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function cancelAsk(uint256 askId) external {
         Ask storage a = _ask(askId);
         if (a.state != AskState.Created) revert InvalidAskState(askId, a.state);
         if (msg.sender != a.refundAddress) revert NotRequester(askId, msg.sender);
@@ -204,7 +224,7 @@ contract ProofMarketplace is
     }
 
     /// @inheritdoc IProofMarketplace
-    function refundExpired(uint256 askId) external nonReentrant {
+    function refundExpired(uint256 askId) external {
         Ask storage a = _ask(askId);
         if (a.state != AskState.Created) revert InvalidAskState(askId, a.state);
         if (block.timestamp <= a.deadline) revert AskNotExpired(askId, a.deadline);
@@ -216,40 +236,41 @@ contract ProofMarketplace is
     // ---------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProofMarketplace
-    function assignTask(uint256 askId, address generator, bytes calldata acl) external whenNotPaused nonReentrant {
+    function assignTask(Assignment calldata assignment) external whenNotPaused {
         if (msg.sender != _keys.matchingEngine()) revert NotMatchingEngine(msg.sender);
-        IGeneratorRegistry.SkipReason reason = _tryAssign(askId, generator, acl, false);
-        if (reason != IGeneratorRegistry.SkipReason.None) revert AskNotAssignable(askId, generator, reason);
+        IGeneratorRegistry.SkipReason reason = _tryAssign(assignment, false);
+        if (reason != IGeneratorRegistry.SkipReason.None) {
+            revert AskNotAssignable(assignment.askId, assignment.generator, reason);
+        }
     }
 
     /// @inheritdoc IProofMarketplace
     function relayAssignments(
-        uint256[] calldata askIds,
-        address[] calldata generators,
-        bytes[] calldata acls,
+        Assignment[] calldata assignments,
         uint256 nonce,
         uint256 expiry,
         bytes calldata signature
-    ) external whenNotPaused nonReentrant returns (uint256 assigned) {
-        uint256 n = askIds.length;
-        if (generators.length != n || acls.length != n) revert LengthMismatch();
+    ) external whenNotPaused returns (uint256 assigned) {
         if (block.timestamp > expiry) revert BatchExpired(expiry, block.timestamp);
-        address signer = ECDSA.recover(_assignBatchDigest(askIds, generators, acls, nonce, expiry), signature);
+        address signer = ECDSA.recover(_assignBatchDigest(assignments, nonce, expiry), signature);
         if (signer != _keys.matchingEngine()) revert InvalidBatchSignature(signer);
-        _useNonce(nonce);
-        for (uint256 i; i < n; ++i) {
-            IGeneratorRegistry.SkipReason reason = _tryAssign(askIds[i], generators[i], acls[i], false);
+        _useNonce(signer, nonce);
+        for (uint256 i; i < assignments.length; ++i) {
+            Assignment memory item = assignments[i];
+            IGeneratorRegistry.SkipReason reason = _tryAssign(item, false);
             if (reason == IGeneratorRegistry.SkipReason.None) {
                 ++assigned;
             } else {
-                emit AssignmentSkipped(askIds[i], generators[i], reason);
+                emit AssignmentSkipped(item.askId, item.generator, reason);
             }
         }
     }
 
     /// @inheritdoc IProofMarketplace
-    function selfAssign(uint256 askId) external whenNotPaused nonReentrant {
-        IGeneratorRegistry.SkipReason reason = _tryAssign(askId, msg.sender, "", true);
+    function selfAssign(uint256 askId) external whenNotPaused {
+        // The generator takes the ask at its own quote: the only caps are the ask's reward and deadline.
+        Assignment memory own = Assignment(askId, msg.sender, type(uint256).max, type(uint256).max, "");
+        IGeneratorRegistry.SkipReason reason = _tryAssign(own, true);
         if (reason != IGeneratorRegistry.SkipReason.None) revert AskNotAssignable(askId, msg.sender, reason);
     }
 
@@ -258,15 +279,12 @@ contract ProofMarketplace is
     // ---------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IProofMarketplace
-    function submitProof(uint256 askId, bytes calldata proverData, bytes calldata proof) external nonReentrant {
+    function submitProof(uint256 askId, bytes calldata proverData, bytes calldata proof) external {
         _submitProof(askId, proverData, proof);
     }
 
     /// @inheritdoc IProofMarketplace
-    function submitProofs(uint256[] calldata askIds, bytes[] calldata proverData, bytes[] calldata proofs)
-        external
-        nonReentrant
-    {
+    function submitProofs(uint256[] calldata askIds, bytes[] calldata proverData, bytes[] calldata proofs) external {
         uint256 n = askIds.length;
         if (proverData.length != n || proofs.length != n) revert LengthMismatch();
         for (uint256 i; i < n; ++i) {
@@ -275,16 +293,17 @@ contract ProofMarketplace is
     }
 
     /// @inheritdoc IProofMarketplace
-    function submitInvalidInputAttestation(uint256 askId, bytes calldata signature) external nonReentrant {
+    function submitInvalidInputAttestation(uint256 askId, bytes calldata signature) external {
         Ask storage a = _assignedBeforeDeadline(askId);
-        address signer = ECDSA.recover(_invalidInputDigest(askId, a.inputsHash), signature);
-        if (!_keys.isIvsSigner(a.marketId, signer)) revert InvalidAttestation(askId, signer);
-        (, uint256 price, uint256 refund) = _complete(a);
-        emit InvalidInputsSettled(askId, a.generator, signer, price, refund);
+        uint256 marketId = a.marketId;
+        address signer = ECDSA.recover(_invalidInputDigest(marketId, askId, a.inputsHash), signature);
+        if (!_keys.isIvsSigner(marketId, signer)) revert InvalidAttestation(askId, signer);
+        (address rewardAddress, uint256 price, uint256 refund) = _complete(a);
+        emit InvalidInputsSettled(askId, a.generator, signer, rewardAddress, price, refund);
     }
 
     /// @inheritdoc IProofMarketplace
-    function discard(uint256 askId) external nonReentrant {
+    function discard(uint256 askId) external {
         Ask storage a = _assignedBeforeDeadline(askId);
         address generator = a.generator;
         if (msg.sender != generator) revert NotAssignedGenerator(askId, msg.sender);
@@ -304,7 +323,7 @@ contract ProofMarketplace is
     }
 
     /// @inheritdoc IProofMarketplace
-    function slash(uint256 askId) external nonReentrant {
+    function slash(uint256 askId) external {
         Ask storage a = _ask(askId);
         if (a.state != AskState.Assigned) revert InvalidAskState(askId, a.state);
         if (block.timestamp <= a.taskDeadline) revert TaskDeadline(askId, a.taskDeadline, block.timestamp);
@@ -328,7 +347,7 @@ contract ProofMarketplace is
     }
 
     /// @inheritdoc IProofMarketplace
-    function withdraw(address to, uint256 amount) external nonReentrant {
+    function withdraw(address to, uint256 amount) external {
         mapping(address => uint256) storage balances = _s().claimable;
         uint256 available = balances[msg.sender];
         if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
@@ -406,24 +425,22 @@ contract ProofMarketplace is
     }
 
     /// @inheritdoc IProofMarketplace
-    function nonceUsed(uint256 nonce) external view returns (bool) {
-        return _s().usedNonces[nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    function nonceUsed(address signer, uint256 nonce) external view returns (bool) {
+        return _s().usedNonces[signer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
     /// @inheritdoc IProofMarketplace
-    function assignBatchDigest(
-        uint256[] calldata askIds,
-        address[] calldata generators,
-        bytes[] calldata acls,
-        uint256 nonce,
-        uint256 expiry
-    ) external view returns (bytes32) {
-        return _assignBatchDigest(askIds, generators, acls, nonce, expiry);
+    function assignBatchDigest(Assignment[] calldata assignments, uint256 nonce, uint256 expiry)
+        external
+        view
+        returns (bytes32)
+    {
+        return _assignBatchDigest(assignments, nonce, expiry);
     }
 
     /// @inheritdoc IProofMarketplace
-    function invalidInputDigest(uint256 askId, bytes32 inputsHash) external view returns (bytes32) {
-        return _invalidInputDigest(askId, inputsHash);
+    function invalidInputDigest(uint256 marketId, uint256 askId, bytes32 inputsHash) external view returns (bytes32) {
+        return _invalidInputDigest(marketId, askId, inputsHash);
     }
 
     /// @inheritdoc IProofMarketplace
@@ -477,6 +494,16 @@ contract ProofMarketplace is
     // Internal
     // ---------------------------------------------------------------------------------------------------------
 
+    /// @dev Validates, stores and announces a new ask; returns what the requester owes (reward and input fee).
+    function _createAsk(AskRequest calldata request) internal returns (uint256 askId, uint256 due) {
+        askId = _openAsk(request);
+        Storage storage $ = _s();
+        uint256 fee = $.feePerInputByte * (request.proverData.length + request.secret.length + request.acl.length);
+        emit AskCreated(askId, request.marketId, msg.sender, request, fee);
+        if (fee != 0) $.claimable[$.params.treasury] += fee;
+        return (askId, request.reward + fee);
+    }
+
     /// @dev Validates a new ask against its market and stores it.
     function _openAsk(AskRequest calldata r) internal returns (uint256 askId) {
         Storage storage $ = _s();
@@ -493,6 +520,9 @@ contract ProofMarketplace is
         }
         if (r.refundAddress == address(0)) revert ZeroRefundAddress();
         if (r.proverData.length == 0) revert EmptyInputs();
+        // Inputs no proof can satisfy (malformed for the circuit) never reach a generator: otherwise a requester
+        // could post them, wait for the assigned generator to miss its deadline and farm the slash.
+        if (!_inputsWellFormed(m.verifier, r.proverData)) revert InvalidInputs(marketId);
         bool confidential = m.confidential;
         if (confidential != (r.secret.length != 0) || confidential != (r.acl.length != 0)) {
             revert SecretMismatch(marketId, confidential);
@@ -524,13 +554,11 @@ contract ProofMarketplace is
 
     /// @dev Checks the ask- and market-level rules, then lets the registry check and reserve the generator's
     /// compute and stake. Returns the first failing rule instead of reverting, so batches are not atomic.
-    function _tryAssign(uint256 askId, address generator, bytes memory acl, bool fallbackAssignment)
-        internal
-        returns (IGeneratorRegistry.SkipReason)
-    {
-        Ask storage a = _s().asks[askId];
+    function _tryAssign(Assignment memory x, bool fallbackAssignment) internal returns (IGeneratorRegistry.SkipReason) {
+        Ask storage a = _s().asks[x.askId];
         if (a.state != AskState.Created) return IGeneratorRegistry.SkipReason.AskNotOpen;
-        if (block.timestamp > a.deadline) return IGeneratorRegistry.SkipReason.AskExpired;
+        uint256 deadline = a.deadline;
+        if (block.timestamp > deadline) return IGeneratorRegistry.SkipReason.AskExpired;
         uint256 marketId = a.marketId;
         Market storage m = _s().markets[marketId];
         if (m.frozen) return IGeneratorRegistry.SkipReason.MarketNotActive;
@@ -540,37 +568,41 @@ contract ProofMarketplace is
                 return IGeneratorRegistry.SkipReason.FallbackNotOpen;
             }
         }
-        if (m.confidential && !_keys.hasGeneratorKey(marketId, generator)) {
+        if (m.confidential && !_keys.hasGeneratorKey(marketId, x.generator)) {
             return IGeneratorRegistry.SkipReason.NoEnclaveKey;
         }
-        return _reserve(a, askId, m, generator, acl, fallbackAssignment);
+        return _reserve(a, m, x, fallbackAssignment);
     }
 
-    /// @dev Reserves the generator's compute and stake in the registry and records the task.
-    function _reserve(
-        Ask storage a,
-        uint256 askId,
-        Market storage m,
-        address generator,
-        bytes memory acl,
-        bool fallbackAssignment
-    ) internal returns (IGeneratorRegistry.SkipReason reason) {
-        uint256 price;
-        uint256 taskDeadline;
+    /// @dev Reserves the generator's compute and stake in the registry and records the task. The quote must fit
+    /// the ask (reward, deadline) and the terms the Matching Engine signed (maxPrice, maxProofTime), so a quote
+    /// raised between matching and relaying does not apply.
+    function _reserve(Ask storage a, Market storage m, Assignment memory x, bool fallbackAssignment)
+        internal
+        returns (IGeneratorRegistry.SkipReason reason)
+    {
         {
+            uint256 price;
             uint256 maxProofTime;
             uint256 compute;
-            (reason, price, maxProofTime, compute) =
-                _registry.tryAssign(generator, a.marketId, a.reward, a.deadline, m.slashingPenalty, m.minStake);
+            (reason, price, maxProofTime, compute) = _registry.tryAssign(
+                x.generator,
+                a.marketId,
+                _min(a.reward, x.maxPrice),
+                _min(a.deadline, block.timestamp + _min(x.maxProofTime, type(uint64).max)),
+                m.slashingPenalty,
+                m.minStake
+            );
             if (reason != IGeneratorRegistry.SkipReason.None) return reason;
-            taskDeadline = block.timestamp + maxProofTime;
             a.state = AskState.Assigned;
-            a.taskDeadline = uint40(taskDeadline);
+            a.taskDeadline = uint40(block.timestamp + maxProofTime);
             a.price = uint88(price);
-            a.generator = generator;
+            a.generator = x.generator;
             a.computePerProof = uint40(compute);
         }
-        emit TaskAssigned(askId, a.marketId, generator, price, taskDeadline, fallbackAssignment, acl);
+        emit TaskAssigned(
+            x.askId, a.marketId, x.generator, a.price, a.taskDeadline, a.computePerProof, fallbackAssignment, x.acl
+        );
     }
 
     function _submitProof(uint256 askId, bytes calldata proverData, bytes calldata proof) internal {
@@ -632,42 +664,34 @@ contract ProofMarketplace is
         if (block.timestamp > a.taskDeadline) revert TaskDeadline(askId, a.taskDeadline, block.timestamp);
     }
 
-    function _useNonce(uint256 nonce) internal {
-        mapping(uint256 => uint256) storage used = _s().usedNonces;
+    function _useNonce(address signer, uint256 nonce) internal {
+        mapping(uint256 => uint256) storage used = _s().usedNonces[signer];
         uint256 bit = 1 << (nonce & 0xff);
         uint256 word = used[nonce >> 8];
         if (word & bit != 0) revert NonceUsed(nonce);
         used[nonce >> 8] = word | bit;
     }
 
-    function _assignBatchDigest(
-        uint256[] calldata askIds,
-        address[] calldata generators,
-        bytes[] calldata acls,
-        uint256 nonce,
-        uint256 expiry
-    ) internal view returns (bytes32) {
-        uint256 n = acls.length;
-        bytes32[] memory aclHashes = new bytes32[](n);
+    function _assignBatchDigest(Assignment[] calldata assignments, uint256 nonce, uint256 expiry)
+        internal
+        view
+        returns (bytes32)
+    {
+        uint256 n = assignments.length;
+        bytes32[] memory itemHashes = new bytes32[](n);
         for (uint256 i; i < n; ++i) {
-            aclHashes[i] = keccak256(acls[i]);
+            Assignment calldata x = assignments[i];
+            itemHashes[i] = keccak256(
+                abi.encode(ASSIGNMENT_TYPEHASH, x.askId, x.generator, x.maxPrice, x.maxProofTime, keccak256(x.acl))
+            );
         }
         return _hashTypedData(
-            keccak256(
-                abi.encode(
-                    ASSIGN_BATCH_TYPEHASH,
-                    keccak256(abi.encodePacked(askIds)),
-                    keccak256(abi.encodePacked(generators)),
-                    keccak256(abi.encodePacked(aclHashes)),
-                    nonce,
-                    expiry
-                )
-            )
+            keccak256(abi.encode(ASSIGN_BATCH_TYPEHASH, keccak256(abi.encodePacked(itemHashes)), nonce, expiry))
         );
     }
 
-    function _invalidInputDigest(uint256 askId, bytes32 inputsHash) internal view returns (bytes32) {
-        return _hashTypedData(keccak256(abi.encode(INVALID_INPUT_TYPEHASH, askId, inputsHash)));
+    function _invalidInputDigest(uint256 marketId, uint256 askId, bytes32 inputsHash) internal view returns (bytes32) {
+        return _hashTypedData(keccak256(abi.encode(INVALID_INPUT_TYPEHASH, marketId, askId, inputsHash)));
     }
 
     /// @dev The EIP-712 domain is derived on the fly (name and version are constants; the verifying contract is
@@ -686,6 +710,18 @@ contract ProofMarketplace is
 
     function _hashTypedData(bytes32 structHash) internal view returns (bytes32) {
         return MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
+    }
+
+    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
+    function _inputsWellFormed(IVerifier verifier, bytes calldata proverData) internal view returns (bool) {
+        try verifier.verifyInputs{gas: VERIFY_INPUTS_GAS}(proverData) returns (bool ok) {
+            return ok;
+        } catch {
+            return false;
+        }
     }
 
     function _selfCheck(IVerifier verifier) internal view returns (bool) {

@@ -81,15 +81,28 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     /// @notice The enclave image the ME must run changed; zero means the KEY_ADMIN sets the ME key directly.
     event MatchingEngineImageSet(bytes32 indexed imageId);
 
-    /// @notice The current Matching Engine key.
+    /// @notice The Matching Engine key changed from `previousPubkey` to `pubkey`. Input keys of confidential asks
+    /// that were wrapped to `previousPubkey` cannot be read by the new ME: their requesters must re-create them.
+    /// @param previousSigner Address of `previousPubkey`; zero when no ME key was set.
     /// @param signer Address of `pubkey`; signs assignment batches.
+    /// @param previousPubkey The replaced public key; empty when no ME key was set.
     /// @param pubkey 64-byte public key requesters wrap input keys to.
-    /// @param imageId Attested enclave image; zero when set by the KEY_ADMIN.
-    /// @param timestampMs Attestation timestamp (Unix ms); zero when set by the KEY_ADMIN.
-    event MatchingEngineKeySet(address indexed signer, bytes pubkey, bytes32 indexed imageId, uint64 timestampMs);
+    /// @param imageId Attested enclave image; zero when set directly (`setMatchingEngineKey`).
+    /// @param timestampMs Attestation timestamp (Unix ms); zero when set directly.
+    event MatchingEngineKeySet(
+        address indexed previousSigner,
+        address indexed signer,
+        bytes previousPubkey,
+        bytes pubkey,
+        bytes32 indexed imageId,
+        uint64 timestampMs
+    );
 
-    /// @notice The Matching Engine key `signer` was removed; no ME key is set now.
-    event MatchingEngineKeyRemoved(address indexed signer);
+    /// @notice The Matching Engine key `signer` was removed; no ME key is set now. Input keys of confidential asks
+    /// that were wrapped to `pubkey` cannot be read by a later ME: their requesters must re-create them.
+    /// @param signer Address of `pubkey`.
+    /// @param pubkey The removed public key.
+    event MatchingEngineKeyRemoved(address indexed signer, bytes pubkey);
 
     /// @notice `signer` may now sign invalid-input attestations for `marketId`.
     /// @param imageId Attested enclave image; zero when added by the market creator.
@@ -139,8 +152,10 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     /// (dev and public deployments).
     function setMatchingEngineKey(bytes calldata pubkey) external;
 
-    /// @notice Sets the ME key of an enclave attested for the configured ME image. Anyone may relay the
-    /// attestation; it must be newer than the attestation of the current (or last removed) ME key.
+    /// @notice Sets the ME key of an enclave attested for the configured ME image. KEY_ADMIN_ROLE only: the
+    /// attestation proves that the key lives in an enclave running the ME image, not whose enclave it is, and the
+    /// image is public, so anyone could obtain one; the operator picks which attested enclave is the ME. The
+    /// attestation must be newer than the attestation of the current (or last removed) ME key.
     function setMatchingEngineKeyWithAttestation(bytes calldata pubkey, uint64 timestampMs, bytes calldata signature)
         external;
 
@@ -192,7 +207,8 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     // Views
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Role allowed to set the ME key directly (while no ME image is configured) and to remove it.
+    /// @notice Role allowed to set the ME key (directly while no ME image is configured, else with an attestation
+    /// for it) and to remove it.
     function KEY_ADMIN_ROLE() external view returns (bytes32);
 
     /// @notice The current ME key: its address and public key (zero and empty when none is set).
@@ -315,26 +331,22 @@ contract EntityKeyRegistry is
     function setMatchingEngineKey(bytes calldata pubkey) external whenNotPaused onlyRole(KEY_ADMIN_ROLE) {
         Storage storage $ = _s();
         if ($.meImageId != bytes32(0)) revert AttestationRequired($.meImageId);
-        address signer = _keyAddress(pubkey);
-        $.meSigner = signer;
-        $.mePubkey = pubkey;
-        emit MatchingEngineKeySet(signer, pubkey, bytes32(0), 0);
+        _replaceMatchingEngineKey(_keyAddress(pubkey), pubkey, bytes32(0), 0);
     }
 
     /// @inheritdoc IEntityKeyRegistry
     function setMatchingEngineKeyWithAttestation(bytes calldata pubkey, uint64 timestampMs, bytes calldata signature)
         external
         whenNotPaused
+        onlyRole(KEY_ADMIN_ROLE)
     {
         Storage storage $ = _s();
         bytes32 imageId = $.meImageId;
         if (imageId == bytes32(0)) revert NoEnclaveImage();
         if (timestampMs <= $.meAttestedAtMs) revert StaleAttestation(timestampMs, $.meAttestedAtMs);
         address signer = _verifyAttestation(pubkey, imageId, timestampMs, signature);
-        $.meSigner = signer;
         $.meAttestedAtMs = timestampMs;
-        $.mePubkey = pubkey;
-        emit MatchingEngineKeySet(signer, pubkey, imageId, timestampMs);
+        _replaceMatchingEngineKey(signer, pubkey, imageId, timestampMs);
     }
 
     /// @inheritdoc IEntityKeyRegistry
@@ -501,15 +513,28 @@ contract EntityKeyRegistry is
         emit AttestationVerifierSet(address(attestationVerifier_));
     }
 
+    /// @dev Stores `pubkey` (of `signer`) as the ME key and emits it with the key it replaces.
+    function _replaceMatchingEngineKey(address signer, bytes calldata pubkey, bytes32 imageId, uint64 timestampMs)
+        internal
+    {
+        Storage storage $ = _s();
+        address previousSigner = $.meSigner;
+        bytes memory previousPubkey = $.mePubkey;
+        $.meSigner = signer;
+        $.mePubkey = pubkey;
+        emit MatchingEngineKeySet(previousSigner, signer, previousPubkey, pubkey, imageId, timestampMs);
+    }
+
     /// @dev Removes the ME key if one is set. Keeps `meAttestedAtMs`, so the removed key's attestation cannot
     /// bring it back.
     function _clearMatchingEngineKey() internal {
         Storage storage $ = _s();
         address signer = $.meSigner;
         if (signer == address(0)) return;
+        bytes memory pubkey = $.mePubkey;
         delete $.meSigner;
         delete $.mePubkey;
-        emit MatchingEngineKeyRemoved(signer);
+        emit MatchingEngineKeyRemoved(signer, pubkey);
     }
 
     /// @dev Checks the attestation (reverting with the verifier's errors) and records the enclave's image.

@@ -10,6 +10,10 @@ import {IVerifier} from "../interfaces/IVerifier.sol";
 /// {IGroth16Verifier}. Not upgradeable: a market's verification rule never changes under it.
 /// @dev Checks `e(−A, B) · e(alpha, beta) · e(vk_x, gamma) · e(C, delta) == 1` with
 /// `vk_x = IC_0 + Σ s_i · IC_{i+1}`, using the ecAdd (0x06), ecMul (0x07) and pairing (0x08) precompiles.
+/// Every precompile call must also return exactly its output size (64 bytes for 0x06/0x07, 32 for 0x08): a call
+/// to an address without code succeeds with no output, so on a chain lacking a precompile the result would
+/// otherwise be read from stale memory (for 0x08, the first word of the input, i.e. A.x: any proof with
+/// A = (1, 2) would verify).
 /// The verifying key and sample statement live in the code of a data contract created by the constructor and are
 /// read with one cold `extcodecopy` (≈2.6k gas) instead of `14 + 2·(k+1)` cold storage slots (2.1k gas each).
 contract Groth16Verifier is IGroth16Verifier {
@@ -72,7 +76,8 @@ contract Groth16Verifier is IGroth16Verifier {
 
     /// @inheritdoc IVerifier
     /// @dev Reverts {InputsTooShort} / {InvalidProofLength} on malformed lengths and {PrecompileFailed} when a
-    /// precompile fails (out of gas, or a crafted B outside the G2 subgroup). Returns false for a signal `>= r`,
+    /// precompile fails (out of gas, a crafted B outside the G2 subgroup, or output of the wrong size: the
+    /// precompile is missing on this chain). Returns false for a signal `>= r`,
     /// for proof points that are not canonical curve points, and for a proof that does not verify.
     function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool) {
         uint256 minInputsLength = 32 * _NUM_INPUTS;
@@ -131,7 +136,8 @@ contract Groth16Verifier is IGroth16Verifier {
     /// A precompile given an invalid point fails and burns all gas forwarded to it, so the proof points are first
     /// checked to be canonical curve points with plain field arithmetic (a few hundred gas): a garbage proof
     /// returns false cheaply. G1 has cofactor 1, so A and C are then fully valid; B is only known to be on the
-    /// twist, and a B outside the order-r subgroup (crafted, never random) still makes 0x08 fail.
+    /// twist, and a B outside the order-r subgroup (crafted, never random) still makes 0x08 fail. A call that
+    /// succeeds without returning exactly the precompile's output size counts as failed (see the contract doc).
     ///
     /// Memory past the free pointer is scratch (never allocated, so this stays memory-safe):
     ///
@@ -158,11 +164,13 @@ contract Groth16Verifier is IGroth16Verifier {
                     mstore(add(acc, 0x40), mload(point))
                     mstore(add(acc, 0x60), mload(add(point, 0x20)))
                     mstore(add(acc, 0x80), s)
-                    if iszero(staticcall(gas(), 0x07, add(acc, 0x40), 0x60, add(acc, 0x40), 0x40)) {
+                    let success := staticcall(gas(), 0x07, add(acc, 0x40), 0x60, add(acc, 0x40), 0x40)
+                    if iszero(and(success, eq(returndatasize(), 0x40))) {
                         failedPrecompile := 0x07
                         leave
                     }
-                    if iszero(staticcall(gas(), 0x06, acc, 0x80, acc, 0x40)) { failedPrecompile := 0x06 }
+                    success := staticcall(gas(), 0x06, acc, 0x80, acc, 0x40)
+                    if iszero(and(success, eq(returndatasize(), 0x40))) { failedPrecompile := 0x06 }
                 }
             }
 
@@ -199,7 +207,8 @@ contract Groth16Verifier is IGroth16Verifier {
                 mstore(add(p, 0x180), mload(acc))
                 mstore(add(p, 0x1a0), mload(add(acc, 0x20)))
 
-                if iszero(staticcall(gas(), 0x08, p, 0x300, p, 0x20)) {
+                let success := staticcall(gas(), 0x08, p, 0x300, p, 0x20)
+                if iszero(and(success, eq(returndatasize(), 0x20))) {
                     failedPrecompile := 0x08
                     leave
                 }
@@ -223,9 +232,14 @@ contract Groth16Verifier is IGroth16Verifier {
             if (!valid) revert InvalidVerifyingKeyPoint(j);
         }
         if (keccak256(_slice(vk, 192, 128)) == keccak256(_slice(vk, 320, 128))) revert VerifyingKeyGammaEqualsDelta();
+        // IC_0 may be the point at infinity; IC_i (i >= 1) may not: signal i would drop out of vk_x, so any value of
+        // it would verify.
         for (uint256 i; i <= numSignals; ++i) {
-            uint256 w = (_VK_HEADER_LENGTH + 64 * i) / 32;
-            if (!_isG1Point(_mword(vk, w), _mword(vk, w + 1))) revert InvalidVerifyingKeyPoint(4 + i);
+            uint256 offset = _VK_HEADER_LENGTH + 64 * i;
+            uint256 w = offset / 32;
+            if (!_isG1Point(_mword(vk, w), _mword(vk, w + 1)) || (i != 0 && _isZero(vk, offset, 64))) {
+                revert InvalidVerifyingKeyPoint(4 + i);
+            }
         }
     }
 
@@ -267,9 +281,12 @@ contract Groth16Verifier is IGroth16Verifier {
 
     /// @dev Whether the twist point at byte `offset` of `vk` is in the order-r subgroup: the pairing precompile,
     /// given it with the G1 generator (1, 2), accepts exactly those. A failing precompile burns the gas it was
-    /// given, so this runs only on points already known to be on the twist.
+    /// given, so this runs only on points already known to be on the twist. Reverts {PrecompileFailed} when the
+    /// call succeeds without the 32-byte output (no pairing precompile on this chain): the check did not run.
     function _isInG2Subgroup(bytes memory vk, uint256 offset) private view returns (bool ok) {
-        (ok,) = address(0x08).staticcall(abi.encodePacked(uint256(1), uint256(2), _slice(vk, offset, 128)));
+        bytes memory output;
+        (ok, output) = address(0x08).staticcall(abi.encodePacked(uint256(1), uint256(2), _slice(vk, offset, 128)));
+        if (ok && output.length != 32) revert PrecompileFailed(0x08);
     }
 
     /// @dev Word `i` of a calldata byte string (bounds checked by the caller).

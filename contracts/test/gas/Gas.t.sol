@@ -12,6 +12,8 @@ contract GasTest is Base {
     uint256 internal constant BATCH = 32;
     address internal big = makeAddr("big");
     uint256 internal verifierGas;
+    uint256 internal slashTarget;
+    uint256 internal createFromBalance;
 
     function setUp() public override {
         super.setUp();
@@ -38,37 +40,47 @@ contract GasTest is Base {
         uint256 create =
             _measure("ProofMarketplace", "createAsk_256B", requester, abi.encodeCall(market.createAsk, (r)));
         uint256 first = market.askCount();
+        // The same ask paid from the requester's balance in the marketplace (deposits, earlier refunds).
+        vm.prank(requester);
+        market.deposit(requester, REWARD);
+        createFromBalance = _measure(
+            "ProofMarketplace", "createAskFromBalance_256B", requester, abi.encodeCall(market.createAskFromBalance, (r))
+        );
         uint256 assign = _assignBatch(r, first);
         uint256 submit = _submit(data, first);
         vm.snapshotValue("ProofMarketplace", "lifecycle_create_assign32_submit", create + assign + submit);
         vm.snapshotValue("ProofMarketplace", "lifecycle_excluding_verifier", create + assign + submit - verifierGas);
+        vm.snapshotValue(
+            "ProofMarketplace",
+            "lifecycle_from_balance_excluding_verifier",
+            createFromBalance + assign + submit - verifierGas
+        );
 
         // Slash a missed deadline (the ask re-opens).
         vm.warp(block.timestamp + CHEAP_TIME + 1);
-        _measure("ProofMarketplace", "slash", keeper, abi.encodeCall(market.slash, (first + 1)));
+        _measure("ProofMarketplace", "slash", keeper, abi.encodeCall(market.slash, (slashTarget)));
     }
 
     /// A signed batch of 32 assignments relayed by a third party; returns execution gas per ask.
     function _assignBatch(IProofMarketplace.AskRequest memory r, uint256 first) internal returns (uint256 perAsk) {
-        uint256[] memory ids = new uint256[](BATCH);
-        address[] memory gens = new address[](BATCH);
-        bytes[] memory acls = new bytes[](BATCH);
+        IProofMarketplace.Assignment[] memory items = new IProofMarketplace.Assignment[](BATCH);
         for (uint256 i; i < BATCH; ++i) {
-            if (i == 0) {
-                ids[i] = first;
-            } else {
+            uint256 askId = first;
+            if (i != 0) {
                 vm.prank(requester);
-                ids[i] = market.createAsk(r);
+                askId = market.createAsk(r);
             }
-            gens[i] = big;
+            // The engine signs the quote it matched on.
+            items[i] = IProofMarketplace.Assignment(askId, big, CHEAP_PRICE, CHEAP_TIME, "");
         }
+        slashTarget = items[1].askId;
         uint256 expiry = block.timestamp + 60;
-        bytes memory sig = _signBatch(me, ids, gens, acls, 1, expiry);
+        bytes memory sig = _signBatch(me, items, 1, expiry);
         uint256 batch = _measure(
             "ProofMarketplace",
             "relayAssignments_batch32",
             makeAddr("relayer"),
-            abi.encodeCall(market.relayAssignments, (ids, gens, acls, 1, expiry, sig))
+            abi.encodeCall(market.relayAssignments, (items, 1, expiry, sig))
         );
         perAsk = batch / BATCH;
         vm.snapshotValue("ProofMarketplace", "assign_in_batch32_per_ask", perAsk);
@@ -76,7 +88,12 @@ contract GasTest is Base {
         // Direct assignment of one ask by the Matching Engine key.
         vm.prank(requester);
         uint256 single = market.createAsk(r);
-        _measure("ProofMarketplace", "assignTask_direct", me.addr, abi.encodeCall(market.assignTask, (single, big, "")));
+        _measure(
+            "ProofMarketplace",
+            "assignTask_direct",
+            me.addr,
+            abi.encodeCall(market.assignTask, (IProofMarketplace.Assignment(single, big, CHEAP_PRICE, CHEAP_TIME, "")))
+        );
     }
 
     /// submitProof, and the verifier's share of it measured on its own; returns submitProof execution gas.

@@ -78,7 +78,7 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
         if (askId == 0) return;
         address gen = generators[genSeed % generators.length];
         vm.prank(me);
-        try market.assignTask(askId, gen, "") {
+        try market.assignTask(IProofMarketplace.Assignment(askId, gen, type(uint256).max, type(uint256).max, "")) {
             calls["assign"]++;
         } catch {
             calls["assign-skipped"]++;

@@ -583,6 +583,7 @@ contract EntityKeyRegistryTest is Test {
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _attest(pk, ME_IMAGE, NOW_MS);
         vm.expectPartialRevert(IAttestationVerifier.UntrustedSigner.selector);
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
     }
 
@@ -614,6 +615,7 @@ contract EntityKeyRegistryTest is Test {
         vm.prank(keyAdmin);
         registry.setMatchingEngineKey(pk);
         vm.expectRevert(PausableUpgradeable.EnforcedPause.selector);
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, "");
         vm.expectRevert(PausableUpgradeable.EnforcedPause.selector);
         vm.prank(creator);
@@ -660,7 +662,7 @@ contract EntityKeyRegistryTest is Test {
     function test_setMatchingEngineKey_byKeyAdmin() public {
         bytes memory pk = _pub(enclaveA);
         vm.expectEmit(address(registry));
-        emit IEntityKeyRegistry.MatchingEngineKeySet(enclaveA.addr, pk, bytes32(0), 0);
+        emit IEntityKeyRegistry.MatchingEngineKeySet(address(0), enclaveA.addr, "", pk, bytes32(0), 0);
         vm.prank(keyAdmin);
         registry.setMatchingEngineKey(pk);
         assertEq(registry.matchingEngine(), enclaveA.addr);
@@ -672,6 +674,16 @@ contract EntityKeyRegistryTest is Test {
 
         _setMeKeyDirect(enclaveB);
         assertEq(registry.matchingEngine(), enclaveB.addr);
+    }
+
+    function test_setMatchingEngineKey_emitsReplacedKey() public {
+        _setMeKeyDirect(enclaveA);
+        bytes memory pkB = _pub(enclaveB);
+        // Requesters whose input keys were wrapped to A's key learn from the event that they must re-create them.
+        vm.expectEmit(address(registry));
+        emit IEntityKeyRegistry.MatchingEngineKeySet(enclaveA.addr, enclaveB.addr, _pub(enclaveA), pkB, bytes32(0), 0);
+        vm.prank(keyAdmin);
+        registry.setMatchingEngineKey(pkB);
     }
 
     function test_RevertWhen_setMatchingEngineKeyByNonKeyAdmin() public {
@@ -698,7 +710,7 @@ contract EntityKeyRegistryTest is Test {
         vm.expectEmit(address(registry));
         emit IEntityKeyRegistry.MatchingEngineImageSet(ME_IMAGE);
         vm.expectEmit(address(registry));
-        emit IEntityKeyRegistry.MatchingEngineKeyRemoved(enclaveA.addr);
+        emit IEntityKeyRegistry.MatchingEngineKeyRemoved(enclaveA.addr, _pub(enclaveA));
         vm.prank(admin);
         registry.setMatchingEngineImage(ME_IMAGE);
         assertEq(registry.matchingEngineImage(), ME_IMAGE);
@@ -713,32 +725,61 @@ contract EntityKeyRegistryTest is Test {
         registry.setMatchingEngineImage(ME_IMAGE);
     }
 
-    function test_setMatchingEngineKeyWithAttestation_byAnyone() public {
+    function test_setMatchingEngineKeyWithAttestation_byKeyAdmin() public {
         _setMeImage(ME_IMAGE);
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _attest(pk, ME_IMAGE, NOW_MS);
         vm.expectEmit(address(registry));
         emit IEntityKeyRegistry.EnclaveImageRecorded(enclaveA.addr, ME_IMAGE);
         vm.expectEmit(address(registry));
-        emit IEntityKeyRegistry.MatchingEngineKeySet(enclaveA.addr, pk, ME_IMAGE, NOW_MS);
-        vm.prank(stranger);
+        emit IEntityKeyRegistry.MatchingEngineKeySet(address(0), enclaveA.addr, "", pk, ME_IMAGE, NOW_MS);
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
         assertEq(registry.matchingEngine(), enclaveA.addr);
         assertEq(registry.matchingEngineAttestedAt(), NOW_MS);
         assertEq(registry.enclaveImageOf(enclaveA.addr), ME_IMAGE);
 
-        // A newer attestation of another ME enclave replaces the key.
+        // A newer attestation of another ME enclave replaces the key; the event names the replaced key.
         bytes memory pkB = _pub(enclaveB);
-        registry.setMatchingEngineKeyWithAttestation(pkB, NOW_MS + 1, _attest(pkB, ME_IMAGE, NOW_MS + 1));
+        bytes memory sigB = _attest(pkB, ME_IMAGE, NOW_MS + 1);
+        vm.expectEmit(address(registry));
+        emit IEntityKeyRegistry.MatchingEngineKeySet(enclaveA.addr, enclaveB.addr, pk, pkB, ME_IMAGE, NOW_MS + 1);
+        vm.prank(keyAdmin);
+        registry.setMatchingEngineKeyWithAttestation(pkB, NOW_MS + 1, sigB);
         assertEq(registry.matchingEngine(), enclaveB.addr);
+        assertEq(registry.matchingEngineAttestedAt(), NOW_MS + 1);
         (, bytes memory stored) = registry.matchingEngineKey();
         assertEq(stored, pkB);
+    }
+
+    function test_RevertWhen_setMatchingEngineKeyWithAttestationByNonKeyAdmin() public {
+        _setMeImage(ME_IMAGE);
+        _setMeKeyWithAttestation(enclaveA, NOW_MS);
+        // Anyone can run the public ME image in an enclave and obtain a fresh attestation for its key: that must
+        // not let them take over the ME key.
+        bytes memory pk = _pub(enclaveB);
+        bytes memory sig = _attest(pk, ME_IMAGE, NOW_MS + 1);
+        vm.expectRevert(_unauthorized(stranger, KEY_ADMIN_ROLE));
+        vm.prank(stranger);
+        registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS + 1, sig);
+        // Nor the enclave key's owner itself.
+        vm.expectRevert(_unauthorized(enclaveB.addr, KEY_ADMIN_ROLE));
+        vm.prank(enclaveB.addr);
+        registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS + 1, sig);
+        assertEq(registry.matchingEngine(), enclaveA.addr);
+        assertEq(registry.matchingEngineAttestedAt(), NOW_MS);
+
+        // The same attestation submitted by the key admin is accepted.
+        vm.prank(keyAdmin);
+        registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS + 1, sig);
+        assertEq(registry.matchingEngine(), enclaveB.addr);
     }
 
     function test_RevertWhen_setMatchingEngineKeyWithAttestationWithoutImage() public {
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _attest(pk, bytes32(0), NOW_MS);
         vm.expectRevert(IEntityKeyRegistry.NoEnclaveImage.selector);
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
     }
 
@@ -746,9 +787,10 @@ contract EntityKeyRegistryTest is Test {
         _setMeImage(ME_IMAGE);
         bytes memory pkA = _pub(enclaveA);
         bytes memory sigA = _attest(pkA, ME_IMAGE, NOW_MS);
-        registry.setMatchingEngineKeyWithAttestation(pkA, NOW_MS, sigA);
         bytes memory pkB = _pub(enclaveB);
         bytes memory sigB = _attest(pkB, ME_IMAGE, NOW_MS + 5);
+        vm.startPrank(keyAdmin);
+        registry.setMatchingEngineKeyWithAttestation(pkA, NOW_MS, sigA);
         registry.setMatchingEngineKeyWithAttestation(pkB, NOW_MS + 5, sigB);
 
         // Rolling back to A with its (still fresh) attestation fails.
@@ -757,17 +799,19 @@ contract EntityKeyRegistryTest is Test {
         // Replaying the current attestation fails too.
         vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.StaleAttestation.selector, NOW_MS + 5, NOW_MS + 5));
         registry.setMatchingEngineKeyWithAttestation(pkB, NOW_MS + 5, sigB);
+        vm.stopPrank();
     }
 
     function test_RevertWhen_setMatchingEngineKeyWithAttestationAfterRemoval() public {
         _setMeImage(ME_IMAGE);
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _attest(pk, ME_IMAGE, NOW_MS);
+        vm.startPrank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
-        vm.prank(keyAdmin);
         registry.removeMatchingEngineKey();
         vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.StaleAttestation.selector, NOW_MS, NOW_MS));
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
+        vm.stopPrank();
     }
 
     function test_RevertWhen_setMatchingEngineKeyWithAttestationWrongImage() public {
@@ -775,6 +819,7 @@ contract EntityKeyRegistryTest is Test {
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _attest(pk, PROVER_IMAGE, NOW_MS);
         vm.expectPartialRevert(IAttestationVerifier.UntrustedSigner.selector);
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
     }
 
@@ -784,6 +829,7 @@ contract EntityKeyRegistryTest is Test {
         uint64 ts = NOW_MS - MAX_AGE_MS - 1;
         bytes memory sig = _attest(pk, ME_IMAGE, ts);
         vm.expectRevert(abi.encodeWithSelector(IAttestationVerifier.AttestationExpired.selector, ts, NOW_MS));
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, ts, sig);
     }
 
@@ -792,22 +838,40 @@ contract EntityKeyRegistryTest is Test {
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _sign(rogueAttester, _attestationDigest(address(av), block.chainid, pk, ME_IMAGE, NOW_MS));
         vm.expectRevert(abi.encodeWithSelector(IAttestationVerifier.UntrustedSigner.selector, rogueAttester.addr));
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(pk, NOW_MS, sig);
     }
 
     function test_RevertWhen_setMatchingEngineKeyWithAttestationWrongLength() public {
         _setMeImage(ME_IMAGE);
         vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.InvalidPublicKeyLength.selector, uint256(65)));
+        vm.prank(keyAdmin);
         registry.setMatchingEngineKeyWithAttestation(new bytes(65), NOW_MS, "");
     }
 
     function test_removeMatchingEngineKey_removesAndEmits() public {
         _setMeKeyDirect(enclaveA);
         vm.expectEmit(address(registry));
-        emit IEntityKeyRegistry.MatchingEngineKeyRemoved(enclaveA.addr);
+        emit IEntityKeyRegistry.MatchingEngineKeyRemoved(enclaveA.addr, _pub(enclaveA));
         vm.prank(keyAdmin);
         registry.removeMatchingEngineKey();
         assertEq(registry.matchingEngine(), address(0));
+        (, bytes memory stored) = registry.matchingEngineKey();
+        assertEq(stored.length, 0);
+    }
+
+    function test_removeMatchingEngineKey_emitsAttestedKey() public {
+        _setMeImage(ME_IMAGE);
+        _setMeKeyWithAttestation(enclaveA, NOW_MS);
+        vm.expectEmit(address(registry));
+        emit IEntityKeyRegistry.MatchingEngineKeyRemoved(enclaveA.addr, _pub(enclaveA));
+        vm.prank(keyAdmin);
+        registry.removeMatchingEngineKey();
+        // A key set after a removal has no previous key.
+        bytes memory pkB = _pub(enclaveB);
+        vm.expectEmit(address(registry));
+        emit IEntityKeyRegistry.MatchingEngineKeySet(address(0), enclaveB.addr, "", pkB, ME_IMAGE, NOW_MS + 1);
+        _setMeKeyWithAttestation(enclaveB, NOW_MS + 1);
     }
 
     function test_RevertWhen_removeMatchingEngineKeyByNonKeyAdmin() public {
@@ -1323,6 +1387,13 @@ contract EntityKeyRegistryTest is Test {
     function _setMeKeyDirect(Vm.Wallet memory w) internal {
         vm.prank(keyAdmin);
         registry.setMatchingEngineKey(_pub(w));
+    }
+
+    function _setMeKeyWithAttestation(Vm.Wallet memory w, uint64 timestampMs) internal {
+        bytes memory pk = _pub(w);
+        bytes memory sig = _attest(pk, ME_IMAGE, timestampMs);
+        vm.prank(keyAdmin);
+        registry.setMatchingEngineKeyWithAttestation(pk, timestampMs, sig);
     }
 
     function _setMeImage(bytes32 imageId_) internal {

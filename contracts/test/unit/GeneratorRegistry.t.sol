@@ -182,7 +182,7 @@ contract GeneratorRegistryTest is Base {
         uint256 next = _ask();
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.NotJoined, next, cheap));
-        market.assignTask(next, cheap, "");
+        market.assignTask(_item(next, cheap, ""));
         // ...but the assigned one settles on its terms and releases its compute and stake.
         market.submitProof(askId, inputs, proof);
         assertEq(market.claimable(cheapReward), CHEAP_PRICE);
@@ -270,7 +270,7 @@ contract GeneratorRegistryTest is Base {
         uint256 askId = _ask();
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.BelowMinStake, askId, cheap));
-        market.assignTask(askId, cheap, "");
+        market.assignTask(_item(askId, cheap, ""));
     }
 
     function test_stakeFor_topsUpAnotherGenerator() public {

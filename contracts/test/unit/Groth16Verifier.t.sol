@@ -177,6 +177,62 @@ contract Groth16VerifierTest is Test {
         verifier.verify{gas: 150_000}(inputs, proof);
     }
 
+    // ------------------------------------------------------------------------------------------------ missing precompiles
+
+    // On a chain without a precompile, a call to its address reaches an account without code: it succeeds and
+    // returns nothing. forge refuses `vm.etch` on precompile addresses, so `vm.mockCall` with empty calldata (which
+    // matches every call) and empty return data stands in for the missing precompile.
+
+    function test_RevertWhen_PairingPrecompileReturnsNothing() public {
+        bytes memory bogus = _proofWithGeneratorA();
+        assertFalse(verifier.verify(inputs, bogus));
+        vm.mockCall(address(0x08), bytes(""), bytes(""));
+        // Without the output size check the pairing result is the stale first input word, A.x = 1: "verified".
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.PrecompileFailed.selector, 8));
+        verifier.verify(inputs, bogus);
+    }
+
+    function test_RevertWhen_PairingPrecompileReturnsWrongSize() public {
+        bytes memory bogus = _proofWithGeneratorA();
+        // 64 bytes starting with 1: a 32-byte read would see "pairing holds".
+        vm.mockCall(address(0x08), bytes(""), abi.encode(uint256(1), uint256(1)));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.PrecompileFailed.selector, 8));
+        verifier.verify(inputs, bogus);
+    }
+
+    function test_RevertWhen_EcMulPrecompileReturnsNothing() public {
+        // Without the check each product s · IC_i would be left as IC_i: vk_x would not depend on the signals.
+        vm.mockCall(address(0x07), bytes(""), bytes(""));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.PrecompileFailed.selector, 7));
+        verifier.verify(inputs, proof);
+    }
+
+    function test_RevertWhen_EcAddPrecompileReturnsNothing() public {
+        // Without the check vk_x would stay IC_0 whatever the signals.
+        vm.mockCall(address(0x06), bytes(""), bytes(""));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.PrecompileFailed.selector, 6));
+        verifier.verify(inputs, proof);
+    }
+
+    function test_RevertWhen_ConstructedWithoutPairingPrecompile() public {
+        // beta := a twist point outside G2: only the pairing precompile tells, and the constructor refuses it.
+        bytes memory bad = bytes.concat(vk);
+        _writeWord(bad, 64, 0); // x.c1
+        _writeWord(bad, 96, 1); // x.c0
+        _writeWord(bad, 128, 0x0d1271953ed9ea0836846e70a1934187998c7f790cb4d7511b7f8da82de048a4); // y.c1
+        _writeWord(bad, 160, 0x2869111d5381f072f8e2728fdb825a51aadd70e52c9830e9ab4b871c0531f1bb); // y.c0
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InvalidVerifyingKeyPoint.selector, 1));
+        new Groth16Verifier(bad, numInputs, inputs, proof);
+
+        // With a silent pairing "precompile" the subgroup check cannot run: without the output size check every
+        // twist point would pass it.
+        vm.mockCall(address(0x08), bytes(""), bytes(""));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.PrecompileFailed.selector, 8));
+        new Groth16Verifier(bad, numInputs, inputs, proof);
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.PrecompileFailed.selector, 8));
+        new Groth16Verifier(vk, numInputs, inputs, proof);
+    }
+
     // ------------------------------------------------------------------------------------------------ constructor
 
     function test_RevertWhen_VerifyingKeyLengthInvalid() public {
@@ -216,6 +272,28 @@ contract Groth16VerifierTest is Test {
         }
         vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InvalidVerifyingKeyPoint.selector, 3));
         new Groth16Verifier(bad, numInputs, inputs, proof);
+    }
+
+    function test_RevertWhen_VerifyingKeyIcAtInfinity() public {
+        // IC_i at infinity for i >= 1 drops signal i out of vk_x: any value of it would verify.
+        for (uint256 i = 1; i <= 2; ++i) {
+            bytes memory bad = bytes.concat(vk);
+            _writeWord(bad, 448 + 64 * i, 0);
+            _writeWord(bad, 448 + 64 * i + 32, 0);
+            vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InvalidVerifyingKeyPoint.selector, 4 + i));
+            new Groth16Verifier(bad, numInputs, inputs, proof);
+        }
+    }
+
+    function test_constructor_AcceptsIc0AtInfinity() public {
+        // IC_0 is the constant term of vk_x; at infinity it constrains no signal, so the key is accepted (the fixture
+        // proof is then for another key and fails).
+        bytes memory zeroIc0 = bytes.concat(vk);
+        _writeWord(zeroIc0, 448, 0);
+        _writeWord(zeroIc0, 480, 0);
+        Groth16Verifier v = new Groth16Verifier(zeroIc0, numInputs, inputs, proof);
+        assertEq(v.verifyingKey(), zeroIc0);
+        assertFalse(v.checkSampleInputsAndProof());
     }
 
     function test_RevertWhen_VerifyingKeyGammaEqualsDelta() public {
@@ -272,6 +350,13 @@ contract Groth16VerifierTest is Test {
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
+
+    /// @dev The fixture proof with A := G1 generator (1, 2): valid points that do not verify.
+    function _proofWithGeneratorA() internal view returns (bytes memory bogus) {
+        bogus = bytes.concat(proof);
+        _writeWord(bogus, 0x00, 1);
+        _writeWord(bogus, 0x20, 2);
+    }
 
     function _points(bytes memory p) internal pure returns (bytes memory) {
         return _truncate(p, 256);

@@ -108,7 +108,7 @@ contract ProofMarketplaceTest is Base {
         market.createAsk(_request(marketId, REWARD, block.timestamp + 1 hours));
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.MarketNotActive, askId, cheap));
-        market.assignTask(askId, cheap, "");
+        market.assignTask(_item(askId, cheap, ""));
         // Admin may unfreeze.
         vm.prank(admin);
         market.setMarketFrozen(marketId, false);
@@ -230,6 +230,57 @@ contract ProofMarketplaceTest is Base {
         vm.stopPrank();
     }
 
+    /// Inputs the market's verifier rejects (here: a public input >= the BN254 scalar field, and a truncated
+    /// statement) never become asks, so no generator can be assigned an unprovable task and slashed for it.
+    function test_RevertWhen_createAsk_inputsRejectedByVerifier() public {
+        vm.startPrank(requester);
+        IProofMarketplace.AskRequest memory r = _request(marketId, REWARD, block.timestamp + 1 hours);
+        r.proverData = abi.encodePacked(type(uint256).max);
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidInputs.selector, marketId));
+        market.createAsk(r);
+        r.proverData = hex"0102";
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidInputs.selector, marketId));
+        market.createAsk(r);
+        vm.stopPrank();
+    }
+
+    function test_createAskFromBalance_spendsDepositsAndRefunds() public {
+        vm.prank(requester);
+        market.deposit(requester, REWARD);
+        assertEq(market.claimable(requester), REWARD);
+        uint256 walletBefore = usdc.balanceOf(requester);
+
+        vm.prank(requester);
+        uint256 askId = market.createAskFromBalance(_request(marketId, REWARD, block.timestamp + 1 hours));
+        assertEq(market.claimable(requester), 0);
+        assertEq(usdc.balanceOf(requester), walletBefore, "paid from the balance, not the wallet");
+
+        // The refund of a completed ask pays for part of the next one.
+        _assign(askId, cheap);
+        market.submitProof(askId, inputs, proof);
+        assertEq(market.claimable(requester), REWARD - CHEAP_PRICE);
+        vm.prank(requester);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProofMarketplace.InsufficientBalance.selector, requester, REWARD, REWARD - CHEAP_PRICE
+            )
+        );
+        market.createAskFromBalance(_request(marketId, REWARD, block.timestamp + 1 hours));
+        vm.prank(requester);
+        market.createAskFromBalance(_request(marketId, REWARD - CHEAP_PRICE, block.timestamp + 1 hours));
+        assertEq(market.claimable(requester), 0);
+        // Held: the generator's earnings and the second ask's escrow.
+        assertEq(usdc.balanceOf(address(market)), CHEAP_PRICE + (REWARD - CHEAP_PRICE));
+    }
+
+    function test_deposit_forAnotherAccount() public {
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.Deposited(keeper, requester, 7);
+        vm.prank(requester);
+        market.deposit(keeper, 7);
+        assertEq(market.claimable(keeper), 7);
+    }
+
     function test_RevertWhen_createAsk_confidentialWithoutSecret() public {
         uint256 id = _createMarket(keccak256("prover-image"));
         vm.startPrank(requester);
@@ -293,10 +344,10 @@ contract ProofMarketplaceTest is Base {
         uint256 askId = _ask();
         vm.expectEmit(address(market));
         emit IProofMarketplace.TaskAssigned(
-            askId, marketId, cheap, CHEAP_PRICE, block.timestamp + CHEAP_TIME, false, "acl"
+            askId, marketId, cheap, CHEAP_PRICE, block.timestamp + CHEAP_TIME, 1, false, "acl"
         );
         vm.prank(me.addr);
-        market.assignTask(askId, cheap, "acl");
+        market.assignTask(_item(askId, cheap, "acl"));
 
         IProofMarketplace.Ask memory a = market.askOf(askId);
         assertEq(a.generator, cheap);
@@ -312,21 +363,21 @@ contract ProofMarketplaceTest is Base {
     function test_RevertWhen_assignTask_notMatchingEngine() public {
         uint256 askId = _ask();
         vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.NotMatchingEngine.selector, address(this)));
-        market.assignTask(askId, cheap, "");
+        market.assignTask(_item(askId, cheap, ""));
     }
 
     function test_RevertWhen_assignTask_priceAboveReward() public {
         uint256 askId = _ask(FAST_PRICE - 1, block.timestamp + 1 hours);
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.PriceAboveReward, askId, fast));
-        market.assignTask(askId, fast, "");
+        market.assignTask(_item(askId, fast, ""));
     }
 
     function test_RevertWhen_assignTask_deadlineTooSoon() public {
         uint256 askId = _ask(REWARD, block.timestamp + CHEAP_TIME - 1);
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.DeadlineTooSoon, askId, cheap));
-        market.assignTask(askId, cheap, "");
+        market.assignTask(_item(askId, cheap, ""));
         // The fast generator still fits.
         _assign(askId, fast);
     }
@@ -338,7 +389,7 @@ contract ProofMarketplaceTest is Base {
         uint256 askId = _ask();
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.InsufficientCompute, askId, cheap));
-        market.assignTask(askId, cheap, "");
+        market.assignTask(_item(askId, cheap, ""));
     }
 
     function test_RevertWhen_assignTask_insufficientOrBelowMinStake() public {
@@ -350,20 +401,20 @@ contract ProofMarketplaceTest is Base {
         uint256 askId = _ask();
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.InsufficientStake, askId, poor));
-        market.assignTask(askId, poor, "");
+        market.assignTask(_item(askId, poor, ""));
 
         address small = makeAddr("small");
         _onboard(small, small, 10, marketId, 1, CHEAP_PRICE, CHEAP_TIME, MIN_STAKE - 1);
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.BelowMinStake, askId, small));
-        market.assignTask(askId, small, "");
+        market.assignTask(_item(askId, small, ""));
     }
 
     function test_RevertWhen_assignTask_notJoined() public {
         uint256 askId = _ask();
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.NotJoined, askId, makeAddr("stranger")));
-        market.assignTask(askId, makeAddr("stranger"), "");
+        market.assignTask(_item(askId, makeAddr("stranger"), ""));
     }
 
     function test_RevertWhen_assignTask_askNotOpenOrExpired() public {
@@ -371,13 +422,13 @@ contract ProofMarketplaceTest is Base {
         _assign(askId, cheap);
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.AskNotOpen, askId, fast));
-        market.assignTask(askId, fast, "");
+        market.assignTask(_item(askId, fast, ""));
 
         uint256 other = _ask(REWARD, block.timestamp + 1 hours);
         vm.warp(block.timestamp + 1 hours + 1);
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.AskExpired, other, fast));
-        market.assignTask(other, fast, "");
+        market.assignTask(_item(other, fast, ""));
     }
 
     function test_RevertWhen_assignTask_confidentialWithoutEnclaveKey() public {
@@ -391,7 +442,7 @@ contract ProofMarketplaceTest is Base {
         uint256 askId = market.createAsk(r);
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.NoEnclaveKey, askId, cheap));
-        market.assignTask(askId, cheap, "");
+        market.assignTask(_item(askId, cheap, ""));
     }
 
     function test_computeIsSharedAcrossMarkets() public {
@@ -408,7 +459,7 @@ contract ProofMarketplaceTest is Base {
         uint256 second = market.createAsk(_request(other, REWARD, block.timestamp + 1 hours));
         vm.prank(me.addr);
         vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.InsufficientCompute, second, solo));
-        market.assignTask(second, solo, "");
+        market.assignTask(_item(second, solo, ""));
 
         // Completing the first task frees the compute: the generator is listed again in the other market.
         market.submitProof(first, inputs, proof);
@@ -417,65 +468,99 @@ contract ProofMarketplaceTest is Base {
     }
 
     function test_relayAssignments_assignsSignedBatch() public {
-        (uint256[] memory ids, address[] memory gens, bytes[] memory acls) = _batch(3, cheap);
-        bytes memory sig = _signBatch(me, ids, gens, acls, 7, block.timestamp + 60);
+        IProofMarketplace.Assignment[] memory items = _batch(3, cheap);
+        bytes memory sig = _signBatch(me, items, 7, block.timestamp + 60);
         vm.prank(makeAddr("relayer"));
-        uint256 assigned = market.relayAssignments(ids, gens, acls, 7, block.timestamp + 60, sig);
+        uint256 assigned = market.relayAssignments(items, 7, block.timestamp + 60, sig);
         assertEq(assigned, 3);
-        assertTrue(market.nonceUsed(7));
-        assertFalse(market.nonceUsed(8));
+        assertTrue(market.nonceUsed(me.addr, 7));
+        assertFalse(market.nonceUsed(me.addr, 8));
         for (uint256 i; i < 3; ++i) {
-            assertEq(market.askOf(ids[i]).generator, cheap);
+            assertEq(market.askOf(items[i].askId).generator, cheap);
         }
     }
 
     function test_relayAssignments_skipsFailingItemsWithoutBlockingOthers() public {
-        (uint256[] memory ids, address[] memory gens, bytes[] memory acls) = _batch(3, cheap);
+        IProofMarketplace.Assignment[] memory items = _batch(3, cheap);
         // Item 1 cannot be met by anyone in time, item 2 goes to a generator that is not in the market.
         vm.prank(requester);
-        ids[1] = market.createAsk(_request(marketId, REWARD, block.timestamp + 10));
-        gens[2] = makeAddr("stranger");
-        bytes memory sig = _signBatch(me, ids, gens, acls, 1, block.timestamp + 60);
+        items[1].askId = market.createAsk(_request(marketId, REWARD, block.timestamp + 10));
+        items[2].generator = makeAddr("stranger");
+        bytes memory sig = _signBatch(me, items, 1, block.timestamp + 60);
 
         vm.expectEmit(address(market));
-        emit IProofMarketplace.AssignmentSkipped(ids[1], cheap, IGeneratorRegistry.SkipReason.DeadlineTooSoon);
+        emit IProofMarketplace.AssignmentSkipped(items[1].askId, cheap, IGeneratorRegistry.SkipReason.DeadlineTooSoon);
         vm.expectEmit(address(market));
-        emit IProofMarketplace.AssignmentSkipped(ids[2], gens[2], IGeneratorRegistry.SkipReason.NotJoined);
-        uint256 assigned = market.relayAssignments(ids, gens, acls, 1, block.timestamp + 60, sig);
+        emit IProofMarketplace.AssignmentSkipped(
+            items[2].askId, items[2].generator, IGeneratorRegistry.SkipReason.NotJoined
+        );
+        uint256 assigned = market.relayAssignments(items, 1, block.timestamp + 60, sig);
         assertEq(assigned, 1);
-        assertEq(uint8(_state(ids[0])), uint8(IProofMarketplace.AskState.Assigned));
-        assertEq(uint8(_state(ids[1])), uint8(IProofMarketplace.AskState.Created));
-        assertEq(uint8(_state(ids[2])), uint8(IProofMarketplace.AskState.Created));
+        assertEq(uint8(_state(items[0].askId)), uint8(IProofMarketplace.AskState.Assigned));
+        assertEq(uint8(_state(items[1].askId)), uint8(IProofMarketplace.AskState.Created));
+        assertEq(uint8(_state(items[2].askId)), uint8(IProofMarketplace.AskState.Created));
+    }
+
+    /// A generator that raises its quote after the engine matched it (front-running the relayed batch) is not
+    /// assigned at the new quote: the batch carries the terms the engine matched on.
+    function test_relayAssignments_signedTermsBeatQuoteFrontRun() public {
+        IProofMarketplace.Assignment[] memory items = _batch(2, cheap);
+        for (uint256 i; i < 2; ++i) {
+            (items[i].maxPrice, items[i].maxProofTime) = (CHEAP_PRICE, CHEAP_TIME);
+        }
+        bytes memory sig = _signBatch(me, items, 1, block.timestamp + 60);
+        vm.prank(cheap);
+        registry.updateQuote(marketId, 1, REWARD, CHEAP_TIME);
+
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.AssignmentSkipped(items[0].askId, cheap, IGeneratorRegistry.SkipReason.PriceAboveReward);
+        assertEq(market.relayAssignments(items, 1, block.timestamp + 60, sig), 0);
+
+        // Same for a slower commitment.
+        vm.prank(cheap);
+        registry.updateQuote(marketId, 1, CHEAP_PRICE, CHEAP_TIME * 2);
+        sig = _signBatch(me, items, 2, block.timestamp + 60);
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.AssignmentSkipped(items[0].askId, cheap, IGeneratorRegistry.SkipReason.DeadlineTooSoon);
+        assertEq(market.relayAssignments(items, 2, block.timestamp + 60, sig), 0);
+
+        // Back at the matched quote, the batch assigns at that price.
+        vm.prank(cheap);
+        registry.updateQuote(marketId, 1, CHEAP_PRICE, CHEAP_TIME);
+        sig = _signBatch(me, items, 3, block.timestamp + 60);
+        assertEq(market.relayAssignments(items, 3, block.timestamp + 60, sig), 2);
+        assertEq(market.askOf(items[0].askId).price, CHEAP_PRICE);
     }
 
     function test_RevertWhen_relayAssignments_badSignatureReplayOrExpiry() public {
-        (uint256[] memory ids, address[] memory gens, bytes[] memory acls) = _batch(2, cheap);
+        IProofMarketplace.Assignment[] memory items = _batch(2, cheap);
         uint256 expiry = block.timestamp + 60;
 
-        bytes memory forged = _signBatch(vm.createWallet("intruder"), ids, gens, acls, 1, expiry);
+        bytes memory forged = _signBatch(vm.createWallet("intruder"), items, 1, expiry);
         vm.expectRevert(
             abi.encodeWithSelector(IProofMarketplace.InvalidBatchSignature.selector, vm.createWallet("intruder").addr)
         );
-        market.relayAssignments(ids, gens, acls, 1, expiry, forged);
+        market.relayAssignments(items, 1, expiry, forged);
 
         // A signature over different items does not authorise these.
-        bytes memory sig = _signBatch(me, ids, gens, acls, 1, expiry);
-        gens[1] = fast;
+        bytes memory sig = _signBatch(me, items, 1, expiry);
+        items[1].generator = fast;
         vm.expectRevert();
-        market.relayAssignments(ids, gens, acls, 1, expiry, sig);
-        gens[1] = cheap;
+        market.relayAssignments(items, 1, expiry, sig);
+        items[1].generator = cheap;
+        items[1].maxPrice = 1;
+        vm.expectRevert();
+        market.relayAssignments(items, 1, expiry, sig);
+        items[1].maxPrice = type(uint256).max;
 
-        market.relayAssignments(ids, gens, acls, 1, expiry, sig);
+        market.relayAssignments(items, 1, expiry, sig);
         vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.NonceUsed.selector, 1));
-        market.relayAssignments(ids, gens, acls, 1, expiry, sig);
+        market.relayAssignments(items, 1, expiry, sig);
 
-        bytes memory late = _signBatch(me, ids, gens, acls, 2, expiry);
+        bytes memory late = _signBatch(me, items, 2, expiry);
         vm.warp(expiry + 1);
         vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.BatchExpired.selector, expiry, expiry + 1));
-        market.relayAssignments(ids, gens, acls, 2, expiry, late);
-
-        vm.expectRevert(IProofMarketplace.LengthMismatch.selector);
-        market.relayAssignments(ids, new address[](1), acls, 3, expiry, late);
+        market.relayAssignments(items, 2, expiry, late);
     }
 
     function test_RevertWhen_relayAssignments_signedForAnotherDeployment() public {
@@ -484,11 +569,24 @@ contract ProofMarketplaceTest is Base {
         Deployment memory other = _deployProtocol(_defaultConfig(admin, treasury));
         other.keyRegistry.setMatchingEngineKey(_pubkey(me));
         vm.stopPrank();
-        (uint256[] memory ids, address[] memory gens, bytes[] memory acls) = _batch(1, cheap);
-        bytes32 digest = other.marketplace.assignBatchDigest(ids, gens, acls, 1, block.timestamp + 60);
+        IProofMarketplace.Assignment[] memory items = _batch(1, cheap);
+        bytes32 digest = other.marketplace.assignBatchDigest(items, 1, block.timestamp + 60);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(me, digest);
         vm.expectRevert();
-        market.relayAssignments(ids, gens, acls, 1, block.timestamp + 60, abi.encodePacked(r, s, v));
+        market.relayAssignments(items, 1, block.timestamp + 60, abi.encodePacked(r, s, v));
+    }
+
+    /// Nonces are per signer: a rotated Matching Engine key starts with a fresh nonce space.
+    function test_relayAssignments_noncesPerSigner() public {
+        IProofMarketplace.Assignment[] memory items = _batch(1, cheap);
+        market.relayAssignments(items, 5, block.timestamp + 60, _signBatch(me, items, 5, block.timestamp + 60));
+        Vm.Wallet memory next = vm.createWallet("matching-engine-2");
+        vm.prank(admin);
+        keys.setMatchingEngineKey(_pubkey(next));
+        items = _batch(1, cheap);
+        market.relayAssignments(items, 5, block.timestamp + 60, _signBatch(next, items, 5, block.timestamp + 60));
+        assertTrue(market.nonceUsed(next.addr, 5));
+        assertEq(market.askOf(items[0].askId).generator, cheap);
     }
 
     function test_selfAssign_afterFallbackDelay() public {
@@ -604,7 +702,9 @@ contract ProofMarketplaceTest is Base {
         _assign(askId, cheap);
         bytes memory sig = _signInvalidInput(ivs, askId);
         vm.expectEmit(address(market));
-        emit IProofMarketplace.InvalidInputsSettled(askId, cheap, ivs.addr, CHEAP_PRICE, REWARD - CHEAP_PRICE);
+        emit IProofMarketplace.InvalidInputsSettled(
+            askId, cheap, ivs.addr, cheapReward, CHEAP_PRICE, REWARD - CHEAP_PRICE
+        );
         vm.prank(cheap);
         market.submitInvalidInputAttestation(askId, sig);
         assertEq(uint8(_state(askId)), uint8(IProofMarketplace.AskState.Completed));
@@ -619,6 +719,17 @@ contract ProofMarketplaceTest is Base {
         bytes memory sig = _signInvalidInput(intruder, askId);
         vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidAttestation.selector, askId, intruder.addr));
         market.submitInvalidInputAttestation(askId, sig);
+    }
+
+    /// An IVS signature is bound to the market whose rules it applied: one made for another market does not
+    /// settle this ask, even from a key that is an IVS signer here.
+    function test_RevertWhen_submitInvalidInputAttestation_signedForAnotherMarket() public {
+        uint256 askId = _ask();
+        _assign(askId, cheap);
+        (uint8 v, bytes32 r, bytes32 s_) =
+            vm.sign(ivs, market.invalidInputDigest(marketId + 1, askId, keccak256(inputs)));
+        vm.expectRevert();
+        market.submitInvalidInputAttestation(askId, abi.encodePacked(r, s_, v));
     }
 
     function test_discard_paysSmallerPenaltyAndReopens() public {
@@ -755,7 +866,7 @@ contract ProofMarketplaceTest is Base {
         market.createAsk(_request(marketId, REWARD, block.timestamp + 1 hours));
         vm.prank(me.addr);
         vm.expectRevert(IProofMarketplace.EnforcedPause.selector);
-        market.assignTask(open, cheap, "");
+        market.assignTask(_item(open, cheap, ""));
 
         market.submitProof(askId, inputs, proof);
         vm.prank(requester);
@@ -869,21 +980,15 @@ contract ProofMarketplaceTest is Base {
     // Helpers
     // ------------------------------------------------------------------------------------------------------------
 
-    function _batch(uint256 n, address generator)
-        internal
-        returns (uint256[] memory ids, address[] memory gens, bytes[] memory acls)
-    {
-        ids = new uint256[](n);
-        gens = new address[](n);
-        acls = new bytes[](n);
+    function _batch(uint256 n, address generator) internal returns (IProofMarketplace.Assignment[] memory items) {
+        items = new IProofMarketplace.Assignment[](n);
         for (uint256 i; i < n; ++i) {
-            ids[i] = _ask();
-            gens[i] = generator;
+            items[i] = _item(_ask(), generator, "");
         }
     }
 
     function _signInvalidInput(Vm.Wallet memory signer, uint256 askId) internal returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(signer, market.invalidInputDigest(askId, keccak256(inputs)));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(signer, market.invalidInputDigest(marketId, askId, keccak256(inputs)));
         return abi.encodePacked(r, s, v);
     }
 }

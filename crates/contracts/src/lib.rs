@@ -1,12 +1,19 @@
 #![doc = include_str!("../README.md")]
 
-/// `keccak256("AssignBatch(uint256[] askIds,address[] generators,bytes[] acls,uint256 nonce,uint256 expiry)")`,
-/// the EIP-712 type the Matching Engine signs (the marketplace's `ASSIGN_BATCH_TYPEHASH`).
-pub const ASSIGN_BATCH_TYPE: &str =
-    "AssignBatch(uint256[] askIds,address[] generators,bytes[] acls,uint256 nonce,uint256 expiry)";
+/// The EIP-712 type of one Matching Engine assignment (the marketplace's `ASSIGNMENT_TYPEHASH`).
+pub const ASSIGNMENT_TYPE: &str =
+    "Assignment(uint256 askId,address generator,uint256 maxPrice,uint256 maxProofTime,bytes acl)";
 
-/// The EIP-712 type an IVS key signs to attest that an ask's inputs are invalid.
-pub const INVALID_INPUT_TYPE: &str = "InvalidInput(uint256 askId,bytes32 inputsHash)";
+/// The EIP-712 type the Matching Engine signs for a batch of assignments, referenced types appended (the
+/// marketplace's `ASSIGN_BATCH_TYPEHASH`).
+pub const ASSIGN_BATCH_TYPE: &str = concat!(
+    "AssignBatch(Assignment[] assignments,uint256 nonce,uint256 expiry)",
+    "Assignment(uint256 askId,address generator,uint256 maxPrice,uint256 maxProofTime,bytes acl)"
+);
+
+/// The EIP-712 type an IVS key signs to attest that an ask's inputs are invalid for its market.
+pub const INVALID_INPUT_TYPE: &str =
+    "InvalidInput(uint256 marketId,uint256 askId,bytes32 inputsHash)";
 
 /// The EIP-712 type a trusted attestation verifier signs for an enclave key.
 pub const ENCLAVE_ATTESTATION_TYPE: &str =
