@@ -37,7 +37,6 @@ if [ -z "$rpc_url" ]; then
   echo "devnet: anvil running at $rpc_url (pid $anvil_pid)" >&2
 fi
 
-mkdir -p contracts/deployments
 deploy_log="$(mktemp -t kalypso-deploy.XXXXXX)"
 echo "devnet: deploying the protocol (forge script; log: $deploy_log)" >&2
 if ! (cd contracts && forge script script/Deploy.s.sol:Deploy --rpc-url "$rpc_url" --private-key "$key" \

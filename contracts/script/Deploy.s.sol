@@ -57,7 +57,9 @@ contract Deploy is Script, ProtocolDeployer {
         vm.serializeAddress(k, "sampleVerifier", verifier);
         vm.serializeUint(k, "sampleMarketId", sampleMarketId);
         string memory json = vm.serializeAddress(k, "marketplace", address(d.marketplace));
-        string memory path = string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json");
+        string memory dir = string.concat(vm.projectRoot(), "/deployments");
+        vm.createDir(dir, true);
+        string memory path = string.concat(dir, "/", vm.toString(block.chainid), ".json");
         vm.writeJson(json, path);
 
         console.log("Kalypso protocol deployed (chain %s)", block.chainid);
