@@ -30,7 +30,8 @@ interface IGeneratorRegistry is IStakingPool {
     }
 
     /// @notice Why an assignment was not made. Shared with the marketplace's `AssignmentSkipped` event and
-    /// mirrored by the off-chain matching engine's eligibility predicates.
+    /// mirrored by the off-chain matching engine's eligibility predicates. Numbered like
+    /// `kalypso_primitives::SkipReason` (Rust): keep the two in the same order.
     enum SkipReason {
         None,
         AskNotOpen,

@@ -2,61 +2,20 @@
 //! typed revert decoding, and the EIP-712 type strings the Rust side signs with.
 
 use alloy::{
-    node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, Bytes, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
     sol_types::{SolError, SolInterface},
 };
 use kalypso_contracts::{
     Groth16Verifier, ProofMarketplace,
     marketplace::{IProofMarketplace, ProofMarketplace::ProofMarketplaceErrors},
 };
-use std::path::PathBuf;
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A fresh anvil (the pinned one from `scripts/setup.sh`) and a provider signing with its first account.
-async fn chain() -> (AnvilInstance, DynProvider) {
-    let anvil = Anvil::new()
-        .path(repo_root().join(".tools/bin/anvil"))
-        .try_spawn()
-        .expect("anvil from .tools/bin (run scripts/setup.sh)");
-    let signer: PrivateKeySigner = anvil.keys()[0].clone().into();
-    let provider = ProviderBuilder::new()
-        .wallet(signer)
-        .connect_http(anvil.endpoint_url())
-        .erased();
-    (anvil, provider)
-}
-
-struct Fixture {
-    vk: Bytes,
-    num_inputs: U256,
-    inputs: Bytes,
-    proof: Bytes,
-}
-
-fn fixture() -> Fixture {
-    let path = repo_root().join("contracts/test/fixtures/groth16_mimc.json");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture"))
-            .expect("fixture json");
-    let bytes = |k: &str| json[k].as_str().expect(k).parse::<Bytes>().expect(k);
-    Fixture {
-        vk: bytes("vk"),
-        num_inputs: U256::from(json["numInputs"].as_u64().expect("numInputs")),
-        inputs: bytes("inputs"),
-        proof: bytes("proof"),
-    }
-}
+use kalypso_test_utils::{Chain, Groth16Fixture};
 
 #[tokio::test]
 async fn groth16_verifier_checks_real_proof_on_chain() {
-    let (_anvil, provider) = chain().await;
-    let f = fixture();
+    let chain = Chain::spawn();
+    let provider = chain.provider.clone();
+    let f = Groth16Fixture::load();
     let verifier = Groth16Verifier::deploy(
         provider.clone(),
         f.vk.clone(),
@@ -95,7 +54,8 @@ async fn groth16_verifier_checks_real_proof_on_chain() {
 
 #[tokio::test]
 async fn marketplace_reverts_decode_into_typed_errors() {
-    let (_anvil, provider) = chain().await;
+    let chain = Chain::spawn();
+    let provider = chain.provider.clone();
     // The implementation alone: every market lookup fails, which is enough to see a typed revert.
     let market = ProofMarketplace::deploy(
         provider.clone(),
@@ -135,7 +95,8 @@ async fn marketplace_reverts_decode_into_typed_errors() {
 
 #[tokio::test]
 async fn eip712_type_strings_match_the_contracts() {
-    let (_anvil, provider) = chain().await;
+    let chain = Chain::spawn();
+    let provider = chain.provider.clone();
     let market = ProofMarketplace::deploy(provider, Address::ZERO, Address::ZERO, Address::ZERO)
         .await
         .expect("deploy marketplace implementation");

@@ -1,0 +1,82 @@
+//! The EIP-712 messages of the protocol and their signing domains. Field names follow the Solidity types
+//! exactly (they are part of the type hash).
+
+use alloy::{
+    primitives::Address,
+    sol_types::{Eip712Domain, eip712_domain},
+};
+
+alloy::sol! {
+    /// One assignment of the Matching Engine: `askId` to `generator`, valid while the generator's quote is
+    /// within `maxPrice` and `maxProofTime` (the quote the engine matched on).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Assignment {
+        uint256 askId;
+        address generator;
+        uint256 maxPrice;
+        uint256 maxProofTime;
+        bytes acl;
+    }
+
+    /// A batch of assignments signed by the Matching Engine key; relayed by anyone.
+    #[derive(Debug, PartialEq, Eq)]
+    struct AssignBatch {
+        Assignment[] assignments;
+        uint256 nonce;
+        uint256 expiry;
+    }
+
+    /// An IVS attestation that the inputs of `askId` (hash `inputsHash`) are invalid for `marketId`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct InvalidInput {
+        uint256 marketId;
+        uint256 askId;
+        bytes32 inputsHash;
+    }
+
+    /// A trusted attestation verifier's statement that `enclavePubKey` runs image `imageId`.
+    #[derive(Debug, PartialEq, Eq)]
+    struct EnclaveAttestation {
+        bytes enclavePubKey;
+        bytes32 imageId;
+        uint64 timestampMs;
+    }
+
+    /// An enclave's signature over a result, accepted by the TEE verifier.
+    #[derive(Debug, PartialEq, Eq)]
+    struct TeeProof {
+        bytes32 inputsHash;
+        bytes32 outputHash;
+    }
+}
+
+/// Domain of the marketplace's messages (`AssignBatch`, `InvalidInput`): the verifying contract is the
+/// marketplace proxy.
+pub fn marketplace_domain(chain_id: u64, marketplace: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "Kalypso ProofMarketplace",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: marketplace,
+    }
+}
+
+/// Domain of `EnclaveAttestation` (the attestation verifier proxy).
+pub fn attestation_domain(chain_id: u64, attestation_verifier: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "Kalypso AttestationVerifier",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: attestation_verifier,
+    }
+}
+
+/// Domain of `TeeProof` (one TEE verifier contract).
+pub fn tee_domain(chain_id: u64, tee_verifier: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "Kalypso TeeVerifier",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: tee_verifier,
+    }
+}
