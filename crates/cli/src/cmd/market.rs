@@ -1,0 +1,134 @@
+//! `kalypso market ...`.
+
+use super::{relative, sent, units};
+use crate::{
+    context::Ctx,
+    opts::MarketCmd,
+    output::{fields, table},
+};
+use alloy::primitives::{B256, Bytes};
+use kalypso_sdk::{MarketInfo, MarketParams};
+use serde::Serialize;
+
+pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
+    let client = &ctx.client;
+    match cmd {
+        MarketCmd::Create {
+            verifier,
+            slashing_penalty,
+            min_stake,
+            fallback_delay,
+            prover_image,
+            ivs_image,
+            metadata,
+        } => {
+            ctx.signer()?;
+            let params = MarketParams {
+                verifier,
+                prover_image_id: prover_image.unwrap_or(B256::ZERO),
+                ivs_image_id: ivs_image.unwrap_or(B256::ZERO),
+                slashing_penalty: ctx.staking(&slashing_penalty).await?,
+                min_stake: ctx.staking(&min_stake).await?,
+                fallback_delay: fallback_delay.as_secs(),
+                metadata: Bytes::from(metadata.into_bytes()),
+            };
+            let spinner = ctx.out.spinner("creating market");
+            let (id, tx) = client.create_market(params).await?;
+            spinner.finish_and_clear();
+            #[derive(Serialize)]
+            struct Created {
+                market: u64,
+            }
+            sent(
+                ctx,
+                format!("market {id} created"),
+                Created { market: id },
+                tx,
+            );
+        }
+        MarketCmd::List => {
+            let markets = client.markets().await?;
+            let decimals = ctx.decimals(client.deployment().staking_token).await?;
+            ctx.out.print(&markets, || {
+                if markets.is_empty() {
+                    return "no markets yet (create one with `kalypso market create`)".into();
+                }
+                table(
+                    [
+                        "id",
+                        "verifier",
+                        "kind",
+                        "penalty",
+                        "min stake",
+                        "fallback",
+                        "state",
+                    ],
+                    markets.iter().map(|m| {
+                        [
+                            m.id.to_string(),
+                            m.verifier.to_string(),
+                            if m.confidential {
+                                "confidential"
+                            } else {
+                                "public"
+                            }
+                            .into(),
+                            units(m.slashing_penalty, decimals),
+                            units(m.min_stake, decimals),
+                            fallback(m),
+                            if m.frozen { "frozen" } else { "active" }.into(),
+                        ]
+                    }),
+                )
+            });
+        }
+        MarketCmd::Show { market } => {
+            let m = client.market(market).await?;
+            let decimals = ctx.decimals(client.deployment().staking_token).await?;
+            let now = client.block_timestamp().await?;
+            ctx.out.print(&m, || {
+                fields([
+                    ("market", m.id.to_string()),
+                    ("creator", m.creator.to_string()),
+                    ("verifier", m.verifier.to_string()),
+                    (
+                        "kind",
+                        if m.confidential {
+                            "confidential (TEE)"
+                        } else {
+                            "public inputs"
+                        }
+                        .into(),
+                    ),
+                    ("slashing penalty", units(m.slashing_penalty, decimals)),
+                    ("minimum stake", units(m.min_stake, decimals)),
+                    ("fallback", fallback(&m)),
+                    ("active since", relative(m.activation_time, now)),
+                    ("state", if m.frozen { "frozen" } else { "active" }.into()),
+                    ("prover image", m.prover_image_id.to_string()),
+                    ("IVS image", m.ivs_image_id.to_string()),
+                ])
+            });
+        }
+        MarketCmd::Freeze { market, undo } => {
+            ctx.signer()?;
+            let tx = client.set_market_frozen(market, !undo).await?;
+            let action = if undo { "unfrozen" } else { "frozen" };
+            sent(
+                ctx,
+                format!("market {market} {action}"),
+                serde_json::json!({ "market": market }),
+                tx,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn fallback(m: &MarketInfo) -> String {
+    if m.fallback_delay == 0 {
+        "off".into()
+    } else {
+        format!("after {}s", m.fallback_delay)
+    }
+}

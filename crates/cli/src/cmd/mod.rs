@@ -1,0 +1,109 @@
+//! One module per role; each turns parsed arguments into SDK calls and prints the outcome.
+
+mod ask;
+mod balance;
+mod deploy;
+mod generator;
+mod keys;
+mod market;
+mod task;
+
+use crate::{
+    context::Ctx,
+    opts::{Cli, Command},
+};
+use alloy::primitives::{U256, utils::format_units};
+use kalypso_sdk::TxSummary;
+use serde::Serialize;
+
+/// Runs one command.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Deploy(args) = &cli.command {
+        return deploy::run(&cli.global, args).await;
+    }
+    let ctx = Ctx::new(&cli.global).await?;
+    match cli.command {
+        Command::Deploy(_) => unreachable!("handled above"),
+        Command::Market(cmd) => market::run(&ctx, cmd).await,
+        Command::Generator(cmd) => generator::run(&ctx, cmd).await,
+        Command::Ask(cmd) => ask::run(&ctx, cmd).await,
+        Command::Task(cmd) => task::run(&ctx, cmd).await,
+        Command::Keys(cmd) => keys::run(&ctx, cmd).await,
+        Command::Balance(cmd) => balance::run(&ctx, cmd).await,
+        Command::Faucet { amount, to } => balance::faucet(&ctx, &amount, to).await,
+    }
+}
+
+/// The outcome of a transaction, as printed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Sent<T: Serialize> {
+    /// What was done.
+    action: String,
+    /// Command-specific result.
+    #[serde(flatten)]
+    result: T,
+    /// The transaction.
+    tx: TxSummary,
+}
+
+/// Prints a transaction's outcome: `✓ <action> (tx 0x…, block N, gas M)` or JSON.
+pub(crate) fn sent<T: Serialize>(ctx: &Ctx, action: impl Into<String>, result: T, tx: TxSummary) {
+    let out = Sent {
+        action: action.into(),
+        result,
+        tx,
+    };
+    ctx.out.print(&out, || {
+        format!(
+            "✓ {} (tx {}, block {}, gas {})",
+            out.action, out.tx.hash, out.tx.block_number, out.tx.gas_used
+        )
+    });
+}
+
+/// `amount` base units of a token with `decimals`, e.g. `1.5`.
+pub(crate) fn units(amount: U256, decimals: u8) -> String {
+    format_units(amount, decimals).map_or_else(|_| amount.to_string(), |s| trim_decimals(&s))
+}
+
+fn trim_decimals(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// A timestamp as seconds from `now`: `in 9m 30s`, `5s ago`.
+pub(crate) fn relative(at: u64, now: u64) -> String {
+    let (d, future) = if at >= now {
+        (at - now, true)
+    } else {
+        (now - at, false)
+    };
+    let text = match d {
+        0..60 => format!("{d}s"),
+        60..3600 => format!("{}m {}s", d / 60, d % 60),
+        3600..86_400 => format!("{}h {}m", d / 3600, (d % 3600) / 60),
+        _ => format!("{}d {}h", d / 86_400, (d % 86_400) / 3600),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_amounts_and_times() {
+        assert_eq!(units(U256::from(1_500_000), 6), "1.5");
+        assert_eq!(units(U256::from(2_000_000), 6), "2");
+        assert_eq!(relative(1_090, 1_000), "in 1m 30s");
+        assert_eq!(relative(1_000, 1_005), "5s ago");
+    }
+}

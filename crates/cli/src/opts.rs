@@ -1,0 +1,428 @@
+//! Command-line interface: `kalypso <role> <verb>`.
+
+use crate::parse;
+use alloy::primitives::{Address, B256, Bytes};
+use clap::{Args, Parser, Subcommand};
+use kalypso_primitives::Preference;
+use std::{fmt, path::PathBuf, time::Duration};
+
+/// The Kalypso proof marketplace from the command line.
+///
+/// Requesters post asks (inputs, reward, deadline, COST or TIME preference), generators stake and quote in
+/// markets, the matching engine assigns, generators prove, and the contracts settle. Every command talks to
+/// the chain at --rpc-url using the protocol addresses in the deployment file.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kalypso",
+    version,
+    propagate_version = true,
+    max_term_width = 110
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// JSON-RPC endpoint of the chain.
+    #[arg(
+        long,
+        env = "KALYPSO_RPC_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:8545",
+        global = true
+    )]
+    pub(crate) rpc_url: String,
+
+    /// Private key (hex) of the account that signs transactions. Prefer the environment variable: a key on
+    /// the command line ends up in shell history.
+    #[arg(
+        long,
+        env = "KALYPSO_PRIVATE_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) private_key: Option<SecretKey>,
+
+    /// Encrypted JSON keystore of the signing account (instead of a raw key); its password comes from
+    /// KALYPSO_KEYSTORE_PASSWORD.
+    #[arg(
+        long,
+        env = "KALYPSO_KEYSTORE",
+        hide_env_values = true,
+        global = true,
+        conflicts_with = "private_key"
+    )]
+    pub(crate) keystore: Option<PathBuf>,
+
+    /// Deployment file with the protocol's addresses [default: contracts/deployments/<chainId>.json].
+    #[arg(
+        long,
+        env = "KALYPSO_DEPLOYMENT",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) deployment: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables and messages.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+/// A private key that never prints.
+#[derive(Clone)]
+pub(crate) struct SecretKey(pub(crate) String);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for SecretKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let hex = s.trim().trim_start_matches("0x");
+        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err("a private key is 32 bytes of hex (64 hex digits, optional 0x)".into());
+        }
+        Ok(Self(hex.to_owned()))
+    }
+}
+
+/// The roles and their verbs.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Deploy the whole protocol (test tokens, registries, marketplace) and write the deployment file.
+    Deploy(DeployArgs),
+    /// Markets: one per circuit or zkVM program.
+    #[command(subcommand)]
+    Market(MarketCmd),
+    /// Generators: registration, stake, quotes per market.
+    #[command(subcommand)]
+    Generator(GeneratorCmd),
+    /// Asks: proof requests.
+    #[command(subcommand)]
+    Ask(AskCmd),
+    /// Tasks: assigned asks that missed their deadline or are given up.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// Keys of the Matching Engine, the IVS and generator enclaves.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Payment-token balance in the marketplace: deposits, refunds, earnings.
+    #[command(subcommand)]
+    Balance(BalanceCmd),
+    /// Mint the deployment's test tokens (devnets only: tUSDC / tPOND mint to anyone).
+    Faucet {
+        /// Amount of each token, in tokens.
+        #[arg(long, value_parser = parse::amount, default_value = "1000")]
+        amount: parse::Amount,
+        /// Recipient [default: the signing account].
+        #[arg(long, value_parser = parse::address)]
+        to: Option<Address>,
+    },
+}
+
+/// `kalypso deploy`.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// Also create the sample Groth16 market from this fixture (VK, sample inputs and proof).
+    #[arg(
+        long,
+        value_name = "JSON",
+        default_value = "contracts/test/fixtures/groth16_mimc.json"
+    )]
+    pub(crate) sample_market: PathBuf,
+    /// Skip the sample market.
+    #[arg(long)]
+    pub(crate) no_sample_market: bool,
+    /// Where to write the deployment [default: contracts/deployments/<chainId>.json].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// `kalypso market ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MarketCmd {
+    /// Create a market (pays the market creation cost).
+    Create {
+        /// The market's verifier contract (implements IVerifier and passes its own sample check).
+        #[arg(long, value_parser = parse::address)]
+        verifier: Address,
+        /// Staking-token amount a generator loses when it misses a deadline (locked per task).
+        #[arg(long, value_parser = parse::amount)]
+        slashing_penalty: parse::Amount,
+        /// Total stake a generator needs to be assigned tasks.
+        #[arg(long, value_parser = parse::amount)]
+        min_stake: parse::Amount,
+        /// How long an ask stays unassigned before generators may take it themselves (0 = never).
+        #[arg(long, value_parser = parse::duration_or_zero, default_value = "1h")]
+        fallback_delay: Duration,
+        /// Prover enclave image id (confidential markets); omit for a public-input market.
+        #[arg(long, value_parser = parse::b256)]
+        prover_image: Option<B256>,
+        /// IVS enclave image id; omit to let the market creator register IVS keys.
+        #[arg(long, value_parser = parse::b256)]
+        ivs_image: Option<B256>,
+        /// Description (name, circuit, prover artifact, input format), emitted in the creation event.
+        #[arg(long, default_value = "")]
+        metadata: String,
+    },
+    /// List every market.
+    List,
+    /// Show one market.
+    Show {
+        /// Market id.
+        market: u64,
+    },
+    /// Freeze a market (creator or admin): no new asks or assignments; open tasks still settle.
+    Freeze {
+        /// Market id.
+        market: u64,
+        /// Unfreeze instead.
+        #[arg(long)]
+        undo: bool,
+    },
+}
+
+/// `kalypso generator ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GeneratorCmd {
+    /// Register the signing account as a generator.
+    Register {
+        /// Where payments go [default: the signing account].
+        #[arg(long, value_parser = parse::address)]
+        reward_address: Option<Address>,
+        /// Compute units the generator offers across all markets (e.g. vCPUs).
+        #[arg(long)]
+        compute: u64,
+        /// Free-form description shown to users.
+        #[arg(long, default_value = "")]
+        metadata: String,
+    },
+    /// Add stake (staking token; approved automatically).
+    Stake {
+        /// Amount, in tokens (`100`) or base units (`raw:100000000000000000000`).
+        #[arg(value_parser = parse::amount)]
+        amount: parse::Amount,
+    },
+    /// Request an unstake, or withdraw stake whose delay has passed (`--withdraw`).
+    Unstake {
+        /// Amount to request.
+        #[arg(value_parser = parse::amount, required_unless_present_any = ["withdraw", "cancel"])]
+        amount: Option<parse::Amount>,
+        /// Withdraw the pending stake once the withdrawal delay has passed.
+        #[arg(long, conflicts_with = "cancel")]
+        withdraw: bool,
+        /// Cancel the pending request.
+        #[arg(long)]
+        cancel: bool,
+    },
+    /// Join a market with a quote.
+    Join(QuoteArgs),
+    /// Change the quote in a market without leaving it.
+    Update(QuoteArgs),
+    /// Leave a market (tasks in flight stay binding).
+    Leave {
+        /// Market id.
+        market: u64,
+    },
+    /// Show a generator's registration, stake and quotes.
+    Status {
+        /// Generator address [default: the signing account].
+        #[arg(value_parser = parse::address)]
+        generator: Option<Address>,
+    },
+}
+
+/// A quote in a market.
+#[derive(Debug, Args)]
+pub(crate) struct QuoteArgs {
+    /// Market id.
+    pub(crate) market: u64,
+    /// Price per proof, in payment tokens (`0.5`) or base units (`raw:500000`).
+    #[arg(long, value_parser = parse::amount)]
+    pub(crate) price: parse::Amount,
+    /// Longest time the generator commits to deliver a proof in (missing it is slashed).
+    #[arg(long, value_parser = parse::duration)]
+    pub(crate) max_proof_time: Duration,
+    /// Compute units one proof of this market occupies.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) compute_per_proof: u64,
+}
+
+/// `kalypso ask ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AskCmd {
+    /// Create an ask: escrow a reward for a proof of these inputs.
+    Create {
+        /// Market id.
+        #[arg(long)]
+        market: u64,
+        /// Inputs: hex (`0x…`) or `@file`.
+        #[arg(long, value_parser = parse::bytes)]
+        inputs: Bytes,
+        /// Most you pay, in payment tokens (`5`) or base units (`raw:5000000`).
+        #[arg(long, value_parser = parse::amount)]
+        reward: parse::Amount,
+        /// How long from now the proof must be on-chain.
+        #[arg(long, value_parser = parse::duration, default_value = "1h")]
+        deadline: Duration,
+        /// Cheapest generator that meets the deadline (cost) or fastest within the reward (time).
+        #[arg(long, default_value = "cost")]
+        preference: Preference,
+        /// Who receives refunds and compensation [default: the signing account].
+        #[arg(long, value_parser = parse::address)]
+        refund_address: Option<Address>,
+        /// Pay from the marketplace balance (deposits, earlier refunds) instead of the wallet.
+        #[arg(long)]
+        from_balance: bool,
+    },
+    /// Show an ask.
+    Status {
+        /// Ask id.
+        ask: u64,
+    },
+    /// Print the proof of a completed ask (from its ProofSubmitted event).
+    Proof {
+        /// Ask id.
+        ask: u64,
+        /// Write the proof bytes to this file instead of printing hex.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Cancel an unassigned ask (refund address only), or refund one past its deadline (anyone).
+    Cancel {
+        /// Ask id.
+        ask: u64,
+    },
+}
+
+/// `kalypso task ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TaskCmd {
+    /// Slash a generator that missed its task deadline (earns the keeper share).
+    Slash {
+        /// Ask id.
+        ask: u64,
+    },
+    /// Give up an assigned task before its deadline (assigned generator; costs the discard penalty).
+    Discard {
+        /// Ask id.
+        ask: u64,
+    },
+}
+
+/// `kalypso keys ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCmd {
+    /// Show the Matching Engine key.
+    Show,
+    /// Set the Matching Engine key (key admin; markets without an ME image).
+    SetMatchingEngine {
+        /// 64-byte uncompressed secp256k1 public key (hex, no 04 prefix).
+        #[arg(value_parser = parse::bytes)]
+        pubkey: Bytes,
+    },
+    /// Add an IVS signer to a market (market creator; markets without an IVS image).
+    AddIvs {
+        /// Market id.
+        market: u64,
+        /// 64-byte public key.
+        #[arg(value_parser = parse::bytes)]
+        pubkey: Bytes,
+    },
+    /// Register the signing generator's encryption key for a public market.
+    RegisterGenerator {
+        /// Market id.
+        market: u64,
+        /// 64-byte public key.
+        #[arg(value_parser = parse::bytes)]
+        pubkey: Bytes,
+    },
+}
+
+/// `kalypso balance ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BalanceCmd {
+    /// Show an account's claimable payment-token and slashed-stake balances.
+    Show {
+        /// Account [default: the signing account].
+        #[arg(value_parser = parse::address)]
+        account: Option<Address>,
+    },
+    /// Deposit payment tokens to pay future asks.
+    Deposit {
+        /// Amount.
+        #[arg(value_parser = parse::amount)]
+        amount: parse::Amount,
+    },
+    /// Withdraw claimable payment tokens (and slashed-stake payouts with --payouts).
+    Withdraw {
+        /// Amount [default: everything].
+        #[arg(value_parser = parse::amount)]
+        amount: Option<parse::Amount>,
+        /// Recipient [default: the signing account].
+        #[arg(long, value_parser = parse::address)]
+        to: Option<Address>,
+        /// Withdraw staking-token payouts (slash compensation, keeper rewards) instead.
+        #[arg(long)]
+        payouts: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use std::fmt::Write;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn render(cmd: &mut clap::Command, path: &str, out: &mut String) {
+        let help = cmd.render_long_help().to_string();
+        let _ = write!(out, "## `{path}`\n\n```text\n{}\n```\n\n", help.trim_end());
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        for name in names {
+            let sub = cmd
+                .find_subcommand_mut(&name)
+                .expect("listed subcommand exists");
+            render(sub, &format!("{path} {name}"), out);
+        }
+    }
+
+    /// `docs/cli.md` is the `--help` of every command; regenerate with
+    /// `UPDATE_CLI_DOCS=1 cargo test -p kalypso-cli cli_reference`.
+    #[test]
+    fn cli_reference_is_up_to_date() {
+        let mut cmd = Cli::command().term_width(100);
+        cmd.build();
+        let mut doc = String::from(
+            "# `kalypso` command reference\n\nGenerated from `--help` by the `cli_reference_is_up_to_date` test of \
+             `crates/cli` (`UPDATE_CLI_DOCS=1 cargo test -p kalypso-cli cli_reference` rewrites it).\n\n",
+        );
+        render(&mut cmd, "kalypso", &mut doc);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md");
+        if std::env::var_os("UPDATE_CLI_DOCS").is_some() {
+            std::fs::write(&path, &doc).expect("write docs/cli.md");
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == doc,
+            "docs/cli.md is out of date: run UPDATE_CLI_DOCS=1 cargo test -p kalypso-cli cli_reference"
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Parsers for command-line values, each failing with a message that names the expected form.
+
+use alloy::primitives::{Address, Bytes, U256};
+use std::{path::PathBuf, time::Duration};
+
+/// An address (`0x` + 40 hex digits).
+pub(crate) fn address(s: &str) -> Result<Address, String> {
+    s.parse::<Address>()
+        .map_err(|_| format!("'{s}' is not an address (expected 0x followed by 40 hex digits)"))
+}
+
+/// A token amount: base units (`1500000`) or a decimal with the token's unit (`1.5`, read with the token's
+/// decimals later). Kept as text until the decimals are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Amount(pub(crate) String);
+
+impl Amount {
+    /// The amount in base units, given the token's decimals. Integers are taken as whole tokens unless
+    /// `raw` (base units) is requested with a `wei:` / `raw:` prefix.
+    pub(crate) fn to_base_units(&self, decimals: u8) -> Result<U256, String> {
+        let s = self.0.trim();
+        if let Some(raw) = s.strip_prefix("raw:") {
+            return raw
+                .parse::<U256>()
+                .map_err(|e| format!("'{raw}' is not a whole number of base units: {e}"));
+        }
+        // Exact decimal arithmetic: more fractional digits than the token has is an error, never a silent
+        // truncation.
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+        if fraction.len() > usize::from(decimals) {
+            return Err(format!(
+                "'{s}' has more than the token's {decimals} decimals"
+            ));
+        }
+        let digits = format!("{whole}{fraction:0<width$}", width = usize::from(decimals));
+        let digits = digits.trim_start_matches('0');
+        if digits.is_empty() {
+            return Ok(U256::ZERO);
+        }
+        U256::from_str_radix(digits, 10).map_err(|e| format!("'{s}' is too large: {e}"))
+    }
+}
+
+/// A positive token amount such as `5`, `0.25` or `raw:1500000`.
+pub(crate) fn amount(s: &str) -> Result<Amount, String> {
+    let t = s.trim();
+    let body = t.strip_prefix("raw:").unwrap_or(t);
+    let dots = body.chars().filter(|&c| c == '.').count();
+    if body.is_empty()
+        || dots > 1
+        || body == "."
+        || !body.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return Err(format!(
+            "'{s}' is not an amount (expected e.g. 5, 0.25 or raw:1500000)"
+        ));
+    }
+    Ok(Amount(t.to_owned()))
+}
+
+/// A duration: `90`, `90s`, `10m`, `2h`, `1d`.
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (expected e.g. 90s, 10m, 2h, 1d)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "'{s}' has an unknown unit '{unit}' (use s, m, h or d)"
+            ));
+        }
+    };
+    if secs == 0 {
+        return Err("the duration must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// A duration that may be zero (`0` disables what it configures).
+pub(crate) fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        Ok(Duration::ZERO)
+    } else {
+        duration(s)
+    }
+}
+
+/// Hex bytes (`0x…`) or `@path` to read them from a file (raw bytes).
+pub(crate) fn bytes(s: &str) -> Result<Bytes, String> {
+    if let Some(path) = s.strip_prefix('@') {
+        return std::fs::read(PathBuf::from(path))
+            .map(Bytes::from)
+            .map_err(|e| format!("cannot read '{path}': {e}"));
+    }
+    s.parse::<Bytes>()
+        .map_err(|_| format!("'{s}' is not hex bytes (expected 0x… or @file)"))
+}
+
+/// A 32-byte hex value.
+pub(crate) fn b256(s: &str) -> Result<alloy::primitives::B256, String> {
+    s.parse().map_err(|_| {
+        format!("'{s}' is not a 32-byte hex value (expected 0x followed by 64 hex digits)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_units_and_base_units() {
+        assert_eq!(
+            amount("1.5").unwrap().to_base_units(6).unwrap(),
+            U256::from(1_500_000)
+        );
+        assert_eq!(
+            amount("raw:42").unwrap().to_base_units(6).unwrap(),
+            U256::from(42)
+        );
+        assert_eq!(
+            amount("2").unwrap().to_base_units(18).unwrap(),
+            U256::from(2_000_000_000_000_000_000u128)
+        );
+        assert!(amount("-1").is_err());
+        assert!(amount("1e6").is_err());
+        assert!(
+            amount("0.0000001")
+                .unwrap()
+                .to_base_units(6)
+                .unwrap_err()
+                .contains("6 decimals")
+        );
+        assert_eq!(
+            amount(".5").unwrap().to_base_units(2).unwrap(),
+            U256::from(50)
+        );
+        assert!(amount("1.2.3").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(duration("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(duration("10x").unwrap_err().contains("unknown unit"));
+        assert!(duration("0s").is_err());
+    }
+
+    #[test]
+    fn addresses_and_bytes() {
+        assert!(address("0x0000000000000000000000000000000000000001").is_ok());
+        assert!(address("0x123").unwrap_err().contains("40 hex digits"));
+        assert_eq!(bytes("0x0102").unwrap().len(), 2);
+        assert!(
+            bytes("@/definitely/missing")
+                .unwrap_err()
+                .contains("cannot read")
+        );
+    }
+}

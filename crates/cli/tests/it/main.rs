@@ -1,0 +1,295 @@
+//! The `kalypso` binary against a fresh anvil: the happy path of every role and clear errors for bad input.
+
+use assert_cmd::Command;
+use kalypso_test_utils::{Chain, repo_root};
+use predicates::prelude::*;
+use std::path::PathBuf;
+
+/// `kalypso` with the chain's RPC URL, a funded key and a deployment file in a temp dir.
+struct Cli {
+    rpc: String,
+    deployment: PathBuf,
+    _dir: TempDir,
+}
+
+/// A temporary directory removed on drop (no extra dependency for one folder).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Cli {
+    fn new(chain: &Chain) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "kalypso-cli-{}-{}",
+            std::process::id(),
+            chain.anvil.port()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self {
+            rpc: chain.anvil.endpoint(),
+            deployment: dir.join("deployment.json"),
+            _dir: TempDir(dir),
+        }
+    }
+
+    /// `kalypso` signing with anvil account `key`.
+    fn as_account(&self, chain: &Chain, key: usize) -> Command {
+        let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+        cmd.current_dir(repo_root())
+            .env("KALYPSO_RPC_URL", &self.rpc)
+            .env("KALYPSO_DEPLOYMENT", &self.deployment)
+            .env(
+                "KALYPSO_PRIVATE_KEY",
+                alloy::hex::encode(chain.account(key).to_bytes()),
+            )
+            .env_remove("KALYPSO_LOG");
+        cmd
+    }
+}
+
+#[test]
+fn help_explains_roles() {
+    Command::cargo_bin("kalypso")
+        .expect("binary built")
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("generator")
+                .and(predicate::str::contains("Asks: proof requests")),
+        );
+}
+
+#[test]
+fn bad_arguments_name_the_field_and_the_fix() {
+    let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+    cmd.args(["generator", "status", "0x123"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'0x123' is not an address"));
+    let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+    cmd.args([
+        "ask", "create", "--market", "1", "--inputs", "0x01", "--reward", "five",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("'five' is not an amount"));
+    let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+    cmd.args([
+        "ask",
+        "create",
+        "--market",
+        "1",
+        "--inputs",
+        "0x01",
+        "--reward",
+        "1",
+        "--deadline",
+        "10y",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("unknown unit 'y'"));
+    let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+    cmd.args([
+        "ask",
+        "create",
+        "--market",
+        "1",
+        "--inputs",
+        "0x01",
+        "--reward",
+        "1",
+        "--preference",
+        "fastest",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("expected one of: cost, time"));
+}
+
+#[test]
+fn full_flow_against_anvil() {
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+
+    // Deploy (account 0 = admin), with the sample Groth16 market.
+    cli.as_account(&chain, 0)
+        .args(["deploy"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ProofMarketplace"));
+    assert!(cli.deployment.exists());
+
+    cli.as_account(&chain, 0)
+        .args(["market", "list", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"id\": 1"));
+
+    // A generator (account 1) registers, stakes and joins.
+    cli.as_account(&chain, 1)
+        .args(["faucet"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("minted 1000"));
+    cli.as_account(&chain, 2)
+        .args(["faucet", "--amount", "50"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args(["generator", "register", "--compute", "4"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args(["generator", "stake", "100"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args([
+            "generator",
+            "join",
+            "1",
+            "--price",
+            "1",
+            "--max-proof-time",
+            "10m",
+        ])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args(["generator", "status", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"declaredCompute\": 4"));
+
+    // A requester (account 2) creates an ask with the fixture inputs and reads it back.
+    let fixture = kalypso_test_utils::Groth16Fixture::load();
+    let inputs = alloy::hex::encode_prefixed(&fixture.inputs);
+    cli.as_account(&chain, 2)
+        .args([
+            "ask",
+            "create",
+            "--market",
+            "1",
+            "--inputs",
+            &inputs,
+            "--reward",
+            "5",
+            "--deadline",
+            "1h",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ask 1"));
+    cli.as_account(&chain, 2)
+        .args(["ask", "status", "1", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"state\": \"CREATED\""));
+
+    // Contract rules come back decoded.
+    cli.as_account(&chain, 2)
+        .args([
+            "ask", "create", "--market", "9", "--inputs", &inputs, "--reward", "5",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("market 9 does not exist"));
+    cli.as_account(&chain, 2)
+        .args([
+            "ask", "create", "--market", "1", "--inputs", "0x0102", "--reward", "5",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("InvalidInputs"));
+
+    cli.as_account(&chain, 2)
+        .args(["ask", "cancel", "1"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["balance", "show", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"claimable\": \"5000000\""));
+}
+
+#[test]
+fn missing_deployment_says_how_to_get_one() {
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    cli.as_account(&chain, 0)
+        .args(["market", "list"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("kalypso deploy"));
+}
+
+#[test]
+fn keystore_signs_like_the_raw_key() {
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    cli.as_account(&chain, 0)
+        .args(["deploy", "--no-sample-market"])
+        .assert()
+        .success();
+
+    let dir = cli.deployment.parent().expect("temp dir").to_path_buf();
+    let key = chain.account(3);
+    alloy_signer_local::PrivateKeySigner::encrypt_keystore(
+        &dir,
+        &mut rand::thread_rng(),
+        key.to_bytes(),
+        "correct horse",
+        Some("operator.json"),
+    )
+    .expect("write keystore");
+    let keystore = dir.join("operator.json");
+
+    let mut cmd = cli.as_account(&chain, 0);
+    cmd.env_remove("KALYPSO_PRIVATE_KEY")
+        .env("KALYPSO_KEYSTORE", &keystore)
+        .env("KALYPSO_KEYSTORE_PASSWORD", "correct horse")
+        .args(["generator", "register", "--compute", "2", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::function(move |out: &str| {
+            out.to_lowercase()
+                .contains(&key.address().to_string().to_lowercase())
+        }));
+
+    let mut cmd = cli.as_account(&chain, 0);
+    cmd.env_remove("KALYPSO_PRIVATE_KEY")
+        .env("KALYPSO_KEYSTORE", &keystore)
+        .env("KALYPSO_KEYSTORE_PASSWORD", "wrong")
+        .args(["generator", "status"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot decrypt the keystore"));
+}
+
+#[test]
+fn writes_need_a_key_and_reads_do_not() {
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    cli.as_account(&chain, 0)
+        .args(["deploy", "--no-sample-market"])
+        .assert()
+        .success();
+    let mut cmd = cli.as_account(&chain, 0);
+    cmd.env_remove("KALYPSO_PRIVATE_KEY")
+        .args(["market", "list"])
+        .assert()
+        .success();
+    let mut cmd = cli.as_account(&chain, 0);
+    cmd.env_remove("KALYPSO_PRIVATE_KEY")
+        .args(["generator", "register", "--compute", "1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("set KALYPSO_PRIVATE_KEY"));
+}

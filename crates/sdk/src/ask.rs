@@ -1,0 +1,378 @@
+//! Asks (creation, views, inputs and proofs from events, refunds, balances), task settlement, and the
+//! Matching Engine's assignment calls and signatures.
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, Bytes, U256},
+    providers::Provider,
+    rpc::types::Filter,
+    signers::Signer,
+    sol_types::{SolEvent, SolStruct},
+};
+use kalypso_contracts::marketplace::{IProofMarketplace, ProofMarketplace};
+use kalypso_primitives::{SkipReason, eip712};
+
+use crate::{
+    AskInfo, AskParams, Error, Kalypso, RelayOutcome, Result, SkippedAssignment, TxSummary,
+    client::view,
+    error::Target,
+    tx,
+    types::{AskId, MarketId, to_u64},
+};
+
+impl<P: Provider> Kalypso<P> {
+    // -----------------------------------------------------------------------------------------------------
+    // Asks
+    // -----------------------------------------------------------------------------------------------------
+
+    /// Creates an ask and returns its id. Checks the reward, the inputs and that the market exists before
+    /// sending anything; when paying by transfer, approves the payment token for the reward plus the input fee
+    /// if the allowance is short.
+    pub async fn create_ask(&self, ask: AskParams) -> Result<(AskId, TxSummary)> {
+        if ask.reward.is_zero() {
+            return Err(Error::ZeroAmount("reward"));
+        }
+        if ask.inputs.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "inputs",
+                reason: "the prover data is empty".into(),
+            });
+        }
+        self.market(ask.market).await?;
+        let input_bytes = ask.inputs.len() + ask.secret.len() + ask.acl.len();
+        let request = IProofMarketplace::AskRequest {
+            marketId: U256::from(ask.market),
+            reward: ask.reward,
+            deadline: U256::from(ask.deadline),
+            preference: ask.preference.into(),
+            refundAddress: ask.refund_address.unwrap_or(self.sender()),
+            proverData: ask.inputs,
+            secret: ask.secret,
+            acl: ask.acl,
+        };
+        let m = self.marketplace();
+        let receipt = if ask.from_balance {
+            self.send(
+                m.createAskFromBalance(request),
+                Target::Marketplace,
+                "createAskFromBalance",
+            )
+            .await?
+        } else {
+            let fee = U256::from(self.params().await?.fee_per_input_byte) * U256::from(input_bytes);
+            self.ensure_allowance(
+                self.deployment().payment_token,
+                self.deployment().marketplace,
+                ask.reward.saturating_add(fee),
+            )
+            .await?;
+            self.send(m.createAsk(request), Target::Marketplace, "createAsk")
+                .await?
+        };
+        let created: ProofMarketplace::AskCreated =
+            tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((to_u64(created.askId, "ask id")?, TxSummary::from(&receipt)))
+    }
+
+    /// The ask's record and its state as the contract reports it; [`Error::AskNotFound`] if there is none.
+    pub async fn ask(&self, id: AskId) -> Result<AskInfo> {
+        let m = self.marketplace();
+        let state = view(m.askState(U256::from(id)), Target::Marketplace).await?;
+        if state == 0 {
+            return Err(Error::AskNotFound(id));
+        }
+        let record = view(m.askOf(U256::from(id)), Target::Marketplace).await?;
+        AskInfo::from_abi(id, &record, state)
+    }
+
+    /// The whole request of an ask (inputs, secret, ACL, ...), from its `AskCreated` event: one `eth_getLogs`
+    /// filtered on the indexed ask id.
+    pub async fn ask_request(&self, id: AskId) -> Result<IProofMarketplace::AskRequest> {
+        let created: ProofMarketplace::AskCreated =
+            self.ask_event(id).await?.ok_or(Error::AskNotFound(id))?;
+        Ok(created.request)
+    }
+
+    /// The prover data of an ask (see [`ask_request`](Self::ask_request)).
+    pub async fn ask_inputs(&self, id: AskId) -> Result<Bytes> {
+        Ok(self.ask_request(id).await?.proverData)
+    }
+
+    /// The accepted proof of an ask, from its `ProofSubmitted` event; `None` while it has none (or when it was
+    /// settled by an invalid-input attestation).
+    pub async fn ask_proof(&self, id: AskId) -> Result<Option<ProofMarketplace::ProofSubmitted>> {
+        self.ask_event(id).await
+    }
+
+    /// Cancels an unassigned ask and credits its reward back (its refund address only).
+    pub async fn cancel_ask(&self, id: AskId) -> Result<TxSummary> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(
+                m.cancelAsk(U256::from(id)),
+                Target::Marketplace,
+                "cancelAsk",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Credits the reward of an unassigned ask past its deadline back to its refund address (anyone).
+    pub async fn refund_expired(&self, id: AskId) -> Result<TxSummary> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(
+                m.refundExpired(U256::from(id)),
+                Target::Marketplace,
+                "refundExpired",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Deposits `amount` of the payment token into `account`'s marketplace balance (to pay asks from it),
+    /// approving the marketplace first if needed.
+    pub async fn deposit(&self, account: Address, amount: U256) -> Result<TxSummary> {
+        if amount.is_zero() {
+            return Err(Error::ZeroAmount("deposit amount"));
+        }
+        self.ensure_allowance(
+            self.deployment().payment_token,
+            self.deployment().marketplace,
+            amount,
+        )
+        .await?;
+        let m = self.marketplace();
+        let receipt = self
+            .send(m.deposit(account, amount), Target::Marketplace, "deposit")
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Withdraws `amount` of the sender's claimable payment-token balance to `to`.
+    pub async fn withdraw(&self, to: Address, amount: U256) -> Result<TxSummary> {
+        if amount.is_zero() {
+            return Err(Error::ZeroAmount("withdrawal amount"));
+        }
+        let m = self.marketplace();
+        let receipt = self
+            .send(m.withdraw(to, amount), Target::Marketplace, "withdraw")
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Payment-token balance `account` can withdraw from the marketplace (earnings, refunds, deposits).
+    pub async fn claimable(&self, account: Address) -> Result<U256> {
+        let m = self.marketplace();
+        view(m.claimable(account), Target::Marketplace).await
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Tasks
+    // -----------------------------------------------------------------------------------------------------
+
+    /// Submits the proof of an assigned task (anyone may relay it). The gas limit is set explicitly (estimate
+    /// plus margin), so a verifier cannot be starved of gas.
+    pub async fn submit_proof(
+        &self,
+        ask_id: AskId,
+        inputs: Bytes,
+        proof: Bytes,
+    ) -> Result<(ProofMarketplace::ProofSubmitted, TxSummary)> {
+        let m = self.marketplace();
+        let receipt = self
+            .send_with_gas_margin(
+                m.submitProof(U256::from(ask_id), inputs, proof),
+                Target::Marketplace,
+                "submitProof",
+            )
+            .await?;
+        let submitted = tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((submitted, TxSummary::from(&receipt)))
+    }
+
+    /// Settles an assigned task with an IVS key's signature that its inputs are invalid (see
+    /// [`sign_invalid_input`](Self::sign_invalid_input)).
+    pub async fn submit_invalid_input_attestation(
+        &self,
+        ask_id: AskId,
+        signature: Bytes,
+    ) -> Result<(ProofMarketplace::InvalidInputsSettled, TxSummary)> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(
+                m.submitInvalidInputAttestation(U256::from(ask_id), signature),
+                Target::Marketplace,
+                "submitInvalidInputAttestation",
+            )
+            .await?;
+        let settled = tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((settled, TxSummary::from(&receipt)))
+    }
+
+    /// Signs the EIP-712 `InvalidInput(marketId, askId, inputsHash)` attestation for this deployment; returns
+    /// the 65-byte `r ‖ s ‖ v` signature the marketplace takes.
+    pub async fn sign_invalid_input<S: Signer + Send + Sync + ?Sized>(
+        &self,
+        signer: &S,
+        market: MarketId,
+        ask_id: AskId,
+        inputs_hash: B256,
+    ) -> Result<Bytes> {
+        let message = eip712::InvalidInput {
+            marketId: U256::from(market),
+            askId: U256::from(ask_id),
+            inputsHash: inputs_hash,
+        };
+        let hash = message.eip712_signing_hash(&self.marketplace_domain());
+        let signature = signer.sign_hash(&hash).await?;
+        Ok(Bytes::copy_from_slice(&signature.as_bytes()))
+    }
+
+    /// The assigned generator gives its task up before the task deadline, paying the discard penalty; the ask
+    /// re-opens if its own deadline allows.
+    pub async fn discard(
+        &self,
+        ask_id: AskId,
+    ) -> Result<(ProofMarketplace::TaskDiscarded, TxSummary)> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(
+                m.discard(U256::from(ask_id)),
+                Target::Marketplace,
+                "discard",
+            )
+            .await?;
+        let discarded = tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((discarded, TxSummary::from(&receipt)))
+    }
+
+    /// Slashes a generator that missed its task deadline (anyone; the sender earns the keeper share). The ask
+    /// re-opens if its own deadline allows, else its reward is refunded.
+    pub async fn slash(&self, ask_id: AskId) -> Result<(ProofMarketplace::TaskSlashed, TxSummary)> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(m.slash(U256::from(ask_id)), Target::Marketplace, "slash")
+            .await?;
+        let slashed = tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((slashed, TxSummary::from(&receipt)))
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Matching Engine
+    // -----------------------------------------------------------------------------------------------------
+
+    /// Assigns one ask directly; the sender must be the Matching Engine key. Reverts with `AskNotAssignable`
+    /// (and its reason) when the generator is not eligible.
+    pub async fn assign_task(
+        &self,
+        assignment: &eip712::Assignment,
+    ) -> Result<(ProofMarketplace::TaskAssigned, TxSummary)> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(
+                m.assignTask(to_abi(assignment)),
+                Target::Marketplace,
+                "assignTask",
+            )
+            .await?;
+        let assigned = tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((assigned, TxSummary::from(&receipt)))
+    }
+
+    /// Relays a batch signed by the Matching Engine key (see [`sign_assign_batch`](Self::sign_assign_batch));
+    /// anyone may send it. Not atomic: returns which items were assigned and which skipped, and why.
+    pub async fn relay_assignments(
+        &self,
+        assignments: &[eip712::Assignment],
+        nonce: U256,
+        expiry: u64,
+        signature: Bytes,
+    ) -> Result<(RelayOutcome, TxSummary)> {
+        let m = self.marketplace();
+        let items = assignments.iter().map(to_abi).collect();
+        let receipt = self
+            .send(
+                m.relayAssignments(items, nonce, U256::from(expiry), signature),
+                Target::Marketplace,
+                "relayAssignments",
+            )
+            .await?;
+        let marketplace = self.deployment().marketplace;
+        let skipped = tx::events::<ProofMarketplace::AssignmentSkipped>(&receipt, marketplace)
+            .into_iter()
+            .map(|s| {
+                Ok(SkippedAssignment {
+                    ask_id: to_u64(s.askId, "ask id")?,
+                    generator: s.generator,
+                    reason: SkipReason::try_from(s.reason).map_err(|e| Error::Decode {
+                        what: "skip reason",
+                        reason: e.to_string(),
+                    })?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let outcome = RelayOutcome {
+            assigned: tx::events(&receipt, marketplace),
+            skipped,
+        };
+        Ok((outcome, TxSummary::from(&receipt)))
+    }
+
+    /// Signs an EIP-712 `AssignBatch` for this deployment with the Matching Engine key; returns the 65-byte
+    /// `r ‖ s ‖ v` signature [`relay_assignments`](Self::relay_assignments) takes. Nonces are unordered (any
+    /// unused value works); `expiry` is a unix time.
+    pub async fn sign_assign_batch<S: Signer + Send + Sync + ?Sized>(
+        &self,
+        signer: &S,
+        assignments: &[eip712::Assignment],
+        nonce: U256,
+        expiry: u64,
+    ) -> Result<Bytes> {
+        let batch = eip712::AssignBatch {
+            assignments: assignments.to_vec(),
+            nonce,
+            expiry: U256::from(expiry),
+        };
+        let hash = batch.eip712_signing_hash(&self.marketplace_domain());
+        let signature = signer.sign_hash(&hash).await?;
+        Ok(Bytes::copy_from_slice(&signature.as_bytes()))
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Internal
+    // -----------------------------------------------------------------------------------------------------
+
+    /// The marketplace event `E` whose first indexed topic is the ask id: one topic-filtered `eth_getLogs`
+    /// over the whole chain (the filter selects the log; nothing is scanned block by block).
+    async fn ask_event<E: SolEvent>(&self, id: AskId) -> Result<Option<E>> {
+        let filter = Filter::new()
+            .address(self.deployment().marketplace)
+            .event_signature(E::SIGNATURE_HASH)
+            .topic1(B256::from(U256::from(id)))
+            .from_block(BlockNumberOrTag::Earliest)
+            .to_block(BlockNumberOrTag::Latest);
+        let logs = self.provider().get_logs(&filter).await?;
+        match logs.last() {
+            None => Ok(None),
+            Some(log) => {
+                let decoded = log.log_decode::<E>().map_err(|e| Error::Decode {
+                    what: "marketplace event",
+                    reason: e.to_string(),
+                })?;
+                Ok(Some(decoded.inner.data))
+            }
+        }
+    }
+}
+
+/// The ABI struct of an assignment (same fields as the EIP-712 message).
+fn to_abi(a: &eip712::Assignment) -> IProofMarketplace::Assignment {
+    IProofMarketplace::Assignment {
+        askId: a.askId,
+        generator: a.generator,
+        maxPrice: a.maxPrice,
+        maxProofTime: a.maxProofTime,
+        acl: a.acl.clone(),
+    }
+}

@@ -1,0 +1,277 @@
+//! The client: a provider, a deployment and the address that sends transactions.
+
+use alloy::{
+    contract::{CallBuilder, CallDecoder},
+    eips::BlockNumberOrTag,
+    primitives::{Address, Bytes, U256},
+    providers::Provider,
+    rpc::types::TransactionReceipt,
+    sol_types::Eip712Domain,
+};
+use kalypso_contracts::{
+    EntityKeyRegistry, GeneratorRegistry, ProofMarketplace, TestToken,
+    generator_registry::GeneratorRegistry::GeneratorRegistryInstance,
+    key_registry::EntityKeyRegistry::EntityKeyRegistryInstance,
+    marketplace::ProofMarketplace::ProofMarketplaceInstance,
+    test_token::TestToken::TestTokenInstance,
+};
+use kalypso_primitives::eip712;
+use std::time::Duration;
+use tracing::debug;
+
+use crate::{
+    Deployment, Error, ProtocolParams, Result, TxSummary,
+    error::{Target, from_contract},
+    tx::{self, DEFAULT_RECEIPT_TIMEOUT, Gas},
+    types::MarketId,
+};
+
+/// Blocks per `eth_getLogs` request when paging through events (many RPC providers cap the range).
+pub const DEFAULT_LOG_PAGE_BLOCKS: u64 = 5_000;
+
+/// A typed client of the protocol on one chain.
+///
+/// It holds the provider (built outside, with the wallet that signs for `sender` and one nonce manager per
+/// account), the [`Deployment`] and the address transactions are sent from. Every transaction method waits for
+/// the receipt and returns a [`TxSummary`]; a revert becomes [`Error::Reverted`] with the contract's decoded
+/// error. Views read the latest block.
+#[derive(Debug, Clone)]
+pub struct Kalypso<P> {
+    provider: P,
+    deployment: Deployment,
+    sender: Address,
+    log_page_blocks: u64,
+    receipt_timeout: Option<Duration>,
+}
+
+impl<P: Provider> Kalypso<P> {
+    /// A client sending from `sender` (the provider's wallet must sign for it). Makes no RPC call; see
+    /// [`connect`](Self::connect) for a checked construction.
+    pub fn new(provider: P, deployment: Deployment, sender: Address) -> Self {
+        Self {
+            provider,
+            deployment,
+            sender,
+            log_page_blocks: DEFAULT_LOG_PAGE_BLOCKS,
+            receipt_timeout: Some(DEFAULT_RECEIPT_TIMEOUT),
+        }
+    }
+
+    /// Like [`new`](Self::new), but first checks that the provider is on the deployment's chain and that the
+    /// marketplace and registries have code there.
+    pub async fn connect(provider: P, deployment: Deployment, sender: Address) -> Result<Self> {
+        let actual = provider.get_chain_id().await?;
+        if actual != deployment.chain_id {
+            return Err(Error::ChainMismatch {
+                expected: deployment.chain_id,
+                actual,
+            });
+        }
+        for (contract, address) in [
+            ("ProofMarketplace", deployment.marketplace),
+            ("GeneratorRegistry", deployment.generator_registry),
+            ("EntityKeyRegistry", deployment.key_registry),
+        ] {
+            if provider.get_code_at(address).await?.is_empty() {
+                return Err(Error::NoCode { contract, address });
+            }
+        }
+        Ok(Self::new(provider, deployment, sender))
+    }
+
+    /// The same client sending from another address (the provider's wallet must sign for it too).
+    pub fn with_sender(mut self, sender: Address) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    /// Sets how many blocks one `eth_getLogs` request of [`events`](Self::events) covers (at least 1).
+    pub fn with_log_page_blocks(mut self, blocks: u64) -> Self {
+        self.log_page_blocks = blocks.max(1);
+        self
+    }
+
+    /// Sets how long transaction methods wait for a receipt (`None`: forever); default
+    /// [`DEFAULT_RECEIPT_TIMEOUT`].
+    pub fn with_receipt_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.receipt_timeout = timeout;
+        self
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// The deployment.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The address transactions are sent from.
+    pub fn sender(&self) -> Address {
+        self.sender
+    }
+
+    /// Blocks per `eth_getLogs` request of [`events`](Self::events).
+    pub fn log_page_blocks(&self) -> u64 {
+        self.log_page_blocks
+    }
+
+    /// The EIP-712 domain of the marketplace's signed messages on this deployment.
+    pub fn marketplace_domain(&self) -> Eip712Domain {
+        eip712::marketplace_domain(self.deployment.chain_id, self.deployment.marketplace)
+    }
+
+    /// Timestamp of the latest block: the clock deadlines are measured against.
+    pub async fn block_timestamp(&self) -> Result<u64> {
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or(Error::Decode {
+                what: "latest block",
+                reason: "the node returned no block".into(),
+            })?;
+        Ok(block.header.timestamp)
+    }
+
+    /// The marketplace's protocol parameters.
+    pub async fn params(&self) -> Result<ProtocolParams> {
+        let m = self.marketplace();
+        Ok(view(m.params(), Target::Marketplace).await?.into())
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Keys
+    // -----------------------------------------------------------------------------------------------------
+
+    /// Sets the Matching Engine's 64-byte public key (`x ‖ y`); the sender needs `KEY_ADMIN_ROLE` and no ME
+    /// image may be configured.
+    pub async fn set_matching_engine_key(&self, pubkey: Bytes) -> Result<TxSummary> {
+        let keys = self.keys();
+        let receipt = self
+            .send(
+                keys.setMatchingEngineKey(pubkey),
+                Target::KeyRegistry,
+                "setMatchingEngineKey",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Adds an IVS signer's 64-byte public key to a market without an IVS image (market creator only).
+    pub async fn add_ivs_signer(&self, market: MarketId, pubkey: Bytes) -> Result<TxSummary> {
+        let keys = self.keys();
+        let receipt = self
+            .send(
+                keys.addIvsSigner(U256::from(market), pubkey),
+                Target::KeyRegistry,
+                "addIvsSigner",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Registers (or rotates) the sender's encryption key for a public market, without attestation.
+    pub async fn register_generator_key(
+        &self,
+        market: MarketId,
+        pubkey: Bytes,
+    ) -> Result<TxSummary> {
+        let keys = self.keys();
+        let receipt = self
+            .send(
+                keys.registerGeneratorKey(U256::from(market), pubkey),
+                Target::KeyRegistry,
+                "registerGeneratorKey",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// The address whose signatures authorise assignments (zero when no Matching Engine key is set).
+    pub async fn matching_engine(&self) -> Result<Address> {
+        let keys = self.keys();
+        view(keys.matchingEngine(), Target::KeyRegistry).await
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Internal
+    // -----------------------------------------------------------------------------------------------------
+
+    pub(crate) fn marketplace(&self) -> ProofMarketplaceInstance<&P> {
+        ProofMarketplace::new(self.deployment.marketplace, &self.provider)
+    }
+
+    pub(crate) fn registry(&self) -> GeneratorRegistryInstance<&P> {
+        GeneratorRegistry::new(self.deployment.generator_registry, &self.provider)
+    }
+
+    pub(crate) fn keys(&self) -> EntityKeyRegistryInstance<&P> {
+        EntityKeyRegistry::new(self.deployment.key_registry, &self.provider)
+    }
+
+    /// Sends a transaction from the sender; the provider estimates its gas.
+    pub(crate) async fn send<Q: Provider, D: CallDecoder>(
+        &self,
+        call: CallBuilder<Q, D>,
+        target: Target,
+        what: &'static str,
+    ) -> Result<TransactionReceipt> {
+        tx::send(
+            call,
+            self.sender,
+            target,
+            what,
+            Gas::Estimate,
+            self.receipt_timeout,
+        )
+        .await
+    }
+
+    /// Sends a transaction from the sender with an explicit gas limit (estimate plus margin).
+    pub(crate) async fn send_with_gas_margin<Q: Provider, D: CallDecoder>(
+        &self,
+        call: CallBuilder<Q, D>,
+        target: Target,
+        what: &'static str,
+    ) -> Result<TransactionReceipt> {
+        tx::send(
+            call,
+            self.sender,
+            target,
+            what,
+            Gas::WithMargin,
+            self.receipt_timeout,
+        )
+        .await
+    }
+
+    /// Approves `spender` to pull `amount` of `token` from the sender unless the allowance already covers it.
+    pub(crate) async fn ensure_allowance(
+        &self,
+        token: Address,
+        spender: Address,
+        amount: U256,
+    ) -> Result<Option<TxSummary>> {
+        let erc20: TestTokenInstance<&P> = TestToken::new(token, &self.provider);
+        let allowance = view(erc20.allowance(self.sender, spender), Target::Token).await?;
+        if allowance >= amount {
+            return Ok(None);
+        }
+        debug!(target: "kalypso::sdk", %token, %spender, %amount, %allowance, "approving");
+        let receipt = self
+            .send(erc20.approve(spender, amount), Target::Token, "approve")
+            .await?;
+        Ok(Some(TxSummary::from(&receipt)))
+    }
+}
+
+/// Runs a view call against the latest block, decoding a revert with `target`'s ABI.
+pub(crate) async fn view<Q: Provider, D: CallDecoder>(
+    call: CallBuilder<Q, D>,
+    target: Target,
+) -> Result<D::CallOutput> {
+    call.call().await.map_err(|e| from_contract(e, target))
+}

@@ -1,0 +1,395 @@
+//! Deploys the protocol exactly as `contracts/script/ProtocolDeployer.sol` does: test tokens when none are
+//! given, implementations behind ERC-1967 proxies with their initializers, and the wiring between them.
+
+use alloy::{
+    primitives::{Address, Bytes, U256},
+    providers::Provider,
+    sol_types::SolCall,
+};
+use kalypso_contracts::{
+    AttestationVerifier, ERC1967Proxy, EntityKeyRegistry, GeneratorRegistry, Groth16Verifier,
+    ProofMarketplace, TestToken,
+};
+use tracing::info;
+
+use crate::{
+    Deployment, Error, Kalypso, MarketParams, ProtocolParams, Result, TxSummary,
+    client::view,
+    error::Target,
+    tx::{self, DEFAULT_RECEIPT_TIMEOUT, Gas},
+};
+
+/// What to deploy. [`DeployConfig::devnet`] gives the defaults of `ProtocolDeployer._defaultConfig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployConfig {
+    /// Sends every transaction and holds every admin role afterwards (the provider's wallet must sign for it).
+    pub admin: Address,
+    /// Payment token; `None` deploys a mintable test token ("tUSDC", 6 decimals).
+    pub payment_token: Option<Address>,
+    /// Staking token; `None` deploys a mintable test token ("tPOND", 18 decimals).
+    pub staking_token: Option<Address>,
+    /// Seconds between an unstake request and the withdrawal.
+    pub withdrawal_delay: u64,
+    /// Maximum age of an accepted enclave attestation, in milliseconds.
+    pub attestation_max_age_ms: u64,
+    /// Trusted attestation signers.
+    pub attestation_signers: Vec<Address>,
+    /// Marketplace parameters.
+    pub params: ProtocolParams,
+    /// The Matching Engine's 64-byte public key (`x ‖ y`), registered after the wiring when given.
+    pub matching_engine_key: Option<Bytes>,
+    /// A sample Groth16 market to create (the admin pays its creation cost), when given.
+    pub sample_market: Option<SampleMarket>,
+}
+
+impl DeployConfig {
+    /// The devnet defaults, `admin` also being the treasury: 1-day withdrawal delay, 10-minute attestation
+    /// freshness, no attestation signers, [`ProtocolParams::devnet`], test tokens, no ME key, no sample market.
+    pub fn devnet(admin: Address) -> Self {
+        Self {
+            admin,
+            payment_token: None,
+            staking_token: None,
+            withdrawal_delay: 24 * 60 * 60,
+            attestation_max_age_ms: 10 * 60 * 1000,
+            attestation_signers: Vec::new(),
+            params: ProtocolParams::devnet(admin),
+            matching_engine_key: None,
+            sample_market: None,
+        }
+    }
+}
+
+/// A Groth16 market created at deployment: a `Groth16Verifier` with this verifying key and sample statement,
+/// and a public market on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleMarket {
+    /// Verifying key in the `Groth16Verifier` constructor layout.
+    pub vk: Bytes,
+    /// Number of public inputs the requester supplies.
+    pub num_inputs: U256,
+    /// Sample prover data (the verifier's self-check).
+    pub inputs: Bytes,
+    /// Sample proof of `inputs`, followed by its public outputs.
+    pub proof: Bytes,
+    /// Staking-token amount locked per task.
+    pub slashing_penalty: U256,
+    /// Minimum total stake of an assigned generator.
+    pub min_stake: U256,
+    /// Seconds before fallback self-assignment opens.
+    pub fallback_delay: u64,
+    /// Market metadata (emitted).
+    pub metadata: Bytes,
+}
+
+impl SampleMarket {
+    /// The sample market of `contracts/script/Deploy.s.sol`: penalty 10 and minimum stake 20 staking tokens (18
+    /// decimals), a one-hour fallback delay, MiMC-chain metadata.
+    pub fn groth16(vk: Bytes, num_inputs: U256, inputs: Bytes, proof: Bytes) -> Self {
+        let token = U256::from(10u64).pow(U256::from(18));
+        Self {
+            vk,
+            num_inputs,
+            inputs,
+            proof,
+            slashing_penalty: U256::from(10u64) * token,
+            min_stake: U256::from(20u64) * token,
+            fallback_delay: 60 * 60,
+            metadata: Bytes::from_static(br#"{"name":"mimc-chain-64","kind":"groth16"}"#),
+        }
+    }
+}
+
+/// One finished deployment step, reported to the progress callback of [`deploy_with_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeployProgress {
+    /// Steps done, this one included (1-based).
+    pub step: usize,
+    /// Steps in this deployment.
+    pub total: usize,
+    /// What was done (`"ProofMarketplace proxy"`).
+    pub label: &'static str,
+    /// The step's transaction (the last one when a step took several).
+    pub tx: TxSummary,
+}
+
+/// Deploys and wires the whole protocol (see [`deploy_with_progress`]).
+pub async fn deploy<P: Provider>(provider: P, config: DeployConfig) -> Result<Deployment> {
+    deploy_with_progress(provider, config, |_| {}).await
+}
+
+/// Deploys and wires the whole protocol like `ProtocolDeployer._deployProtocol`, then optionally registers the
+/// Matching Engine key and creates the sample market. Transactions go one after the other, each receipt
+/// awaited; `on_progress` is called after each step.
+pub async fn deploy_with_progress<P: Provider>(
+    provider: P,
+    config: DeployConfig,
+    mut on_progress: impl FnMut(&DeployProgress),
+) -> Result<Deployment> {
+    let params = config.params.to_abi()?;
+    let total = usize::from(config.payment_token.is_none())
+        + usize::from(config.staking_token.is_none())
+        + 8 // four implementations, four proxies
+        + 3 // MARKETPLACE_ROLE, two market views
+        + usize::from(config.matching_engine_key.is_some())
+        + if config.sample_market.is_some() { 2 } else { 0 };
+    let mut d = Deployer {
+        provider: &provider,
+        admin: config.admin,
+        step: 0,
+        total,
+        on_progress: &mut on_progress,
+    };
+    let admin = config.admin;
+
+    let payment_token = match config.payment_token {
+        Some(token) => token,
+        None => {
+            let call = TestToken::deploy_builder(&provider, "Test USDC".into(), "tUSDC".into(), 6);
+            d.create(call, "payment token (tUSDC)").await?
+        }
+    };
+    let staking_token = match config.staking_token {
+        Some(token) => token,
+        None => {
+            let call = TestToken::deploy_builder(&provider, "Test POND".into(), "tPOND".into(), 18);
+            d.create(call, "staking token (tPOND)").await?
+        }
+    };
+
+    let implementation = d
+        .create(
+            AttestationVerifier::deploy_builder(&provider),
+            "AttestationVerifier implementation",
+        )
+        .await?;
+    let init = AttestationVerifier::initializeCall {
+        admin,
+        maxAgeMs: config.attestation_max_age_ms,
+        signers: config.attestation_signers.clone(),
+    };
+    let attestation_verifier = d
+        .proxy(
+            implementation,
+            init.abi_encode(),
+            "AttestationVerifier proxy",
+        )
+        .await?;
+
+    let implementation = d
+        .create(
+            GeneratorRegistry::deploy_builder(&provider, staking_token),
+            "GeneratorRegistry implementation",
+        )
+        .await?;
+    let init = GeneratorRegistry::initializeCall {
+        admin,
+        marketView_: Address::ZERO,
+        withdrawalDelay_: U256::from(config.withdrawal_delay),
+    };
+    let generator_registry = d
+        .proxy(implementation, init.abi_encode(), "GeneratorRegistry proxy")
+        .await?;
+
+    let implementation = d
+        .create(
+            EntityKeyRegistry::deploy_builder(&provider),
+            "EntityKeyRegistry implementation",
+        )
+        .await?;
+    let init = EntityKeyRegistry::initializeCall {
+        admin,
+        attestationVerifier_: attestation_verifier,
+        marketView_: Address::ZERO,
+    };
+    let key_registry = d
+        .proxy(implementation, init.abi_encode(), "EntityKeyRegistry proxy")
+        .await?;
+
+    let implementation = d
+        .create(
+            ProofMarketplace::deploy_builder(
+                &provider,
+                payment_token,
+                generator_registry,
+                key_registry,
+            ),
+            "ProofMarketplace implementation",
+        )
+        .await?;
+    let init = ProofMarketplace::initializeCall {
+        admin,
+        params_: params,
+    };
+    let marketplace = d
+        .proxy(implementation, init.abi_encode(), "ProofMarketplace proxy")
+        .await?;
+
+    let registry = GeneratorRegistry::new(generator_registry, &provider);
+    let role = view(registry.MARKETPLACE_ROLE(), Target::Registry).await?;
+    d.call(
+        registry.grantRole(role, marketplace),
+        Target::Registry,
+        "registry: MARKETPLACE_ROLE to the marketplace",
+    )
+    .await?;
+    d.call(
+        registry.setMarketView(marketplace),
+        Target::Registry,
+        "registry: market view",
+    )
+    .await?;
+    let keys = EntityKeyRegistry::new(key_registry, &provider);
+    d.call(
+        keys.setMarketView(marketplace),
+        Target::KeyRegistry,
+        "key registry: market view",
+    )
+    .await?;
+
+    let mut deployment = Deployment {
+        chain_id: provider.get_chain_id().await?,
+        marketplace,
+        generator_registry,
+        key_registry,
+        attestation_verifier,
+        payment_token,
+        staking_token,
+        sample_verifier: None,
+        sample_market_id: None,
+    };
+
+    if let Some(pubkey) = config.matching_engine_key {
+        d.call(
+            keys.setMatchingEngineKey(pubkey),
+            Target::KeyRegistry,
+            "Matching Engine key",
+        )
+        .await?;
+    }
+
+    if let Some(sample) = config.sample_market {
+        let verifier = d
+            .create(
+                Groth16Verifier::deploy_builder(
+                    &provider,
+                    sample.vk,
+                    sample.num_inputs,
+                    sample.inputs,
+                    sample.proof,
+                ),
+                "sample Groth16Verifier",
+            )
+            .await?;
+        let client = Kalypso::new(&provider, deployment.clone(), admin);
+        if config.payment_token.is_none() {
+            // Our own test token: mint the creation cost like the forge script does.
+            let cost = config.params.market_creation_cost;
+            let token = TestToken::new(payment_token, &provider);
+            tx::send(
+                token.mint(admin, cost),
+                admin,
+                Target::Token,
+                "mint",
+                Gas::Estimate,
+                Some(DEFAULT_RECEIPT_TIMEOUT),
+            )
+            .await?;
+        }
+        let (market_id, summary) = client
+            .create_market(MarketParams {
+                verifier,
+                slashing_penalty: sample.slashing_penalty,
+                min_stake: sample.min_stake,
+                fallback_delay: sample.fallback_delay,
+                metadata: sample.metadata,
+                ..MarketParams::default()
+            })
+            .await?;
+        d.report("sample market", summary);
+        deployment.sample_verifier = Some(verifier);
+        deployment.sample_market_id = Some(market_id);
+    }
+
+    info!(
+        target: "kalypso::sdk",
+        chain_id = deployment.chain_id,
+        marketplace = %deployment.marketplace,
+        "protocol deployed"
+    );
+    Ok(deployment)
+}
+
+/// Sends the deployment's transactions and counts its steps.
+struct Deployer<'a, P, F> {
+    provider: &'a P,
+    admin: Address,
+    step: usize,
+    total: usize,
+    on_progress: &'a mut F,
+}
+
+impl<P: Provider, F: FnMut(&DeployProgress)> Deployer<'_, P, F> {
+    fn report(&mut self, label: &'static str, tx: TxSummary) {
+        self.step += 1;
+        (self.on_progress)(&DeployProgress {
+            step: self.step,
+            total: self.total,
+            label,
+            tx,
+        });
+    }
+
+    /// Sends a contract creation and returns the new contract's address.
+    async fn create<Q: Provider>(
+        &mut self,
+        call: alloy::contract::RawCallBuilder<Q>,
+        label: &'static str,
+    ) -> Result<Address> {
+        let receipt = tx::send(
+            call,
+            self.admin,
+            Target::Other(label),
+            label,
+            Gas::Estimate,
+            Some(DEFAULT_RECEIPT_TIMEOUT),
+        )
+        .await?;
+        let address = receipt.contract_address.ok_or(Error::NotDeployed {
+            contract: label,
+            tx: receipt.transaction_hash,
+        })?;
+        self.report(label, TxSummary::from(&receipt));
+        Ok(address)
+    }
+
+    /// Deploys an ERC-1967 proxy to `implementation`, initialised with `init`.
+    async fn proxy(
+        &mut self,
+        implementation: Address,
+        init: Vec<u8>,
+        label: &'static str,
+    ) -> Result<Address> {
+        let call = ERC1967Proxy::deploy_builder(self.provider, implementation, init.into());
+        self.create(call, label).await
+    }
+
+    async fn call<Q: Provider, D: alloy::contract::CallDecoder>(
+        &mut self,
+        call: alloy::contract::CallBuilder<Q, D>,
+        target: Target,
+        label: &'static str,
+    ) -> Result<()> {
+        let receipt = tx::send(
+            call,
+            self.admin,
+            target,
+            label,
+            Gas::Estimate,
+            Some(DEFAULT_RECEIPT_TIMEOUT),
+        )
+        .await?;
+        self.report(label, TxSummary::from(&receipt));
+        Ok(())
+    }
+}

@@ -1,0 +1,114 @@
+//! Protocol events over a block range: `eth_getLogs` in bounded pages, decoded with the contracts' ABIs.
+
+use alloy::{
+    primitives::{Address, B256},
+    providers::Provider,
+    rpc::types::{Filter, Log},
+    sol_types::SolEventInterface,
+};
+use futures::{Stream, TryStreamExt};
+use kalypso_contracts::{
+    generator_registry::GeneratorRegistry::GeneratorRegistryEvents,
+    key_registry::EntityKeyRegistry::EntityKeyRegistryEvents,
+    marketplace::ProofMarketplace::ProofMarketplaceEvents,
+};
+use std::ops::RangeInclusive;
+use tracing::debug;
+
+use crate::{Error, Kalypso, Result};
+
+/// An event of one of the protocol's contracts, decoded with its generated event enum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtocolEvent {
+    /// From the `ProofMarketplace`: markets, asks, assignments, settlement, payouts.
+    Marketplace(ProofMarketplaceEvents),
+    /// From the `GeneratorRegistry`: registrations, quotes, stake.
+    Registry(GeneratorRegistryEvents),
+    /// From the `EntityKeyRegistry`: Matching Engine, IVS and generator keys.
+    Keys(EntityKeyRegistryEvents),
+}
+
+/// A decoded event and where it sits in the chain (the block hash lets indexers detect reorgs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: B256,
+    /// Transaction that emitted it.
+    pub tx_hash: B256,
+    /// Position of the log in the block.
+    pub log_index: u64,
+    /// The event.
+    pub event: ProtocolEvent,
+}
+
+impl<P: Provider> Kalypso<P> {
+    /// Events of the marketplace and both registries in `blocks`, in chain order, as a stream of pages (one
+    /// `eth_getLogs` per [page](Self::with_log_page_blocks) of blocks).
+    pub fn event_pages(
+        &self,
+        blocks: RangeInclusive<u64>,
+    ) -> impl Stream<Item = Result<Vec<EventRecord>>> + '_ {
+        let (start, end) = (*blocks.start(), *blocks.end());
+        let page = self.log_page_blocks();
+        futures::stream::try_unfold((start <= end).then_some(start), move |from| async move {
+            let Some(from) = from else {
+                return Ok(None);
+            };
+            let to = from.saturating_add(page - 1).min(end);
+            let records = self.events_between(from, to).await?;
+            Ok(Some((
+                records,
+                to.checked_add(1).filter(|&next| next <= end),
+            )))
+        })
+    }
+
+    /// All events of the marketplace and both registries in `blocks`, in chain order (see
+    /// [`event_pages`](Self::event_pages)).
+    pub async fn events(&self, blocks: RangeInclusive<u64>) -> Result<Vec<EventRecord>> {
+        let pages: Vec<Vec<EventRecord>> = self.event_pages(blocks).try_collect().await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// The latest block number.
+    pub async fn block_number(&self) -> Result<u64> {
+        Ok(self.provider().get_block_number().await?)
+    }
+
+    async fn events_between(&self, from: u64, to: u64) -> Result<Vec<EventRecord>> {
+        let d = self.deployment();
+        let filter = Filter::new()
+            .address(vec![d.marketplace, d.generator_registry, d.key_registry])
+            .from_block(from)
+            .to_block(to);
+        let logs = self.provider().get_logs(&filter).await?;
+        debug!(target: "kalypso::sdk", from, to, logs = logs.len(), "fetched events");
+        logs.iter().map(|log| self.decode(log)).collect()
+    }
+
+    fn decode(&self, log: &Log) -> Result<EventRecord> {
+        let d = self.deployment();
+        let (topics, data) = (log.topics(), &log.data().data);
+        let address: Address = log.address();
+        let event = if address == d.marketplace {
+            ProofMarketplaceEvents::decode_raw_log(topics, data).map(ProtocolEvent::Marketplace)
+        } else if address == d.generator_registry {
+            GeneratorRegistryEvents::decode_raw_log(topics, data).map(ProtocolEvent::Registry)
+        } else {
+            EntityKeyRegistryEvents::decode_raw_log(topics, data).map(ProtocolEvent::Keys)
+        }
+        .map_err(|e| Error::Decode {
+            what: "protocol event",
+            reason: format!("log {:?} of {address}: {e}", log.log_index),
+        })?;
+        Ok(EventRecord {
+            block_number: log.block_number.unwrap_or_default(),
+            block_hash: log.block_hash.unwrap_or_default(),
+            tx_hash: log.transaction_hash.unwrap_or_default(),
+            log_index: log.log_index.unwrap_or_default(),
+            event,
+        })
+    }
+}

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+
+mod ask;
+mod client;
+mod deploy;
+mod deployment;
+mod error;
+mod events;
+mod generator;
+mod market;
+mod tx;
+mod types;
+
+pub use client::{DEFAULT_LOG_PAGE_BLOCKS, Kalypso};
+pub use deploy::{DeployConfig, DeployProgress, SampleMarket, deploy, deploy_with_progress};
+pub use deployment::Deployment;
+pub use error::{ContractError, Error, Result};
+pub use events::{EventRecord, ProtocolEvent};
+pub use tx::DEFAULT_RECEIPT_TIMEOUT;
+pub use types::{
+    AskId, AskInfo, AskParams, GeneratorInfo, MarketId, MarketInfo, MarketParams, ProtocolParams,
+    Quote, Registration, RelayOutcome, SkippedAssignment, StakePosition, TaskInfo, TxSummary,
+};
+
+/// The contract bindings the SDK's results use (events, ABI structs, error enums).
+pub use kalypso_contracts as contracts;
+/// The protocol's enums and EIP-712 messages (`Preference`, `AskState`, `SkipReason`, `eip712::Assignment`).
+pub use kalypso_primitives as primitives;
