@@ -118,6 +118,15 @@ pub(crate) enum Command {
     /// Payment-token balance in the marketplace: deposits, refunds, earnings.
     #[command(subcommand)]
     Balance(BalanceCmd),
+    /// Print protocol events (asks, tasks, markets, generators, keys), optionally following new blocks.
+    Events {
+        /// First block to read.
+        #[arg(long, default_value_t = 0)]
+        from_block: u64,
+        /// Keep following the chain head (Ctrl-C to stop).
+        #[arg(long)]
+        follow: bool,
+    },
     /// Mint the deployment's test tokens (devnets only: tUSDC / tPOND mint to anyone).
     Faucet {
         /// Amount of each token, in tokens.

@@ -31,6 +31,17 @@ impl Output {
         }
     }
 
+    /// Whether results are JSON (streams print one JSON object per line).
+    pub(crate) const fn is_json_lines(self) -> bool {
+        self.json
+    }
+
+    /// Prints one line as is (streams: one event per line).
+    #[allow(clippy::print_stdout)]
+    pub(crate) fn print_line(self, line: &str) {
+        println!("{line}");
+    }
+
     /// A spinner on stderr while waiting (hidden for JSON output and when stderr is not a terminal).
     pub(crate) fn spinner(self, message: impl Into<String>) -> ProgressBar {
         if self.json || !std::io::stderr().is_terminal() {

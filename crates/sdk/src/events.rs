@@ -12,7 +12,7 @@ use kalypso_contracts::{
     key_registry::EntityKeyRegistry::EntityKeyRegistryEvents,
     marketplace::ProofMarketplace::ProofMarketplaceEvents,
 };
-use std::ops::RangeInclusive;
+use std::{ops::RangeInclusive, time::Duration};
 use tracing::debug;
 
 use crate::{Error, Kalypso, Result};
@@ -70,6 +70,31 @@ impl<P: Provider> Kalypso<P> {
     pub async fn events(&self, blocks: RangeInclusive<u64>) -> Result<Vec<EventRecord>> {
         let pages: Vec<Vec<EventRecord>> = self.event_pages(blocks).try_collect().await?;
         Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// Events from block `from` on, following the chain head: the backlog first (in pages), then new blocks
+    /// as they appear, polling every `poll`. Never ends by itself. No reorg handling: a consumer that needs it
+    /// (the matching engine) compares `block_hash`es itself.
+    pub fn follow_events(
+        &self,
+        from: u64,
+        poll: Duration,
+    ) -> impl Stream<Item = Result<EventRecord>> + '_ {
+        let page = self.log_page_blocks();
+        let pages = futures::stream::try_unfold(from, move |next| async move {
+            loop {
+                let head = self.block_number().await?;
+                if next <= head {
+                    let to = next.saturating_add(page - 1).min(head);
+                    let records = self.events_between(next, to).await?;
+                    return Ok::<_, Error>(Some((records, to + 1)));
+                }
+                tokio::time::sleep(poll).await;
+            }
+        });
+        pages
+            .map_ok(|records| futures::stream::iter(records.into_iter().map(Ok::<_, Error>)))
+            .try_flatten()
     }
 
     /// The latest block number.

@@ -3,6 +3,7 @@
 mod ask;
 mod balance;
 mod deploy;
+mod events;
 mod generator;
 mod keys;
 mod market;
@@ -31,6 +32,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(&ctx, cmd).await,
         Command::Balance(cmd) => balance::run(&ctx, cmd).await,
         Command::Faucet { amount, to } => balance::faucet(&ctx, &amount, to).await,
+        Command::Events { from_block, follow } => events::run(&ctx, from_block, follow).await,
     }
 }
 

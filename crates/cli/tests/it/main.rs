@@ -293,3 +293,152 @@ fn writes_need_a_key_and_reads_do_not() {
         .failure()
         .stderr(predicate::str::contains("set KALYPSO_PRIVATE_KEY"));
 }
+
+/// Settlement through the CLI: a proof is fetched back, a missed deadline is slashed by a keeper, and the
+/// requester withdraws its compensation. The Matching Engine's assignments come from the SDK (the engine has
+/// no CLI verb).
+#[tokio::test(flavor = "multi_thread")]
+async fn proof_slash_and_payouts() {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::{Bytes, U256},
+        providers::{Provider, ProviderBuilder},
+    };
+    use kalypso_sdk::{Deployment, Kalypso, primitives::eip712::Assignment};
+
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    let me = chain.account(0);
+    cli.as_account(&chain, 0)
+        .args(["deploy"])
+        .assert()
+        .success();
+    let pubkey = alloy::hex::encode_prefixed(me.public_key().as_slice());
+    cli.as_account(&chain, 0)
+        .args(["keys", "set-matching-engine", &pubkey])
+        .assert()
+        .success();
+    cli.as_account(&chain, 0)
+        .args(["keys", "show", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::function(move |out: &str| {
+            out.to_lowercase()
+                .contains(&me.address().to_string().to_lowercase())
+        }));
+    for account in [1, 2] {
+        cli.as_account(&chain, account)
+            .args(["faucet"])
+            .assert()
+            .success();
+    }
+    cli.as_account(&chain, 1)
+        .args(["generator", "register", "--compute", "4"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args(["generator", "stake", "100"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args([
+            "generator",
+            "join",
+            "1",
+            "--price",
+            "1",
+            "--max-proof-time",
+            "60s",
+        ])
+        .assert()
+        .success();
+    let fixture = kalypso_test_utils::Groth16Fixture::load();
+    let inputs = alloy::hex::encode_prefixed(&fixture.inputs);
+    for _ in 0..2 {
+        cli.as_account(&chain, 2)
+            .args([
+                "ask", "create", "--market", "1", "--inputs", &inputs, "--reward", "5",
+            ])
+            .assert()
+            .success();
+    }
+
+    // The engine assigns both asks to the generator; the generator proves the first.
+    let mut wallet = EthereumWallet::new(chain.account(0));
+    wallet.register_signer(chain.account(1));
+    let provider = ProviderBuilder::new()
+        .wallet(wallet)
+        .connect_http(chain.anvil.endpoint_url())
+        .erased();
+    let deployment = Deployment::load(&cli.deployment).expect("deployment");
+    let engine = Kalypso::new(
+        provider.clone(),
+        deployment.clone(),
+        chain.account(0).address(),
+    );
+    let generator = chain.account(1).address();
+    for ask in [1u64, 2] {
+        let assignment = Assignment {
+            askId: U256::from(ask),
+            generator,
+            maxPrice: U256::MAX,
+            maxProofTime: U256::MAX,
+            acl: Bytes::new(),
+        };
+        engine.assign_task(&assignment).await.expect("assign");
+    }
+    Kalypso::new(provider.clone(), deployment, generator)
+        .submit_proof(1, fixture.inputs.clone(), fixture.proof.clone())
+        .await
+        .expect("proof");
+
+    let proof_hex = alloy::hex::encode_prefixed(&fixture.proof);
+    cli.as_account(&chain, 2)
+        .args(["ask", "proof", "1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(proof_hex));
+    cli.as_account(&chain, 2)
+        .args(["ask", "status", "2", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"state\": \"ASSIGNED\""));
+
+    // The second task's deadline passes: a keeper slashes, the requester is compensated in stake tokens.
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (61u64,))
+        .await
+        .expect("warp");
+    let _: serde_json::Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("mine");
+    cli.as_account(&chain, 3)
+        .args(["task", "slash", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("slashed").and(predicate::str::contains("re-opened")));
+    cli.as_account(&chain, 2)
+        .args(["balance", "show", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "\"stakePayouts\": \"5000000000000000000\"",
+        ));
+    cli.as_account(&chain, 2)
+        .args(["balance", "withdraw", "--payouts"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["balance", "withdraw"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["balance", "show", "--json"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("\"claimable\": \"0\"")
+                .and(predicate::str::contains("\"stakePayouts\": \"0\"")),
+        );
+}

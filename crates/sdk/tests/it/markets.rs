@@ -112,3 +112,50 @@ async fn create_show_freeze_and_images() {
         "{err:?}"
     );
 }
+
+/// `follow_events` delivers the backlog, then events of blocks mined after it started, in order.
+#[tokio::test]
+async fn follow_events_sees_new_blocks() {
+    use futures::StreamExt;
+    use kalypso_contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents;
+    use kalypso_sdk::ProtocolEvent;
+
+    let env = Env::new().await;
+    let d = &env.deployment;
+    let admin = env.client(env.admin);
+    let follower = env.client(env.admin);
+    let stream = follower.follow_events(0, std::time::Duration::from_millis(50));
+    futures::pin_mut!(stream);
+    let mut created = Vec::new();
+    let creation = async {
+        admin
+            .create_market(MarketParams {
+                verifier: d.sample_verifier.unwrap(),
+                slashing_penalty: pond(1),
+                min_stake: pond(1),
+                ..MarketParams::default()
+            })
+            .await
+            .expect("create market")
+    };
+    let collect = async {
+        while created.len() < 2 {
+            let record = stream
+                .next()
+                .await
+                .expect("stream never ends")
+                .expect("event");
+            if let ProtocolEvent::Marketplace(ProofMarketplaceEvents::MarketCreated(e)) =
+                record.event
+            {
+                created.push(e.marketId);
+            }
+        }
+    };
+    let (_, timed_out) = tokio::join!(
+        creation,
+        tokio::time::timeout(std::time::Duration::from_secs(20), collect)
+    );
+    timed_out.expect("the new market's event arrived");
+    assert_eq!(created, vec![U256::from(1), U256::from(2)]);
+}
