@@ -49,7 +49,8 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
         MarketCmd::List => {
             let markets = client.markets().await?;
             let decimals = ctx.decimals(client.deployment().staking_token).await?;
-            ctx.out.print(&markets, || {
+            let json: Vec<_> = markets.iter().map(json).collect();
+            ctx.out.print(&json, || {
                 if markets.is_empty() {
                     return "no markets yet (create one with `kalypso market create`)".into();
                 }
@@ -86,7 +87,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             let m = client.market(market).await?;
             let decimals = ctx.decimals(client.deployment().staking_token).await?;
             let now = client.block_timestamp().await?;
-            ctx.out.print(&m, || {
+            ctx.out.print(&json(&m), || {
                 fields([
                     ("market", m.id.to_string()),
                     ("creator", m.creator.to_string()),
@@ -123,6 +124,23 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A market for `--json`: amounts as decimal strings of base units, like every other command.
+fn json(m: &MarketInfo) -> serde_json::Value {
+    serde_json::json!({
+        "id": m.id,
+        "creator": m.creator,
+        "verifier": m.verifier,
+        "slashingPenalty": m.slashing_penalty.to_string(),
+        "minStake": m.min_stake.to_string(),
+        "activationTime": m.activation_time,
+        "frozen": m.frozen,
+        "confidential": m.confidential,
+        "fallbackDelay": m.fallback_delay,
+        "proverImageId": m.prover_image_id,
+        "ivsImageId": m.ivs_image_id,
+    })
 }
 
 fn fallback(m: &MarketInfo) -> String {

@@ -167,6 +167,86 @@ fn full_flow_against_anvil() {
         .success()
         .stdout(predicate::str::contains("\"declaredCompute\": 4"));
 
+    // A second market by another creator (account 2 pays the creation cost), shown and frozen.
+    let deployment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cli.deployment).expect("deployment"))
+            .expect("json");
+    let verifier = deployment["sampleVerifier"]
+        .as_str()
+        .expect("sample verifier")
+        .to_owned();
+    cli.as_account(&chain, 2)
+        .args([
+            "market",
+            "create",
+            "--verifier",
+            &verifier,
+            "--slashing-penalty",
+            "1",
+            "--min-stake",
+            "2",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("market 2 created"));
+    cli.as_account(&chain, 2)
+        .args(["market", "show", "2", "--json"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("\"minStake\": \"0x1bc16d674ec80000\"")
+                .or(predicate::str::contains("2000000000000000000")),
+        );
+    cli.as_account(&chain, 1)
+        .args(["market", "freeze", "2"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("NotMarketCreator"));
+    cli.as_account(&chain, 2)
+        .args(["market", "freeze", "2"])
+        .assert()
+        .success();
+
+    // Quotes change and markets are left; stake is requested back.
+    cli.as_account(&chain, 1)
+        .args([
+            "generator",
+            "join",
+            "2",
+            "--price",
+            "0.2",
+            "--max-proof-time",
+            "5m",
+        ])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args([
+            "generator",
+            "update",
+            "2",
+            "--price",
+            "0.3",
+            "--max-proof-time",
+            "4m",
+        ])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args(["generator", "leave", "2"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 1)
+        .args(["generator", "unstake", "10"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("unstake of 10 requested"));
+    cli.as_account(&chain, 1)
+        .args(["generator", "unstake", "--withdraw"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("WithdrawalLocked"));
+
     // A requester (account 2) creates an ask with the fixture inputs and reads it back.
     let fixture = kalypso_test_utils::Groth16Fixture::load();
     let inputs = alloy::hex::encode_prefixed(&fixture.inputs);
