@@ -39,5 +39,27 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     for cause in error.chain().skip(1) {
         eprintln!("  caused by: {cause}");
     }
+    if let Some(hint) = hint(error) {
+        eprintln!("  hint: {hint}");
+    }
     ExitCode::FAILURE
+}
+
+/// What to do about the errors users meet most.
+fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    use kalypso_sdk::{ContractError, Error};
+    let sdk = error.chain().find_map(|e| e.downcast_ref::<Error>())?;
+    match sdk {
+        Error::MarketNotFound(_) => {
+            Some("`kalypso market list` shows the markets of this deployment")
+        }
+        Error::AskNotFound(_) => Some("`kalypso events` lists the asks created so far"),
+        Error::Reverted { error, .. } => match error.as_ref() {
+            ContractError::Erc20(_) => Some(
+                "the account lacks tokens or allowance; on a devnet `kalypso faucet` mints test tokens",
+            ),
+            _ => None,
+        },
+        _ => None,
+    }
 }

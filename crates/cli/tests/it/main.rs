@@ -279,7 +279,10 @@ fn full_flow_against_anvil() {
         ])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("market 9 does not exist"));
+        .stderr(
+            predicate::str::contains("market 9 does not exist")
+                .and(predicate::str::contains("kalypso market list")),
+        );
     cli.as_account(&chain, 2)
         .args([
             "ask", "create", "--market", "1", "--inputs", "0x0102", "--reward", "5",
