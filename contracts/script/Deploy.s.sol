@@ -15,6 +15,7 @@ contract Deploy is Script, ProtocolDeployer {
     function run() external returns (Deployment memory d, uint256 sampleMarketId) {
         string memory fixture = vm.readFile(string.concat(vm.projectRoot(), "/test/fixtures/groth16_mimc.json"));
 
+        uint256 deployBlock = block.number;
         vm.startBroadcast();
         (, address admin,) = vm.readCallers(); // the broadcaster (--private-key / --sender)
         address treasury = vm.envOr("TREASURY", admin);
@@ -43,12 +44,13 @@ contract Deploy is Script, ProtocolDeployer {
             );
         vm.stopBroadcast();
 
-        _write(d, address(verifier), sampleMarketId);
+        _write(d, address(verifier), sampleMarketId, deployBlock);
     }
 
-    function _write(Deployment memory d, address verifier, uint256 sampleMarketId) internal {
+    function _write(Deployment memory d, address verifier, uint256 sampleMarketId, uint256 deployBlock) internal {
         string memory k = "deployment";
         vm.serializeUint(k, "chainId", block.chainid);
+        vm.serializeUint(k, "deployBlock", deployBlock);
         vm.serializeAddress(k, "paymentToken", address(d.paymentToken));
         vm.serializeAddress(k, "stakingToken", address(d.stakingToken));
         vm.serializeAddress(k, "attestationVerifier", address(d.attestationVerifier));

@@ -344,13 +344,13 @@ impl<P: Provider> Kalypso<P> {
     // -----------------------------------------------------------------------------------------------------
 
     /// The marketplace event `E` whose first indexed topic is the ask id: one topic-filtered `eth_getLogs`
-    /// over the whole chain (the filter selects the log; nothing is scanned block by block).
+    /// from the deployment block on (the filter selects the log; nothing is scanned block by block).
     async fn ask_event<E: SolEvent>(&self, id: AskId) -> Result<Option<E>> {
         let filter = Filter::new()
             .address(self.deployment().marketplace)
             .event_signature(E::SIGNATURE_HASH)
             .topic1(B256::from(U256::from(id)))
-            .from_block(BlockNumberOrTag::Earliest)
+            .from_block(self.deployment().deploy_block)
             .to_block(BlockNumberOrTag::Latest);
         let logs = self.provider().get_logs(&filter).await?;
         match logs.last() {

@@ -141,6 +141,7 @@ pub async fn deploy_with_progress<P: Provider>(
         on_progress: &mut on_progress,
     };
     let admin = config.admin;
+    let deploy_block = provider.get_block_number().await?;
 
     let payment_token = match config.payment_token {
         Some(token) => token,
@@ -249,6 +250,7 @@ pub async fn deploy_with_progress<P: Provider>(
 
     let mut deployment = Deployment {
         chain_id: provider.get_chain_id().await?,
+        deploy_block,
         marketplace,
         generator_registry,
         key_registry,

@@ -13,6 +13,10 @@ use crate::{Error, Result, types::MarketId};
 pub struct Deployment {
     /// Chain id the addresses belong to.
     pub chain_id: u64,
+    /// A block at or before the deployment's first transaction: log queries start here instead of at genesis
+    /// (some RPC providers cap the block range of `eth_getLogs`). Zero when unknown.
+    #[serde(default)]
+    pub deploy_block: u64,
     /// `ProofMarketplace` proxy.
     #[serde(serialize_with = "checksummed")]
     pub marketplace: Address,
@@ -98,6 +102,7 @@ mod tests {
     const FORGE_OUTPUT: &str = r#"{
   "attestationVerifier": "0xBb2180ebd78ce97360503434eD37fcf4a1Df61c3",
   "chainId": 31337,
+  "deployBlock": 0,
   "generatorRegistry": "0x50EEf481cae4250d252Ae577A09bF514f224C6C4",
   "keyRegistry": "0xDEb1E9a6Be7Baf84208BB6E10aC9F9bbE1D70809",
   "marketplace": "0x4f559F30f5eB88D635FDe1548C4267DB8FaB0351",
