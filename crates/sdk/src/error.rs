@@ -283,7 +283,7 @@ impl ContractError {
 }
 
 /// `Name(Name { a: 1 })` (derived `Debug` of a generated error enum) → `Name { a: 1 }`.
-fn strip_variant(debug: String) -> String {
+pub(crate) fn strip_variant(debug: String) -> String {
     match debug.find('(') {
         Some(open) if debug.ends_with(')') => debug[open + 1..debug.len() - 1].to_owned(),
         _ => debug,

@@ -28,6 +28,40 @@ pub enum ProtocolEvent {
     Keys(EntityKeyRegistryEvents),
 }
 
+impl ProtocolEvent {
+    /// The contract that emitted it.
+    pub const fn contract(&self) -> &'static str {
+        match self {
+            Self::Marketplace(_) => "ProofMarketplace",
+            Self::Registry(_) => "GeneratorRegistry",
+            Self::Keys(_) => "EntityKeyRegistry",
+        }
+    }
+
+    /// The event's name (`AskCreated`).
+    pub fn name(&self) -> String {
+        let debug = self.inner_debug();
+        debug
+            .split_once([' ', '(', '{'])
+            .map_or(debug.clone(), |(name, _)| name.to_owned())
+    }
+
+    /// `AskCreated { askId: 1, … }`: the generated event's `Debug` without the enum wrapper.
+    fn inner_debug(&self) -> String {
+        crate::error::strip_variant(match self {
+            Self::Marketplace(e) => format!("{e:?}"),
+            Self::Registry(e) => format!("{e:?}"),
+            Self::Keys(e) => format!("{e:?}"),
+        })
+    }
+}
+
+impl std::fmt::Display for ProtocolEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.inner_debug())
+    }
+}
+
 /// A decoded event and where it sits in the chain (the block hash lets indexers detect reorgs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRecord {

@@ -2,7 +2,7 @@
 
 use crate::context::Ctx;
 use futures::StreamExt;
-use kalypso_sdk::{EventRecord, ProtocolEvent};
+use kalypso_sdk::EventRecord;
 use std::time::Duration;
 
 pub(super) async fn run(ctx: &Ctx, from_block: u64, follow: bool) -> anyhow::Result<()> {
@@ -29,26 +29,14 @@ pub(super) async fn run(ctx: &Ctx, from_block: u64, follow: bool) -> anyhow::Res
 
 /// One line per event: `block 12 tx 0x… AskCreated { … }`, or a JSON object per line with `--json`.
 fn print(ctx: &Ctx, record: &EventRecord) {
-    let (contract, detail) = match &record.event {
-        ProtocolEvent::Marketplace(e) => ("ProofMarketplace", format!("{e:?}")),
-        ProtocolEvent::Registry(e) => ("GeneratorRegistry", format!("{e:?}")),
-        ProtocolEvent::Keys(e) => ("EntityKeyRegistry", format!("{e:?}")),
-    };
-    // The generated enums print as `Name(Name { fields })`: keep the inner struct.
-    let (name, body) = match detail.split_once('(') {
-        Some((name, rest)) => (
-            name.to_owned(),
-            rest.strip_suffix(')').unwrap_or(rest).to_owned(),
-        ),
-        None => (detail.clone(), detail.clone()),
-    };
+    let body = record.event.to_string();
     let value = serde_json::json!({
         "block": record.block_number,
         "blockHash": record.block_hash,
         "tx": record.tx_hash,
         "logIndex": record.log_index,
-        "contract": contract,
-        "event": name,
+        "contract": record.event.contract(),
+        "event": record.event.name(),
         "detail": body,
     });
     if ctx.out.is_json_lines() {
