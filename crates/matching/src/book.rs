@@ -1,0 +1,1010 @@
+//! The book: markets, generators, quotes and asks, maintained from chain events and matched.
+
+use crate::{
+    AskId, AskStatus, AskView, Event, GeneratorView, MarketId, MarketView, Match, Quote, QuoteView,
+    Seq,
+    index::{IndexKey, Treap},
+};
+use alloy::primitives::Address;
+use kalypso_primitives::{Preference, SkipReason};
+use std::{
+    cmp::Reverse,
+    collections::{BTreeMap, BTreeSet, HashMap},
+    hash::{BuildHasherDefault, Hasher},
+    ops::Bound,
+};
+
+/// Index of a generator in the book's arena.
+type GenId = u32;
+
+/// Hasher for the book's own sequential ids (ask ids, generator ids): a multiplicative mix, deterministic and
+/// fast. Ids are assigned by the contract or by the book, so nobody chooses colliding values.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i.into());
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// When a generator was last assigned in a market: a chain event's position (`sub == 0`) or a provisional match
+/// made after the event at `seq` (`sub` counts the book's provisional matches, so later ones sort later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+struct Stamp {
+    seq: Seq,
+    sub: u64,
+}
+
+/// Key of the COST index: cheapest, then fastest, then least recently assigned (never = oldest), then address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CostKey {
+    price: u128,
+    time: u64,
+    last: Option<Stamp>,
+    addr: Address,
+}
+
+impl IndexKey for CostKey {
+    fn primary(&self) -> u128 {
+        self.price
+    }
+    fn secondary(&self) -> u128 {
+        self.time.into()
+    }
+}
+
+/// Key of the TIME index: fastest, then cheapest, then least recently assigned, then address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct TimeKey {
+    time: u64,
+    price: u128,
+    last: Option<Stamp>,
+    addr: Address,
+}
+
+impl IndexKey for TimeKey {
+    fn primary(&self) -> u128 {
+        self.time.into()
+    }
+    fn secondary(&self) -> u128 {
+        self.price
+    }
+}
+
+const fn cost_key(q: &Quote, last: Option<Stamp>, addr: Address) -> CostKey {
+    CostKey {
+        price: q.price,
+        time: q.max_proof_time,
+        last,
+        addr,
+    }
+}
+
+const fn time_key(q: &Quote, last: Option<Stamp>, addr: Address) -> TimeKey {
+    TimeKey {
+        time: q.max_proof_time,
+        price: q.price,
+        last,
+        addr,
+    }
+}
+
+/// A generator's quote in a market plus its listing state.
+#[derive(Clone, Debug)]
+struct QuoteEntry {
+    /// The quote (None after leaving: the entry stays to remember `last`).
+    quote: Option<Quote>,
+    /// Last assignment in this market.
+    last: Option<Stamp>,
+    /// In the market's indexes (capacity fits).
+    listed: bool,
+}
+
+/// The market parameters the assignment rules read.
+#[derive(Clone, Copy, Debug)]
+struct Params {
+    slashing_penalty: u128,
+    min_stake: u128,
+    confidential: bool,
+}
+
+#[derive(Clone, Debug)]
+struct MarketState {
+    params: Params,
+    frozen: bool,
+    quotes: IdMap<GenId, QuoteEntry>,
+    by_cost: Treap<CostKey>,
+    by_time: Treap<TimeKey>,
+    quoted: usize,
+    open: usize,
+    pending: usize,
+    assigned: usize,
+}
+
+#[derive(Clone, Debug)]
+struct GenState {
+    addr: Address,
+    registered: bool,
+    declared: u64,
+    consumed: u64,
+    stake: u128,
+    locked: u128,
+    joined: BTreeSet<MarketId>,
+    keys: BTreeSet<MarketId>,
+}
+
+impl GenState {
+    /// The capacity rules of `_tryAssign` / `_reserve` / `_tryLock` that do not depend on the ask.
+    fn fits(&self, market_id: MarketId, m: &Params, q: &Quote) -> bool {
+        self.registered
+            && self
+                .consumed
+                .checked_add(q.compute_per_proof)
+                .is_some_and(|c| c <= self.declared)
+            && (!m.confidential || self.keys.contains(&market_id))
+            && self.stake >= m.min_stake
+            && self
+                .stake
+                .checked_sub(self.locked)
+                .is_some_and(|free| free >= m.slashing_penalty)
+    }
+}
+
+/// Compute and stake held for a task (provisional or assigned), released exactly when it ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Reservation {
+    generator: GenId,
+    compute: u64,
+    lock: u128,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Status {
+    Open,
+    Pending {
+        res: Reservation,
+        max_price: u128,
+        max_proof_time: u64,
+    },
+    Assigned {
+        res: Reservation,
+        price: u128,
+    },
+    Done,
+    Closed,
+    Parked(SkipReason),
+}
+
+#[derive(Clone, Debug)]
+struct AskState {
+    market: MarketId,
+    reward: u128,
+    deadline: u64,
+    preference: Preference,
+    created: Seq,
+    status: Status,
+    /// Generators never matched to this ask again.
+    excluded: Vec<GenId>,
+    /// `AskRefunded` seen while assigned (it precedes `TaskSlashed`/`TaskDiscarded` in the same transaction).
+    refunded: bool,
+}
+
+/// Priority of an open ask: highest reward first, then oldest.
+type OpenKey = (Reverse<u128>, Seq, AskId);
+
+/// The order book: markets, generators, quotes and asks, maintained from chain events, matched by the
+/// contract's rules. See the crate docs for the rules and the cost of each operation.
+#[derive(Clone, Debug, Default)]
+pub struct Book {
+    markets: BTreeMap<MarketId, MarketState>,
+    gens: Vec<GenState>,
+    gen_ids: HashMap<Address, GenId>,
+    asks: IdMap<AskId, AskState>,
+    open: BTreeSet<OpenKey>,
+    by_deadline: BTreeSet<(u64, AskId)>,
+    last_seq: Seq,
+    provisional: u64,
+}
+
+impl Book {
+    /// An empty book.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Position of the last event applied (zero before any).
+    pub const fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    /// Applies a chain event. Events arrive in chain order (seq strictly increasing). Never panics on unknown ids
+    /// or inconsistent input: what cannot apply (events for unknown asks or markets, a second registration...)
+    /// is ignored.
+    pub fn apply(&mut self, seq: Seq, event: &Event) {
+        self.last_seq = self.last_seq.max(seq);
+        match *event {
+            Event::MarketCreated {
+                market,
+                slashing_penalty,
+                min_stake,
+                confidential,
+            } => {
+                self.markets.entry(market).or_insert_with(|| MarketState {
+                    params: Params {
+                        slashing_penalty,
+                        min_stake,
+                        confidential,
+                    },
+                    frozen: false,
+                    quotes: IdMap::default(),
+                    by_cost: Treap::default(),
+                    by_time: Treap::default(),
+                    quoted: 0,
+                    open: 0,
+                    pending: 0,
+                    assigned: 0,
+                });
+            }
+            Event::MarketFrozen { market, frozen } => {
+                if let Some(m) = self.markets.get_mut(&market) {
+                    m.frozen = frozen;
+                }
+            }
+            Event::GeneratorRegistered {
+                generator,
+                declared_compute,
+            } => {
+                let g = self.gen_id(generator);
+                let st = &mut self.gens[g as usize];
+                if !st.registered {
+                    st.registered = true;
+                    st.declared = declared_compute;
+                    self.refresh_all(g);
+                }
+            }
+            Event::DeclaredComputeUpdated {
+                generator,
+                declared_compute,
+            } => {
+                if let Some(g) = self.registered(generator) {
+                    self.gens[g as usize].declared = declared_compute;
+                    self.refresh_all(g);
+                }
+            }
+            Event::GeneratorDeregistered { generator } => {
+                if let Some(g) = self.registered(generator) {
+                    let joined = std::mem::take(&mut self.gens[g as usize].joined);
+                    for market in joined {
+                        self.drop_quote(g, market);
+                    }
+                    let st = &mut self.gens[g as usize];
+                    st.registered = false;
+                    st.declared = 0;
+                }
+            }
+            Event::QuoteSet {
+                generator,
+                market,
+                quote,
+            } => {
+                if quote.max_proof_time == 0 {
+                    // The registry's "not joined" (a zero proving time cannot be quoted).
+                    self.leave(generator, market);
+                } else if let Some(g) = self.registered(generator) {
+                    self.set_quote(g, market, quote);
+                }
+            }
+            Event::MarketLeft { generator, market } => self.leave(generator, market),
+            Event::Staked { generator, stake } => {
+                let g = self.gen_id(generator);
+                self.gens[g as usize].stake = stake;
+                self.refresh_all(g);
+            }
+            Event::UnstakeRequested { generator, amount } => {
+                let g = self.gen_id(generator);
+                let st = &mut self.gens[g as usize];
+                st.stake = st.stake.saturating_sub(amount);
+                self.refresh_all(g);
+            }
+            Event::UnstakeCancelled { generator, amount } => {
+                let g = self.gen_id(generator);
+                let st = &mut self.gens[g as usize];
+                st.stake = st.stake.saturating_add(amount);
+                self.refresh_all(g);
+            }
+            Event::GeneratorKeySet {
+                generator,
+                market,
+                present,
+            } => {
+                let g = self.gen_id(generator);
+                let keys = &mut self.gens[g as usize].keys;
+                if present {
+                    keys.insert(market);
+                } else {
+                    keys.remove(&market);
+                }
+                self.refresh(g, market);
+            }
+            Event::AskCreated {
+                ask,
+                market,
+                reward,
+                deadline,
+                preference,
+            } => {
+                if self.markets.contains_key(&market) && !self.asks.contains_key(&ask) {
+                    self.asks.insert(
+                        ask,
+                        AskState {
+                            market,
+                            reward,
+                            deadline,
+                            preference,
+                            created: seq,
+                            status: Status::Closed,
+                            excluded: Vec::new(),
+                            refunded: false,
+                        },
+                    );
+                    self.set_status(ask, Status::Open);
+                }
+            }
+            Event::TaskAssigned {
+                ask,
+                generator,
+                price,
+                compute_per_proof,
+            } => {
+                self.task_assigned(seq, ask, generator, price, compute_per_proof);
+            }
+            Event::AssignmentSkipped {
+                ask,
+                generator,
+                reason,
+            } => self.skipped(ask, generator, reason),
+            Event::TaskCompleted { ask } => {
+                if let Some(AskState {
+                    status: Status::Assigned { res, .. },
+                    ..
+                }) = self.asks.get(&ask)
+                {
+                    let res = *res;
+                    self.set_status(ask, Status::Done);
+                    self.release(res);
+                }
+            }
+            Event::TaskFailed {
+                ask,
+                stake_taken,
+                reopened,
+            } => {
+                if let Some(a) = self.asks.get_mut(&ask)
+                    && let Status::Assigned { res, .. } = a.status
+                {
+                    if !a.excluded.contains(&res.generator) {
+                        a.excluded.push(res.generator);
+                    }
+                    let next = if reopened && !a.refunded {
+                        Status::Open
+                    } else {
+                        Status::Closed
+                    };
+                    let st = &mut self.gens[res.generator as usize];
+                    st.stake = st.stake.saturating_sub(stake_taken);
+                    self.set_status(ask, next);
+                    self.release(res);
+                }
+            }
+            Event::AskClosed { ask } => {
+                let Some(a) = self.asks.get_mut(&ask) else {
+                    return;
+                };
+                match a.status {
+                    Status::Open | Status::Parked(_) => self.set_status(ask, Status::Closed),
+                    Status::Pending { res, .. } => {
+                        self.set_status(ask, Status::Closed);
+                        self.release(res);
+                    }
+                    // Refunded by a slash or discard whose event follows: the task still holds its lock until then.
+                    Status::Assigned { .. } => a.refunded = true,
+                    Status::Done | Status::Closed => {}
+                }
+            }
+        }
+    }
+
+    /// Matches open asks at time `now` (unix seconds: when the assignment is expected to be mined), at most
+    /// `limit` matches. Asks are visited in one global priority order across markets: highest reward first,
+    /// then oldest (`AskCreated` position). Asks past their deadline (`now > deadline`) leave the book first
+    /// (status [`AskStatus::Parked`] with `AskExpired`). An ask no generator can meet stays open and is skipped.
+    /// Matched asks become pending and their generators' compute and stake are reserved provisionally, as the
+    /// contract will on assignment, so later matches do not reuse them.
+    pub fn match_asks(&mut self, now: u64, limit: usize) -> Vec<Match> {
+        self.expire(now);
+        let mut out = Vec::new();
+        let mut cursor: Option<OpenKey> = None;
+        while out.len() < limit {
+            let next = match cursor {
+                None => self.open.first(),
+                Some(c) => self
+                    .open
+                    .range((Bound::Excluded(c), Bound::Unbounded))
+                    .next(),
+            };
+            let Some(&key) = next else { break };
+            cursor = Some(key);
+            if let Some(m) = self.try_match(key.2, now) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    /// Re-applies a pending assignment after a restart (the service re-loads its outbox after replaying the
+    /// events), checking the contract's rules at `now` in the contract's order with the signed caps. Returns
+    /// the first failing rule (then nothing changes). Restoring the same match twice is a no-op.
+    pub fn restore_pending(&mut self, m: &Match, now: u64) -> Result<(), SkipReason> {
+        let a = self.asks.get(&m.ask).ok_or(SkipReason::AskNotOpen)?;
+        match a.status {
+            Status::Open => {}
+            Status::Pending {
+                res,
+                max_price,
+                max_proof_time,
+            } if self.gens[res.generator as usize].addr == m.generator
+                && max_price == m.max_price
+                && max_proof_time == m.max_proof_time =>
+            {
+                return Ok(());
+            }
+            _ => return Err(SkipReason::AskNotOpen),
+        }
+        let slack = a.deadline.checked_sub(now).ok_or(SkipReason::AskExpired)?;
+        let market = self
+            .markets
+            .get(&a.market)
+            .ok_or(SkipReason::MarketNotActive)?;
+        if market.frozen {
+            return Err(SkipReason::MarketNotActive);
+        }
+        let g = self.gen_ids.get(&m.generator).copied();
+        if market.params.confidential
+            && !g.is_some_and(|g| self.gens[g as usize].keys.contains(&a.market))
+        {
+            return Err(SkipReason::NoEnclaveKey);
+        }
+        let g = g.ok_or(SkipReason::NotJoined)?;
+        let q = market
+            .quotes
+            .get(&g)
+            .and_then(|e| e.quote)
+            .ok_or(SkipReason::NotJoined)?;
+        if q.price > a.reward.min(m.max_price) {
+            return Err(SkipReason::PriceAboveReward);
+        }
+        if q.max_proof_time > slack.min(m.max_proof_time) {
+            return Err(SkipReason::DeadlineTooSoon);
+        }
+        let st = &self.gens[g as usize];
+        if !st
+            .consumed
+            .checked_add(q.compute_per_proof)
+            .is_some_and(|c| c <= st.declared)
+        {
+            return Err(SkipReason::InsufficientCompute);
+        }
+        if st.stake < market.params.min_stake {
+            return Err(SkipReason::BelowMinStake);
+        }
+        if !st
+            .stake
+            .checked_sub(st.locked)
+            .is_some_and(|free| free >= market.params.slashing_penalty)
+        {
+            return Err(SkipReason::InsufficientStake);
+        }
+        let res = Reservation {
+            generator: g,
+            compute: q.compute_per_proof,
+            lock: market.params.slashing_penalty,
+        };
+        let market_id = a.market;
+        self.set_status(
+            m.ask,
+            Status::Pending {
+                res,
+                max_price: m.max_price,
+                max_proof_time: m.max_proof_time,
+            },
+        );
+        self.reserve(res);
+        let stamp = self.next_provisional();
+        self.touch(g, market_id, stamp);
+        Ok(())
+    }
+
+    /// Gives up a pending assignment that will not be mined (batch expired, transaction dropped): releases the
+    /// provisional reservation and opens the ask again. No-op unless the ask is pending.
+    pub fn release_pending(&mut self, ask: AskId) {
+        if let Some(AskState {
+            status: Status::Pending { res, .. },
+            ..
+        }) = self.asks.get(&ask)
+        {
+            let res = *res;
+            self.set_status(ask, Status::Open);
+            self.release(res);
+        }
+    }
+
+    /// An ask.
+    pub fn ask(&self, ask: AskId) -> Option<AskView> {
+        let a = self.asks.get(&ask)?;
+        let addr = |g: GenId| self.gens[g as usize].addr;
+        let status = match a.status {
+            Status::Open => AskStatus::Open,
+            Status::Pending { res, .. } => AskStatus::Pending {
+                generator: addr(res.generator),
+            },
+            Status::Assigned { res, price } => AskStatus::Assigned {
+                generator: addr(res.generator),
+                price,
+            },
+            Status::Done => AskStatus::Done,
+            Status::Closed => AskStatus::Closed,
+            Status::Parked(reason) => AskStatus::Parked { reason },
+        };
+        Some(AskView {
+            ask,
+            market: a.market,
+            reward: a.reward,
+            deadline: a.deadline,
+            preference: a.preference,
+            status,
+            created: a.created,
+            excluded: a.excluded.iter().map(|&g| addr(g)).collect(),
+        })
+    }
+
+    /// A market.
+    pub fn market(&self, market: MarketId) -> Option<MarketView> {
+        let m = self.markets.get(&market)?;
+        Some(MarketView {
+            market,
+            slashing_penalty: m.params.slashing_penalty,
+            min_stake: m.params.min_stake,
+            confidential: m.params.confidential,
+            frozen: m.frozen,
+            open_asks: m.open,
+            pending_asks: m.pending,
+            assigned_asks: m.assigned,
+            quotes: m.quoted,
+            listed: if m.frozen { 0 } else { m.by_cost.len() },
+        })
+    }
+
+    /// All markets, by id.
+    pub fn markets(&self) -> Vec<MarketView> {
+        self.markets
+            .keys()
+            .filter_map(|&m| self.market(m))
+            .collect()
+    }
+
+    /// The quotes of a market, cheapest first (then fastest, least recently assigned, address).
+    pub fn quotes(&self, market: MarketId) -> Vec<QuoteView> {
+        let Some(m) = self.markets.get(&market) else {
+            return Vec::new();
+        };
+        let mut quotes: Vec<(CostKey, QuoteView)> = m
+            .quotes
+            .iter()
+            .filter_map(|(&g, e)| {
+                let quote = e.quote?;
+                let generator = self.gens[g as usize].addr;
+                Some((
+                    cost_key(&quote, e.last, generator),
+                    QuoteView {
+                        generator,
+                        quote,
+                        listed: e.listed && !m.frozen,
+                        last_assigned: e.last.map(|s| s.seq),
+                    },
+                ))
+            })
+            .collect();
+        quotes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        quotes.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// A generator (known from registration, stake, keys or assignments).
+    pub fn generator(&self, generator: Address) -> Option<GeneratorView> {
+        let g = &self.gens[*self.gen_ids.get(&generator)? as usize];
+        Some(GeneratorView {
+            generator,
+            registered: g.registered,
+            declared_compute: g.declared,
+            consumed_compute: g.consumed,
+            stake: g.stake,
+            locked: g.locked,
+            markets: g.joined.iter().copied().collect(),
+            enclave_keys: g.keys.iter().copied().collect(),
+        })
+    }
+
+    /// All known generators, by address.
+    pub fn generators(&self) -> Vec<GeneratorView> {
+        let mut addrs: Vec<Address> = self.gens.iter().map(|g| g.addr).collect();
+        addrs.sort_unstable();
+        addrs
+            .into_iter()
+            .filter_map(|a| self.generator(a))
+            .collect()
+    }
+
+    /// Number of open (offered) asks, in one market or in all.
+    pub fn open_asks(&self, market: Option<MarketId>) -> usize {
+        match market {
+            None => self.open.len(),
+            Some(m) => self.markets.get(&m).map_or(0, |m| m.open),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------------------
+
+    fn gen_id(&mut self, addr: Address) -> GenId {
+        if let Some(&g) = self.gen_ids.get(&addr) {
+            return g;
+        }
+        // Generators are never removed from the arena; 2^32 of them would exhaust memory first.
+        let g = GenId::try_from(self.gens.len()).unwrap_or(GenId::MAX);
+        self.gens.push(GenState {
+            addr,
+            registered: false,
+            declared: 0,
+            consumed: 0,
+            stake: 0,
+            locked: 0,
+            joined: BTreeSet::new(),
+            keys: BTreeSet::new(),
+        });
+        self.gen_ids.insert(addr, g);
+        g
+    }
+
+    fn registered(&self, addr: Address) -> Option<GenId> {
+        self.gen_ids
+            .get(&addr)
+            .copied()
+            .filter(|&g| self.gens[g as usize].registered)
+    }
+
+    fn next_provisional(&mut self) -> Stamp {
+        self.provisional += 1;
+        Stamp {
+            seq: self.last_seq,
+            sub: self.provisional,
+        }
+    }
+
+    /// Re-evaluates whether generator `g` is listed in `market` (its capacity fits the market).
+    fn refresh(&mut self, g: GenId, market: MarketId) {
+        if let Some(m) = self.markets.get_mut(&market) {
+            refresh_listing(m, market, &self.gens[g as usize], g);
+        }
+    }
+
+    /// Re-evaluates the listing of `g` in every market it joined (after its compute or stake changed).
+    fn refresh_all(&mut self, g: GenId) {
+        let st = &self.gens[g as usize];
+        for &market in &st.joined {
+            if let Some(m) = self.markets.get_mut(&market) {
+                refresh_listing(m, market, st, g);
+            }
+        }
+    }
+
+    fn set_quote(&mut self, g: GenId, market: MarketId, quote: Quote) {
+        let Some(m) = self.markets.get_mut(&market) else {
+            return;
+        };
+        let st = &self.gens[g as usize];
+        let entry = m.quotes.entry(g).or_insert(QuoteEntry {
+            quote: None,
+            last: None,
+            listed: false,
+        });
+        if entry.listed {
+            if let Some(old) = entry.quote {
+                m.by_cost.remove(&cost_key(&old, entry.last, st.addr));
+                m.by_time.remove(&time_key(&old, entry.last, st.addr));
+            }
+            entry.listed = false;
+        }
+        if entry.quote.is_none() {
+            m.quoted += 1;
+        }
+        entry.quote = Some(quote);
+        refresh_listing(m, market, st, g);
+        self.gens[g as usize].joined.insert(market);
+    }
+
+    fn leave(&mut self, addr: Address, market: MarketId) {
+        if let Some(&g) = self.gen_ids.get(&addr)
+            && self.gens[g as usize].joined.remove(&market)
+        {
+            self.drop_quote(g, market);
+        }
+    }
+
+    /// Removes `g`'s quote from `market` (delisting it), keeping its last-assignment stamp.
+    fn drop_quote(&mut self, g: GenId, market: MarketId) {
+        let Some(m) = self.markets.get_mut(&market) else {
+            return;
+        };
+        let Some(entry) = m.quotes.get_mut(&g) else {
+            return;
+        };
+        let addr = self.gens[g as usize].addr;
+        if let Some(q) = entry.quote.take() {
+            m.quoted -= 1;
+            if entry.listed {
+                m.by_cost.remove(&cost_key(&q, entry.last, addr));
+                m.by_time.remove(&time_key(&q, entry.last, addr));
+                entry.listed = false;
+            }
+        }
+    }
+
+    /// Records an assignment of `g` in `market` at `stamp` (re-keying its index entries).
+    fn touch(&mut self, g: GenId, market: MarketId, stamp: Stamp) {
+        let Some(m) = self.markets.get_mut(&market) else {
+            return;
+        };
+        let addr = self.gens[g as usize].addr;
+        let entry = m.quotes.entry(g).or_insert(QuoteEntry {
+            quote: None,
+            last: None,
+            listed: false,
+        });
+        let last = entry.last.max(Some(stamp));
+        if last == entry.last {
+            return;
+        }
+        if let (true, Some(q)) = (entry.listed, entry.quote) {
+            m.by_cost.remove(&cost_key(&q, entry.last, addr));
+            m.by_time.remove(&time_key(&q, entry.last, addr));
+            m.by_cost.insert(cost_key(&q, last, addr), g);
+            m.by_time.insert(time_key(&q, last, addr), g);
+        }
+        entry.last = last;
+    }
+
+    fn reserve(&mut self, res: Reservation) {
+        let st = &mut self.gens[res.generator as usize];
+        st.consumed = st.consumed.saturating_add(res.compute);
+        st.locked = st.locked.saturating_add(res.lock);
+        self.refresh_all(res.generator);
+    }
+
+    fn release(&mut self, res: Reservation) {
+        let st = &mut self.gens[res.generator as usize];
+        st.consumed = st.consumed.saturating_sub(res.compute);
+        st.locked = st.locked.saturating_sub(res.lock);
+        self.refresh_all(res.generator);
+    }
+
+    /// Moves an ask to `status`, keeping the open queue and the market's counters in step.
+    fn set_status(&mut self, ask: AskId, status: Status) {
+        let Some(a) = self.asks.get_mut(&ask) else {
+            return;
+        };
+        let old = std::mem::replace(&mut a.status, status);
+        let market = self.markets.get_mut(&a.market);
+        let open_key = (Reverse(a.reward), a.created, ask);
+        let mut counters = market.map(|m| (&mut m.open, &mut m.pending, &mut m.assigned));
+        match old {
+            Status::Open => {
+                self.open.remove(&open_key);
+                self.by_deadline.remove(&(a.deadline, ask));
+                if let Some((open, _, _)) = counters.as_mut() {
+                    **open -= 1;
+                }
+            }
+            Status::Pending { .. } => {
+                if let Some((_, pending, _)) = counters.as_mut() {
+                    **pending -= 1;
+                }
+            }
+            Status::Assigned { .. } => {
+                if let Some((_, _, assigned)) = counters.as_mut() {
+                    **assigned -= 1;
+                }
+            }
+            Status::Done | Status::Closed | Status::Parked(_) => {}
+        }
+        match a.status {
+            Status::Open => {
+                self.open.insert(open_key);
+                self.by_deadline.insert((a.deadline, ask));
+                if let Some((open, _, _)) = counters.as_mut() {
+                    **open += 1;
+                }
+            }
+            Status::Pending { .. } => {
+                if let Some((_, pending, _)) = counters.as_mut() {
+                    **pending += 1;
+                }
+            }
+            Status::Assigned { .. } => {
+                if let Some((_, _, assigned)) = counters.as_mut() {
+                    **assigned += 1;
+                }
+            }
+            Status::Done | Status::Closed | Status::Parked(_) => {}
+        }
+    }
+
+    /// Drops open asks past their deadline at `now` from the book.
+    fn expire(&mut self, now: u64) {
+        while let Some(&(deadline, ask)) = self.by_deadline.first()
+            && deadline < now
+        {
+            self.set_status(ask, Status::Parked(SkipReason::AskExpired));
+        }
+    }
+
+    /// Matches one open ask if a generator can meet it.
+    fn try_match(&mut self, ask: AskId, now: u64) -> Option<Match> {
+        let a = self.asks.get(&ask)?;
+        let market_id = a.market;
+        let m = self.markets.get(&market_id)?;
+        if m.frozen {
+            return None;
+        }
+        // `now + time <= deadline`, without overflow.
+        let slack = u128::from(a.deadline.checked_sub(now)?);
+        let g = match a.preference {
+            Preference::Cost => first_allowed(&m.by_cost, a.reward, slack, &a.excluded)?,
+            Preference::Time => first_allowed(&m.by_time, slack, a.reward, &a.excluded)?,
+        };
+        let q = m.quotes.get(&g)?.quote?;
+        let res = Reservation {
+            generator: g,
+            compute: q.compute_per_proof,
+            lock: m.params.slashing_penalty,
+        };
+        let found = Match {
+            ask,
+            market: market_id,
+            generator: self.gens[g as usize].addr,
+            max_price: q.price,
+            max_proof_time: q.max_proof_time,
+        };
+        self.set_status(
+            ask,
+            Status::Pending {
+                res,
+                max_price: q.price,
+                max_proof_time: q.max_proof_time,
+            },
+        );
+        self.reserve(res);
+        let stamp = self.next_provisional();
+        self.touch(g, market_id, stamp);
+        Some(found)
+    }
+
+    fn task_assigned(&mut self, seq: Seq, ask: AskId, addr: Address, price: u128, compute: u64) {
+        let Some(a) = self.asks.get(&ask) else { return };
+        let market_id = a.market;
+        let Some(m) = self.markets.get(&market_id) else {
+            return;
+        };
+        let lock = m.params.slashing_penalty;
+        let previous = match a.status {
+            Status::Open | Status::Parked(_) => None,
+            Status::Pending { res, .. } => Some(res),
+            Status::Assigned { .. } | Status::Done | Status::Closed => return,
+        };
+        let g = self.gen_id(addr);
+        let res = Reservation {
+            generator: g,
+            compute,
+            lock,
+        };
+        self.set_status(ask, Status::Assigned { res, price });
+        match previous {
+            // Our own assignment mined: the provisional reservation becomes the real one.
+            Some(p) if p == res => {}
+            Some(p) => {
+                // Another assignment (fallback, other signer) won the race, or the terms changed.
+                self.release(p);
+                self.reserve(res);
+            }
+            None => self.reserve(res),
+        }
+        self.touch(g, market_id, Stamp { seq, sub: 0 });
+    }
+
+    fn skipped(&mut self, ask: AskId, addr: Address, reason: SkipReason) {
+        let Some(a) = self.asks.get_mut(&ask) else {
+            return;
+        };
+        let Status::Pending { res, .. } = a.status else {
+            return;
+        };
+        if self.gens[res.generator as usize].addr != addr {
+            return;
+        }
+        let next = match reason {
+            SkipReason::AskNotOpen | SkipReason::AskExpired => Status::Parked(reason),
+            // The market is frozen (its `MarketFrozen` event came first): the ask waits, unmatched, until the
+            // market is unfrozen.
+            SkipReason::MarketNotActive => Status::Open,
+            _ => {
+                if !a.excluded.contains(&res.generator) {
+                    a.excluded.push(res.generator);
+                }
+                Status::Open
+            }
+        };
+        self.set_status(ask, next);
+        self.release(res);
+    }
+}
+
+/// Lists or delists `g` in market `m` so that it is listed exactly when it has a quote and its capacity fits.
+fn refresh_listing(m: &mut MarketState, market: MarketId, st: &GenState, g: GenId) {
+    let params = m.params;
+    let Some(entry) = m.quotes.get_mut(&g) else {
+        return;
+    };
+    let Some(q) = entry.quote else { return };
+    let fits = st.fits(market, &params, &q);
+    if fits == entry.listed {
+        return;
+    }
+    if fits {
+        m.by_cost.insert(cost_key(&q, entry.last, st.addr), g);
+        m.by_time.insert(time_key(&q, entry.last, st.addr), g);
+    } else {
+        m.by_cost.remove(&cost_key(&q, entry.last, st.addr));
+        m.by_time.remove(&time_key(&q, entry.last, st.addr));
+    }
+    entry.listed = fits;
+}
+
+/// The first listed generator of `tree` within the bounds that is not excluded from the ask.
+fn first_allowed<K: IndexKey>(
+    tree: &Treap<K>,
+    max_primary: u128,
+    max_secondary: u128,
+    excluded: &[GenId],
+) -> Option<GenId> {
+    let mut after = None;
+    loop {
+        let (key, g) = tree.first_fit(after.as_ref(), max_primary, max_secondary)?;
+        if !excluded.contains(&g) {
+            return Some(g);
+        }
+        after = Some(key);
+    }
+}
