@@ -1,1 +1,3 @@
+//! Benchmarks of the matching core (written next).
+
 fn main() {}

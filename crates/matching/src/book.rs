@@ -501,20 +501,20 @@ impl Book {
             return Err(SkipReason::DeadlineTooSoon);
         }
         let st = &self.gens[g as usize];
-        if !st
+        if st
             .consumed
             .checked_add(q.compute_per_proof)
-            .is_some_and(|c| c <= st.declared)
+            .is_none_or(|c| c > st.declared)
         {
             return Err(SkipReason::InsufficientCompute);
         }
         if st.stake < market.params.min_stake {
             return Err(SkipReason::BelowMinStake);
         }
-        if !st
+        if st
             .stake
             .checked_sub(st.locked)
-            .is_some_and(|free| free >= market.params.slashing_penalty)
+            .is_none_or(|free| free < market.params.slashing_penalty)
         {
             return Err(SkipReason::InsufficientStake);
         }
@@ -628,7 +628,7 @@ impl Book {
                 ))
             })
             .collect();
-        quotes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        quotes.sort_unstable_by_key(|a| a.0);
         quotes.into_iter().map(|(_, v)| v).collect()
     }
 
@@ -1006,5 +1006,95 @@ fn first_allowed<K: IndexKey>(
             return Some(g);
         }
         after = Some(key);
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+impl Book {
+    /// Checks every internal invariant against a recomputation from scratch (tests).
+    fn check(&self) {
+        let mut counts: BTreeMap<MarketId, (usize, usize, usize)> = BTreeMap::new();
+        let mut held: HashMap<GenId, (u64, u128)> = HashMap::new();
+        let mut open = BTreeSet::new();
+        for (&id, a) in &self.asks {
+            let c = counts.entry(a.market).or_default();
+            let res = match a.status {
+                Status::Open => {
+                    c.0 += 1;
+                    open.insert((Reverse(a.reward), a.created, id));
+                    assert!(self.by_deadline.contains(&(a.deadline, id)));
+                    None
+                }
+                Status::Pending { res, .. } => {
+                    c.1 += 1;
+                    Some(res)
+                }
+                Status::Assigned { res, .. } => {
+                    c.2 += 1;
+                    Some(res)
+                }
+                _ => None,
+            };
+            if let Some(res) = res {
+                let h = held.entry(res.generator).or_default();
+                h.0 += res.compute;
+                h.1 += res.lock;
+            }
+        }
+        assert_eq!(open, self.open);
+        assert_eq!(self.by_deadline.len(), self.open.len());
+        for (g, st) in self.gens.iter().enumerate() {
+            let (compute, lock) = held.get(&(g as GenId)).copied().unwrap_or_default();
+            assert_eq!(
+                (st.consumed, st.locked),
+                (compute, lock),
+                "reservations of {}",
+                st.addr
+            );
+            assert_eq!(self.gen_ids[&st.addr], g as GenId);
+        }
+        for (&id, m) in &self.markets {
+            let c = counts.get(&id).copied().unwrap_or_default();
+            assert_eq!(
+                (m.open, m.pending, m.assigned),
+                c,
+                "counters of market {id}"
+            );
+            let mut quoted = 0;
+            let mut listed = Vec::new();
+            for (&g, e) in &m.quotes {
+                let st = &self.gens[g as usize];
+                match e.quote {
+                    Some(q) => {
+                        quoted += 1;
+                        assert!(st.joined.contains(&id));
+                        assert_eq!(
+                            e.listed,
+                            st.fits(id, &m.params, &q),
+                            "listing of {} in {id}",
+                            st.addr
+                        );
+                        if e.listed {
+                            listed.push((
+                                cost_key(&q, e.last, st.addr),
+                                time_key(&q, e.last, st.addr),
+                                g,
+                            ));
+                        }
+                    }
+                    None => assert!(!e.listed && !st.joined.contains(&id)),
+                }
+            }
+            assert_eq!(m.quoted, quoted);
+            let mut by_cost: Vec<_> = listed.iter().map(|&(c, _, g)| (c, g)).collect();
+            let mut by_time: Vec<_> = listed.iter().map(|&(_, t, g)| (t, g)).collect();
+            by_cost.sort();
+            by_time.sort();
+            assert_eq!(m.by_cost.in_order(), by_cost);
+            assert_eq!(m.by_time.in_order(), by_time);
+        }
     }
 }

@@ -1,0 +1,1164 @@
+use super::*;
+
+const COST: Preference = Preference::Cost;
+const TIME: Preference = Preference::Time;
+const M1: MarketId = 1;
+const M2: MarketId = 2;
+/// Slashing penalty and minimum stake of the default markets.
+const PENALTY: u128 = 10;
+const MIN_STAKE: u128 = 20;
+const NOW: u64 = 1_000;
+
+fn addr(i: u8) -> Address {
+    Address::repeat_byte(i)
+}
+
+const fn quote(price: u128, max_proof_time: u64, compute_per_proof: u64) -> Quote {
+    Quote {
+        price,
+        max_proof_time,
+        compute_per_proof,
+    }
+}
+
+/// A book fed events at increasing positions, checked after each one.
+struct T {
+    book: Book,
+    block: u64,
+}
+
+impl T {
+    /// Two public markets (penalty 10, min stake 20).
+    fn new() -> Self {
+        let mut t = Self {
+            book: Book::new(),
+            block: 0,
+        };
+        t.market(M1, false);
+        t.market(M2, false);
+        t
+    }
+
+    fn ev(&mut self, event: &Event) {
+        self.block += 1;
+        self.book.apply(Seq::new(self.block, 0), event);
+        self.book.check();
+    }
+
+    fn market(&mut self, market: MarketId, confidential: bool) {
+        self.ev(&Event::MarketCreated {
+            market,
+            slashing_penalty: PENALTY,
+            min_stake: MIN_STAKE,
+            confidential,
+        });
+    }
+
+    /// Registers generator `i` with `compute` and `stake`.
+    fn generator(&mut self, i: u8, compute: u64, stake: u128) {
+        self.ev(&Event::GeneratorRegistered {
+            generator: addr(i),
+            declared_compute: compute,
+        });
+        self.ev(&Event::Staked {
+            generator: addr(i),
+            stake,
+        });
+    }
+
+    fn quote(&mut self, i: u8, market: MarketId, price: u128, time: u64, compute: u64) {
+        self.ev(&Event::QuoteSet {
+            generator: addr(i),
+            market,
+            quote: quote(price, time, compute),
+        });
+    }
+
+    fn ask(
+        &mut self,
+        ask: AskId,
+        market: MarketId,
+        reward: u128,
+        deadline: u64,
+        preference: Preference,
+    ) {
+        self.ev(&Event::AskCreated {
+            ask,
+            market,
+            reward,
+            deadline,
+            preference,
+        });
+    }
+
+    fn matches(&mut self, now: u64) -> Vec<(AskId, u8)> {
+        let out = self.book.match_asks(now, usize::MAX);
+        self.book.check();
+        out.iter().map(|m| (m.ask, m.generator.0[0])).collect()
+    }
+
+    fn assigned(&mut self, ask: AskId, i: u8, price: u128, compute: u64) {
+        self.ev(&Event::TaskAssigned {
+            ask,
+            generator: addr(i),
+            price,
+            compute_per_proof: compute,
+        });
+    }
+
+    fn status(&self, ask: AskId) -> AskStatus {
+        self.book.ask(ask).expect("known ask").status
+    }
+
+    fn gen_view(&self, i: u8) -> GeneratorView {
+        self.book.generator(addr(i)).expect("known generator")
+    }
+
+    fn listed(&self, market: MarketId) -> usize {
+        self.book.market(market).expect("known market").listed
+    }
+}
+
+// ----- preferences and tie-breaks -----
+
+#[test]
+fn cost_prefers_cheapest_then_fastest_then_least_recently_assigned_then_address() {
+    let mut t = T::new();
+    for i in 1..=5 {
+        t.generator(i, 100, 100);
+    }
+    t.quote(1, M1, 50, 10, 1); // cheapest
+    t.quote(2, M1, 60, 5, 1);
+    t.quote(3, M1, 60, 4, 1); // same price as 2, faster
+    t.quote(4, M1, 70, 1, 1);
+    t.ask(1, M1, 100, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.ask(2, M1, 100, NOW + 100, COST);
+    t.quote(1, M1, 90, 1, 1);
+    assert_eq!(t.matches(NOW), vec![(2, 3)]);
+    // 3 was just assigned: an identical quote from 5 (never assigned) goes first, and 3 and 5 then alternate.
+    t.quote(5, M1, 60, 4, 1);
+    for ask in 3..=6 {
+        t.ask(ask, M1, 100, NOW + 100, COST);
+    }
+    assert_eq!(t.matches(NOW), vec![(3, 5), (4, 3), (5, 5), (6, 3)]);
+}
+
+#[test]
+fn never_assigned_ties_break_by_address() {
+    let mut t = T::new();
+    t.generator(9, 100, 100);
+    t.generator(4, 100, 100);
+    t.quote(9, M1, 5, 5, 1);
+    t.quote(4, M1, 5, 5, 1);
+    t.ask(1, M1, 10, NOW + 10, COST);
+    t.ask(2, M1, 10, NOW + 10, TIME);
+    assert_eq!(t.matches(NOW), vec![(1, 4), (2, 9)]);
+}
+
+#[test]
+fn time_prefers_fastest_then_cheapest_then_least_recently_assigned() {
+    let mut t = T::new();
+    for i in 1..=4 {
+        t.generator(i, 100, 100);
+    }
+    t.quote(1, M1, 10, 50, 1);
+    t.quote(2, M1, 30, 20, 1);
+    t.quote(3, M1, 20, 20, 1); // as fast as 2, cheaper
+    t.quote(4, M1, 90, 5, 1); // fastest but above the reward
+    t.ask(1, M1, 80, NOW + 100, TIME);
+    assert_eq!(t.matches(NOW), vec![(1, 3)]);
+    t.quote(2, M1, 20, 20, 1); // now identical to 3, which was just assigned
+    t.ask(2, M1, 80, NOW + 100, TIME);
+    assert_eq!(t.matches(NOW), vec![(2, 2)]);
+    // With a deadline only 1 can meet (slow but cheap): TIME still needs the deadline.
+    t.ask(3, M1, 80, NOW + 19, TIME);
+    assert_eq!(t.matches(NOW), vec![]);
+}
+
+#[test]
+fn cost_takes_the_cheapest_quote_that_meets_the_deadline() {
+    let mut t = T::new();
+    for i in 1..=3 {
+        t.generator(i, 100, 100);
+    }
+    t.quote(1, M1, 10, 100, 1);
+    t.quote(2, M1, 20, 50, 1);
+    t.quote(3, M1, 30, 10, 1);
+    t.ask(1, M1, 100, NOW + 60, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 2)]);
+}
+
+// ----- predicates, each at its boundary -----
+
+#[test]
+fn price_must_not_exceed_reward() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 50, 10, 1);
+    t.ask(1, M1, 49, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ask(2, M1, 50, NOW + 100, TIME);
+    assert_eq!(t.matches(NOW), vec![(2, 1)]);
+    assert_eq!(t.status(1), AskStatus::Open);
+}
+
+#[test]
+fn proving_time_must_fit_before_the_deadline() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 9, COST);
+    t.ask(2, M1, 5, NOW + 9, TIME);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ask(3, M1, 5, NOW + 10, COST); // now + time == deadline is allowed
+    assert_eq!(t.matches(NOW), vec![(3, 1)]);
+    // An earlier `now` makes the first asks fit.
+    assert_eq!(t.matches(NOW - 1), vec![(1, 1), (2, 1)]);
+}
+
+#[test]
+fn compute_is_declared_minus_consumed() {
+    let mut t = T::new();
+    t.generator(1, 10, 1_000);
+    t.quote(1, M1, 1, 10, 4);
+    for ask in 1..=3 {
+        t.ask(ask, M1, 5, NOW + 100, COST);
+    }
+    // 4 + 4 <= 10, a third would need 12.
+    assert_eq!(t.matches(NOW), vec![(1, 1), (2, 1)]);
+    assert_eq!(t.gen_view(1).consumed_compute, 8);
+    assert_eq!(t.listed(M1), 0);
+    t.ev(&Event::DeclaredComputeUpdated {
+        generator: addr(1),
+        declared_compute: 12,
+    });
+    assert_eq!(t.matches(NOW), vec![(3, 1)]);
+}
+
+#[test]
+fn total_stake_must_reach_the_minimum() {
+    let mut t = T::new();
+    t.generator(1, 100, MIN_STAKE - 1);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ev(&Event::Staked {
+        generator: addr(1),
+        stake: MIN_STAKE,
+    });
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+}
+
+#[test]
+fn free_stake_must_cover_the_penalty() {
+    let mut t = T::new();
+    // 25 staked: one lock of 10 leaves 15 free, a second leaves 5 (< 10).
+    t.generator(1, 100, 25);
+    t.quote(1, M1, 1, 10, 1);
+    for ask in 1..=3 {
+        t.ask(ask, M1, 5, NOW + 100, COST);
+    }
+    assert_eq!(t.matches(NOW), vec![(1, 1), (2, 1)]);
+    assert_eq!(t.gen_view(1).locked, 20);
+    t.ev(&Event::UnstakeCancelled {
+        generator: addr(1),
+        amount: 4,
+    }); // 29 - 20 = 9 < 10
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ev(&Event::UnstakeCancelled {
+        generator: addr(1),
+        amount: 1,
+    });
+    assert_eq!(t.matches(NOW), vec![(3, 1)]);
+}
+
+#[test]
+fn unstake_request_lowers_the_stake() {
+    let mut t = T::new();
+    t.generator(1, 100, 30);
+    t.quote(1, M1, 1, 10, 1);
+    t.ev(&Event::UnstakeRequested {
+        generator: addr(1),
+        amount: 11,
+    });
+    assert_eq!(t.gen_view(1).stake, 19);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![]);
+}
+
+#[test]
+fn confidential_markets_need_an_enclave_key() {
+    let mut t = T::new();
+    t.market(3, true);
+    t.generator(1, 100, 100);
+    t.quote(1, 3, 1, 10, 1);
+    t.ask(1, 3, 5, NOW + 100, COST);
+    assert_eq!(t.listed(3), 0);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ev(&Event::GeneratorKeySet {
+        generator: addr(1),
+        market: 3,
+        present: true,
+    });
+    assert_eq!(t.listed(3), 1);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.ev(&Event::GeneratorKeySet {
+        generator: addr(1),
+        market: 3,
+        present: false,
+    });
+    assert_eq!(t.listed(3), 0);
+    // A key for a public market changes nothing there.
+    t.quote(1, M1, 1, 10, 1);
+    assert_eq!(t.listed(M1), 1);
+}
+
+#[test]
+fn frozen_markets_match_nothing_until_unfrozen() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.ev(&Event::MarketFrozen {
+        market: M1,
+        frozen: true,
+    });
+    assert_eq!(t.listed(M1), 0);
+    assert!(!t.book.quotes(M1)[0].listed);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ev(&Event::MarketFrozen {
+        market: M1,
+        frozen: false,
+    });
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+}
+
+#[test]
+fn asks_past_their_deadline_leave_the_book() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 1, 1);
+    t.ask(1, M1, 5, NOW, COST);
+    t.ask(2, M1, 5, NOW - 1, COST);
+    t.ask(3, M1, 5, NOW, COST);
+    // Time 1 needs `now + 1 <= deadline`: none fits at NOW, but 2 has also expired.
+    assert_eq!(t.matches(NOW), vec![]);
+    assert_eq!(
+        t.status(2),
+        AskStatus::Parked {
+            reason: SkipReason::AskExpired
+        }
+    );
+    assert_eq!(t.status(1), AskStatus::Open);
+    assert_eq!(t.book.open_asks(None), 2);
+    assert_eq!(t.matches(NOW - 1), vec![(1, 1), (3, 1)]);
+    // The refund closes the parked ask.
+    t.ev(&Event::AskClosed { ask: 2 });
+    assert_eq!(t.status(2), AskStatus::Closed);
+}
+
+// ----- capacity shared across markets -----
+
+#[test]
+fn a_match_in_one_market_delists_elsewhere_and_completion_relists() {
+    let mut t = T::new();
+    t.generator(1, 10, 100);
+    t.quote(1, M1, 1, 10, 6);
+    t.quote(1, M2, 1, 10, 5);
+    assert_eq!((t.listed(M1), t.listed(M2)), (1, 1));
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    // 6 consumed of 10: 5 more do not fit in M2.
+    assert_eq!((t.listed(M1), t.listed(M2)), (0, 0));
+    t.ask(2, M2, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.assigned(1, 1, 1, 6);
+    assert_eq!(t.gen_view(1).consumed_compute, 6);
+    t.ev(&Event::TaskCompleted { ask: 1 });
+    assert_eq!(t.status(1), AskStatus::Done);
+    assert_eq!((t.listed(M1), t.listed(M2)), (1, 1));
+    assert_eq!(t.matches(NOW), vec![(2, 1)]);
+}
+
+#[test]
+fn stake_is_shared_across_markets() {
+    let mut t = T::new();
+    t.ev(&Event::MarketCreated {
+        market: 3,
+        slashing_penalty: 30,
+        min_stake: 30,
+        confidential: false,
+    });
+    t.generator(1, 100, 35);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(1, 3, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    // 35 - 10 locked = 25 free < 30.
+    assert_eq!((t.listed(M1), t.listed(3)), (1, 0));
+    t.release_and_check(1);
+    assert_eq!((t.listed(M1), t.listed(3)), (1, 1));
+}
+
+impl T {
+    fn release_and_check(&mut self, ask: AskId) {
+        self.book.release_pending(ask);
+        self.book.check();
+    }
+}
+
+// ----- task lifecycle -----
+
+#[test]
+fn assignment_locks_the_penalty_and_completion_releases_it() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 3, 10, 7);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    assert_eq!(t.status(1), AskStatus::Pending { generator: addr(1) });
+    let v = t.gen_view(1);
+    assert_eq!((v.consumed_compute, v.locked), (7, PENALTY));
+    // Our own assignment mined: no double count, the price is the event's.
+    t.assigned(1, 1, 3, 7);
+    assert_eq!(
+        t.status(1),
+        AskStatus::Assigned {
+            generator: addr(1),
+            price: 3
+        }
+    );
+    let v = t.gen_view(1);
+    assert_eq!((v.consumed_compute, v.locked), (7, PENALTY));
+    assert_eq!(
+        t.book
+            .market(M1)
+            .map(|m| (m.open_asks, m.pending_asks, m.assigned_asks)),
+        Some((0, 0, 1))
+    );
+    t.ev(&Event::TaskCompleted { ask: 1 });
+    let v = t.gen_view(1);
+    assert_eq!((v.consumed_compute, v.locked, v.stake), (0, 0, 100));
+    // Completing twice changes nothing.
+    t.ev(&Event::TaskCompleted { ask: 1 });
+    assert_eq!(t.gen_view(1).consumed_compute, 0);
+}
+
+#[test]
+fn a_slash_takes_stake_and_reopens_the_ask_without_that_generator() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.generator(2, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(2, M1, 2, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.assigned(1, 1, 1, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 8,
+        reopened: true,
+    });
+    let v = t.gen_view(1);
+    assert_eq!((v.stake, v.locked, v.consumed_compute), (92, 0, 0));
+    let view = t.book.ask(1).expect("ask");
+    assert_eq!(view.status, AskStatus::Open);
+    assert_eq!(view.excluded, vec![addr(1)]);
+    assert_eq!(
+        (view.reward, view.deadline, view.preference),
+        (5, NOW + 100, COST)
+    );
+    // 1 is still the cheapest, but never again for this ask.
+    assert_eq!(t.matches(NOW), vec![(1, 2)]);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(2, 1)]);
+}
+
+#[test]
+fn an_excluded_sole_generator_leaves_the_ask_unmatched() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.assigned(1, 1, 1, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 0,
+        reopened: true,
+    });
+    assert_eq!(t.matches(NOW), vec![]);
+    assert_eq!(t.status(1), AskStatus::Open);
+}
+
+#[test]
+fn a_failure_without_time_left_closes_the_ask_in_either_event_order() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    t.assigned(1, 1, 1, 1);
+    t.assigned(2, 1, 1, 1);
+    // The contract emits AskRefunded before TaskSlashed: the lock is held until the slash event.
+    t.ev(&Event::AskClosed { ask: 1 });
+    assert_eq!(t.gen_view(1).locked, 2 * PENALTY);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 5,
+        reopened: false,
+    });
+    assert_eq!(t.status(1), AskStatus::Closed);
+    t.ev(&Event::TaskFailed {
+        ask: 2,
+        stake_taken: 5,
+        reopened: false,
+    });
+    t.ev(&Event::AskClosed { ask: 2 });
+    assert_eq!(t.status(2), AskStatus::Closed);
+    let v = t.gen_view(1);
+    assert_eq!((v.stake, v.locked, v.consumed_compute), (90, 0, 0));
+}
+
+#[test]
+fn a_slash_below_the_minimum_stake_delists() {
+    let mut t = T::new();
+    t.generator(1, 100, MIN_STAKE);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.assigned(1, 1, 1, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 1,
+        reopened: false,
+    });
+    assert_eq!(t.listed(M1), 0);
+}
+
+#[test]
+fn a_fallback_assignment_that_wins_the_race_replaces_the_pending_one() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.generator(2, 100, 100);
+    t.quote(1, M1, 1, 10, 3);
+    t.quote(2, M1, 2, 10, 4);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.assigned(1, 2, 2, 4);
+    assert_eq!(
+        t.status(1),
+        AskStatus::Assigned {
+            generator: addr(2),
+            price: 2
+        }
+    );
+    assert_eq!(t.gen_view(1).consumed_compute, 0);
+    assert_eq!(t.gen_view(1).locked, 0);
+    assert_eq!(
+        (t.gen_view(2).consumed_compute, t.gen_view(2).locked),
+        (4, PENALTY)
+    );
+    // Our relayed assignment is then skipped: nothing changes.
+    t.ev(&Event::AssignmentSkipped {
+        ask: 1,
+        generator: addr(1),
+        reason: SkipReason::AskNotOpen,
+    });
+    assert_eq!(
+        t.status(1),
+        AskStatus::Assigned {
+            generator: addr(2),
+            price: 2
+        }
+    );
+}
+
+#[test]
+fn an_assignment_of_an_open_ask_is_applied() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 3);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.assigned(1, 1, 1, 3);
+    assert_eq!(
+        t.status(1),
+        AskStatus::Assigned {
+            generator: addr(1),
+            price: 1
+        }
+    );
+    assert_eq!(t.book.open_asks(Some(M1)), 0);
+    assert_eq!(
+        (t.gen_view(1).consumed_compute, t.gen_view(1).locked),
+        (3, PENALTY)
+    );
+    // A second assignment of an assigned ask cannot happen on chain and is ignored.
+    t.assigned(1, 1, 1, 3);
+    assert_eq!(t.gen_view(1).consumed_compute, 3);
+    // The chain assignment counts for "least recently assigned": 2 (never assigned) goes first.
+    t.generator(2, 100, 100);
+    t.quote(2, M1, 1, 10, 3);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(2, 2)]);
+}
+
+#[test]
+fn generator_side_skips_reopen_the_ask_without_that_generator() {
+    for reason in [
+        SkipReason::NotJoined,
+        SkipReason::PriceAboveReward,
+        SkipReason::DeadlineTooSoon,
+        SkipReason::InsufficientCompute,
+        SkipReason::InsufficientStake,
+        SkipReason::BelowMinStake,
+        SkipReason::NoEnclaveKey,
+    ] {
+        let mut t = T::new();
+        t.generator(1, 100, 100);
+        t.generator(2, 100, 100);
+        t.quote(1, M1, 1, 10, 1);
+        t.quote(2, M1, 2, 10, 1);
+        t.ask(1, M1, 5, NOW + 100, COST);
+        assert_eq!(t.matches(NOW), vec![(1, 1)]);
+        t.ev(&Event::AssignmentSkipped {
+            ask: 1,
+            generator: addr(1),
+            reason,
+        });
+        assert_eq!(t.status(1), AskStatus::Open, "{reason}");
+        assert_eq!(
+            (t.gen_view(1).consumed_compute, t.gen_view(1).locked),
+            (0, 0)
+        );
+        assert_eq!(t.matches(NOW), vec![(1, 2)], "{reason}");
+    }
+}
+
+#[test]
+fn ask_side_skips_take_the_ask_off_the_book() {
+    for reason in [SkipReason::AskNotOpen, SkipReason::AskExpired] {
+        let mut t = T::new();
+        t.generator(1, 100, 100);
+        t.quote(1, M1, 1, 10, 1);
+        t.ask(1, M1, 5, NOW + 100, COST);
+        assert_eq!(t.matches(NOW), vec![(1, 1)]);
+        t.ev(&Event::AssignmentSkipped {
+            ask: 1,
+            generator: addr(1),
+            reason,
+        });
+        assert_eq!(t.status(1), AskStatus::Parked { reason });
+        assert_eq!(t.gen_view(1).consumed_compute, 0);
+        assert_eq!(t.matches(NOW), vec![]);
+        // A later assignment (it was taken by someone else) still applies.
+        t.assigned(1, 1, 1, 1);
+        assert_eq!(
+            t.status(1),
+            AskStatus::Assigned {
+                generator: addr(1),
+                price: 1
+            }
+        );
+    }
+}
+
+#[test]
+fn a_frozen_market_skip_waits_for_the_unfreeze() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.ev(&Event::MarketFrozen {
+        market: M1,
+        frozen: true,
+    });
+    t.ev(&Event::AssignmentSkipped {
+        ask: 1,
+        generator: addr(1),
+        reason: SkipReason::MarketNotActive,
+    });
+    assert_eq!(t.status(1), AskStatus::Open);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.ev(&Event::MarketFrozen {
+        market: M1,
+        frozen: false,
+    });
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+}
+
+#[test]
+fn skips_of_other_generators_or_asks_are_ignored() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1), (2, 1)]);
+    t.ev(&Event::AssignmentSkipped {
+        ask: 1,
+        generator: addr(2),
+        reason: SkipReason::NotJoined,
+    });
+    t.ev(&Event::AssignmentSkipped {
+        ask: 9,
+        generator: addr(1),
+        reason: SkipReason::NotJoined,
+    });
+    assert_eq!(t.status(1), AskStatus::Pending { generator: addr(1) });
+    assert_eq!(t.gen_view(1).consumed_compute, 2);
+}
+
+#[test]
+fn cancelling_a_pending_ask_releases_the_reservation() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.ev(&Event::AskClosed { ask: 1 });
+    assert_eq!(t.status(1), AskStatus::Closed);
+    assert_eq!(t.gen_view(1).locked, 0);
+    t.ev(&Event::AssignmentSkipped {
+        ask: 1,
+        generator: addr(1),
+        reason: SkipReason::AskNotOpen,
+    });
+    t.release_and_check(1);
+    assert_eq!(t.status(1), AskStatus::Closed);
+}
+
+// ----- pending: restore and release -----
+
+#[test]
+fn release_pending_opens_the_ask_again() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    let m = t.book.match_asks(NOW, 10);
+    assert_eq!(m.len(), 1);
+    t.release_and_check(1);
+    assert_eq!(t.status(1), AskStatus::Open);
+    assert_eq!(
+        (t.gen_view(1).consumed_compute, t.gen_view(1).locked),
+        (0, 0)
+    );
+    // Releasing an open ask is a no-op; the ask matches again.
+    t.release_and_check(1);
+    assert_eq!(t.book.match_asks(NOW, 10), m);
+    // If the dropped transaction is mined after all, the assignment applies.
+    t.release_and_check(1);
+    t.assigned(1, 1, 1, 1);
+    assert_eq!(t.gen_view(1).consumed_compute, 1);
+}
+
+#[test]
+fn restore_pending_reserves_again_after_a_replay() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 3, 10, 4);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    let m = t.book.match_asks(NOW, 10);
+    let before = t.book.clone();
+    // A fresh book from the same events, then the outbox.
+    let mut fresh = T::new();
+    fresh.generator(1, 100, 100);
+    fresh.quote(1, M1, 3, 10, 4);
+    fresh.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(fresh.book.restore_pending(&m[0], NOW), Ok(()));
+    fresh.book.check();
+    assert_eq!(fresh.book.ask(1), before.ask(1));
+    assert_eq!(fresh.book.generator(addr(1)), before.generator(addr(1)));
+    // Twice is a no-op.
+    assert_eq!(fresh.book.restore_pending(&m[0], NOW), Ok(()));
+    assert_eq!(fresh.gen_view(1).consumed_compute, 4);
+    // Another generator for the same ask is refused.
+    let other = Match {
+        generator: addr(2),
+        ..m[0].clone()
+    };
+    assert_eq!(
+        fresh.book.restore_pending(&other, NOW),
+        Err(SkipReason::AskNotOpen)
+    );
+}
+
+#[test]
+fn restore_pending_reports_the_first_failing_rule() {
+    let base = || {
+        let mut t = T::new();
+        t.market(3, true);
+        t.generator(1, 100, 100);
+        t.quote(1, M1, 3, 10, 4);
+        t.quote(1, 3, 3, 10, 4);
+        t.ask(1, M1, 5, NOW + 100, COST);
+        t.ask(2, 3, 5, NOW + 100, COST);
+        t
+    };
+    let m = Match {
+        ask: 1,
+        market: M1,
+        generator: addr(1),
+        max_price: 3,
+        max_proof_time: 10,
+    };
+    let check = |t: &mut T, m: &Match, now: u64, want: SkipReason| {
+        let before = format!("{:?}", t.book);
+        assert_eq!(t.book.restore_pending(m, now), Err(want));
+        assert_eq!(format!("{:?}", t.book), before, "{want}: nothing changes");
+    };
+
+    check(
+        &mut base(),
+        &Match {
+            ask: 7,
+            ..m.clone()
+        },
+        NOW,
+        SkipReason::AskNotOpen,
+    );
+    check(&mut base(), &m, NOW + 101, SkipReason::AskExpired);
+    let mut t = base();
+    t.ev(&Event::MarketFrozen {
+        market: M1,
+        frozen: true,
+    });
+    check(&mut t, &m, NOW, SkipReason::MarketNotActive);
+    check(
+        &mut base(),
+        &Match {
+            ask: 2,
+            market: 3,
+            ..m.clone()
+        },
+        NOW,
+        SkipReason::NoEnclaveKey,
+    );
+    check(
+        &mut base(),
+        &Match {
+            generator: addr(2),
+            ..m.clone()
+        },
+        NOW,
+        SkipReason::NotJoined,
+    );
+    check(
+        &mut base(),
+        &Match {
+            max_price: 2,
+            ..m.clone()
+        },
+        NOW,
+        SkipReason::PriceAboveReward,
+    );
+    check(
+        &mut base(),
+        &Match {
+            max_proof_time: 9,
+            ..m.clone()
+        },
+        NOW,
+        SkipReason::DeadlineTooSoon,
+    );
+    check(&mut base(), &m, NOW + 91, SkipReason::DeadlineTooSoon);
+    let mut t = base();
+    t.ev(&Event::DeclaredComputeUpdated {
+        generator: addr(1),
+        declared_compute: 3,
+    });
+    check(&mut t, &m, NOW, SkipReason::InsufficientCompute);
+    let mut t = base();
+    t.ev(&Event::UnstakeRequested {
+        generator: addr(1),
+        amount: 81,
+    });
+    check(&mut t, &m, NOW, SkipReason::BelowMinStake);
+    let mut t = base();
+    t.ev(&Event::MarketCreated {
+        market: 4,
+        slashing_penalty: 101,
+        min_stake: 100,
+        confidential: false,
+    });
+    t.quote(1, 4, 3, 10, 4);
+    t.ask(3, 4, 5, NOW + 100, COST);
+    check(
+        &mut t,
+        &Match {
+            ask: 3,
+            market: 4,
+            ..m.clone()
+        },
+        NOW,
+        SkipReason::InsufficientStake,
+    );
+    // Looser caps than the quote are fine: the chain applies the current quote.
+    let mut t = base();
+    assert_eq!(
+        t.book.restore_pending(
+            &Match {
+                max_price: 5,
+                max_proof_time: 99,
+                ..m
+            },
+            NOW
+        ),
+        Ok(())
+    );
+    t.book.check();
+    assert_eq!(t.gen_view(1).consumed_compute, 4);
+}
+
+// ----- order across asks and markets -----
+
+#[test]
+fn asks_are_served_by_reward_then_age_across_markets() {
+    let mut t = T::new();
+    t.generator(1, 3, 1_000);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(1, M2, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.ask(2, M2, 7, NOW + 100, COST);
+    t.ask(3, M1, 7, NOW + 100, TIME);
+    t.ask(4, M2, 6, NOW + 100, COST);
+    // Compute for three: 7 (oldest), 7, 6; the reward-5 ask waits.
+    assert_eq!(t.matches(NOW), vec![(2, 1), (3, 1), (4, 1)]);
+    assert_eq!(t.book.open_asks(None), 1);
+}
+
+#[test]
+fn an_unmatchable_ask_does_not_block_later_ones_and_limit_caps_the_round() {
+    let mut t = T::new();
+    t.generator(1, 100, 1_000);
+    t.quote(1, M1, 10, 10, 1);
+    t.ask(1, M1, 1_000, NOW + 5, COST); // too soon for anyone
+    t.ask(2, M1, 500, NOW + 100, COST);
+    t.ask(3, M2, 400, NOW + 100, COST); // nobody quotes in M2
+    t.ask(4, M1, 9, NOW + 100, COST); // below every price
+    t.ask(5, M1, 10, NOW + 100, TIME);
+    t.ask(6, M1, 10, NOW + 100, COST);
+    assert_eq!(t.book.match_asks(NOW, 1).len(), 1);
+    assert_eq!(t.status(2), AskStatus::Pending { generator: addr(1) });
+    assert_eq!(t.matches(NOW), vec![(5, 1), (6, 1)]);
+    assert!(t.book.match_asks(NOW, 0).is_empty());
+    for ask in [1, 3, 4] {
+        assert_eq!(t.status(ask), AskStatus::Open);
+    }
+}
+
+// ----- registry events -----
+
+#[test]
+fn leaving_deregistering_and_quote_updates_change_the_listing() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(1, M2, 1, 10, 1);
+    assert_eq!(t.gen_view(1).markets, vec![M1, M2]);
+    t.ev(&Event::MarketLeft {
+        generator: addr(1),
+        market: M1,
+    });
+    assert_eq!(
+        (t.listed(M1), t.book.market(M1).map(|m| m.quotes)),
+        (0, Some(0))
+    );
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![]);
+    // Rejoin with a price above the reward, then lower it.
+    t.quote(1, M1, 6, 10, 1);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.quote(1, M1, 5, 10, 1);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    // The stamp of that assignment survives leaving and rejoining.
+    t.ev(&Event::MarketLeft {
+        generator: addr(1),
+        market: M1,
+    });
+    t.quote(1, M1, 5, 10, 1);
+    assert!(t.book.quotes(M1)[0].last_assigned.is_some());
+    t.ev(&Event::MarketLeft {
+        generator: addr(1),
+        market: M1,
+    });
+    t.ev(&Event::MarketLeft {
+        generator: addr(1),
+        market: M2,
+    });
+    t.book.release_pending(1);
+    t.ev(&Event::GeneratorDeregistered { generator: addr(1) });
+    let v = t.gen_view(1);
+    assert!(!v.registered && v.markets.is_empty());
+    assert_eq!(
+        v.stake, 100,
+        "the staking position outlives the registration"
+    );
+    // Not registered: quotes are ignored.
+    t.quote(1, M1, 1, 10, 1);
+    assert_eq!(t.book.quotes(M1), vec![]);
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+}
+
+#[test]
+fn deregistering_drops_every_quote() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(1, M2, 1, 10, 1);
+    t.ev(&Event::GeneratorDeregistered { generator: addr(1) });
+    assert_eq!((t.listed(M1), t.listed(M2)), (0, 0));
+    assert!(t.book.quotes(M1).is_empty() && t.book.quotes(M2).is_empty());
+}
+
+#[test]
+fn a_zero_proving_time_quote_means_not_joined() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(1, M1, 1, 0, 1);
+    assert!(t.book.quotes(M1).is_empty());
+}
+
+#[test]
+fn unknown_ids_and_inconsistent_events_are_ignored() {
+    let mut t = T::new();
+    t.ev(&Event::MarketFrozen {
+        market: 9,
+        frozen: true,
+    });
+    t.ev(&Event::DeclaredComputeUpdated {
+        generator: addr(1),
+        declared_compute: 5,
+    });
+    t.ev(&Event::GeneratorDeregistered { generator: addr(1) });
+    t.ev(&Event::MarketLeft {
+        generator: addr(1),
+        market: M1,
+    });
+    t.ev(&Event::AskCreated {
+        ask: 1,
+        market: 9,
+        reward: 1,
+        deadline: NOW,
+        preference: COST,
+    });
+    assert_eq!(t.book.ask(1), None);
+    t.ev(&Event::TaskAssigned {
+        ask: 1,
+        generator: addr(1),
+        price: 1,
+        compute_per_proof: 1,
+    });
+    t.ev(&Event::TaskCompleted { ask: 1 });
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 1,
+        reopened: true,
+    });
+    t.ev(&Event::AskClosed { ask: 1 });
+    t.ev(&Event::AssignmentSkipped {
+        ask: 1,
+        generator: addr(1),
+        reason: SkipReason::None,
+    });
+    t.ev(&Event::UnstakeRequested {
+        generator: addr(3),
+        amount: 5,
+    });
+    assert_eq!(t.gen_view(3).stake, 0);
+    t.generator(1, 10, 10);
+    t.ev(&Event::GeneratorRegistered {
+        generator: addr(1),
+        declared_compute: 99,
+    });
+    assert_eq!(
+        t.gen_view(1).declared_compute,
+        10,
+        "a second registration is ignored"
+    );
+    t.ev(&Event::MarketCreated {
+        market: M1,
+        slashing_penalty: 1,
+        min_stake: 1,
+        confidential: true,
+    });
+    assert_eq!(t.book.market(M1).map(|m| m.slashing_penalty), Some(PENALTY));
+    t.ask(2, M1, 5, NOW, COST);
+    t.ev(&Event::AskCreated {
+        ask: 2,
+        market: M2,
+        reward: 9,
+        deadline: NOW,
+        preference: TIME,
+    });
+    assert_eq!(t.book.ask(2).map(|a| a.market), Some(M1));
+    assert!(t.book.match_asks(NOW, 10).is_empty());
+    t.release_and_check(99);
+}
+
+// ----- views -----
+
+#[test]
+fn views_report_the_book() {
+    let mut t = T::new();
+    t.generator(2, 100, 100);
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 5, 10, 1);
+    t.quote(2, M1, 4, 20, 1);
+    t.ask(1, M1, 9, NOW + 100, COST);
+    t.ask(2, M1, 9, NOW + 100, COST);
+    t.ask(3, M1, 1, NOW + 100, COST);
+    t.ask(4, M1, 9, NOW + 100, TIME);
+    assert_eq!(t.matches(NOW), vec![(1, 2), (2, 2), (4, 1)]);
+    t.assigned(1, 2, 4, 1);
+    let m = t.book.market(M1).expect("market");
+    assert_eq!(
+        m,
+        MarketView {
+            market: M1,
+            slashing_penalty: PENALTY,
+            min_stake: MIN_STAKE,
+            confidential: false,
+            frozen: false,
+            open_asks: 1,
+            pending_asks: 2,
+            assigned_asks: 1,
+            quotes: 2,
+            listed: 2,
+        }
+    );
+    assert_eq!(
+        t.book
+            .markets()
+            .iter()
+            .map(|m| m.market)
+            .collect::<Vec<_>>(),
+        vec![M1, M2]
+    );
+    let quotes = t.book.quotes(M1);
+    assert_eq!(
+        quotes.iter().map(|q| q.generator).collect::<Vec<_>>(),
+        vec![addr(2), addr(1)]
+    );
+    assert_eq!(quotes[0].last_assigned, Some(Seq::new(t.block, 0)));
+    assert_eq!(
+        t.book
+            .generators()
+            .iter()
+            .map(|g| g.generator)
+            .collect::<Vec<_>>(),
+        vec![addr(1), addr(2)]
+    );
+    assert_eq!(t.book.open_asks(Some(M1)), 1);
+    assert_eq!(t.book.open_asks(Some(9)), 0);
+    assert_eq!(t.book.ask(1).map(|a| a.created), Some(Seq::new(9, 0)));
+    assert!(t.book.quotes(9).is_empty());
+    assert_eq!(t.book.generator(addr(7)), None);
+    // Views serialise (the HTTP API returns them).
+    let json = serde_json::to_string(&t.book.ask(1)).expect("serialise");
+    assert!(json.contains("\"status\":\"assigned\""), "{json}");
+}
