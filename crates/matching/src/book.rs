@@ -944,30 +944,48 @@ impl Book {
         self.touch(g, market_id, Stamp { seq, sub: 0 });
     }
 
+    /// `AssignmentSkipped`. For the pending assignment it names, the reservation is released. Whoever signed it,
+    /// the chain's verdict is recorded on an open or pending ask the same way (so replaying the events after a
+    /// restart rebuilds the same book): generator-side reasons exclude that generator from the ask; `AskNotOpen`
+    /// and `AskExpired` park the ask (unless a different pending assignment of ours is in flight).
     fn skipped(&mut self, ask: AskId, addr: Address, reason: SkipReason) {
         let Some(a) = self.asks.get_mut(&ask) else {
             return;
         };
-        let Status::Pending { res, .. } = a.status else {
-            return;
+        let ours = match a.status {
+            Status::Open => None,
+            Status::Pending { res, .. } if self.gens[res.generator as usize].addr == addr => {
+                Some(res)
+            }
+            Status::Pending { .. } => {
+                // Another assignment of this ask (not ours) was skipped: ours is still in flight.
+                if let (true, Some(&g)) = (generator_side(reason), self.gen_ids.get(&addr))
+                    && !a.excluded.contains(&g)
+                {
+                    a.excluded.push(g);
+                }
+                return;
+            }
+            Status::Assigned { .. } | Status::Done | Status::Closed | Status::Parked(_) => return,
         };
-        if self.gens[res.generator as usize].addr != addr {
-            return;
-        }
-        let next = match reason {
-            SkipReason::AskNotOpen | SkipReason::AskExpired => Status::Parked(reason),
+        let next = if generator_side(reason) {
+            if let Some(&g) = self.gen_ids.get(&addr)
+                && !a.excluded.contains(&g)
+            {
+                a.excluded.push(g);
+            }
+            Status::Open
+        } else if reason == SkipReason::MarketNotActive {
             // The market is frozen (its `MarketFrozen` event came first): the ask waits, unmatched, until the
             // market is unfrozen.
-            SkipReason::MarketNotActive => Status::Open,
-            _ => {
-                if !a.excluded.contains(&res.generator) {
-                    a.excluded.push(res.generator);
-                }
-                Status::Open
-            }
+            Status::Open
+        } else {
+            Status::Parked(reason)
         };
         self.set_status(ask, next);
-        self.release(res);
+        if let Some(res) = ours {
+            self.release(res);
+        }
     }
 }
 
@@ -990,6 +1008,14 @@ fn refresh_listing(m: &mut MarketState, market: MarketId, st: &GenState, g: GenI
         m.by_time.remove(&time_key(&q, entry.last, st.addr));
     }
     entry.listed = fits;
+}
+
+/// Whether a skip reason is about the generator (its quote, capacity or key) rather than the ask or market.
+const fn generator_side(reason: SkipReason) -> bool {
+    !matches!(
+        reason,
+        SkipReason::AskNotOpen | SkipReason::AskExpired | SkipReason::MarketNotActive
+    )
 }
 
 /// The first listed generator of `tree` within the bounds that is not excluded from the ask.

@@ -1162,3 +1162,50 @@ fn views_report_the_book() {
     let json = serde_json::to_string(&t.book.ask(1)).expect("serialise");
     assert!(json.contains("\"status\":\"assigned\""), "{json}");
 }
+
+#[test]
+fn skips_of_asks_not_pending_record_the_verdict_as_on_replay() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.generator(2, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(2, M1, 2, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    t.ev(&Event::AssignmentSkipped {
+        ask: 1,
+        generator: addr(1),
+        reason: SkipReason::InsufficientStake,
+    });
+    t.ev(&Event::AssignmentSkipped {
+        ask: 2,
+        generator: addr(1),
+        reason: SkipReason::AskNotOpen,
+    });
+    assert_eq!(t.book.ask(1).map(|a| a.excluded), Some(vec![addr(1)]));
+    assert_eq!(
+        t.status(2),
+        AskStatus::Parked {
+            reason: SkipReason::AskNotOpen
+        }
+    );
+    assert_eq!(t.matches(NOW), vec![(1, 2)]);
+    // A skip of another generator while ours is pending excludes it and leaves ours alone.
+    t.ask(3, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(3, 1)]);
+    t.ev(&Event::AssignmentSkipped {
+        ask: 3,
+        generator: addr(2),
+        reason: SkipReason::NotJoined,
+    });
+    t.ev(&Event::AssignmentSkipped {
+        ask: 3,
+        generator: addr(2),
+        reason: SkipReason::AskExpired,
+    });
+    let view = t.book.ask(3).expect("ask");
+    assert_eq!(
+        (view.status, view.excluded),
+        (AskStatus::Pending { generator: addr(1) }, vec![addr(2)])
+    );
+}
