@@ -640,14 +640,37 @@ impl Harness {
 }
 
 fn scenario() -> impl Strategy<Value = Vec<Op>> {
-    // Every scenario starts with some generators able to work, then anything goes.
+    // Every scenario starts with every generator registered, staked and quoting in a market or two (some with
+    // enclave keys), then anything goes.
+    let quote = (1..=MARKETS, 0u128..10, 1u64..12, 1u64..8, any::<bool>());
     let setup = prop::collection::vec(
-        (0..GENERATORS, 4u64..24, 10u128..60).prop_map(|(g, compute, stake)| {
-            vec![Op::Register { g, compute }, Op::Stake { g, amount: stake }]
-        }),
-        1..5,
+        (4u64..24, 10u128..60, prop::collection::vec(quote, 1..3)),
+        GENERATORS as usize,
     )
-    .prop_map(|v| v.into_iter().flatten().collect::<Vec<_>>());
+    .prop_map(|gens| {
+        let mut ops = Vec::new();
+        for (g, (compute, amount, quotes)) in (0..GENERATORS).zip(gens) {
+            ops.push(Op::Register { g, compute });
+            ops.push(Op::Stake { g, amount });
+            for (m, price, time, compute, key) in quotes {
+                ops.push(Op::SetQuote {
+                    g,
+                    m,
+                    price,
+                    time,
+                    compute,
+                });
+                if key {
+                    ops.push(Op::Key {
+                        g,
+                        m,
+                        present: true,
+                    });
+                }
+            }
+        }
+        ops
+    });
     (setup, prop::collection::vec(op(), 1..150)).prop_map(|(mut a, b)| {
         a.extend(b);
         a
