@@ -41,20 +41,18 @@ impl Hasher for IdHasher {
 
 type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
-/// When a generator was last assigned in a market: a chain event's position (`sub == 0`) or a provisional match
-/// made after the event at `seq` (`sub` counts the book's provisional matches, so later ones sort later).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
-struct Stamp {
-    seq: Seq,
-    sub: u64,
-}
+/// When a generator was last assigned in a market, as a count of the assignments the book has recorded (chain
+/// `TaskAssigned` events and its own provisional matches, in the order it saw them; 0 = never). Events arrive in
+/// chain order and a provisional match sits after every event applied before it, so this orders assignments
+/// exactly as their chain positions would, with provisional matches after the last applied event.
+type Turn = u64;
 
 /// Key of the COST index: cheapest, then fastest, then least recently assigned (never = oldest), then address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct CostKey {
     price: u128,
     time: u64,
-    last: Option<Stamp>,
+    last: Turn,
     addr: Address,
 }
 
@@ -72,7 +70,7 @@ impl IndexKey for CostKey {
 struct TimeKey {
     time: u64,
     price: u128,
-    last: Option<Stamp>,
+    last: Turn,
     addr: Address,
 }
 
@@ -85,7 +83,7 @@ impl IndexKey for TimeKey {
     }
 }
 
-const fn cost_key(q: &Quote, last: Option<Stamp>, addr: Address) -> CostKey {
+const fn cost_key(q: &Quote, last: Turn, addr: Address) -> CostKey {
     CostKey {
         price: q.price,
         time: q.max_proof_time,
@@ -94,7 +92,7 @@ const fn cost_key(q: &Quote, last: Option<Stamp>, addr: Address) -> CostKey {
     }
 }
 
-const fn time_key(q: &Quote, last: Option<Stamp>, addr: Address) -> TimeKey {
+const fn time_key(q: &Quote, last: Turn, addr: Address) -> TimeKey {
     TimeKey {
         time: q.max_proof_time,
         price: q.price,
@@ -109,7 +107,9 @@ struct QuoteEntry {
     /// The quote (None after leaving: the entry stays to remember `last`).
     quote: Option<Quote>,
     /// Last assignment in this market.
-    last: Option<Stamp>,
+    last: Turn,
+    /// Position of the last event applied when it was recorded (for views).
+    last_seq: Option<Seq>,
     /// In the market's indexes (capacity fits).
     listed: bool,
 }
@@ -206,6 +206,9 @@ struct AskState {
 /// Priority of an open ask: highest reward first, then oldest.
 type OpenKey = (Reverse<u128>, Seq, AskId);
 
+/// Open asks read from the queue at a time while matching.
+const CHUNK: usize = 256;
+
 /// The order book: markets, generators, quotes and asks, maintained from chain events, matched by the
 /// contract's rules. See the crate docs for the rules and the cost of each operation.
 #[derive(Clone, Debug, Default)]
@@ -213,11 +216,16 @@ pub struct Book {
     markets: BTreeMap<MarketId, MarketState>,
     gens: Vec<GenState>,
     gen_ids: HashMap<Address, GenId>,
+    /// Asks that can still change (open, pending, assigned, parked).
     asks: IdMap<AskId, AskState>,
+    /// Asks that reached Done or Closed (nothing changes them any more): kept for the views only, out of the
+    /// way of the live ones.
+    finished: IdMap<AskId, AskState>,
     open: BTreeSet<OpenKey>,
     by_deadline: BTreeSet<(u64, AskId)>,
     last_seq: Seq,
-    provisional: u64,
+    /// Assignments recorded so far (the last one's [`Turn`]).
+    turns: Turn,
 }
 
 impl Book {
@@ -347,7 +355,10 @@ impl Book {
                 deadline,
                 preference,
             } => {
-                if self.markets.contains_key(&market) && !self.asks.contains_key(&ask) {
+                if self.markets.contains_key(&market)
+                    && !self.asks.contains_key(&ask)
+                    && !self.finished.contains_key(&ask)
+                {
                     self.asks.insert(
                         ask,
                         AskState {
@@ -437,19 +448,25 @@ impl Book {
     pub fn match_asks(&mut self, now: u64, limit: usize) -> Vec<Match> {
         self.expire(now);
         let mut out = Vec::new();
-        let mut cursor: Option<OpenKey> = None;
+        // The queue is read in chunks (matching removes only the ask being matched, so a chunk stays valid).
+        let mut chunk: Vec<OpenKey> = Vec::with_capacity(CHUNK);
+        let mut after: Option<OpenKey> = None;
         while out.len() < limit {
-            let next = match cursor {
-                None => self.open.first(),
-                Some(c) => self
-                    .open
-                    .range((Bound::Excluded(c), Bound::Unbounded))
-                    .next(),
+            chunk.clear();
+            let rest = match after {
+                None => self.open.range(..),
+                Some(c) => self.open.range((Bound::Excluded(c), Bound::Unbounded)),
             };
-            let Some(&key) = next else { break };
-            cursor = Some(key);
-            if let Some(m) = self.try_match(key.2, now) {
-                out.push(m);
+            chunk.extend(rest.take(CHUNK));
+            let Some(&last) = chunk.last() else { break };
+            after = Some(last);
+            for key in &chunk {
+                if out.len() >= limit {
+                    break;
+                }
+                if let Some(m) = self.try_match(key.2, now) {
+                    out.push(m);
+                }
             }
         }
         out
@@ -533,8 +550,7 @@ impl Book {
             },
         );
         self.reserve(res);
-        let stamp = self.next_provisional();
-        self.touch(g, market_id, stamp);
+        self.touch(g, market_id, self.last_seq);
         Ok(())
     }
 
@@ -554,7 +570,7 @@ impl Book {
 
     /// An ask.
     pub fn ask(&self, ask: AskId) -> Option<AskView> {
-        let a = self.asks.get(&ask)?;
+        let a = self.asks.get(&ask).or_else(|| self.finished.get(&ask))?;
         let addr = |g: GenId| self.gens[g as usize].addr;
         let status = match a.status {
             Status::Open => AskStatus::Open,
@@ -598,6 +614,13 @@ impl Book {
         })
     }
 
+    /// Forgets finished (done or closed) asks, which the book keeps only for [`Book::ask`]: a long-running
+    /// service calls this now and then to bound its memory (about 100 bytes per finished ask). Changes no
+    /// matching.
+    pub fn forget_finished(&mut self) {
+        self.finished = IdMap::default();
+    }
+
     /// All markets, by id.
     pub fn markets(&self) -> Vec<MarketView> {
         self.markets
@@ -623,7 +646,7 @@ impl Book {
                         generator,
                         quote,
                         listed: e.listed && !m.frozen,
-                        last_assigned: e.last.map(|s| s.seq),
+                        last_assigned: e.last_seq,
                     },
                 ))
             })
@@ -696,14 +719,6 @@ impl Book {
             .filter(|&g| self.gens[g as usize].registered)
     }
 
-    fn next_provisional(&mut self) -> Stamp {
-        self.provisional += 1;
-        Stamp {
-            seq: self.last_seq,
-            sub: self.provisional,
-        }
-    }
-
     /// Re-evaluates whether generator `g` is listed in `market` (its capacity fits the market).
     fn refresh(&mut self, g: GenId, market: MarketId) {
         if let Some(m) = self.markets.get_mut(&market) {
@@ -728,7 +743,8 @@ impl Book {
         let st = &self.gens[g as usize];
         let entry = m.quotes.entry(g).or_insert(QuoteEntry {
             quote: None,
-            last: None,
+            last: 0,
+            last_seq: None,
             listed: false,
         });
         if entry.listed {
@@ -773,28 +789,29 @@ impl Book {
         }
     }
 
-    /// Records an assignment of `g` in `market` at `stamp` (re-keying its index entries).
-    fn touch(&mut self, g: GenId, market: MarketId, stamp: Stamp) {
+    /// Records an assignment of `g` in `market` (now the most recent one), seen at `seq`, re-keying its index
+    /// entries.
+    fn touch(&mut self, g: GenId, market: MarketId, seq: Seq) {
         let Some(m) = self.markets.get_mut(&market) else {
             return;
         };
+        self.turns += 1;
+        let last = self.turns;
         let addr = self.gens[g as usize].addr;
         let entry = m.quotes.entry(g).or_insert(QuoteEntry {
             quote: None,
-            last: None,
+            last: 0,
+            last_seq: None,
             listed: false,
         });
-        let last = entry.last.max(Some(stamp));
-        if last == entry.last {
-            return;
-        }
         if let (true, Some(q)) = (entry.listed, entry.quote) {
-            m.by_cost.remove(&cost_key(&q, entry.last, addr));
-            m.by_time.remove(&time_key(&q, entry.last, addr));
-            m.by_cost.insert(cost_key(&q, last, addr), g);
-            m.by_time.insert(time_key(&q, last, addr), g);
+            m.by_cost
+                .rekey(&cost_key(&q, entry.last, addr), cost_key(&q, last, addr));
+            m.by_time
+                .rekey(&time_key(&q, entry.last, addr), time_key(&q, last, addr));
         }
         entry.last = last;
+        entry.last_seq = Some(seq);
     }
 
     fn reserve(&mut self, res: Reservation) {
@@ -858,7 +875,12 @@ impl Book {
                     **assigned += 1;
                 }
             }
-            Status::Done | Status::Closed | Status::Parked(_) => {}
+            Status::Parked(_) => {}
+            Status::Done | Status::Closed => {
+                if let Some(a) = self.asks.remove(&ask) {
+                    self.finished.insert(ask, a);
+                }
+            }
         }
     }
 
@@ -907,8 +929,7 @@ impl Book {
             },
         );
         self.reserve(res);
-        let stamp = self.next_provisional();
-        self.touch(g, market_id, stamp);
+        self.touch(g, market_id, self.last_seq);
         Some(found)
     }
 
@@ -941,7 +962,7 @@ impl Book {
             }
             None => self.reserve(res),
         }
-        self.touch(g, market_id, Stamp { seq, sub: 0 });
+        self.touch(g, market_id, seq);
     }
 
     /// `AssignmentSkipped`. For the pending assignment it names, the reservation is released. Whoever signed it,

@@ -100,6 +100,57 @@ impl<K: IndexKey> Treap<K> {
         }
     }
 
+    /// Replaces `old` (which must be present) by `new`, keeping its value. `new` must have the same secondary
+    /// value. When no other key lies between the two, the node is updated in place (one descent, no
+    /// restructuring: the order and the subtree minima are unchanged); otherwise it is removed and re-inserted.
+    pub(crate) fn rekey(&mut self, old: &K, new: K) {
+        debug_assert_eq!(old.secondary(), new.secondary());
+        let (mut t, mut pred, mut succ) = (self.root, NIL, NIL);
+        while t != NIL {
+            let n = &self.nodes[t as usize];
+            match old.cmp(&n.key) {
+                std::cmp::Ordering::Less => {
+                    succ = t;
+                    t = n.left;
+                }
+                std::cmp::Ordering::Greater => {
+                    pred = t;
+                    t = n.right;
+                }
+                std::cmp::Ordering::Equal => break,
+            }
+        }
+        if t == NIL {
+            return;
+        }
+        let n = &self.nodes[t as usize];
+        if n.left != NIL {
+            pred = self.extreme(n.left, |n| n.right);
+        }
+        if n.right != NIL {
+            succ = self.extreme(n.right, |n| n.left);
+        }
+        let fits = (pred == NIL || self.nodes[pred as usize].key < new)
+            && (succ == NIL || new < self.nodes[succ as usize].key)
+            && old.secondary() == new.secondary();
+        if fits {
+            self.nodes[t as usize].key = new;
+        } else if let Some(value) = self.remove(old) {
+            self.insert(new, value);
+        }
+    }
+
+    /// The last node reached from `t` by following `next` (leftmost or rightmost of a subtree).
+    fn extreme(&self, mut t: u32, next: impl Fn(&Node<K>) -> u32) -> u32 {
+        loop {
+            let child = next(&self.nodes[t as usize]);
+            if child == NIL {
+                return t;
+            }
+            t = child;
+        }
+    }
+
     /// The first key in key order that is strictly after `after` (if given), with `primary() <= max_primary` and
     /// `secondary() <= max_secondary`, and its value.
     pub(crate) fn first_fit(
@@ -399,6 +450,17 @@ mod tests {
                 prop_assert_eq!(t.len(), keys.len());
             }
             t.check();
+            // Re-keying moves keys within and across neighbours (same secondary).
+            for (i, k) in keys.clone().into_iter().enumerate() {
+                let new = K(k.0, k.1, (k.2 + 3 * i as u16) % 7);
+                if !keys.contains(&new) {
+                    t.rekey(&k, new);
+                    keys.retain(|x| *x != k);
+                    keys.push(new);
+                    t.check();
+                }
+            }
+            prop_assert_eq!(t.len(), keys.len());
             for (after, p, s) in queries {
                 let after = after.map(|(a, b, c)| K(a, b, c));
                 let got = t.first_fit(after.as_ref(), p, s).map(|(k, _)| k);

@@ -1158,9 +1158,23 @@ fn views_report_the_book() {
     assert_eq!(t.book.ask(1).map(|a| a.created), Some(Seq::new(9, 0)));
     assert!(t.book.quotes(9).is_empty());
     assert_eq!(t.book.generator(addr(7)), None);
+    // Finished asks stay visible until forgotten, which changes nothing else.
+    t.ev(&Event::TaskCompleted { ask: 1 });
+    assert_eq!(t.status(1), AskStatus::Done);
+    t.book.forget_finished();
+    assert_eq!(t.book.ask(1), None);
+    t.book.check();
+    t.ev(&Event::AskCreated {
+        ask: 2,
+        market: M1,
+        reward: 1,
+        deadline: 1,
+        preference: COST,
+    });
+    assert_eq!(t.status(2), AskStatus::Pending { generator: addr(2) });
     // Views serialise (the HTTP API returns them).
-    let json = serde_json::to_string(&t.book.ask(1)).expect("serialise");
-    assert!(json.contains("\"status\":\"assigned\""), "{json}");
+    let json = serde_json::to_string(&t.book.ask(2)).expect("serialise");
+    assert!(json.contains("\"status\":\"pending\""), "{json}");
 }
 
 #[test]
