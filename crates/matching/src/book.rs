@@ -3,7 +3,7 @@
 use crate::{
     AskId, AskStatus, AskView, Event, GeneratorView, MarketId, MarketView, Match, Quote, QuoteView,
     Seq,
-    index::{IndexKey, Treap},
+    index::{QuoteIndex, QuoteKey},
 };
 use alloy::primitives::Address;
 use kalypso_primitives::{Preference, SkipReason};
@@ -47,55 +47,11 @@ type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 /// exactly as their chain positions would, with provisional matches after the last applied event.
 type Turn = u64;
 
-/// Key of the COST index: cheapest, then fastest, then least recently assigned (never = oldest), then address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct CostKey {
-    price: u128,
-    time: u64,
-    last: Turn,
-    addr: Address,
-}
-
-impl IndexKey for CostKey {
-    fn primary(&self) -> u128 {
-        self.price
-    }
-    fn secondary(&self) -> u128 {
-        self.time.into()
-    }
-}
-
-/// Key of the TIME index: fastest, then cheapest, then least recently assigned, then address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct TimeKey {
-    time: u64,
-    price: u128,
-    last: Turn,
-    addr: Address,
-}
-
-impl IndexKey for TimeKey {
-    fn primary(&self) -> u128 {
-        self.time.into()
-    }
-    fn secondary(&self) -> u128 {
-        self.price
-    }
-}
-
-const fn cost_key(q: &Quote, last: Turn, addr: Address) -> CostKey {
-    CostKey {
+/// The index key of `g`'s quote `q` in a market.
+const fn quote_key(q: &Quote, last: Turn, addr: Address) -> QuoteKey {
+    QuoteKey {
         price: q.price,
         time: q.max_proof_time,
-        last,
-        addr,
-    }
-}
-
-const fn time_key(q: &Quote, last: Turn, addr: Address) -> TimeKey {
-    TimeKey {
-        time: q.max_proof_time,
-        price: q.price,
         last,
         addr,
     }
@@ -127,8 +83,8 @@ struct MarketState {
     params: Params,
     frozen: bool,
     quotes: IdMap<GenId, QuoteEntry>,
-    by_cost: Treap<CostKey>,
-    by_time: Treap<TimeKey>,
+    /// The listed quotes.
+    index: QuoteIndex,
     quoted: usize,
     open: usize,
     pending: usize,
@@ -259,8 +215,7 @@ impl Book {
                     },
                     frozen: false,
                     quotes: IdMap::default(),
-                    by_cost: Treap::default(),
-                    by_time: Treap::default(),
+                    index: QuoteIndex::default(),
                     quoted: 0,
                     open: 0,
                     pending: 0,
@@ -610,7 +565,7 @@ impl Book {
             pending_asks: m.pending,
             assigned_asks: m.assigned,
             quotes: m.quoted,
-            listed: if m.frozen { 0 } else { m.by_cost.len() },
+            listed: if m.frozen { 0 } else { m.index.len() },
         })
     }
 
@@ -634,14 +589,14 @@ impl Book {
         let Some(m) = self.markets.get(&market) else {
             return Vec::new();
         };
-        let mut quotes: Vec<(CostKey, QuoteView)> = m
+        let mut quotes: Vec<(QuoteKey, QuoteView)> = m
             .quotes
             .iter()
             .filter_map(|(&g, e)| {
                 let quote = e.quote?;
                 let generator = self.gens[g as usize].addr;
                 Some((
-                    cost_key(&quote, e.last, generator),
+                    quote_key(&quote, e.last, generator),
                     QuoteView {
                         generator,
                         quote,
@@ -749,8 +704,7 @@ impl Book {
         });
         if entry.listed {
             if let Some(old) = entry.quote {
-                m.by_cost.remove(&cost_key(&old, entry.last, st.addr));
-                m.by_time.remove(&time_key(&old, entry.last, st.addr));
+                m.index.remove(&quote_key(&old, entry.last, st.addr));
             }
             entry.listed = false;
         }
@@ -782,8 +736,7 @@ impl Book {
         if let Some(q) = entry.quote.take() {
             m.quoted -= 1;
             if entry.listed {
-                m.by_cost.remove(&cost_key(&q, entry.last, addr));
-                m.by_time.remove(&time_key(&q, entry.last, addr));
+                m.index.remove(&quote_key(&q, entry.last, addr));
                 entry.listed = false;
             }
         }
@@ -805,10 +758,8 @@ impl Book {
             listed: false,
         });
         if let (true, Some(q)) = (entry.listed, entry.quote) {
-            m.by_cost
-                .rekey(&cost_key(&q, entry.last, addr), cost_key(&q, last, addr));
-            m.by_time
-                .rekey(&time_key(&q, entry.last, addr), time_key(&q, last, addr));
+            m.index
+                .rekey(&quote_key(&q, entry.last, addr), quote_key(&q, last, addr));
         }
         entry.last = last;
         entry.last_seq = Some(seq);
@@ -897,15 +848,31 @@ impl Book {
     fn try_match(&mut self, ask: AskId, now: u64) -> Option<Match> {
         let a = self.asks.get(&ask)?;
         let market_id = a.market;
-        let m = self.markets.get(&market_id)?;
+        let m = self.markets.get_mut(&market_id)?;
         if m.frozen {
             return None;
         }
         // `now + time <= deadline`, without overflow.
-        let slack = u128::from(a.deadline.checked_sub(now)?);
-        let g = match a.preference {
-            Preference::Cost => first_allowed(&m.by_cost, a.reward, slack, &a.excluded)?,
-            Preference::Time => first_allowed(&m.by_time, slack, a.reward, &a.excluded)?,
+        let slack = a.deadline.checked_sub(now)?;
+        let g = if a.excluded.is_empty() {
+            best(&m.index, a.preference, a.reward, slack)?
+        } else {
+            // Rare (the ask was failed or refused before): its excluded generators step out of the index for
+            // the query.
+            let out: Vec<(QuoteKey, GenId)> = a
+                .excluded
+                .iter()
+                .filter_map(|&g| {
+                    let e = m.quotes.get(&g).filter(|e| e.listed)?;
+                    let key = quote_key(&e.quote?, e.last, self.gens[g as usize].addr);
+                    m.index.remove(&key).map(|g| (key, g))
+                })
+                .collect();
+            let found = best(&m.index, a.preference, a.reward, slack);
+            for (key, g) in out {
+                m.index.insert(key, g);
+            }
+            found?
         };
         let q = m.quotes.get(&g)?.quote?;
         let res = Reservation {
@@ -1022,11 +989,9 @@ fn refresh_listing(m: &mut MarketState, market: MarketId, st: &GenState, g: GenI
         return;
     }
     if fits {
-        m.by_cost.insert(cost_key(&q, entry.last, st.addr), g);
-        m.by_time.insert(time_key(&q, entry.last, st.addr), g);
+        m.index.insert(quote_key(&q, entry.last, st.addr), g);
     } else {
-        m.by_cost.remove(&cost_key(&q, entry.last, st.addr));
-        m.by_time.remove(&time_key(&q, entry.last, st.addr));
+        m.index.remove(&quote_key(&q, entry.last, st.addr));
     }
     entry.listed = fits;
 }
@@ -1039,20 +1004,12 @@ const fn generator_side(reason: SkipReason) -> bool {
     )
 }
 
-/// The first listed generator of `tree` within the bounds that is not excluded from the ask.
-fn first_allowed<K: IndexKey>(
-    tree: &Treap<K>,
-    max_primary: u128,
-    max_secondary: u128,
-    excluded: &[GenId],
-) -> Option<GenId> {
-    let mut after = None;
-    loop {
-        let (key, g) = tree.first_fit(after.as_ref(), max_primary, max_secondary)?;
-        if !excluded.contains(&g) {
-            return Some(g);
-        }
-        after = Some(key);
+/// The generator the preference picks among the listed quotes of a market with `price <= reward` and
+/// `time <= slack`.
+fn best(index: &QuoteIndex, preference: Preference, reward: u128, slack: u64) -> Option<GenId> {
+    match preference {
+        Preference::Cost => index.cheapest(reward, slack),
+        Preference::Time => index.fastest(reward, slack),
     }
 }
 
@@ -1125,23 +1082,16 @@ impl Book {
                             st.addr
                         );
                         if e.listed {
-                            listed.push((
-                                cost_key(&q, e.last, st.addr),
-                                time_key(&q, e.last, st.addr),
-                                g,
-                            ));
+                            listed.push((quote_key(&q, e.last, st.addr), g));
                         }
                     }
                     None => assert!(!e.listed && !st.joined.contains(&id)),
                 }
             }
             assert_eq!(m.quoted, quoted);
-            let mut by_cost: Vec<_> = listed.iter().map(|&(c, _, g)| (c, g)).collect();
-            let mut by_time: Vec<_> = listed.iter().map(|&(_, t, g)| (t, g)).collect();
-            by_cost.sort();
-            by_time.sort();
-            assert_eq!(m.by_cost.in_order(), by_cost);
-            assert_eq!(m.by_time.in_order(), by_time);
+            listed.sort();
+            assert_eq!(m.index.in_order(), listed);
+            m.index.check();
         }
     }
 }
