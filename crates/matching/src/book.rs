@@ -17,6 +17,12 @@ use std::{
 /// Index of a generator in the book's arena.
 type GenId = u32;
 
+/// Index of a market in the book's arena.
+type Slot = u32;
+
+/// Index of a quote entry in its market's arena.
+type QuoteSlot = u32;
+
 /// Hasher for the book's own sequential ids (ask ids, generator ids): a multiplicative mix, deterministic and
 /// fast. Ids are assigned by the contract or by the book, so nobody chooses colliding values.
 #[derive(Default, Clone, Copy)]
@@ -28,7 +34,7 @@ impl Hasher for IdHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
         }
     }
     fn write_u32(&mut self, i: u32) {
@@ -47,7 +53,7 @@ type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 /// exactly as their chain positions would, with provisional matches after the last applied event.
 type Turn = u64;
 
-/// The index key of `g`'s quote `q` in a market.
+/// The index key of a quote.
 const fn quote_key(q: &Quote, last: Turn, addr: Address) -> QuoteKey {
     QuoteKey {
         price: q.price,
@@ -57,16 +63,18 @@ const fn quote_key(q: &Quote, last: Turn, addr: Address) -> QuoteKey {
     }
 }
 
-/// A generator's quote in a market plus its listing state.
+/// A generator's quote in a market plus its listing state. Entries are never removed (leaving clears the
+/// quote), so their slots are stable and remember the last assignment.
 #[derive(Clone, Debug)]
 struct QuoteEntry {
-    /// The quote (None after leaving: the entry stays to remember `last`).
+    generator: GenId,
+    /// The quote (None when not joined).
     quote: Option<Quote>,
     /// Last assignment in this market.
     last: Turn,
     /// Position of the last event applied when it was recorded (for views).
     last_seq: Option<Seq>,
-    /// In the market's indexes (capacity fits).
+    /// In the market's index (capacity fits).
     listed: bool,
 }
 
@@ -80,15 +88,68 @@ struct Params {
 
 #[derive(Clone, Debug)]
 struct MarketState {
+    id: MarketId,
     params: Params,
     frozen: bool,
-    quotes: IdMap<GenId, QuoteEntry>,
-    /// The listed quotes.
+    quotes: Vec<QuoteEntry>,
+    quote_of: IdMap<GenId, QuoteSlot>,
+    /// The listed quotes (by quote slot).
     index: QuoteIndex,
     quoted: usize,
     open: usize,
     pending: usize,
     assigned: usize,
+}
+
+impl MarketState {
+    /// The quote slot of `g`, created (not joined) if missing.
+    fn entry(&mut self, g: GenId) -> QuoteSlot {
+        if let Some(&qs) = self.quote_of.get(&g) {
+            return qs;
+        }
+        // 2^32 quote entries in one market would exhaust memory first.
+        let qs = QuoteSlot::try_from(self.quotes.len()).unwrap_or(QuoteSlot::MAX);
+        self.quotes.push(QuoteEntry {
+            generator: g,
+            quote: None,
+            last: 0,
+            last_seq: None,
+            listed: false,
+        });
+        self.quote_of.insert(g, qs);
+        qs
+    }
+
+    /// Lists or delists quote `qs` so that it is listed exactly when it is quoted and its generator's capacity
+    /// fits the market.
+    fn refresh(&mut self, qs: QuoteSlot, st: &GenState) {
+        let (id, params) = (self.id, self.params);
+        let entry = &mut self.quotes[qs as usize];
+        let fits = entry.quote.is_some_and(|q| st.fits(id, &params, &q));
+        if fits == entry.listed {
+            return;
+        }
+        if let Some(q) = entry.quote {
+            let key = quote_key(&q, entry.last, st.addr);
+            if fits {
+                self.index.insert(key, qs);
+            } else {
+                self.index.remove(&key);
+            }
+        }
+        entry.listed = fits;
+    }
+
+    /// Delists quote `qs` (if listed) for a change of its key; returns whether it was listed.
+    fn unlist(&mut self, qs: QuoteSlot, addr: Address) -> bool {
+        let entry = &mut self.quotes[qs as usize];
+        let was = entry.listed;
+        if let (true, Some(q)) = (was, entry.quote) {
+            self.index.remove(&quote_key(&q, entry.last, addr));
+        }
+        entry.listed = false;
+        was
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +160,8 @@ struct GenState {
     consumed: u64,
     stake: u128,
     locked: u128,
-    joined: BTreeSet<MarketId>,
+    /// The markets it has a quote in, with the quote's slot there.
+    joined: Vec<(Slot, QuoteSlot)>,
     keys: BTreeSet<MarketId>,
 }
 
@@ -148,6 +210,7 @@ enum Status {
 #[derive(Clone, Debug)]
 struct AskState {
     market: MarketId,
+    slot: Slot,
     reward: u128,
     deadline: u64,
     preference: Preference,
@@ -169,7 +232,8 @@ const CHUNK: usize = 256;
 /// contract's rules. See the crate docs for the rules and the cost of each operation.
 #[derive(Clone, Debug, Default)]
 pub struct Book {
-    markets: BTreeMap<MarketId, MarketState>,
+    markets: Vec<MarketState>,
+    market_slots: BTreeMap<MarketId, Slot>,
     gens: Vec<GenState>,
     gen_ids: HashMap<Address, GenId>,
     /// Asks that can still change (open, pending, assigned, parked).
@@ -177,7 +241,10 @@ pub struct Book {
     /// Asks that reached Done or Closed (nothing changes them any more): kept for the views only, out of the
     /// way of the live ones.
     finished: IdMap<AskId, AskState>,
+    /// The open asks in matching order.
     open: BTreeSet<OpenKey>,
+    /// Deadlines of the asks that were open: every open ask is here (stale entries of asks that left the
+    /// queue are dropped when their deadline passes).
     by_deadline: BTreeSet<(u64, AskId)>,
     last_seq: Seq,
     /// Assignments recorded so far (the last one's [`Turn`]).
@@ -207,24 +274,31 @@ impl Book {
                 min_stake,
                 confidential,
             } => {
-                self.markets.entry(market).or_insert_with(|| MarketState {
-                    params: Params {
-                        slashing_penalty,
-                        min_stake,
-                        confidential,
-                    },
-                    frozen: false,
-                    quotes: IdMap::default(),
-                    index: QuoteIndex::default(),
-                    quoted: 0,
-                    open: 0,
-                    pending: 0,
-                    assigned: 0,
-                });
+                if !self.market_slots.contains_key(&market) {
+                    // 2^32 markets would exhaust memory first.
+                    let slot = Slot::try_from(self.markets.len()).unwrap_or(Slot::MAX);
+                    self.markets.push(MarketState {
+                        id: market,
+                        params: Params {
+                            slashing_penalty,
+                            min_stake,
+                            confidential,
+                        },
+                        frozen: false,
+                        quotes: Vec::new(),
+                        quote_of: IdMap::default(),
+                        index: QuoteIndex::default(),
+                        quoted: 0,
+                        open: 0,
+                        pending: 0,
+                        assigned: 0,
+                    });
+                    self.market_slots.insert(market, slot);
+                }
             }
             Event::MarketFrozen { market, frozen } => {
-                if let Some(m) = self.markets.get_mut(&market) {
-                    m.frozen = frozen;
+                if let Some(slot) = self.slot(market) {
+                    self.markets[slot as usize].frozen = frozen;
                 }
             }
             Event::GeneratorRegistered {
@@ -250,9 +324,8 @@ impl Book {
             }
             Event::GeneratorDeregistered { generator } => {
                 if let Some(g) = self.registered(generator) {
-                    let joined = std::mem::take(&mut self.gens[g as usize].joined);
-                    for market in joined {
-                        self.drop_quote(g, market);
+                    while let Some(&(slot, _)) = self.gens[g as usize].joined.first() {
+                        self.drop_quote(g, slot);
                     }
                     let st = &mut self.gens[g as usize];
                     st.registered = false;
@@ -267,8 +340,10 @@ impl Book {
                 if quote.max_proof_time == 0 {
                     // The registry's "not joined" (a zero proving time cannot be quoted).
                     self.leave(generator, market);
-                } else if let Some(g) = self.registered(generator) {
-                    self.set_quote(g, market, quote);
+                } else if let (Some(g), Some(slot)) =
+                    (self.registered(generator), self.slot(market))
+                {
+                    self.set_quote(g, slot, quote);
                 }
             }
             Event::MarketLeft { generator, market } => self.leave(generator, market),
@@ -301,7 +376,12 @@ impl Book {
                 } else {
                     keys.remove(&market);
                 }
-                self.refresh(g, market);
+                if let Some(slot) = self.slot(market) {
+                    let m = &mut self.markets[slot as usize];
+                    if let Some(&qs) = m.quote_of.get(&g) {
+                        m.refresh(qs, &self.gens[g as usize]);
+                    }
+                }
             }
             Event::AskCreated {
                 ask,
@@ -310,7 +390,7 @@ impl Book {
                 deadline,
                 preference,
             } => {
-                if self.markets.contains_key(&market)
+                if let Some(slot) = self.slot(market)
                     && !self.asks.contains_key(&ask)
                     && !self.finished.contains_key(&ask)
                 {
@@ -318,11 +398,12 @@ impl Book {
                         ask,
                         AskState {
                             market,
+                            slot,
                             reward,
                             deadline,
                             preference,
                             created: seq,
-                            status: Status::Closed,
+                            status: Status::Parked(SkipReason::None),
                             excluded: Vec::new(),
                             refunded: false,
                         },
@@ -447,10 +528,7 @@ impl Book {
             _ => return Err(SkipReason::AskNotOpen),
         }
         let slack = a.deadline.checked_sub(now).ok_or(SkipReason::AskExpired)?;
-        let market = self
-            .markets
-            .get(&a.market)
-            .ok_or(SkipReason::MarketNotActive)?;
+        let market = &self.markets[a.slot as usize];
         if market.frozen {
             return Err(SkipReason::MarketNotActive);
         }
@@ -461,10 +539,9 @@ impl Book {
             return Err(SkipReason::NoEnclaveKey);
         }
         let g = g.ok_or(SkipReason::NotJoined)?;
-        let q = market
-            .quotes
-            .get(&g)
-            .and_then(|e| e.quote)
+        let qs = *market.quote_of.get(&g).ok_or(SkipReason::NotJoined)?;
+        let q = market.quotes[qs as usize]
+            .quote
             .ok_or(SkipReason::NotJoined)?;
         if q.price > a.reward.min(m.max_price) {
             return Err(SkipReason::PriceAboveReward);
@@ -495,7 +572,7 @@ impl Book {
             compute: q.compute_per_proof,
             lock: market.params.slashing_penalty,
         };
-        let market_id = a.market;
+        let slot = a.slot;
         self.set_status(
             m.ask,
             Status::Pending {
@@ -505,7 +582,7 @@ impl Book {
             },
         );
         self.reserve(res);
-        self.touch(g, market_id, self.last_seq);
+        self.touch(slot, qs, self.last_seq);
         Ok(())
     }
 
@@ -523,7 +600,7 @@ impl Book {
         }
     }
 
-    /// An ask.
+    /// An ask (finished ones until [`Book::forget_finished`]).
     pub fn ask(&self, ask: AskId) -> Option<AskView> {
         let a = self.asks.get(&ask).or_else(|| self.finished.get(&ask))?;
         let addr = |g: GenId| self.gens[g as usize].addr;
@@ -552,9 +629,16 @@ impl Book {
         })
     }
 
+    /// Forgets finished (done or closed) asks, which the book keeps only for [`Book::ask`]: a long-running
+    /// service calls this now and then to bound its memory (about 100 bytes per finished ask). Changes no
+    /// matching.
+    pub fn forget_finished(&mut self) {
+        self.finished = IdMap::default();
+    }
+
     /// A market.
     pub fn market(&self, market: MarketId) -> Option<MarketView> {
-        let m = self.markets.get(&market)?;
+        let m = &self.markets[self.slot(market)? as usize];
         Some(MarketView {
             market,
             slashing_penalty: m.params.slashing_penalty,
@@ -569,16 +653,9 @@ impl Book {
         })
     }
 
-    /// Forgets finished (done or closed) asks, which the book keeps only for [`Book::ask`]: a long-running
-    /// service calls this now and then to bound its memory (about 100 bytes per finished ask). Changes no
-    /// matching.
-    pub fn forget_finished(&mut self) {
-        self.finished = IdMap::default();
-    }
-
     /// All markets, by id.
     pub fn markets(&self) -> Vec<MarketView> {
-        self.markets
+        self.market_slots
             .keys()
             .filter_map(|&m| self.market(m))
             .collect()
@@ -586,15 +663,16 @@ impl Book {
 
     /// The quotes of a market, cheapest first (then fastest, least recently assigned, address).
     pub fn quotes(&self, market: MarketId) -> Vec<QuoteView> {
-        let Some(m) = self.markets.get(&market) else {
+        let Some(slot) = self.slot(market) else {
             return Vec::new();
         };
+        let m = &self.markets[slot as usize];
         let mut quotes: Vec<(QuoteKey, QuoteView)> = m
             .quotes
             .iter()
-            .filter_map(|(&g, e)| {
+            .filter_map(|e| {
                 let quote = e.quote?;
-                let generator = self.gens[g as usize].addr;
+                let generator = self.gens[e.generator as usize].addr;
                 Some((
                     quote_key(&quote, e.last, generator),
                     QuoteView {
@@ -613,6 +691,12 @@ impl Book {
     /// A generator (known from registration, stake, keys or assignments).
     pub fn generator(&self, generator: Address) -> Option<GeneratorView> {
         let g = &self.gens[*self.gen_ids.get(&generator)? as usize];
+        let mut markets: Vec<MarketId> = g
+            .joined
+            .iter()
+            .map(|&(slot, _)| self.markets[slot as usize].id)
+            .collect();
+        markets.sort_unstable();
         Some(GeneratorView {
             generator,
             registered: g.registered,
@@ -620,7 +704,7 @@ impl Book {
             consumed_compute: g.consumed,
             stake: g.stake,
             locked: g.locked,
-            markets: g.joined.iter().copied().collect(),
+            markets,
             enclave_keys: g.keys.iter().copied().collect(),
         })
     }
@@ -639,13 +723,19 @@ impl Book {
     pub fn open_asks(&self, market: Option<MarketId>) -> usize {
         match market {
             None => self.open.len(),
-            Some(m) => self.markets.get(&m).map_or(0, |m| m.open),
+            Some(m) => self
+                .slot(m)
+                .map_or(0, |slot| self.markets[slot as usize].open),
         }
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------------------------
+
+    fn slot(&self, market: MarketId) -> Option<Slot> {
+        self.market_slots.get(&market).copied()
+    }
 
     fn gen_id(&mut self, addr: Address) -> GenId {
         if let Some(&g) = self.gen_ids.get(&addr) {
@@ -660,7 +750,7 @@ impl Book {
             consumed: 0,
             stake: 0,
             locked: 0,
-            joined: BTreeSet::new(),
+            joined: Vec::new(),
             keys: BTreeSet::new(),
         });
         self.gen_ids.insert(addr, g);
@@ -674,90 +764,56 @@ impl Book {
             .filter(|&g| self.gens[g as usize].registered)
     }
 
-    /// Re-evaluates whether generator `g` is listed in `market` (its capacity fits the market).
-    fn refresh(&mut self, g: GenId, market: MarketId) {
-        if let Some(m) = self.markets.get_mut(&market) {
-            refresh_listing(m, market, &self.gens[g as usize], g);
-        }
-    }
-
     /// Re-evaluates the listing of `g` in every market it joined (after its compute or stake changed).
     fn refresh_all(&mut self, g: GenId) {
         let st = &self.gens[g as usize];
-        for &market in &st.joined {
-            if let Some(m) = self.markets.get_mut(&market) {
-                refresh_listing(m, market, st, g);
-            }
+        for &(slot, qs) in &st.joined {
+            self.markets[slot as usize].refresh(qs, st);
         }
     }
 
-    fn set_quote(&mut self, g: GenId, market: MarketId, quote: Quote) {
-        let Some(m) = self.markets.get_mut(&market) else {
-            return;
-        };
-        let st = &self.gens[g as usize];
-        let entry = m.quotes.entry(g).or_insert(QuoteEntry {
-            quote: None,
-            last: 0,
-            last_seq: None,
-            listed: false,
-        });
-        if entry.listed {
-            if let Some(old) = entry.quote {
-                m.index.remove(&quote_key(&old, entry.last, st.addr));
-            }
-            entry.listed = false;
-        }
+    fn set_quote(&mut self, g: GenId, slot: Slot, quote: Quote) {
+        let m = &mut self.markets[slot as usize];
+        let qs = m.entry(g);
+        let st = &mut self.gens[g as usize];
+        m.unlist(qs, st.addr);
+        let entry = &mut m.quotes[qs as usize];
         if entry.quote.is_none() {
             m.quoted += 1;
+            st.joined.push((slot, qs));
         }
         entry.quote = Some(quote);
-        refresh_listing(m, market, st, g);
-        self.gens[g as usize].joined.insert(market);
+        m.refresh(qs, st);
     }
 
     fn leave(&mut self, addr: Address, market: MarketId) {
-        if let Some(&g) = self.gen_ids.get(&addr)
-            && self.gens[g as usize].joined.remove(&market)
-        {
-            self.drop_quote(g, market);
+        if let (Some(&g), Some(slot)) = (self.gen_ids.get(&addr), self.slot(market)) {
+            self.drop_quote(g, slot);
         }
     }
 
-    /// Removes `g`'s quote from `market` (delisting it), keeping its last-assignment stamp.
-    fn drop_quote(&mut self, g: GenId, market: MarketId) {
-        let Some(m) = self.markets.get_mut(&market) else {
+    /// Removes `g`'s quote from the market in `slot` (delisting it), keeping its last assignment.
+    fn drop_quote(&mut self, g: GenId, slot: Slot) {
+        let st = &mut self.gens[g as usize];
+        let Some(i) = st.joined.iter().position(|&(s, _)| s == slot) else {
             return;
         };
-        let Some(entry) = m.quotes.get_mut(&g) else {
-            return;
-        };
-        let addr = self.gens[g as usize].addr;
-        if let Some(q) = entry.quote.take() {
-            m.quoted -= 1;
-            if entry.listed {
-                m.index.remove(&quote_key(&q, entry.last, addr));
-                entry.listed = false;
-            }
-        }
+        let (_, qs) = st.joined.swap_remove(i);
+        let m = &mut self.markets[slot as usize];
+        m.unlist(qs, st.addr);
+        m.quotes[qs as usize].quote = None;
+        m.quoted -= 1;
     }
 
-    /// Records an assignment of `g` in `market` (now the most recent one), seen at `seq`, re-keying its index
-    /// entries.
-    fn touch(&mut self, g: GenId, market: MarketId, seq: Seq) {
-        let Some(m) = self.markets.get_mut(&market) else {
-            return;
-        };
+    /// Records an assignment of quote `qs` of the market in `slot` (now the most recent one), seen at `seq`,
+    /// re-keying its index entry.
+    fn touch(&mut self, slot: Slot, qs: QuoteSlot, seq: Seq) {
         self.turns += 1;
         let last = self.turns;
-        let addr = self.gens[g as usize].addr;
-        let entry = m.quotes.entry(g).or_insert(QuoteEntry {
-            quote: None,
-            last: 0,
-            last_seq: None,
-            listed: false,
-        });
+        let m = &mut self.markets[slot as usize];
+        let entry = &mut m.quotes[qs as usize];
         if let (true, Some(q)) = (entry.listed, entry.quote) {
+            let addr = self.gens[entry.generator as usize].addr;
             m.index
                 .rekey(&quote_key(&q, entry.last, addr), quote_key(&q, last, addr));
         }
@@ -779,53 +835,31 @@ impl Book {
         self.refresh_all(res.generator);
     }
 
-    /// Moves an ask to `status`, keeping the open queue and the market's counters in step.
+    /// Moves an ask to `status`, keeping the open queue, the market's counters and the finished map in step.
     fn set_status(&mut self, ask: AskId, status: Status) {
         let Some(a) = self.asks.get_mut(&ask) else {
             return;
         };
         let old = std::mem::replace(&mut a.status, status);
-        let market = self.markets.get_mut(&a.market);
+        let m = &mut self.markets[a.slot as usize];
         let open_key = (Reverse(a.reward), a.created, ask);
-        let mut counters = market.map(|m| (&mut m.open, &mut m.pending, &mut m.assigned));
         match old {
             Status::Open => {
                 self.open.remove(&open_key);
-                self.by_deadline.remove(&(a.deadline, ask));
-                if let Some((open, _, _)) = counters.as_mut() {
-                    **open -= 1;
-                }
+                m.open -= 1;
             }
-            Status::Pending { .. } => {
-                if let Some((_, pending, _)) = counters.as_mut() {
-                    **pending -= 1;
-                }
-            }
-            Status::Assigned { .. } => {
-                if let Some((_, _, assigned)) = counters.as_mut() {
-                    **assigned -= 1;
-                }
-            }
+            Status::Pending { .. } => m.pending -= 1,
+            Status::Assigned { .. } => m.assigned -= 1,
             Status::Done | Status::Closed | Status::Parked(_) => {}
         }
         match a.status {
             Status::Open => {
                 self.open.insert(open_key);
                 self.by_deadline.insert((a.deadline, ask));
-                if let Some((open, _, _)) = counters.as_mut() {
-                    **open += 1;
-                }
+                m.open += 1;
             }
-            Status::Pending { .. } => {
-                if let Some((_, pending, _)) = counters.as_mut() {
-                    **pending += 1;
-                }
-            }
-            Status::Assigned { .. } => {
-                if let Some((_, _, assigned)) = counters.as_mut() {
-                    **assigned += 1;
-                }
-            }
+            Status::Pending { .. } => m.pending += 1,
+            Status::Assigned { .. } => m.assigned += 1,
             Status::Parked(_) => {}
             Status::Done | Status::Closed => {
                 if let Some(a) = self.asks.remove(&ask) {
@@ -840,41 +874,55 @@ impl Book {
         while let Some(&(deadline, ask)) = self.by_deadline.first()
             && deadline < now
         {
-            self.set_status(ask, Status::Parked(SkipReason::AskExpired));
+            self.by_deadline.pop_first();
+            if self
+                .asks
+                .get(&ask)
+                .is_some_and(|a| a.status == Status::Open)
+            {
+                self.set_status(ask, Status::Parked(SkipReason::AskExpired));
+            }
         }
     }
 
     /// Matches one open ask if a generator can meet it.
     fn try_match(&mut self, ask: AskId, now: u64) -> Option<Match> {
         let a = self.asks.get(&ask)?;
-        let market_id = a.market;
-        let m = self.markets.get_mut(&market_id)?;
+        let slot = a.slot;
+        let m = &mut self.markets[slot as usize];
         if m.frozen {
             return None;
         }
         // `now + time <= deadline`, without overflow.
         let slack = a.deadline.checked_sub(now)?;
-        let g = if a.excluded.is_empty() {
+        let qs = if a.excluded.is_empty() {
             best(&m.index, a.preference, a.reward, slack)?
         } else {
             // Rare (the ask was failed or refused before): its excluded generators step out of the index for
             // the query.
-            let out: Vec<(QuoteKey, GenId)> = a
+            let out: Vec<(QuoteKey, QuoteSlot)> = a
                 .excluded
                 .iter()
                 .filter_map(|&g| {
-                    let e = m.quotes.get(&g).filter(|e| e.listed)?;
-                    let key = quote_key(&e.quote?, e.last, self.gens[g as usize].addr);
-                    m.index.remove(&key).map(|g| (key, g))
+                    let qs = *m.quote_of.get(&g)?;
+                    let e = &m.quotes[qs as usize];
+                    let key = quote_key(
+                        &e.quote.filter(|_| e.listed)?,
+                        e.last,
+                        self.gens[g as usize].addr,
+                    );
+                    m.index.remove(&key).map(|qs| (key, qs))
                 })
                 .collect();
             let found = best(&m.index, a.preference, a.reward, slack);
-            for (key, g) in out {
-                m.index.insert(key, g);
+            for (key, qs) in out {
+                m.index.insert(key, qs);
             }
             found?
         };
-        let q = m.quotes.get(&g)?.quote?;
+        let entry = &m.quotes[qs as usize];
+        let q = entry.quote?;
+        let g = entry.generator;
         let res = Reservation {
             generator: g,
             compute: q.compute_per_proof,
@@ -882,7 +930,7 @@ impl Book {
         };
         let found = Match {
             ask,
-            market: market_id,
+            market: m.id,
             generator: self.gens[g as usize].addr,
             max_price: q.price,
             max_proof_time: q.max_proof_time,
@@ -896,17 +944,14 @@ impl Book {
             },
         );
         self.reserve(res);
-        self.touch(g, market_id, self.last_seq);
+        self.touch(slot, qs, self.last_seq);
         Some(found)
     }
 
     fn task_assigned(&mut self, seq: Seq, ask: AskId, addr: Address, price: u128, compute: u64) {
         let Some(a) = self.asks.get(&ask) else { return };
-        let market_id = a.market;
-        let Some(m) = self.markets.get(&market_id) else {
-            return;
-        };
-        let lock = m.params.slashing_penalty;
+        let slot = a.slot;
+        let lock = self.markets[slot as usize].params.slashing_penalty;
         let previous = match a.status {
             Status::Open | Status::Parked(_) => None,
             Status::Pending { res, .. } => Some(res),
@@ -929,7 +974,8 @@ impl Book {
             }
             None => self.reserve(res),
         }
-        self.touch(g, market_id, seq);
+        let qs = self.markets[slot as usize].entry(g);
+        self.touch(slot, qs, seq);
     }
 
     /// `AssignmentSkipped`. For the pending assignment it names, the reservation is released. Whoever signed it,
@@ -940,6 +986,7 @@ impl Book {
         let Some(a) = self.asks.get_mut(&ask) else {
             return;
         };
+        let known = self.gen_ids.get(&addr).copied();
         let ours = match a.status {
             Status::Open => None,
             Status::Pending { res, .. } if self.gens[res.generator as usize].addr == addr => {
@@ -947,7 +994,7 @@ impl Book {
             }
             Status::Pending { .. } => {
                 // Another assignment of this ask (not ours) was skipped: ours is still in flight.
-                if let (true, Some(&g)) = (generator_side(reason), self.gen_ids.get(&addr))
+                if let (true, Some(g)) = (generator_side(reason), known)
                     && !a.excluded.contains(&g)
                 {
                     a.excluded.push(g);
@@ -957,7 +1004,7 @@ impl Book {
             Status::Assigned { .. } | Status::Done | Status::Closed | Status::Parked(_) => return,
         };
         let next = if generator_side(reason) {
-            if let Some(&g) = self.gen_ids.get(&addr)
+            if let Some(g) = known
                 && !a.excluded.contains(&g)
             {
                 a.excluded.push(g);
@@ -977,25 +1024,6 @@ impl Book {
     }
 }
 
-/// Lists or delists `g` in market `m` so that it is listed exactly when it has a quote and its capacity fits.
-fn refresh_listing(m: &mut MarketState, market: MarketId, st: &GenState, g: GenId) {
-    let params = m.params;
-    let Some(entry) = m.quotes.get_mut(&g) else {
-        return;
-    };
-    let Some(q) = entry.quote else { return };
-    let fits = st.fits(market, &params, &q);
-    if fits == entry.listed {
-        return;
-    }
-    if fits {
-        m.index.insert(quote_key(&q, entry.last, st.addr), g);
-    } else {
-        m.index.remove(&quote_key(&q, entry.last, st.addr));
-    }
-    entry.listed = fits;
-}
-
 /// Whether a skip reason is about the generator (its quote, capacity or key) rather than the ask or market.
 const fn generator_side(reason: SkipReason) -> bool {
     !matches!(
@@ -1004,9 +1032,9 @@ const fn generator_side(reason: SkipReason) -> bool {
     )
 }
 
-/// The generator the preference picks among the listed quotes of a market with `price <= reward` and
+/// The quote the preference picks among the listed quotes of a market with `price <= reward` and
 /// `time <= slack`.
-fn best(index: &QuoteIndex, preference: Preference, reward: u128, slack: u64) -> Option<GenId> {
+fn best(index: &QuoteIndex, preference: Preference, reward: u128, slack: u64) -> Option<QuoteSlot> {
     match preference {
         Preference::Cost => index.cheapest(reward, slack),
         Preference::Time => index.fastest(reward, slack),
@@ -1020,11 +1048,12 @@ mod tests;
 impl Book {
     /// Checks every internal invariant against a recomputation from scratch (tests).
     fn check(&self) {
-        let mut counts: BTreeMap<MarketId, (usize, usize, usize)> = BTreeMap::new();
+        let mut counts: BTreeMap<Slot, (usize, usize, usize)> = BTreeMap::new();
         let mut held: HashMap<GenId, (u64, u128)> = HashMap::new();
         let mut open = BTreeSet::new();
         for (&id, a) in &self.asks {
-            let c = counts.entry(a.market).or_default();
+            assert_eq!(self.markets[a.slot as usize].id, a.market);
+            let c = counts.entry(a.slot).or_default();
             let res = match a.status {
                 Status::Open => {
                     c.0 += 1;
@@ -1040,7 +1069,8 @@ impl Book {
                     c.2 += 1;
                     Some(res)
                 }
-                _ => None,
+                Status::Parked(_) => None,
+                Status::Done | Status::Closed => panic!("finished ask {id} among the live ones"),
             };
             if let Some(res) = res {
                 let h = held.entry(res.generator).or_default();
@@ -1048,8 +1078,10 @@ impl Book {
                 h.1 += res.lock;
             }
         }
+        for a in self.finished.values() {
+            assert!(matches!(a.status, Status::Done | Status::Closed));
+        }
         assert_eq!(open, self.open);
-        assert_eq!(self.by_deadline.len(), self.open.len());
         for (g, st) in self.gens.iter().enumerate() {
             let (compute, lock) = held.get(&(g as GenId)).copied().unwrap_or_default();
             assert_eq!(
@@ -1059,9 +1091,16 @@ impl Book {
                 st.addr
             );
             assert_eq!(self.gen_ids[&st.addr], g as GenId);
+            for &(slot, qs) in &st.joined {
+                let e = &self.markets[slot as usize].quotes[qs as usize];
+                assert!(e.generator == g as GenId && e.quote.is_some());
+            }
         }
-        for (&id, m) in &self.markets {
-            let c = counts.get(&id).copied().unwrap_or_default();
+        assert_eq!(self.market_slots.len(), self.markets.len());
+        for (&id, &slot) in &self.market_slots {
+            let m = &self.markets[slot as usize];
+            assert_eq!(m.id, id);
+            let c = counts.get(&slot).copied().unwrap_or_default();
             assert_eq!(
                 (m.open, m.pending, m.assigned),
                 c,
@@ -1069,12 +1108,14 @@ impl Book {
             );
             let mut quoted = 0;
             let mut listed = Vec::new();
-            for (&g, e) in &m.quotes {
-                let st = &self.gens[g as usize];
+            for (qs, e) in m.quotes.iter().enumerate() {
+                assert_eq!(m.quote_of[&e.generator], qs as QuoteSlot);
+                let st = &self.gens[e.generator as usize];
+                let joined = st.joined.contains(&(slot, qs as QuoteSlot));
                 match e.quote {
                     Some(q) => {
                         quoted += 1;
-                        assert!(st.joined.contains(&id));
+                        assert!(joined);
                         assert_eq!(
                             e.listed,
                             st.fits(id, &m.params, &q),
@@ -1082,10 +1123,10 @@ impl Book {
                             st.addr
                         );
                         if e.listed {
-                            listed.push((quote_key(&q, e.last, st.addr), g));
+                            listed.push((quote_key(&q, e.last, st.addr), qs as QuoteSlot));
                         }
                     }
-                    None => assert!(!e.listed && !st.joined.contains(&id)),
+                    None => assert!(!e.listed && !joined),
                 }
             }
             assert_eq!(m.quoted, quoted);
