@@ -130,7 +130,7 @@ impl QuoteIndex {
     /// descent, the path's minima recomputed), else by removing and re-inserting.
     pub(crate) fn rekey(&mut self, old: &QuoteKey, new: QuoteKey) {
         match self.rekey_at(self.root, old, &new, NIL, NIL) {
-            Rekey::Done | Rekey::Missing => {}
+            Rekey::Done(_) | Rekey::Missing => {}
             Rekey::Moves => {
                 if let Some(value) = self.remove(old) {
                     self.insert(new, value);
@@ -252,8 +252,17 @@ impl QuoteIndex {
             let child = self.insert_at(self.nodes[t as usize].right, id);
             self.nodes[t as usize].right = child;
         }
-        self.pull(t);
+        // One more node under `t`: its minimum can only drop to the new node's.
+        self.relax(t, id);
         t
+    }
+
+    /// Lowers `t`'s subtree minimum to node `id`'s key if that is smaller (no child reads).
+    fn relax(&mut self, t: u32, id: u32) {
+        let own = self.own(id);
+        if let Some(min) = self.min_of(Some(own), Some(self.nodes[t as usize].min)) {
+            self.nodes[t as usize].min = min;
+        }
     }
 
     /// Splits `t` into the keys below `key` and the keys above it (`key` itself is not in `t`).
@@ -307,7 +316,7 @@ impl QuoteIndex {
                 let (child, removed) = self.remove_at(left, key);
                 if removed != NIL {
                     self.nodes[t as usize].left = child;
-                    self.pull(t);
+                    self.unmin(t, removed);
                 }
                 (t, removed)
             }
@@ -315,10 +324,17 @@ impl QuoteIndex {
                 let (child, removed) = self.remove_at(right, key);
                 if removed != NIL {
                     self.nodes[t as usize].right = child;
-                    self.pull(t);
+                    self.unmin(t, removed);
                 }
                 (t, removed)
             }
+        }
+    }
+
+    /// After node `gone` left `t`'s subtree (or grew): recomputes `t`'s minimum only if it was that node's.
+    fn unmin(&mut self, t: u32, gone: u32) {
+        if self.nodes[t as usize].min.node == gone {
+            self.pull(t);
         }
     }
 
@@ -352,11 +368,16 @@ impl QuoteIndex {
                     return Rekey::Moves;
                 }
                 self.nodes[t as usize].key = *new;
-                Rekey::Done
+                Rekey::Done(t)
             }
         };
-        if result == Rekey::Done {
-            self.pull(t);
+        if let Rekey::Done(node) = result {
+            // The node's key changed under `t`: recompute the minimum if it was the node's, else it can only drop.
+            if t == node || self.nodes[t as usize].min.node == node {
+                self.pull(t);
+            } else {
+                self.relax(t, node);
+            }
         }
         result
     }
@@ -448,7 +469,8 @@ impl QuoteIndex {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Rekey {
-    Done,
+    /// Re-keyed in place (the node).
+    Done(u32),
     Moves,
     Missing,
 }
