@@ -3,7 +3,7 @@
 use crate::{
     AskId, AskStatus, AskView, Event, GeneratorView, MarketId, MarketView, Match, Quote, QuoteView,
     Seq,
-    index::{QuoteIndex, QuoteKey},
+    index::{NIL, QuoteIndex, QuoteKey},
 };
 use alloy::primitives::Address;
 use kalypso_primitives::{Preference, SkipReason};
@@ -74,7 +74,9 @@ struct QuoteEntry {
     last: Turn,
     /// Position of the last event applied when it was recorded (for views).
     last_seq: Option<Seq>,
-    /// In the market's index (capacity fits).
+    /// Its node in the market's index while quoted (else `NIL`).
+    node: u32,
+    /// Listed in the index (its generator's capacity fits).
     listed: bool,
 }
 
@@ -93,7 +95,7 @@ struct MarketState {
     frozen: bool,
     quotes: Vec<QuoteEntry>,
     quote_of: IdMap<GenId, QuoteSlot>,
-    /// The listed quotes (by quote slot).
+    /// The quotes (value: quote slot), listed or not.
     index: QuoteIndex,
     quoted: usize,
     open: usize,
@@ -114,6 +116,7 @@ impl MarketState {
             quote: None,
             last: 0,
             last_seq: None,
+            node: NIL,
             listed: false,
         });
         self.quote_of.insert(g, qs);
@@ -126,29 +129,10 @@ impl MarketState {
         let (id, params) = (self.id, self.params);
         let entry = &mut self.quotes[qs as usize];
         let fits = entry.quote.is_some_and(|q| st.fits(id, &params, &q));
-        if fits == entry.listed {
-            return;
+        if fits != entry.listed {
+            self.index.set_listed(entry.node, fits);
+            entry.listed = fits;
         }
-        if let Some(q) = entry.quote {
-            let key = quote_key(&q, entry.last, st.addr);
-            if fits {
-                self.index.insert(key, qs);
-            } else {
-                self.index.remove(&key);
-            }
-        }
-        entry.listed = fits;
-    }
-
-    /// Delists quote `qs` (if listed) for a change of its key; returns whether it was listed.
-    fn unlist(&mut self, qs: QuoteSlot, addr: Address) -> bool {
-        let entry = &mut self.quotes[qs as usize];
-        let was = entry.listed;
-        if let (true, Some(q)) = (was, entry.quote) {
-            self.index.remove(&quote_key(&q, entry.last, addr));
-        }
-        entry.listed = false;
-        was
     }
 }
 
@@ -649,7 +633,7 @@ impl Book {
             pending_asks: m.pending,
             assigned_asks: m.assigned,
             quotes: m.quoted,
-            listed: if m.frozen { 0 } else { m.index.len() },
+            listed: if m.frozen { 0 } else { m.index.listed() },
         })
     }
 
@@ -776,11 +760,15 @@ impl Book {
         let m = &mut self.markets[slot as usize];
         let qs = m.entry(g);
         let st = &mut self.gens[g as usize];
-        m.unlist(qs, st.addr);
         let entry = &mut m.quotes[qs as usize];
+        let key = quote_key(&quote, entry.last, st.addr);
         if entry.quote.is_none() {
             m.quoted += 1;
             st.joined.push((slot, qs));
+            entry.node = m.index.insert(key, qs, false);
+            entry.listed = false;
+        } else {
+            m.index.rekey(entry.node, key);
         }
         entry.quote = Some(quote);
         m.refresh(qs, st);
@@ -800,8 +788,9 @@ impl Book {
         };
         let (_, qs) = st.joined.swap_remove(i);
         let m = &mut self.markets[slot as usize];
-        m.unlist(qs, st.addr);
-        m.quotes[qs as usize].quote = None;
+        let entry = &mut m.quotes[qs as usize];
+        m.index.remove(entry.node);
+        (entry.quote, entry.node, entry.listed) = (None, NIL, false);
         m.quoted -= 1;
     }
 
@@ -812,10 +801,9 @@ impl Book {
         let last = self.turns;
         let m = &mut self.markets[slot as usize];
         let entry = &mut m.quotes[qs as usize];
-        if let (true, Some(q)) = (entry.listed, entry.quote) {
+        if let Some(q) = entry.quote {
             let addr = self.gens[entry.generator as usize].addr;
-            m.index
-                .rekey(&quote_key(&q, entry.last, addr), quote_key(&q, last, addr));
+            m.index.rekey(entry.node, quote_key(&q, last, addr));
         }
         entry.last = last;
         entry.last_seq = Some(seq);
@@ -898,25 +886,21 @@ impl Book {
         let qs = if a.excluded.is_empty() {
             best(&m.index, a.preference, a.reward, slack)?
         } else {
-            // Rare (the ask was failed or refused before): its excluded generators step out of the index for
-            // the query.
-            let out: Vec<(QuoteKey, QuoteSlot)> = a
+            // Rare (the ask was failed or refused before): its excluded generators are delisted for the query.
+            let out: Vec<u32> = a
                 .excluded
                 .iter()
-                .filter_map(|&g| {
-                    let qs = *m.quote_of.get(&g)?;
-                    let e = &m.quotes[qs as usize];
-                    let key = quote_key(
-                        &e.quote.filter(|_| e.listed)?,
-                        e.last,
-                        self.gens[g as usize].addr,
-                    );
-                    m.index.remove(&key).map(|qs| (key, qs))
+                .filter_map(|g| {
+                    let e = &m.quotes[*m.quote_of.get(g)? as usize];
+                    e.listed.then_some(e.node)
                 })
                 .collect();
+            for &node in &out {
+                m.index.set_listed(node, false);
+            }
             let found = best(&m.index, a.preference, a.reward, slack);
-            for (key, qs) in out {
-                m.index.insert(key, qs);
+            for &node in &out {
+                m.index.set_listed(node, true);
             }
             found?
         };
@@ -1107,7 +1091,7 @@ impl Book {
                 "counters of market {id}"
             );
             let mut quoted = 0;
-            let mut listed = Vec::new();
+            let mut nodes = Vec::new();
             for (qs, e) in m.quotes.iter().enumerate() {
                 assert_eq!(m.quote_of[&e.generator], qs as QuoteSlot);
                 let st = &self.gens[e.generator as usize];
@@ -1122,16 +1106,15 @@ impl Book {
                             "listing of {} in {id}",
                             st.addr
                         );
-                        if e.listed {
-                            listed.push((quote_key(&q, e.last, st.addr), qs as QuoteSlot));
-                        }
+                        assert_eq!(m.index.is_listed(e.node), e.listed);
+                        nodes.push((quote_key(&q, e.last, st.addr), qs as QuoteSlot, e.listed));
                     }
-                    None => assert!(!e.listed && !joined),
+                    None => assert!(!e.listed && !joined && e.node == NIL),
                 }
             }
             assert_eq!(m.quoted, quoted);
-            listed.sort();
-            assert_eq!(m.index.in_order(), listed);
+            nodes.sort();
+            assert_eq!(m.index.in_order(), nodes);
             m.index.check();
         }
     }

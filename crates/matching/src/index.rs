@@ -1,21 +1,27 @@
-//! The quote index of a market: one arena-based treap of the listed quotes that answers both preferences in
+//! The quote index of a market: one arena-based treap of the market's quotes that answers both preferences in
 //! O(log n).
 //!
-//! Keys are in COST order: (price, time, last assignment, address). Every node also carries the minimum of its
-//! subtree in TIME order, (time, price, last assignment, address). Because `price <= reward` is a prefix of the
-//! COST order:
-//! - COST ask: the first key of the prefix whose time fits. The search descends the prefix and skips every
-//!   subtree whose minimum time is too long, so it visits O(depth) nodes.
-//! - TIME ask: the TIME-order minimum of the prefix, which is the answer if its time fits (it has the shortest
-//!   time of the prefix) and proves there is none otherwise. One descent combines the subtree minima.
+//! Keys are in COST order: (price, time, last assignment, address). A quote is *listed* (enabled) when its
+//! generator's capacity fits the market; queries see listed quotes only. Every node carries the minimum, in TIME
+//! order (time, price, last assignment, address), of the listed quotes of its subtree. Because
+//! `price <= reward` is a prefix of the COST order:
+//! - COST ask: the first listed key of the prefix whose time fits. The search descends the prefix and skips
+//!   every subtree whose minimum time is too long, so it visits O(depth) nodes.
+//! - TIME ask: the TIME-order minimum of the listed quotes of the prefix, which is the answer if its time fits
+//!   (it has the shortest time of the prefix) and proves there is none otherwise. One descent combines the
+//!   subtree minima.
 //!
-//! Node priorities are a fixed hash of the arena slot, so two indexes fed the same operations have the same shape
-//! (the answers never depend on the shape; the cost does, and a random-like priority keeps the depth O(log n)).
+//! Nodes have stable ids (a quote keeps its node while quoted) and parent links, so listing, delisting and
+//! re-keying a quote start at its node and walk up only while a subtree minimum changes: usually a step or two
+//! instead of a descent from the root. Inserting and removing (joining, leaving, changing a quote) rotate, as in
+//! any treap. Priorities are a fixed hash of the node id, so two indexes fed the same operations have the same
+//! shape (the answers never depend on the shape; the cost does, and random-like priorities keep the expected
+//! depth O(log n)).
 
 use alloy::primitives::Address;
 use std::cmp::Ordering;
 
-/// A listed quote, ordered for COST: cheapest, then fastest, then least recently assigned, then address.
+/// A quote's key, ordered for COST: cheapest, then fastest, then least recently assigned, then address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct QuoteKey {
     pub(crate) price: u128,
@@ -25,16 +31,25 @@ pub(crate) struct QuoteKey {
     pub(crate) addr: Address,
 }
 
-const NIL: u32 = u32::MAX;
+/// No node.
+pub(crate) const NIL: u32 = u32::MAX;
 
-/// A subtree's minimum in TIME order: (time, price, last) with the node, whose address breaks a full tie.
-#[derive(Clone, Copy, Debug)]
+/// A subtree's minimum in TIME order among its listed quotes: (time, price, last) and the node, whose address
+/// breaks a full tie. `node == NIL` when the subtree lists nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct TimeMin {
     time: u64,
     price: u128,
     last: u64,
     node: u32,
 }
+
+const EMPTY: TimeMin = TimeMin {
+    time: u64::MAX,
+    price: u128::MAX,
+    last: u64::MAX,
+    node: NIL,
+};
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -43,15 +58,17 @@ struct Node {
     value: u32,
     left: u32,
     right: u32,
+    parent: u32,
+    listed: bool,
 }
 
-/// The index: listed quotes of one market, each with its generator id.
+/// The index: the quotes of one market, each with a value (its quote slot).
 #[derive(Clone, Debug)]
 pub(crate) struct QuoteIndex {
     nodes: Vec<Node>,
     free: Vec<u32>,
     root: u32,
-    len: usize,
+    listed: usize,
 }
 
 impl Default for QuoteIndex {
@@ -60,14 +77,14 @@ impl Default for QuoteIndex {
             nodes: Vec::new(),
             free: Vec::new(),
             root: NIL,
-            len: 0,
+            listed: 0,
         }
     }
 }
 
-/// The treap priority of an arena slot (SplitMix64 of the slot number).
-const fn priority(slot: u32) -> u64 {
-    let mut z = (slot as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+/// The treap priority of a node (SplitMix64 of its id).
+const fn priority(id: u32) -> u64 {
+    let mut z = (id as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -75,124 +92,144 @@ const fn priority(slot: u32) -> u64 {
 
 impl QuoteIndex {
     /// Number of listed quotes.
-    pub(crate) const fn len(&self) -> usize {
-        self.len
+    pub(crate) const fn listed(&self) -> usize {
+        self.listed
     }
 
-    /// Lists `key` (which must not be present) for generator `value`.
-    pub(crate) fn insert(&mut self, key: QuoteKey, value: u32) {
+    /// Adds a quote (its key must not be present); returns its node id.
+    pub(crate) fn insert(&mut self, key: QuoteKey, value: u32, listed: bool) -> u32 {
+        let node = Node {
+            key,
+            min: EMPTY,
+            value,
+            left: NIL,
+            right: NIL,
+            parent: NIL,
+            listed,
+        };
         let id = if let Some(id) = self.free.pop() {
+            self.nodes[id as usize] = node;
             id
         } else {
-            // More than 2^32 - 1 quotes in one market would exhaust memory first.
+            // 2^32 - 1 quotes in one market would exhaust memory first.
             let id = u32::try_from(self.nodes.len()).unwrap_or(NIL - 1);
-            self.nodes.push(Node {
-                key,
-                min: TimeMin {
-                    time: 0,
-                    price: 0,
-                    last: 0,
-                    node: id,
-                },
-                value,
-                left: NIL,
-                right: NIL,
-            });
+            self.nodes.push(node);
             id
         };
+        if listed {
+            self.listed += 1;
+        }
+        self.link(id);
+        id
+    }
+
+    /// Removes node `id`.
+    pub(crate) fn remove(&mut self, id: u32) {
+        if self.nodes[id as usize].listed {
+            self.listed -= 1;
+        }
+        self.unlink(id);
+        self.free.push(id);
+    }
+
+    /// Lists or delists node `id`.
+    pub(crate) fn set_listed(&mut self, id: u32, listed: bool) {
         let n = &mut self.nodes[id as usize];
-        n.key = key;
-        n.value = value;
-        n.left = NIL;
-        n.right = NIL;
-        n.min = TimeMin {
-            time: key.time,
-            price: key.price,
-            last: key.last,
-            node: id,
-        };
-        self.root = self.insert_at(self.root, id);
-        self.len += 1;
+        if n.listed == listed {
+            return;
+        }
+        n.listed = listed;
+        if listed {
+            self.listed += 1;
+        } else {
+            self.listed -= 1;
+        }
+        self.fix_up(id);
     }
 
-    /// Delists `key`; returns its generator if it was listed.
-    pub(crate) fn remove(&mut self, key: &QuoteKey) -> Option<u32> {
-        let (root, removed) = self.remove_at(self.root, key);
-        self.root = root;
-        (removed != NIL).then(|| {
-            self.len -= 1;
-            self.free.push(removed);
-            self.nodes[removed as usize].value
-        })
+    /// Whether node `id` is listed (tests).
+    #[cfg(test)]
+    pub(crate) fn is_listed(&self, id: u32) -> bool {
+        self.nodes[id as usize].listed
     }
 
-    /// Replaces `old` (if present) by `new` for the same generator: in place when the order allows (one
-    /// descent, the path's minima recomputed), else by removing and re-inserting.
-    pub(crate) fn rekey(&mut self, old: &QuoteKey, new: QuoteKey) {
-        match self.rekey_at(self.root, old, &new, NIL, NIL) {
-            Rekey::Done(_) | Rekey::Missing => {}
-            Rekey::Moves => {
-                if let Some(value) = self.remove(old) {
-                    self.insert(new, value);
-                }
-            }
+    /// Changes node `id`'s key to `new` (which must not be present): in place when `new` sorts between the
+    /// node's neighbours (the usual case of a new last assignment), else by moving the node.
+    pub(crate) fn rekey(&mut self, id: u32, new: QuoteKey) {
+        let pred = self.neighbour(id, |n| n.left, |n| n.right);
+        let succ = self.neighbour(id, |n| n.right, |n| n.left);
+        let fits = (pred == NIL || self.nodes[pred as usize].key < new)
+            && (succ == NIL || new < self.nodes[succ as usize].key);
+        if fits {
+            self.nodes[id as usize].key = new;
+            self.fix_up(id);
+        } else {
+            self.unlink(id);
+            let n = &mut self.nodes[id as usize];
+            n.key = new;
+            (n.left, n.right, n.parent) = (NIL, NIL, NIL);
+            self.link(id);
         }
     }
 
-    /// COST: the first listed quote in COST order with `price <= max_price` and `time <= max_time`.
+    /// COST: the value of the first listed quote in COST order with `price <= max_price` and `time <= max_time`.
     pub(crate) fn cheapest(&self, max_price: u128, max_time: u64) -> Option<u32> {
         let id = self.cheapest_at(self.root, max_price, max_time);
         (id != NIL).then(|| self.nodes[id as usize].value)
     }
 
-    /// TIME: the first listed quote in TIME order with `price <= max_price` and `time <= max_time`.
+    /// TIME: the value of the first listed quote in TIME order with `price <= max_price` and `time <= max_time`.
     pub(crate) fn fastest(&self, max_price: u128, max_time: u64) -> Option<u32> {
-        let mut best: Option<TimeMin> = None;
+        let mut best = EMPTY;
         let mut t = self.root;
         while t != NIL {
             let n = &self.nodes[t as usize];
             if n.key.price <= max_price {
                 // This node and its left subtree are in the prefix.
-                best = self.min_of(best, Some(self.own(t)));
+                best = self.min_of(best, self.own(t));
                 if n.left != NIL {
-                    best = self.min_of(best, Some(self.nodes[n.left as usize].min));
+                    best = self.min_of(best, self.nodes[n.left as usize].min);
                 }
                 t = n.right;
             } else {
                 t = n.left;
             }
         }
-        best.filter(|b| b.time <= max_time)
-            .map(|b| self.nodes[b.node as usize].value)
+        (best.node != NIL && best.time <= max_time).then(|| self.nodes[best.node as usize].value)
     }
 
+    /// Node `t`'s own key in TIME order, or [`EMPTY`] if it is not listed.
     fn own(&self, t: u32) -> TimeMin {
-        let k = &self.nodes[t as usize].key;
-        TimeMin {
-            time: k.time,
-            price: k.price,
-            last: k.last,
-            node: t,
+        let n = &self.nodes[t as usize];
+        if n.listed {
+            TimeMin {
+                time: n.key.time,
+                price: n.key.price,
+                last: n.key.last,
+                node: t,
+            }
+        } else {
+            EMPTY
         }
     }
 
-    /// The smaller of two in TIME order (the address decides a full tie).
-    fn min_of(&self, a: Option<TimeMin>, b: Option<TimeMin>) -> Option<TimeMin> {
-        match (a, b) {
-            (Some(a), Some(b)) => {
-                let order = (a.time, a.price, a.last)
-                    .cmp(&(b.time, b.price, b.last))
-                    .then_with(|| {
-                        self.nodes[a.node as usize]
-                            .key
-                            .addr
-                            .cmp(&self.nodes[b.node as usize].key.addr)
-                    });
-                Some(if order == Ordering::Greater { b } else { a })
-            }
-            (a, None) => a,
-            (None, b) => b,
+    /// The smaller of two in TIME order (the address decides a full tie; [`EMPTY`] is the largest).
+    fn min_of(&self, a: TimeMin, b: TimeMin) -> TimeMin {
+        if b.node == NIL {
+            return a;
         }
+        if a.node == NIL {
+            return b;
+        }
+        let order = (a.time, a.price, a.last)
+            .cmp(&(b.time, b.price, b.last))
+            .then_with(|| {
+                self.nodes[a.node as usize]
+                    .key
+                    .addr
+                    .cmp(&self.nodes[b.node as usize].key.addr)
+            });
+        if order == Ordering::Greater { b } else { a }
     }
 
     fn cheapest_at(&self, t: u32, max_price: u128, max_time: u64) -> u32 {
@@ -200,7 +237,7 @@ impl QuoteIndex {
             return NIL;
         }
         let n = &self.nodes[t as usize];
-        if n.min.time > max_time {
+        if n.min.node == NIL || n.min.time > max_time {
             return NIL;
         }
         if n.key.price > max_price {
@@ -211,192 +248,165 @@ impl QuoteIndex {
         if found != NIL {
             return found;
         }
-        if n.key.time <= max_time {
+        if n.listed && n.key.time <= max_time {
             return t;
         }
         self.cheapest_at(n.right, max_price, max_time)
     }
 
+    /// Recomputes node `t`'s subtree minimum from its own key and its children's minima.
     fn pull(&mut self, t: u32) {
         let n = &self.nodes[t as usize];
         let (left, right) = (n.left, n.right);
-        let mut min = Some(self.own(t));
+        let mut min = self.own(t);
         if left != NIL {
-            min = self.min_of(min, Some(self.nodes[left as usize].min));
+            min = self.min_of(min, self.nodes[left as usize].min);
         }
         if right != NIL {
-            min = self.min_of(min, Some(self.nodes[right as usize].min));
+            min = self.min_of(min, self.nodes[right as usize].min);
         }
-        if let Some(min) = min {
-            self.nodes[t as usize].min = min;
-        }
+        self.nodes[t as usize].min = min;
     }
 
-    fn insert_at(&mut self, t: u32, id: u32) -> u32 {
-        if t == NIL {
-            return id;
-        }
-        if priority(id) > priority(t) {
-            let key = self.nodes[id as usize].key;
-            let (l, r) = self.split(t, &key);
-            let n = &mut self.nodes[id as usize];
-            n.left = l;
-            n.right = r;
-            self.pull(id);
-            return id;
-        }
-        if self.nodes[id as usize].key < self.nodes[t as usize].key {
-            let child = self.insert_at(self.nodes[t as usize].left, id);
-            self.nodes[t as usize].left = child;
-        } else {
-            let child = self.insert_at(self.nodes[t as usize].right, id);
-            self.nodes[t as usize].right = child;
-        }
-        // One more node under `t`: its minimum can only drop to the new node's.
-        self.relax(t, id);
-        t
-    }
-
-    /// Lowers `t`'s subtree minimum to node `id`'s key if that is smaller (no child reads).
-    fn relax(&mut self, t: u32, id: u32) {
-        let own = self.own(id);
-        if let Some(min) = self.min_of(Some(own), Some(self.nodes[t as usize].min)) {
-            self.nodes[t as usize].min = min;
-        }
-    }
-
-    /// Splits `t` into the keys below `key` and the keys above it (`key` itself is not in `t`).
-    fn split(&mut self, t: u32, key: &QuoteKey) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        if self.nodes[t as usize].key < *key {
-            let (l, r) = self.split(self.nodes[t as usize].right, key);
-            self.nodes[t as usize].right = l;
+    /// Recomputes the minima from `t` up, stopping where one does not change (then none above does: a subtree
+    /// minimum that is not the changed node's stays the minimum of every enclosing subtree).
+    fn fix_up(&mut self, mut t: u32) {
+        while t != NIL {
+            let before = self.nodes[t as usize].min;
             self.pull(t);
-            (t, r)
-        } else {
-            let (l, r) = self.split(self.nodes[t as usize].left, key);
-            self.nodes[t as usize].left = r;
-            self.pull(t);
-            (l, t)
-        }
-    }
-
-    /// Joins two treaps whose keys are all below (`a`) and above (`b`) each other.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if priority(a) > priority(b) {
-            let m = self.merge(self.nodes[a as usize].right, b);
-            self.nodes[a as usize].right = m;
-            self.pull(a);
-            a
-        } else {
-            let m = self.merge(a, self.nodes[b as usize].left);
-            self.nodes[b as usize].left = m;
-            self.pull(b);
-            b
-        }
-    }
-
-    /// Removes `key` under `t`: the new subtree root and the removed node (or `NIL`).
-    fn remove_at(&mut self, t: u32, key: &QuoteKey) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        let (left, right) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
-        match key.cmp(&self.nodes[t as usize].key) {
-            Ordering::Equal => (self.merge(left, right), t),
-            Ordering::Less => {
-                let (child, removed) = self.remove_at(left, key);
-                if removed != NIL {
-                    self.nodes[t as usize].left = child;
-                    self.unmin(t, removed);
-                }
-                (t, removed)
+            if self.nodes[t as usize].min == before {
+                return;
             }
-            Ordering::Greater => {
-                let (child, removed) = self.remove_at(right, key);
-                if removed != NIL {
-                    self.nodes[t as usize].right = child;
-                    self.unmin(t, removed);
+            t = self.nodes[t as usize].parent;
+        }
+    }
+
+    /// The in-order neighbour of `id` on the side `near` (left: predecessor, right: successor); `far` is the
+    /// other side.
+    fn neighbour(&self, id: u32, near: impl Fn(&Node) -> u32, far: impl Fn(&Node) -> u32) -> u32 {
+        let mut t = near(&self.nodes[id as usize]);
+        if t != NIL {
+            // The far-most node of the near subtree.
+            loop {
+                let next = far(&self.nodes[t as usize]);
+                if next == NIL {
+                    return t;
                 }
-                (t, removed)
+                t = next;
             }
         }
+        // The first ancestor reached from its far side.
+        let mut child = id;
+        let mut p = self.nodes[id as usize].parent;
+        while p != NIL && near(&self.nodes[p as usize]) == child {
+            child = p;
+            p = self.nodes[p as usize].parent;
+        }
+        p
     }
 
-    /// After node `gone` left `t`'s subtree (or grew): recomputes `t`'s minimum only if it was that node's.
-    fn unmin(&mut self, t: u32, gone: u32) {
-        if self.nodes[t as usize].min.node == gone {
-            self.pull(t);
+    /// Sets the child of `parent` that was `old` to `new` (or the root when `parent` is `NIL`).
+    fn replace_child(&mut self, parent: u32, old: u32, new: u32) {
+        if parent == NIL {
+            self.root = new;
+        } else if self.nodes[parent as usize].left == old {
+            self.nodes[parent as usize].left = new;
+        } else {
+            self.nodes[parent as usize].right = new;
+        }
+        if new != NIL {
+            self.nodes[new as usize].parent = parent;
         }
     }
 
-    /// Finds `old` under `t` (`pred`/`succ`: the nearest ancestors below/above it) and re-keys it in place if
-    /// `new` sorts between its neighbours, recomputing the minima on the way back up.
-    fn rekey_at(&mut self, t: u32, old: &QuoteKey, new: &QuoteKey, pred: u32, succ: u32) -> Rekey {
-        if t == NIL {
-            return Rekey::Missing;
-        }
-        let (key, left, right) = {
-            let n = &self.nodes[t as usize];
-            (n.key, n.left, n.right)
-        };
-        let result = match old.cmp(&key) {
-            Ordering::Less => self.rekey_at(left, old, new, pred, t),
-            Ordering::Greater => self.rekey_at(right, old, new, t, succ),
-            Ordering::Equal => {
-                let pred = if left == NIL {
-                    pred
-                } else {
-                    self.extreme(left, |n| n.right)
-                };
-                let succ = if right == NIL {
-                    succ
-                } else {
-                    self.extreme(right, |n| n.left)
-                };
-                let fits = (pred == NIL || self.nodes[pred as usize].key < *new)
-                    && (succ == NIL || *new < self.nodes[succ as usize].key);
-                if !fits {
-                    return Rekey::Moves;
-                }
-                self.nodes[t as usize].key = *new;
-                Rekey::Done(t)
+    /// Rotates node `x` above its parent (keeping the order), recomputing both minima.
+    fn rotate_up(&mut self, x: u32) {
+        let p = self.nodes[x as usize].parent;
+        let g = self.nodes[p as usize].parent;
+        if self.nodes[p as usize].left == x {
+            let b = self.nodes[x as usize].right;
+            self.nodes[p as usize].left = b;
+            if b != NIL {
+                self.nodes[b as usize].parent = p;
             }
-        };
-        if let Rekey::Done(node) = result {
-            // The node's key changed under `t`: recompute the minimum if it was the node's, else it can only drop.
-            if t == node || self.nodes[t as usize].min.node == node {
-                self.pull(t);
+            self.nodes[x as usize].right = p;
+        } else {
+            let b = self.nodes[x as usize].left;
+            self.nodes[p as usize].right = b;
+            if b != NIL {
+                self.nodes[b as usize].parent = p;
+            }
+            self.nodes[x as usize].left = p;
+        }
+        self.nodes[p as usize].parent = x;
+        self.replace_child(g, p, x);
+        self.pull(p);
+        self.pull(x);
+    }
+
+    /// Links detached node `id` into the tree by its key and priority, fixing the minima above it.
+    fn link(&mut self, id: u32) {
+        let key = self.nodes[id as usize].key;
+        let mut parent = NIL;
+        let mut t = self.root;
+        while t != NIL {
+            parent = t;
+            t = if key < self.nodes[t as usize].key {
+                self.nodes[t as usize].left
             } else {
-                self.relax(t, node);
-            }
+                self.nodes[t as usize].right
+            };
         }
-        result
+        self.nodes[id as usize].parent = parent;
+        if parent == NIL {
+            self.root = id;
+        } else if key < self.nodes[parent as usize].key {
+            self.nodes[parent as usize].left = id;
+        } else {
+            self.nodes[parent as usize].right = id;
+        }
+        self.pull(id);
+        while self.nodes[id as usize].parent != NIL
+            && priority(id) > priority(self.nodes[id as usize].parent)
+        {
+            self.rotate_up(id);
+        }
+        let parent = self.nodes[id as usize].parent;
+        self.fix_up(parent);
     }
 
-    /// The last node reached from `t` by following `next` (the leftmost or rightmost node of a subtree).
-    fn extreme(&self, mut t: u32, next: impl Fn(&Node) -> u32) -> u32 {
+    /// Detaches node `id` from the tree (rotating it down to a leaf first), fixing the minima above it.
+    fn unlink(&mut self, id: u32) {
         loop {
-            let child = next(&self.nodes[t as usize]);
-            if child == NIL {
-                return t;
-            }
-            t = child;
+            let (l, r) = (self.nodes[id as usize].left, self.nodes[id as usize].right);
+            let child = match (l, r) {
+                (NIL, NIL) => break,
+                (c, NIL) | (NIL, c) => c,
+                (l, r) => {
+                    if priority(l) > priority(r) {
+                        l
+                    } else {
+                        r
+                    }
+                }
+            };
+            self.rotate_up(child);
+        }
+        let parent = self.nodes[id as usize].parent;
+        self.replace_child(parent, id, NIL);
+        self.nodes[id as usize].parent = NIL;
+        // Above the leaf, only the minima that were this node's change.
+        let mut t = parent;
+        while t != NIL && self.nodes[t as usize].min.node == id {
+            self.pull(t);
+            t = self.nodes[t as usize].parent;
         }
     }
 
-    /// All keys in order with their generators (tests).
+    /// All nodes in key order: (key, value, listed) (tests).
     #[cfg(test)]
-    pub(crate) fn in_order(&self) -> Vec<(QuoteKey, u32)> {
-        let mut out = Vec::with_capacity(self.len);
+    pub(crate) fn in_order(&self) -> Vec<(QuoteKey, u32, bool)> {
+        let mut out = Vec::new();
         let mut stack = Vec::new();
         let mut t = self.root;
         while t != NIL || !stack.is_empty() {
@@ -406,7 +416,7 @@ impl QuoteIndex {
             }
             if let Some(id) = stack.pop() {
                 let n = &self.nodes[id as usize];
-                out.push((n.key, n.value));
+                out.push((n.key, n.value, n.listed));
                 t = n.right;
             }
         }
@@ -427,17 +437,16 @@ impl QuoteIndex {
         h(&self.nodes, self.root)
     }
 
-    /// Checks the order, heap and minimum invariants (tests).
+    /// Checks the order, heap, parent and minimum invariants (tests).
     #[cfg(test)]
     pub(crate) fn check(&self) {
-        fn time_key(k: &QuoteKey) -> (u64, u128, u64, Address) {
-            (k.time, k.price, k.last, k.addr)
-        }
-        fn walk(ix: &QuoteIndex, t: u32) -> (usize, Option<(u64, u128, u64, Address)>) {
+        type Tk = (u64, u128, u64, Address);
+        fn walk(ix: &QuoteIndex, t: u32, parent: u32) -> (usize, usize, Option<Tk>) {
             if t == NIL {
-                return (0, None);
+                return (0, 0, None);
             }
             let n = &ix.nodes[t as usize];
+            assert_eq!(n.parent, parent);
             for child in [n.left, n.right] {
                 if child != NIL {
                     assert!(priority(child) <= priority(t));
@@ -449,30 +458,28 @@ impl QuoteIndex {
             if n.right != NIL {
                 assert!(ix.nodes[n.right as usize].key > n.key);
             }
-            let (lc, lm) = walk(ix, n.left);
-            let (rc, rm) = walk(ix, n.right);
-            let min = [lm, rm]
-                .into_iter()
-                .flatten()
-                .fold(time_key(&n.key), |a, b| a.min(b));
-            let stored = &ix.nodes[n.min.node as usize].key;
-            assert_eq!(time_key(stored), min);
-            assert_eq!((n.min.time, n.min.price, n.min.last), (min.0, min.1, min.2));
-            (lc + rc + 1, Some(min))
+            let (lc, ll, lm) = walk(ix, n.left, t);
+            let (rc, rl, rm) = walk(ix, n.right, t);
+            let own = n
+                .listed
+                .then_some((n.key.time, n.key.price, n.key.last, n.key.addr));
+            let min = [own, lm, rm].into_iter().flatten().min();
+            match min {
+                None => assert_eq!(n.min.node, NIL),
+                Some(min) => {
+                    let k = &ix.nodes[n.min.node as usize].key;
+                    assert_eq!((k.time, k.price, k.last, k.addr), min);
+                    assert_eq!((n.min.time, n.min.price, n.min.last), (min.0, min.1, min.2));
+                }
+            }
+            (lc + rc + 1, ll + rl + usize::from(n.listed), min)
         }
-        let (count, _) = walk(self, self.root);
-        assert_eq!(count, self.len);
+        let (count, listed, _) = walk(self, self.root, NIL);
+        assert_eq!(count + self.free.len(), self.nodes.len());
+        assert_eq!(listed, self.listed);
         let keys = self.in_order();
         assert!(keys.windows(2).all(|w| w[0].0 < w[1].0));
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Rekey {
-    /// Re-keyed in place (the node).
-    Done(u32),
-    Moves,
-    Missing,
 }
 
 #[cfg(test)]
@@ -489,17 +496,20 @@ mod tests {
         }
     }
 
-    fn brute_cost(keys: &[(QuoteKey, u32)], p: u128, t: u64) -> Option<u32> {
+    /// (key, value, listed) of the model.
+    type Entry = (QuoteKey, u32, bool);
+
+    fn brute_cost(keys: &[Entry], p: u128, t: u64) -> Option<u32> {
         keys.iter()
-            .filter(|(k, _)| k.price <= p && k.time <= t)
-            .min_by_key(|(k, _)| *k)
+            .filter(|(k, _, l)| *l && k.price <= p && k.time <= t)
+            .min_by_key(|(k, _, _)| *k)
             .map(|x| x.1)
     }
 
-    fn brute_time(keys: &[(QuoteKey, u32)], p: u128, t: u64) -> Option<u32> {
+    fn brute_time(keys: &[Entry], p: u128, t: u64) -> Option<u32> {
         keys.iter()
-            .filter(|(k, _)| k.price <= p && k.time <= t)
-            .min_by_key(|(k, _)| (k.time, k.price, k.last, k.addr))
+            .filter(|(k, _, l)| *l && k.price <= p && k.time <= t)
+            .min_by_key(|(k, _, _)| (k.time, k.price, k.last, k.addr))
             .map(|x| x.1)
     }
 
@@ -508,16 +518,16 @@ mod tests {
         let ix = QuoteIndex::default();
         assert_eq!(ix.cheapest(u128::MAX, u64::MAX), None);
         assert_eq!(ix.fastest(u128::MAX, u64::MAX), None);
-        assert_eq!(ix.len(), 0);
+        assert_eq!(ix.listed(), 0);
     }
 
     #[test]
     fn both_preferences_from_one_tree() {
         let mut ix = QuoteIndex::default();
         // (price, time): cheap and slow, mid, dear and fast.
-        ix.insert(key(1, 90, 0, 1), 1);
-        ix.insert(key(5, 30, 0, 2), 2);
-        ix.insert(key(9, 10, 0, 3), 3);
+        let a = ix.insert(key(1, 90, 0, 1), 1, true);
+        ix.insert(key(5, 30, 0, 2), 2, true);
+        let c = ix.insert(key(9, 10, 0, 3), 3, true);
         ix.check();
         assert_eq!(ix.cheapest(10, 100), Some(1));
         assert_eq!(ix.cheapest(10, 50), Some(2));
@@ -525,11 +535,15 @@ mod tests {
         assert_eq!(ix.fastest(10, 100), Some(3));
         assert_eq!(ix.fastest(8, 100), Some(2));
         assert_eq!(ix.fastest(8, 29), None);
+        // Delisted quotes are invisible; listing them again brings them back.
+        ix.set_listed(c, false);
+        assert_eq!((ix.fastest(10, 100), ix.listed()), (Some(2), 2));
+        ix.set_listed(c, true);
+        assert_eq!(ix.fastest(10, 100), Some(3));
         // Re-keying the cheapest to a later assignment keeps it in place (no other key in between).
-        ix.rekey(&key(1, 90, 0, 1), key(1, 90, 7, 1));
+        ix.rekey(a, key(1, 90, 7, 1));
         ix.check();
-        assert_eq!(ix.remove(&key(1, 90, 0, 1)), None);
-        assert_eq!(ix.remove(&key(1, 90, 7, 1)), Some(1));
+        ix.remove(a);
         assert_eq!(ix.cheapest(10, 100), Some(2));
         ix.check();
     }
@@ -537,12 +551,12 @@ mod tests {
     #[test]
     fn full_ties_break_by_address() {
         let mut ix = QuoteIndex::default();
-        ix.insert(key(5, 5, 0, 9), 9);
-        ix.insert(key(5, 5, 0, 4), 4);
+        ix.insert(key(5, 5, 0, 9), 9, true);
+        let four = ix.insert(key(5, 5, 0, 4), 4, true);
         ix.check();
         assert_eq!(ix.cheapest(5, 5), Some(4));
         assert_eq!(ix.fastest(5, 5), Some(4));
-        ix.rekey(&key(5, 5, 0, 4), key(5, 5, 1, 4));
+        ix.rekey(four, key(5, 5, 1, 4));
         ix.check();
         assert_eq!(ix.cheapest(5, 5), Some(9));
         assert_eq!(ix.fastest(5, 5), Some(9));
@@ -552,7 +566,7 @@ mod tests {
     fn height_stays_logarithmic_for_sorted_inserts() {
         let mut ix = QuoteIndex::default();
         for i in 0..10_000u32 {
-            ix.insert(key(u128::from(i), 1, 0, 0), i);
+            ix.insert(key(u128::from(i), 1, 0, 0), i, true);
         }
         ix.check();
         // A random treap of 10k keys is ~ 30 deep on average; a path would be 10k.
@@ -562,36 +576,49 @@ mod tests {
     proptest! {
         #[test]
         fn matches_a_scan(
-            ops in prop::collection::vec((0u8..3, 0u128..8, 0u64..8, 0u64..3, 0u8..4), 1..200),
+            ops in prop::collection::vec((0u8..5, 0u128..8, 0u64..8, 0u8..6), 1..250),
             queries in prop::collection::vec((0u128..9, 0u64..9), 1..20),
         ) {
             let mut ix = QuoteIndex::default();
-            let mut keys: Vec<(QuoteKey, u32)> = Vec::new();
+            // The model: (key, value, listed) and the node of each, one quote per generator (address).
+            let mut keys: Vec<Entry> = Vec::new();
+            let mut nodes: Vec<u32> = Vec::new();
             let mut next_last = 10;
-            for (op, price, time, last, a) in ops {
-                let k = key(price, time, last, a);
-                // One key per generator (address), as in a market.
-                let present = keys.iter().position(|(x, _)| x.addr == k.addr);
+            for (op, price, time, a) in ops {
+                let present = keys.iter().position(|(x, _, _)| x.addr == Address::repeat_byte(a));
                 match (op, present) {
                     (0, None) => {
-                        ix.insert(k, u32::from(a));
-                        keys.push((k, u32::from(a)));
+                        let k = key(price, time, 0, a);
+                        nodes.push(ix.insert(k, u32::from(a), price % 2 == 0));
+                        keys.push((k, u32::from(a), price % 2 == 0));
                     }
                     (1, Some(i)) => {
-                        prop_assert_eq!(ix.remove(&keys[i].0), Some(u32::from(a)));
+                        ix.remove(nodes[i]);
                         keys.remove(i);
+                        nodes.remove(i);
                     }
                     (2, Some(i)) => {
-                        // An assignment: the most recent turn so far.
+                        // An assignment: the most recent one so far.
                         next_last += 1;
-                        let old = keys[i].0;
-                        let new = QuoteKey { last: next_last, ..old };
-                        ix.rekey(&old, new);
+                        let new = QuoteKey { last: next_last, ..keys[i].0 };
+                        ix.rekey(nodes[i], new);
                         keys[i].0 = new;
+                    }
+                    (3, Some(i)) => {
+                        // A new quote.
+                        let new = QuoteKey { price, time, ..keys[i].0 };
+                        ix.rekey(nodes[i], new);
+                        keys[i].0 = new;
+                    }
+                    (4, Some(i)) => {
+                        let listed = !keys[i].2;
+                        ix.set_listed(nodes[i], listed);
+                        prop_assert_eq!(ix.is_listed(nodes[i]), listed);
+                        keys[i].2 = listed;
                     }
                     _ => {}
                 }
-                prop_assert_eq!(ix.len(), keys.len());
+                prop_assert_eq!(ix.listed(), keys.iter().filter(|k| k.2).count());
             }
             ix.check();
             let mut sorted = keys.clone();
