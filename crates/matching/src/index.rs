@@ -34,31 +34,21 @@ pub(crate) struct QuoteKey {
 /// No node.
 pub(crate) const NIL: u32 = u32::MAX;
 
-/// A subtree's minimum in TIME order among its listed quotes: (time, price, last) and the node, whose address
-/// breaks a full tie. `node == NIL` when the subtree lists nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct TimeMin {
-    time: u64,
-    price: u128,
-    last: u64,
-    node: u32,
-}
-
-const EMPTY: TimeMin = TimeMin {
-    time: u64::MAX,
-    price: u128::MAX,
-    last: u64::MAX,
-    node: NIL,
-};
-
+/// A tree node, laid out in one cache line (the address, read only to break full ties, is kept apart).
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct Node {
-    key: QuoteKey,
-    min: TimeMin,
-    value: u32,
+    price: u128,
+    time: u64,
+    last: u64,
+    /// Time of the TIME-order minimum of the listed quotes of this subtree (`u64::MAX` if none).
+    min_time: u64,
     left: u32,
     right: u32,
     parent: u32,
+    value: u32,
+    /// Node of that minimum (`NIL` if the subtree lists nothing).
+    min_node: u32,
     listed: bool,
 }
 
@@ -66,6 +56,8 @@ struct Node {
 #[derive(Clone, Debug)]
 pub(crate) struct QuoteIndex {
     nodes: Vec<Node>,
+    /// Each node's address (the last tie-break).
+    addrs: Vec<Address>,
     free: Vec<u32>,
     root: u32,
     listed: usize,
@@ -75,6 +67,7 @@ impl Default for QuoteIndex {
     fn default() -> Self {
         Self {
             nodes: Vec::new(),
+            addrs: Vec::new(),
             free: Vec::new(),
             root: NIL,
             listed: 0,
@@ -99,21 +92,26 @@ impl QuoteIndex {
     /// Adds a quote (its key must not be present); returns its node id.
     pub(crate) fn insert(&mut self, key: QuoteKey, value: u32, listed: bool) -> u32 {
         let node = Node {
-            key,
-            min: EMPTY,
-            value,
+            price: key.price,
+            time: key.time,
+            last: key.last,
+            min_time: u64::MAX,
             left: NIL,
             right: NIL,
             parent: NIL,
+            value,
+            min_node: NIL,
             listed,
         };
         let id = if let Some(id) = self.free.pop() {
             self.nodes[id as usize] = node;
+            self.addrs[id as usize] = key.addr;
             id
         } else {
             // 2^32 - 1 quotes in one market would exhaust memory first.
             let id = u32::try_from(self.nodes.len()).unwrap_or(NIL - 1);
             self.nodes.push(node);
+            self.addrs.push(key.addr);
             id
         };
         if listed {
@@ -144,7 +142,7 @@ impl QuoteIndex {
         } else {
             self.listed -= 1;
         }
-        self.fix_up(id);
+        self.fix_up(id, id);
     }
 
     /// Whether node `id` is listed (tests).
@@ -158,15 +156,17 @@ impl QuoteIndex {
     pub(crate) fn rekey(&mut self, id: u32, new: QuoteKey) {
         let pred = self.neighbour(id, |n| n.left, |n| n.right);
         let succ = self.neighbour(id, |n| n.right, |n| n.left);
-        let fits = (pred == NIL || self.nodes[pred as usize].key < new)
-            && (succ == NIL || new < self.nodes[succ as usize].key);
-        if fits {
-            self.nodes[id as usize].key = new;
-            self.fix_up(id);
-        } else {
+        let fits = (pred == NIL || self.cmp_key(&new, pred) == Ordering::Greater)
+            && (succ == NIL || self.cmp_key(&new, succ) == Ordering::Less);
+        if !fits {
             self.unlink(id);
-            let n = &mut self.nodes[id as usize];
-            n.key = new;
+        }
+        let n = &mut self.nodes[id as usize];
+        (n.price, n.time, n.last) = (new.price, new.time, new.last);
+        self.addrs[id as usize] = new.addr;
+        if fits {
+            self.fix_up(id, id);
+        } else {
             (n.left, n.right, n.parent) = (NIL, NIL, NIL);
             self.link(id);
         }
@@ -180,56 +180,54 @@ impl QuoteIndex {
 
     /// TIME: the value of the first listed quote in TIME order with `price <= max_price` and `time <= max_time`.
     pub(crate) fn fastest(&self, max_price: u128, max_time: u64) -> Option<u32> {
-        let mut best = EMPTY;
+        let (mut best_time, mut best) = (u64::MAX, NIL);
         let mut t = self.root;
         while t != NIL {
             let n = &self.nodes[t as usize];
-            if n.key.price <= max_price {
+            if n.price <= max_price {
                 // This node and its left subtree are in the prefix.
-                best = self.min_of(best, self.own(t));
+                if n.listed && self.time_less(n.time, t, best_time, best) {
+                    (best_time, best) = (n.time, t);
+                }
                 if n.left != NIL {
-                    best = self.min_of(best, self.nodes[n.left as usize].min);
+                    let l = &self.nodes[n.left as usize];
+                    if self.time_less(l.min_time, l.min_node, best_time, best) {
+                        (best_time, best) = (l.min_time, l.min_node);
+                    }
                 }
                 t = n.right;
             } else {
                 t = n.left;
             }
         }
-        (best.node != NIL && best.time <= max_time).then(|| self.nodes[best.node as usize].value)
+        (best != NIL && best_time <= max_time).then(|| self.nodes[best as usize].value)
     }
 
-    /// Node `t`'s own key in TIME order, or [`EMPTY`] if it is not listed.
-    fn own(&self, t: u32) -> TimeMin {
+    /// Compares `key` with node `t`'s key (COST order).
+    fn cmp_key(&self, key: &QuoteKey, t: u32) -> Ordering {
         let n = &self.nodes[t as usize];
-        if n.listed {
-            TimeMin {
-                time: n.key.time,
-                price: n.key.price,
-                last: n.key.last,
-                node: t,
-            }
-        } else {
-            EMPTY
-        }
+        (key.price, key.time, key.last)
+            .cmp(&(n.price, n.time, n.last))
+            .then_with(|| key.addr.cmp(&self.addrs[t as usize]))
     }
 
-    /// The smaller of two in TIME order (the address decides a full tie; [`EMPTY`] is the largest).
-    fn min_of(&self, a: TimeMin, b: TimeMin) -> TimeMin {
-        if b.node == NIL {
-            return a;
+    /// Whether the quote at node `a` (time `a_time`) precedes the one at `b` in TIME order; `NIL` is last. The
+    /// other fields are read only when the times tie.
+    fn time_less(&self, a_time: u64, a: u32, b_time: u64, b: u32) -> bool {
+        if a == NIL {
+            return false;
         }
-        if a.node == NIL {
-            return b;
+        if b == NIL {
+            return true;
         }
-        let order = (a.time, a.price, a.last)
-            .cmp(&(b.time, b.price, b.last))
-            .then_with(|| {
-                self.nodes[a.node as usize]
-                    .key
-                    .addr
-                    .cmp(&self.nodes[b.node as usize].key.addr)
-            });
-        if order == Ordering::Greater { b } else { a }
+        if a_time != b_time {
+            return a_time < b_time;
+        }
+        let (x, y) = (&self.nodes[a as usize], &self.nodes[b as usize]);
+        (x.price, x.last)
+            .cmp(&(y.price, y.last))
+            .then_with(|| self.addrs[a as usize].cmp(&self.addrs[b as usize]))
+            == Ordering::Less
     }
 
     fn cheapest_at(&self, t: u32, max_price: u128, max_time: u64) -> u32 {
@@ -237,10 +235,10 @@ impl QuoteIndex {
             return NIL;
         }
         let n = &self.nodes[t as usize];
-        if n.min.node == NIL || n.min.time > max_time {
+        if n.min_node == NIL || n.min_time > max_time {
             return NIL;
         }
-        if n.key.price > max_price {
+        if n.price > max_price {
             // This node and its right subtree are past the prefix.
             return self.cheapest_at(n.left, max_price, max_time);
         }
@@ -248,7 +246,7 @@ impl QuoteIndex {
         if found != NIL {
             return found;
         }
-        if n.listed && n.key.time <= max_time {
+        if n.listed && n.time <= max_time {
             return t;
         }
         self.cheapest_at(n.right, max_price, max_time)
@@ -258,26 +256,35 @@ impl QuoteIndex {
     fn pull(&mut self, t: u32) {
         let n = &self.nodes[t as usize];
         let (left, right) = (n.left, n.right);
-        let mut min = self.own(t);
-        if left != NIL {
-            min = self.min_of(min, self.nodes[left as usize].min);
+        let (mut time, mut node) = if n.listed {
+            (n.time, t)
+        } else {
+            (u64::MAX, NIL)
+        };
+        for c in [left, right] {
+            if c != NIL {
+                let c = &self.nodes[c as usize];
+                if self.time_less(c.min_time, c.min_node, time, node) {
+                    (time, node) = (c.min_time, c.min_node);
+                }
+            }
         }
-        if right != NIL {
-            min = self.min_of(min, self.nodes[right as usize].min);
-        }
-        self.nodes[t as usize].min = min;
+        let n = &mut self.nodes[t as usize];
+        (n.min_time, n.min_node) = (time, node);
     }
 
-    /// Recomputes the minima from `t` up, stopping where one does not change (then none above does: a subtree
-    /// minimum that is not the changed node's stays the minimum of every enclosing subtree).
-    fn fix_up(&mut self, mut t: u32) {
+    /// Recomputes the minima from `t` up after node `changed` was listed, delisted, re-keyed or linked below:
+    /// stops where a minimum is unchanged and not `changed`'s (then none above changes either).
+    fn fix_up(&mut self, mut t: u32, changed: u32) {
         while t != NIL {
-            let before = self.nodes[t as usize].min;
+            let n = &self.nodes[t as usize];
+            let before = (n.min_time, n.min_node);
             self.pull(t);
-            if self.nodes[t as usize].min == before {
+            let n = &self.nodes[t as usize];
+            if (n.min_time, n.min_node) == before && n.min_node != changed {
                 return;
             }
-            t = self.nodes[t as usize].parent;
+            t = n.parent;
         }
     }
 
@@ -346,12 +353,20 @@ impl QuoteIndex {
 
     /// Links detached node `id` into the tree by its key and priority, fixing the minima above it.
     fn link(&mut self, id: u32) {
-        let key = self.nodes[id as usize].key;
+        let n = &self.nodes[id as usize];
+        let key = QuoteKey {
+            price: n.price,
+            time: n.time,
+            last: n.last,
+            addr: self.addrs[id as usize],
+        };
         let mut parent = NIL;
+        let mut less = false;
         let mut t = self.root;
         while t != NIL {
             parent = t;
-            t = if key < self.nodes[t as usize].key {
+            less = self.cmp_key(&key, t) == Ordering::Less;
+            t = if less {
                 self.nodes[t as usize].left
             } else {
                 self.nodes[t as usize].right
@@ -360,7 +375,7 @@ impl QuoteIndex {
         self.nodes[id as usize].parent = parent;
         if parent == NIL {
             self.root = id;
-        } else if key < self.nodes[parent as usize].key {
+        } else if less {
             self.nodes[parent as usize].left = id;
         } else {
             self.nodes[parent as usize].right = id;
@@ -372,7 +387,7 @@ impl QuoteIndex {
             self.rotate_up(id);
         }
         let parent = self.nodes[id as usize].parent;
-        self.fix_up(parent);
+        self.fix_up(parent, id);
     }
 
     /// Detaches node `id` from the tree (rotating it down to a leaf first), fixing the minima above it.
@@ -397,9 +412,21 @@ impl QuoteIndex {
         self.nodes[id as usize].parent = NIL;
         // Above the leaf, only the minima that were this node's change.
         let mut t = parent;
-        while t != NIL && self.nodes[t as usize].min.node == id {
+        while t != NIL && self.nodes[t as usize].min_node == id {
             self.pull(t);
             t = self.nodes[t as usize].parent;
+        }
+    }
+
+    /// Node `t`'s key (tests).
+    #[cfg(test)]
+    fn key(&self, t: u32) -> QuoteKey {
+        let n = &self.nodes[t as usize];
+        QuoteKey {
+            price: n.price,
+            time: n.time,
+            last: n.last,
+            addr: self.addrs[t as usize],
         }
     }
 
@@ -416,7 +443,7 @@ impl QuoteIndex {
             }
             if let Some(id) = stack.pop() {
                 let n = &self.nodes[id as usize];
-                out.push((n.key, n.value, n.listed));
+                out.push((self.key(id), n.value, n.listed));
                 t = n.right;
             }
         }
@@ -441,7 +468,7 @@ impl QuoteIndex {
     #[cfg(test)]
     pub(crate) fn check(&self) {
         type Tk = (u64, u128, u64, Address);
-        fn walk(ix: &QuoteIndex, t: u32, parent: u32) -> (usize, usize, Option<Tk>) {
+        fn walk(ix: &QuoteIndex, t: u32, parent: u32) -> (usize, usize, Option<(Tk, u32)>) {
             if t == NIL {
                 return (0, 0, None);
             }
@@ -453,27 +480,23 @@ impl QuoteIndex {
                 }
             }
             if n.left != NIL {
-                assert!(ix.nodes[n.left as usize].key < n.key);
+                assert!(ix.key(n.left) < ix.key(t));
             }
             if n.right != NIL {
-                assert!(ix.nodes[n.right as usize].key > n.key);
+                assert!(ix.key(n.right) > ix.key(t));
             }
             let (lc, ll, lm) = walk(ix, n.left, t);
             let (rc, rl, rm) = walk(ix, n.right, t);
-            let own = n
-                .listed
-                .then_some((n.key.time, n.key.price, n.key.last, n.key.addr));
+            let k = ix.key(t);
+            let own = n.listed.then_some(((k.time, k.price, k.last, k.addr), t));
             let min = [own, lm, rm].into_iter().flatten().min();
             match min {
-                None => assert_eq!(n.min.node, NIL),
-                Some(min) => {
-                    let k = &ix.nodes[n.min.node as usize].key;
-                    assert_eq!((k.time, k.price, k.last, k.addr), min);
-                    assert_eq!((n.min.time, n.min.price, n.min.last), (min.0, min.1, min.2));
-                }
+                None => assert_eq!((n.min_time, n.min_node), (u64::MAX, NIL)),
+                Some((tk, node)) => assert_eq!((n.min_time, n.min_node), (tk.0, node)),
             }
             (lc + rc + 1, ll + rl + usize::from(n.listed), min)
         }
+        assert_eq!(std::mem::size_of::<Node>(), 64);
         let (count, listed, _) = walk(self, self.root, NIL);
         assert_eq!(count + self.free.len(), self.nodes.len());
         assert_eq!(listed, self.listed);
