@@ -1,10 +1,10 @@
 //! The quote index of a market: one arena-based treap of the market's quotes that answers both preferences in
 //! O(log n).
 //!
-//! Keys are in COST order: (price, time, last assignment, address). A quote is *listed* (enabled) when its
-//! generator's capacity fits the market; queries see listed quotes only. Every node carries the minimum, in TIME
-//! order (time, price, last assignment, address), of the listed quotes of its subtree. Because
-//! `price <= reward` is a prefix of the COST order:
+//! Keys are in COST order: (price, time, last assignment, address). A quote is *listed* when its generator's
+//! capacity fits the market; queries see listed quotes only. Every node carries the minimum, in TIME order
+//! (time, price, last assignment, address), of the listed quotes of its subtree. Because `price <= reward` is a
+//! prefix of the COST order:
 //! - COST ask: the first listed key of the prefix whose time fits. The search descends the prefix and skips
 //!   every subtree whose minimum time is too long, so it visits O(depth) nodes.
 //! - TIME ask: the TIME-order minimum of the listed quotes of the prefix, which is the answer if its time fits
@@ -14,9 +14,9 @@
 //! Nodes have stable ids (a quote keeps its node while quoted) and parent links, so listing, delisting and
 //! re-keying a quote start at its node and walk up only while a subtree minimum changes: usually a step or two
 //! instead of a descent from the root. Inserting and removing (joining, leaving, changing a quote) rotate, as in
-//! any treap. Priorities are a fixed hash of the node id, so two indexes fed the same operations have the same
-//! shape (the answers never depend on the shape; the cost does, and random-like priorities keep the expected
-//! depth O(log n)).
+//! any treap. A node fits one cache line (addresses, read only to break full ties, are kept apart). Priorities
+//! are a fixed hash of the node id, so two indexes fed the same operations have the same shape (the answers never
+//! depend on the shape; the cost does, and random-like priorities keep the expected depth O(log n)).
 
 use alloy::primitives::Address;
 use std::cmp::Ordering;
