@@ -88,19 +88,22 @@ struct Params {
     confidential: bool,
 }
 
+/// A market. Laid out so that what a match reads (parameters, quote entries, index root) sits in two cache
+/// lines.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct MarketState {
-    id: MarketId,
     params: Params,
+    id: MarketId,
     frozen: bool,
     quotes: Vec<QuoteEntry>,
-    quote_of: IdMap<GenId, QuoteSlot>,
     /// The quotes (value: quote slot), listed or not.
     index: QuoteIndex,
     quoted: usize,
     open: usize,
     pending: usize,
     assigned: usize,
+    quote_of: IdMap<GenId, QuoteSlot>,
 }
 
 impl MarketState {

@@ -54,13 +54,14 @@ struct Node {
 
 /// The index: the quotes of one market, each with a value (its quote slot).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub(crate) struct QuoteIndex {
     nodes: Vec<Node>,
+    root: u32,
+    listed: usize,
     /// Each node's address (the last tie-break).
     addrs: Vec<Address>,
     free: Vec<u32>,
-    root: u32,
-    listed: usize,
 }
 
 impl Default for QuoteIndex {

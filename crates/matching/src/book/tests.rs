@@ -1223,3 +1223,160 @@ fn skips_of_asks_not_pending_record_the_verdict_as_on_replay() {
         (AskStatus::Pending { generator: addr(1) }, vec![addr(2)])
     );
 }
+
+// ----- internal invariants under random input -----
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any event on a handful of ids, consistent or not.
+    fn event() -> impl Strategy<Value = Event> {
+        let g = (1u8..5).prop_map(addr);
+        let m = 1u64..4;
+        let ask = 1u64..12;
+        let reason = (0u8..12).prop_map(|r| SkipReason::try_from(r).unwrap_or(SkipReason::None));
+        prop_oneof![
+            (m.clone(), 1u128..20, 0u128..30, any::<bool>()).prop_map(
+                |(market, slashing_penalty, min_stake, confidential)| {
+                    Event::MarketCreated {
+                        market,
+                        slashing_penalty,
+                        min_stake,
+                        confidential,
+                    }
+                }
+            ),
+            (m.clone(), any::<bool>())
+                .prop_map(|(market, frozen)| Event::MarketFrozen { market, frozen }),
+            (g.clone(), 0u64..20).prop_map(|(generator, declared_compute)| {
+                Event::GeneratorRegistered {
+                    generator,
+                    declared_compute,
+                }
+            }),
+            (g.clone(), 0u64..20).prop_map(|(generator, declared_compute)| {
+                Event::DeclaredComputeUpdated {
+                    generator,
+                    declared_compute,
+                }
+            }),
+            g.clone()
+                .prop_map(|generator| Event::GeneratorDeregistered { generator }),
+            (g.clone(), m.clone(), 0u128..10, 0u64..10, 0u64..6).prop_map(
+                |(generator, market, price, time, compute)| {
+                    Event::QuoteSet {
+                        generator,
+                        market,
+                        quote: quote(price, time, compute),
+                    }
+                }
+            ),
+            (g.clone(), m.clone())
+                .prop_map(|(generator, market)| Event::MarketLeft { generator, market }),
+            (g.clone(), 0u128..80)
+                .prop_map(|(generator, stake)| Event::Staked { generator, stake }),
+            (g.clone(), 0u128..30)
+                .prop_map(|(generator, amount)| Event::UnstakeRequested { generator, amount }),
+            (g.clone(), 0u128..30)
+                .prop_map(|(generator, amount)| Event::UnstakeCancelled { generator, amount }),
+            (g.clone(), m.clone(), any::<bool>()).prop_map(|(generator, market, present)| {
+                Event::GeneratorKeySet {
+                    generator,
+                    market,
+                    present,
+                }
+            }),
+            (ask.clone(), m, 0u128..12, NOW..NOW + 20, any::<bool>()).prop_map(
+                |(ask, market, reward, deadline, t)| {
+                    Event::AskCreated {
+                        ask,
+                        market,
+                        reward,
+                        deadline,
+                        preference: if t { TIME } else { COST },
+                    }
+                }
+            ),
+            (ask.clone(), g.clone(), 0u128..10, 0u64..6).prop_map(
+                |(ask, generator, price, compute_per_proof)| {
+                    Event::TaskAssigned {
+                        ask,
+                        generator,
+                        price,
+                        compute_per_proof,
+                    }
+                }
+            ),
+            (ask.clone(), g, reason).prop_map(|(ask, generator, reason)| {
+                Event::AssignmentSkipped {
+                    ask,
+                    generator,
+                    reason,
+                }
+            }),
+            ask.clone().prop_map(|ask| Event::TaskCompleted { ask }),
+            (ask.clone(), 0u128..20, any::<bool>()).prop_map(|(ask, stake_taken, reopened)| {
+                Event::TaskFailed {
+                    ask,
+                    stake_taken,
+                    reopened,
+                }
+            }),
+            ask.prop_map(|ask| Event::AskClosed { ask }),
+        ]
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Event(Event),
+        Match(u64, usize),
+        Release(AskId),
+        Restore(AskId, u8, u128, u64, u64),
+        Forget,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => event().prop_map(Step::Event),
+            2 => (0u64..25, 0usize..5).prop_map(|(dt, limit)| Step::Match(NOW + dt, limit)),
+            1 => (1u64..12).prop_map(Step::Release),
+            1 => (1u64..12, 1u8..5, 0u128..10, 0u64..10, 0u64..25)
+                .prop_map(|(ask, g, price, time, dt)| Step::Restore(ask, g, price, time, NOW + dt)),
+            1 => Just(Step::Forget),
+        ]
+    }
+
+    proptest! {
+        /// Whatever arrives, `apply` does not panic and every internal invariant holds (listing = capacity fits,
+        /// index = listed quotes, counters, reservations = consumed compute and locked stake).
+        #[test]
+        fn invariants_hold_under_any_input(steps in prop::collection::vec(step(), 1..120)) {
+            let mut t = T { book: Book::new(), block: 0 };
+            for s in steps {
+                match s {
+                    Step::Event(e) => t.ev(&e),
+                    Step::Match(now, limit) => {
+                        let got = t.book.match_asks(now, limit);
+                        prop_assert!(got.len() <= limit);
+                        t.book.check();
+                    }
+                    Step::Release(ask) => t.release_and_check(ask),
+                    Step::Restore(ask, g, max_price, max_proof_time, now) => {
+                        let market = t.book.ask(ask).map_or(1, |a| a.market);
+                        let m = Match { ask, market, generator: addr(g), max_price, max_proof_time };
+                        let before = t.book.generators();
+                        if t.book.restore_pending(&m, now).is_err() {
+                            prop_assert_eq!(t.book.generators(), before);
+                        }
+                        t.book.check();
+                    }
+                    Step::Forget => {
+                        t.book.forget_finished();
+                        t.book.check();
+                    }
+                }
+            }
+        }
+    }
+}
