@@ -183,6 +183,14 @@ impl QuoteIndex {
     pub(crate) fn fastest(&self, max_price: u128, max_time: u64) -> Option<u32> {
         let (mut best_time, mut best) = (u64::MAX, NIL);
         let mut t = self.root;
+        if t != NIL {
+            // The fastest listed quote of all is the answer if it is cheap enough (a common case).
+            let r = &self.nodes[t as usize];
+            if r.min_node != NIL && self.nodes[r.min_node as usize].price <= max_price {
+                (best_time, best) = (r.min_time, r.min_node);
+                t = NIL;
+            }
+        }
         while t != NIL {
             let n = &self.nodes[t as usize];
             if n.price <= max_price {
