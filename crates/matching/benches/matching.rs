@@ -5,51 +5,21 @@
 //! re-keying the generator, delisting/relisting it in its markets). Asks are created and the matched tasks are
 //! mined and completed outside the timed section, so every round starts from the same kind of book.
 //!
-//! The time measured is the benchmark thread's CPU time (Linux `/proc/thread-self/schedstat`, falling back to
-//! wall time elsewhere), so other processes on a shared machine do not inflate it.
+//! The time measured is the benchmark thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so other processes on a
+//! shared machine do not inflate it by preempting the benchmark (they still share the caches).
 //!
 //! Run: `cargo bench -p kalypso-matching --bench matching`.
 
 use alloy::primitives::Address;
+use cpu_time::ThreadTime;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use kalypso_matching::{AskId, Book, Event, MarketId, Quote, Seq};
 use kalypso_primitives::Preference;
-use std::{
-    collections::HashMap,
-    hint::black_box,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, hint::black_box, time::Duration};
 
 const NOW: u64 = 1_700_000_000;
 /// Asks created (and matched) per timed round, at most.
 const ROUND: u64 = 4_096;
-
-/// A clock of the current thread's CPU time, or of wall time where that is not available.
-#[derive(Clone, Copy)]
-enum Clock {
-    Cpu(u64),
-    Wall(Instant),
-}
-
-impl Clock {
-    fn cpu_ns() -> Option<u64> {
-        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-        stat.split_whitespace().next()?.parse().ok()
-    }
-
-    fn start() -> Self {
-        Self::cpu_ns().map_or_else(|| Self::Wall(Instant::now()), Self::Cpu)
-    }
-
-    fn elapsed(self) -> Duration {
-        match self {
-            Self::Cpu(start) => {
-                Duration::from_nanos(Self::cpu_ns().unwrap_or(start).saturating_sub(start))
-            }
-            Self::Wall(start) => start.elapsed(),
-        }
-    }
-}
 
 /// SplitMix64: deterministic inputs without a dependency.
 struct Rng(u64);
@@ -166,7 +136,7 @@ impl World {
                     preference,
                 });
             }
-            let start = Clock::start();
+            let start = ThreadTime::now();
             let matches = black_box(self.book.match_asks(NOW, usize::MAX));
             timed += start.elapsed();
             matched += matches.len() as u64;
