@@ -52,7 +52,7 @@ pub(crate) async fn connect(
 }
 
 /// The signing key: `--private-key`, or `--keystore` decrypted with `KALYPSO_KEYSTORE_PASSWORD`.
-fn signer(global: &GlobalArgs) -> anyhow::Result<Option<PrivateKeySigner>> {
+pub(crate) fn signer(global: &GlobalArgs) -> anyhow::Result<Option<PrivateKeySigner>> {
     if let Some(key) = &global.private_key {
         return key
             .0

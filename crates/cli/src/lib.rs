@@ -17,7 +17,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KALYPSO_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| cli.default_log_filter().into()),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -25,6 +25,16 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+impl Cli {
+    /// Log filter when KALYPSO_LOG is unset: services report their progress, one-shot commands only warnings.
+    pub(crate) fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Engine(_) => "warn,kalypso=info",
+            _ => "warn",
+        }
+    }
+}
+
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub(crate) struct GlobalArgs {
@@ -118,6 +128,9 @@ pub(crate) enum Command {
     /// Payment-token balance in the marketplace: deposits, refunds, earnings.
     #[command(subcommand)]
     Balance(BalanceCmd),
+    /// The Matching Engine service: indexes the chain, matches asks to generators, relays signed batches.
+    #[command(subcommand)]
+    Engine(EngineCmd),
     /// Print protocol events (asks, tasks, markets, generators, keys), optionally following new blocks.
     Events {
         /// First block to read.
@@ -434,4 +447,55 @@ mod tests {
             "docs/cli.md is out of date: run UPDATE_CLI_DOCS=1 cargo test -p kalypso-cli cli_reference"
         );
     }
+}
+
+/// `kalypso engine ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum EngineCmd {
+    /// Run the Matching Engine until Ctrl-C / SIGTERM.
+    ///
+    /// Indexes the protocol's events into a SQLite database (reorg-aware; a restart resumes from it), keeps the
+    /// order book of every market, matches each open ask to the cheapest (COST) or fastest (TIME) eligible
+    /// generator, and relays EIP-712-signed assignment batches from the signing account. Serves a JSON API
+    /// (OpenAPI at /openapi.json), a websocket event feed at /v1/events and Prometheus metrics at /metrics.
+    Run(EngineRunArgs),
+}
+
+/// Options of `kalypso engine run`.
+#[derive(Debug, Args)]
+pub(crate) struct EngineRunArgs {
+    /// SQLite database of the engine (created when missing; tied to one deployment).
+    #[arg(long, env = "KALYPSO_ENGINE_DB", default_value = "kalypso-engine.db")]
+    pub(crate) db: PathBuf,
+    /// Address of the HTTP API.
+    #[arg(long, env = "KALYPSO_ENGINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Websocket endpoint for new-head notifications (e.g. ws://127.0.0.1:8545); without it the engine polls.
+    #[arg(long, env = "KALYPSO_WS_URL")]
+    pub(crate) ws_url: Option<String>,
+    /// Key of the Matching Engine registered in the key registry: signs the batches. Defaults to the signing
+    /// key, which always sends (and pays for) the relay transactions.
+    #[arg(long, env = "KALYPSO_MATCHING_ENGINE_KEY", hide_env_values = true)]
+    pub(crate) matching_engine_key: Option<SecretKey>,
+    /// How often to look for new blocks when no notification arrives.
+    #[arg(long, value_parser = parse::duration, default_value = "1s")]
+    pub(crate) poll_interval: Duration,
+    /// Assignments per relay transaction.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub(crate) batch_size: u16,
+    /// Relay transactions in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) max_in_flight: u16,
+    /// How long a signed batch stays valid.
+    #[arg(long, value_parser = parse::duration, default_value = "2m")]
+    pub(crate) batch_ttl: Duration,
+    /// Re-send a relay transaction with 25% higher fees after this long without a receipt.
+    #[arg(long, value_parser = parse::duration, default_value = "15s")]
+    pub(crate) bump_after: Duration,
+    /// Seconds between the chain head and the expected mining time of an assignment (the matching clock).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) inclusion_margin: u64,
+    /// Blocks per eth_getLogs request while catching up.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) log_page_blocks: u64,
 }

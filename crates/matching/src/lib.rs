@@ -37,6 +37,7 @@ impl Seq {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quote {
     /// Price per proof, in the payment token.
+    #[serde(with = "amount")]
     pub price: u128,
     /// Seconds the generator needs for one proof (its task deadline is the assignment time plus this).
     pub max_proof_time: u64,
@@ -52,8 +53,10 @@ pub enum Event {
         /// The market.
         market: MarketId,
         /// Stake locked per task (and the most a slash takes).
+        #[serde(with = "amount")]
         slashing_penalty: u128,
         /// Minimum total stake of a generator to be assigned.
+        #[serde(with = "amount")]
         min_stake: u128,
         /// Whether the market needs an enclave key per generator (non-zero prover image).
         confidential: bool,
@@ -105,6 +108,7 @@ pub enum Event {
         /// The generator.
         generator: Address,
         /// Its new total stake.
+        #[serde(with = "amount")]
         stake: u128,
     },
     /// `UnstakeRequested`: the stake drops by `amount`.
@@ -112,6 +116,7 @@ pub enum Event {
         /// The generator.
         generator: Address,
         /// Amount moved from stake to pending withdrawal.
+        #[serde(with = "amount")]
         amount: u128,
     },
     /// `UnstakeCancelled`: the stake grows by `amount`.
@@ -119,6 +124,7 @@ pub enum Event {
         /// The generator.
         generator: Address,
         /// Amount returned from pending withdrawal to stake.
+        #[serde(with = "amount")]
         amount: u128,
     },
     /// An enclave key of the generator for a (confidential) market was registered or removed.
@@ -137,6 +143,7 @@ pub enum Event {
         /// Its market.
         market: MarketId,
         /// The most the requester pays.
+        #[serde(with = "amount")]
         reward: u128,
         /// Unix time after which the ask can no longer be assigned.
         deadline: u64,
@@ -150,6 +157,7 @@ pub enum Event {
         /// The generator now proving it.
         generator: Address,
         /// The price it will be paid.
+        #[serde(with = "amount")]
         price: u128,
         /// Compute the task consumes until it ends.
         compute_per_proof: u64,
@@ -173,6 +181,7 @@ pub enum Event {
         /// The ask.
         ask: AskId,
         /// Stake taken from the generator (the sum of the slash's payouts).
+        #[serde(with = "amount")]
         stake_taken: u128,
         /// Whether the ask is open again (deadline not passed).
         reopened: bool,
@@ -194,6 +203,7 @@ pub struct Match {
     /// The chosen generator.
     pub generator: Address,
     /// Signed price cap (`Assignment.maxPrice`): the generator's price at match time.
+    #[serde(with = "amount")]
     pub max_price: u128,
     /// Signed proving-time cap (`Assignment.maxProofTime`): the generator's time at match time.
     pub max_proof_time: u64,
@@ -215,6 +225,7 @@ pub enum AskStatus {
         /// The generator proving it.
         generator: Address,
         /// Its price.
+        #[serde(with = "amount")]
         price: u128,
     },
     /// Proven (or settled as invalid input).
@@ -237,6 +248,7 @@ pub struct AskView {
     /// Its market.
     pub market: MarketId,
     /// The most the requester pays.
+    #[serde(with = "amount")]
     pub reward: u128,
     /// Unix time after which it cannot be assigned.
     pub deadline: u64,
@@ -256,8 +268,10 @@ pub struct MarketView {
     /// The market.
     pub market: MarketId,
     /// Stake locked per task.
+    #[serde(with = "amount")]
     pub slashing_penalty: u128,
     /// Minimum total stake to be assigned.
+    #[serde(with = "amount")]
     pub min_stake: u128,
     /// Needs enclave keys.
     pub confidential: bool,
@@ -302,11 +316,39 @@ pub struct GeneratorView {
     /// Compute taken by assigned and pending tasks.
     pub consumed_compute: u64,
     /// Total stake (not counting pending withdrawals).
+    #[serde(with = "amount")]
     pub stake: u128,
     /// Stake locked by assigned and pending tasks.
+    #[serde(with = "amount")]
     pub locked: u128,
     /// Markets it has a quote in.
     pub markets: Vec<MarketId>,
     /// Markets it has an enclave key for.
     pub enclave_keys: Vec<MarketId>,
+}
+
+/// Amounts (`u128`) as decimal strings in serialised form: JSON numbers lose precision above 2^53 and
+/// `serde_json::Value` cannot hold integers above 2^64, while stakes of 18-decimal tokens exceed both.
+/// Deserialising also accepts plain numbers.
+mod amount {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(crate) fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Number(u128),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Text(t) => t
+                .parse()
+                .map_err(|_| D::Error::custom(format!("not an amount: {t:?}"))),
+            Repr::Number(n) => Ok(n),
+        }
+    }
 }

@@ -15,7 +15,7 @@ use kalypso_contracts::{
 use std::{ops::RangeInclusive, time::Duration};
 use tracing::debug;
 
-use crate::{Error, Kalypso, Result};
+use crate::{Deployment, Error, Kalypso, Result};
 
 /// An event of one of the protocol's contracts, decoded with its generated event enum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl<P: Provider> Kalypso<P> {
     async fn events_between(&self, from: u64, to: u64) -> Result<Vec<EventRecord>> {
         let d = self.deployment();
         let filter = Filter::new()
-            .address(vec![d.marketplace, d.generator_registry, d.key_registry])
+            .address(ProtocolEvent::sources(d))
             .from_block(from)
             .to_block(to);
         let logs = self.provider().get_logs(&filter).await?;
@@ -148,19 +148,18 @@ impl<P: Provider> Kalypso<P> {
     }
 
     fn decode(&self, log: &Log) -> Result<EventRecord> {
-        let d = self.deployment();
-        let (topics, data) = (log.topics(), &log.data().data);
-        let address: Address = log.address();
-        let event = if address == d.marketplace {
-            ProofMarketplaceEvents::decode_raw_log(topics, data).map(ProtocolEvent::Marketplace)
-        } else if address == d.generator_registry {
-            GeneratorRegistryEvents::decode_raw_log(topics, data).map(ProtocolEvent::Registry)
-        } else {
-            EntityKeyRegistryEvents::decode_raw_log(topics, data).map(ProtocolEvent::Keys)
-        }
-        .map_err(|e| Error::Decode {
-            what: "protocol event",
-            reason: format!("log {:?} of {address}: {e}", log.log_index),
+        let event = ProtocolEvent::decode(
+            self.deployment(),
+            log.address(),
+            log.topics(),
+            &log.data().data,
+        )
+        .map_err(|e| match e {
+            Error::Decode { what, reason } => Error::Decode {
+                what,
+                reason: format!("log {:?}: {reason}", log.log_index),
+            },
+            other => other,
         })?;
         Ok(EventRecord {
             block_number: log.block_number.unwrap_or_default(),
@@ -169,5 +168,43 @@ impl<P: Provider> Kalypso<P> {
             log_index: log.log_index.unwrap_or_default(),
             event,
         })
+    }
+}
+
+impl ProtocolEvent {
+    /// Decodes a raw log of one of `deployment`'s contracts (for indexers that store logs and decode them
+    /// again later). Fails for logs of other contracts and for unknown events.
+    pub fn decode(
+        deployment: &Deployment,
+        address: Address,
+        topics: &[B256],
+        data: &[u8],
+    ) -> Result<Self> {
+        let d = deployment;
+        let decoded = if address == d.marketplace {
+            ProofMarketplaceEvents::decode_raw_log(topics, data).map(Self::Marketplace)
+        } else if address == d.generator_registry {
+            GeneratorRegistryEvents::decode_raw_log(topics, data).map(Self::Registry)
+        } else if address == d.key_registry {
+            EntityKeyRegistryEvents::decode_raw_log(topics, data).map(Self::Keys)
+        } else {
+            return Err(Error::Decode {
+                what: "protocol event",
+                reason: format!("{address} is not a contract of this deployment"),
+            });
+        };
+        decoded.map_err(|e| Error::Decode {
+            what: "protocol event",
+            reason: format!("log of {address}: {e}"),
+        })
+    }
+
+    /// The contracts whose logs are protocol events: the `address` list of an `eth_getLogs` filter.
+    pub fn sources(deployment: &Deployment) -> Vec<Address> {
+        vec![
+            deployment.marketplace,
+            deployment.generator_registry,
+            deployment.key_registry,
+        ]
     }
 }

@@ -3,6 +3,7 @@
 mod ask;
 mod balance;
 mod deploy;
+mod engine;
 mod events;
 mod generator;
 mod keys;
@@ -19,12 +20,17 @@ use serde::Serialize;
 
 /// Runs one command.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Deploy(args) = &cli.command {
-        return deploy::run(&cli.global, args).await;
-    }
+    let cli = match cli.command {
+        Command::Deploy(args) => return deploy::run(&cli.global, &args).await,
+        Command::Engine(cmd) => return engine::run(&cli.global, cmd).await,
+        command => Cli {
+            command,
+            global: cli.global,
+        },
+    };
     let ctx = Ctx::new(&cli.global).await?;
     match cli.command {
-        Command::Deploy(_) => unreachable!("handled above"),
+        Command::Deploy(_) | Command::Engine(_) => unreachable!("handled above"),
         Command::Market(cmd) => market::run(&ctx, cmd).await,
         Command::Generator(cmd) => generator::run(&ctx, cmd).await,
         Command::Ask(cmd) => ask::run(&ctx, cmd).await,

@@ -1,0 +1,99 @@
+//! `kalypso engine run`: the Matching Engine service.
+
+use crate::{
+    context::{deployment_path, signer},
+    opts::{EngineCmd, EngineRunArgs, GlobalArgs},
+};
+use alloy::{
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use anyhow::{Context as _, bail};
+use kalypso_engine::{Engine, EngineConfig, indexer::IndexerConfig, submitter::SubmitterConfig};
+use kalypso_sdk::Deployment;
+
+pub(super) async fn run(global: &GlobalArgs, cmd: EngineCmd) -> anyhow::Result<()> {
+    match cmd {
+        EngineCmd::Run(args) => run_engine(global, args).await,
+    }
+}
+
+async fn run_engine(global: &GlobalArgs, args: EngineRunArgs) -> anyhow::Result<()> {
+    let relayer = signer(global)?.context(
+        "the engine sends relay transactions: set KALYPSO_PRIVATE_KEY (or KALYPSO_KEYSTORE) to a funded key",
+    )?;
+    let me_key: PrivateKeySigner = match &args.matching_engine_key {
+        Some(key) => key
+            .0
+            .parse()
+            .context("--matching-engine-key is not a valid secp256k1 key")?,
+        None => relayer.clone(),
+    };
+    let url = global
+        .rpc_url
+        .parse()
+        .with_context(|| format!("--rpc-url '{}' is not a URL", global.rpc_url))?;
+    let chain_id = ProviderBuilder::new()
+        .connect_http(url)
+        .get_chain_id()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach the chain at {} (is the node running?)",
+                global.rpc_url
+            )
+        })?;
+    let path = deployment_path(global, chain_id);
+    if !path.exists() {
+        bail!(
+            "no deployment at {} for chain {chain_id}: run `kalypso deploy` or pass --deployment <file>",
+            path.display()
+        );
+    }
+    let deployment =
+        Deployment::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+
+    let mut config =
+        EngineConfig::new(global.rpc_url.clone(), deployment, relayer, me_key, args.db);
+    config.ws_url = args.ws_url;
+    config.listen = args.listen;
+    config.poll_interval = args.poll_interval;
+    config.inclusion_margin = args.inclusion_margin;
+    config.indexer = IndexerConfig {
+        page_blocks: args.log_page_blocks,
+        ..IndexerConfig::default()
+    };
+    config.submitter = SubmitterConfig {
+        max_batch: usize::from(args.batch_size),
+        max_in_flight: usize::from(args.max_in_flight),
+        batch_ttl: args.batch_ttl,
+        bump_after: args.bump_after,
+    };
+    Engine::run(config, shutdown_signal(), |addr| {
+        tracing::info!(target: "kalypso::engine", "API at http://{addr} (OpenAPI: http://{addr}/openapi.json)");
+    })
+    .await
+    .context("the matching engine stopped")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,425 @@
+//! The engine's HTTP API (JSON; the OpenAPI document is served at `/openapi.json`), the websocket event feed
+//! and Prometheus metrics.
+
+use alloy::primitives::{Address, Bytes};
+use axum::{
+    Json, Router,
+    extract::{
+        Path, Query, State as AxumState,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use kalypso_sdk::{
+    ProtocolEvent, contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+use crate::{
+    Engine,
+    state::{AskRecord, AskStatus},
+};
+
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Largest page of `/v1/asks`.
+pub const MAX_PAGE: usize = 1000;
+
+type Shared = AxumState<Arc<Engine>>;
+
+/// The API's routes.
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/markets", get(markets))
+        .route("/v1/markets/{id}", get(market))
+        .route("/v1/markets/{id}/stats", get(market_stats))
+        .route("/v1/asks", get(asks))
+        .route("/v1/asks/{id}", get(ask))
+        .route("/v1/asks/{id}/proof", get(proof))
+        .route("/v1/generators", get(generators))
+        .route("/v1/generators/{address}", get(generator))
+        .route("/v1/events", get(events))
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .with_state(engine)
+}
+
+/// A 4xx/5xx answer: `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn bad_request(msg: impl Into<String>) -> Self {
+        Self(StatusCode::BAD_REQUEST, msg.into())
+    }
+    fn not_found(msg: impl Into<String>) -> Self {
+        Self(StatusCode::NOT_FOUND, msg.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+
+fn id_param(raw: &str, what: &str) -> ApiResult<u64> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{what} must be a non-negative integer, got {raw:?}"
+        ))
+    })
+}
+
+fn to_json(v: impl Serialize) -> Json<Value> {
+    Json(serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+async fn health(AxumState(e): Shared) -> Json<Value> {
+    let s = e.status();
+    let status = if s.last_error.is_some() {
+        "degraded"
+    } else if s.caught_up {
+        "ok"
+    } else {
+        "syncing"
+    };
+    let mut body = serde_json::to_value(&s).unwrap_or(Value::Null);
+    body["status"] = json!(status);
+    Json(body)
+}
+
+async fn metrics(AxumState(e): Shared) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        e.metrics.render(),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn markets(AxumState(e): Shared) -> Json<Value> {
+    let state = e.read();
+    let list: Vec<Value> = state
+        .book
+        .markets()
+        .into_iter()
+        .map(|view| {
+            let mut v = serde_json::to_value(&view).unwrap_or(Value::Null);
+            if let Some(record) = state.markets.get(&view.market) {
+                merge(&mut v, record);
+            }
+            v
+        })
+        .collect();
+    Json(json!(list))
+}
+
+async fn market(AxumState(e): Shared, Path(id): Path<String>) -> ApiResult {
+    let id = id_param(&id, "market id")?;
+    let state = e.read();
+    let view = state
+        .book
+        .market(id)
+        .ok_or_else(|| ApiError::not_found(format!("market {id} not found")))?;
+    let mut v = serde_json::to_value(&view).unwrap_or(Value::Null);
+    if let Some(record) = state.markets.get(&id) {
+        merge(&mut v, record);
+    }
+    v["quotes"] = serde_json::to_value(state.book.quotes(id)).unwrap_or(Value::Null);
+    Ok(Json(v))
+}
+
+/// Percentiles of a sample (nearest rank).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Percentiles {
+    count: usize,
+    p10: Option<String>,
+    p50: Option<String>,
+    p90: Option<String>,
+}
+
+fn percentiles<T: Ord + Copy + ToString>(mut values: Vec<T>) -> Percentiles {
+    values.sort_unstable();
+    let at = |p: usize| -> Option<String> {
+        if values.is_empty() {
+            return None;
+        }
+        let rank = (p * values.len()).div_ceil(100).max(1) - 1;
+        values
+            .get(rank.min(values.len() - 1))
+            .map(ToString::to_string)
+    };
+    Percentiles {
+        count: values.len(),
+        p10: at(10),
+        p50: at(50),
+        p90: at(90),
+    }
+}
+
+async fn market_stats(AxumState(e): Shared, Path(id): Path<String>) -> ApiResult {
+    let id = id_param(&id, "market id")?;
+    let state = e.read();
+    let view = state
+        .book
+        .market(id)
+        .ok_or_else(|| ApiError::not_found(format!("market {id} not found")))?;
+    let asks: Vec<&AskRecord> = state.asks.values().filter(|a| a.market == id).collect();
+    let count = |s: AskStatus| asks.iter().filter(|a| a.status == s).count();
+    Ok(Json(json!({
+        "market": id,
+        "depth": view,
+        "quotes": state.book.quotes(id),
+        "asks": {
+            "total": asks.len(),
+            "open": count(AskStatus::Open),
+            "assigned": count(AskStatus::Assigned),
+            "proven": count(AskStatus::Proven),
+            "invalidInputs": count(AskStatus::InvalidInputs),
+            "refunded": count(AskStatus::Refunded),
+        },
+        "timeToAssignSeconds": percentiles(asks.iter().filter_map(|a| a.time_to_assign).collect()),
+        "timeToProofSeconds": percentiles(asks.iter().filter_map(|a| a.time_to_proof).collect()),
+        "price": percentiles(asks.iter().filter_map(|a| a.price).collect()),
+        "reward": percentiles(asks.iter().map(|a| a.reward).collect()),
+    })))
+}
+
+/// Query of `/v1/asks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AsksQuery {
+    status: Option<String>,
+    market: Option<String>,
+    generator: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+async fn asks(
+    AxumState(e): Shared,
+    query: Result<Query<AsksQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            AskStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "status must be one of open, assigned, proven, invalidInputs, refunded; got {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let market = q
+        .market
+        .as_deref()
+        .map(|m| id_param(m, "market"))
+        .transpose()?;
+    let generator = q
+        .generator
+        .as_deref()
+        .map(|g| {
+            g.parse::<Address>().map_err(|_| {
+                ApiError::bad_request(format!("generator must be a 0x address, got {g:?}"))
+            })
+        })
+        .transpose()?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "limit must be 1..={MAX_PAGE}, got {l:?}"
+                )));
+            }
+        },
+    };
+    let offset = match q.offset.as_deref() {
+        None => 0,
+        Some(o) => o.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!("offset must be a non-negative integer, got {o:?}"))
+        })?,
+    };
+    let state = e.read();
+    let matching = state.asks.values().filter(|a| {
+        status.is_none_or(|s| a.status == s)
+            && market.is_none_or(|m| a.market == m)
+            && generator.is_none_or(|g| a.generator == Some(g))
+    });
+    let total = matching.clone().count();
+    let page: Vec<&AskRecord> = matching.skip(offset).take(limit).collect();
+    Ok(Json(
+        json!({ "total": total, "offset": offset, "asks": page }),
+    ))
+}
+
+async fn ask(AxumState(e): Shared, Path(id): Path<String>) -> ApiResult {
+    let id = id_param(&id, "ask id")?;
+    let state = e.read();
+    let record = state
+        .asks
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("ask {id} not found")))?;
+    let mut v = serde_json::to_value(record).unwrap_or(Value::Null);
+    v["book"] = serde_json::to_value(state.book.ask(id)).unwrap_or(Value::Null);
+    Ok(Json(v))
+}
+
+async fn proof(AxumState(e): Shared, Path(id): Path<String>) -> ApiResult {
+    let id = id_param(&id, "ask id")?;
+    let (status, location) = {
+        let state = e.read();
+        let record = state
+            .asks
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found(format!("ask {id} not found")))?;
+        (record.status, record.proof_log)
+    };
+    let Some((block, index)) = location else {
+        return Err(ApiError::not_found(format!(
+            "ask {id} has no proof (status {status:?})"
+        )));
+    };
+    let log = e
+        .store
+        .log(block, index)
+        .map_err(|err| ApiError(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?
+        .ok_or_else(|| ApiError::not_found(format!("ask {id}'s proof log is gone (reorg?)")))?;
+    match ProtocolEvent::decode(&e.deployment, log.address, &log.topics, &log.data) {
+        Ok(ProtocolEvent::Marketplace(ProofMarketplaceEvents::ProofSubmitted(p))) => {
+            Ok(Json(json!({
+                "askId": id,
+                "generator": p.generator,
+                "proof": Bytes::from(p.proof.to_vec()),
+                "block": block,
+                "txHash": log.tx_hash,
+            })))
+        }
+        _ => Err(ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ask {id}'s proof log does not decode"),
+        )),
+    }
+}
+
+async fn generators(AxumState(e): Shared) -> Json<Value> {
+    to_json(e.read().book.generators())
+}
+
+async fn generator(AxumState(e): Shared, Path(address): Path<String>) -> ApiResult {
+    let g: Address = address.parse().map_err(|_| {
+        ApiError::bad_request(format!("generator must be a 0x address, got {address:?}"))
+    })?;
+    let view = e
+        .read()
+        .book
+        .generator(g)
+        .ok_or_else(|| ApiError::not_found(format!("generator {g} not found")))?;
+    Ok(to_json(view))
+}
+
+async fn events(AxumState(e): Shared, ws: WebSocketUpgrade) -> Response {
+    let feed = e.feed.subscribe();
+    ws.on_upgrade(move |socket| forward(socket, feed))
+}
+
+async fn forward(mut socket: WebSocket, mut feed: tokio::sync::broadcast::Receiver<String>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        tokio::select! {
+            item = feed.recv() => match item {
+                Ok(text) => {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let note = json!({ "lagged": n }).to_string();
+                    if socket.send(Message::Text(note.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+fn merge(target: &mut Value, extra: impl Serialize) {
+    if let (Value::Object(t), Ok(Value::Object(x))) = (target, serde_json::to_value(extra)) {
+        for (k, v) in x {
+            t.entry(k).or_insert(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let p = percentiles((1..=10u64).collect());
+        assert_eq!(
+            (
+                p.count,
+                p.p10.as_deref(),
+                p.p50.as_deref(),
+                p.p90.as_deref()
+            ),
+            (10, Some("1"), Some("5"), Some("9"))
+        );
+        let empty = percentiles(Vec::<u64>::new());
+        assert_eq!((empty.count, empty.p50), (0, None));
+    }
+
+    #[test]
+    fn openapi_documents_every_route() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
+        let paths = doc["paths"].as_object().expect("paths");
+        for route in [
+            "/health",
+            "/metrics",
+            "/openapi.json",
+            "/v1/markets",
+            "/v1/markets/{id}",
+            "/v1/markets/{id}/stats",
+            "/v1/asks",
+            "/v1/asks/{id}",
+            "/v1/asks/{id}/proof",
+            "/v1/generators",
+            "/v1/generators/{address}",
+            "/v1/events",
+        ] {
+            assert!(paths.contains_key(route), "{route} is not documented");
+        }
+        assert_eq!(
+            paths.len(),
+            12,
+            "documented routes that the router does not serve"
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! The engine's main loop: index, settle batches, match, submit — woken by new heads (websocket) or a poll
+//! timer — and the HTTP API beside it.
+
+use alloy::{
+    providers::{DynProvider, Provider, ProviderBuilder, WsConnect},
+    signers::local::PrivateKeySigner,
+};
+use futures::StreamExt;
+use kalypso_matching::Match;
+use kalypso_sdk::Deployment;
+use serde::Serialize;
+use std::{
+    future::Future,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+use tokio::sync::{Notify, broadcast};
+use tracing::{debug, info, warn};
+
+use crate::{
+    Error, Result,
+    indexer::{Indexer, IndexerConfig, Step},
+    metrics::{EventLabel, Metrics, ReasonLabel},
+    state::State,
+    store::Store,
+    submitter::{Settled, Submitter, SubmitterConfig},
+};
+
+/// Everything the engine needs to run.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// HTTP JSON-RPC endpoint (queries and transactions).
+    pub rpc_url: String,
+    /// Websocket endpoint for new-head notifications; without it the engine polls.
+    pub ws_url: Option<String>,
+    /// The protocol's addresses.
+    pub deployment: Deployment,
+    /// Sends the relay transactions (pays gas).
+    pub relayer: PrivateKeySigner,
+    /// The Matching Engine key registered in the EntityKeyRegistry; signs batches.
+    pub signer: PrivateKeySigner,
+    /// SQLite database.
+    pub db_path: PathBuf,
+    /// HTTP API address.
+    pub listen: SocketAddr,
+    /// Poll interval when no new-head notification arrives.
+    pub poll_interval: Duration,
+    /// Seconds added to the head's timestamp for the time an assignment is expected to be mined.
+    pub inclusion_margin: u64,
+    /// Indexer settings.
+    pub indexer: IndexerConfig,
+    /// Submitter settings.
+    pub submitter: SubmitterConfig,
+}
+
+impl EngineConfig {
+    /// Defaults for everything but the endpoints, keys, deployment and database.
+    pub fn new(
+        rpc_url: String,
+        deployment: Deployment,
+        relayer: PrivateKeySigner,
+        signer: PrivateKeySigner,
+        db_path: PathBuf,
+    ) -> Self {
+        Self {
+            rpc_url,
+            ws_url: None,
+            deployment,
+            relayer,
+            signer,
+            db_path,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            poll_interval: Duration::from_millis(1000),
+            inclusion_margin: 2,
+            indexer: IndexerConfig::default(),
+            submitter: SubmitterConfig::default(),
+        }
+    }
+}
+
+/// What the engine reports about itself (`/health`).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Marketplace address.
+    pub marketplace: alloy::primitives::Address,
+    /// Address of the Matching Engine key.
+    pub signer: alloy::primitives::Address,
+    /// Chain head seen.
+    pub head_block: u64,
+    /// Head timestamp.
+    pub head_timestamp: u64,
+    /// Latest block indexed.
+    pub indexed_block: u64,
+    /// Whether the index reached the head.
+    pub caught_up: bool,
+    /// Relay transactions in flight.
+    pub in_flight: usize,
+    /// Events replayed from the store at start-up.
+    pub replayed_events: u64,
+    /// Time the start-up replay took (milliseconds).
+    pub replay_ms: u64,
+    /// Last error of the main loop, if the last round failed.
+    pub last_error: Option<String>,
+}
+
+/// State shared between the main loop and the API.
+#[derive(Debug)]
+pub struct Engine {
+    /// Derived state.
+    pub state: RwLock<State>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The deployment served.
+    pub deployment: Deployment,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Live feed of indexed events (JSON lines) for websocket clients.
+    pub feed: broadcast::Sender<String>,
+    /// Status.
+    pub status: RwLock<Status>,
+}
+
+impl Engine {
+    /// Reads the derived state.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the status.
+    pub fn status(&self) -> Status {
+        self.status
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut Status)) {
+        f(&mut self
+            .status
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Runs the engine until `shutdown` resolves: opens the store, replays it, resumes batches in flight, serves
+    /// the API on `config.listen` and follows the chain. Returns the API's bound address through `on_listen`
+    /// (useful with port 0).
+    pub async fn run(
+        config: EngineConfig,
+        shutdown: impl Future<Output = ()> + Send,
+        on_listen: impl FnOnce(SocketAddr) + Send,
+    ) -> Result<()> {
+        let url = config
+            .rpc_url
+            .parse()
+            .map_err(|e| Error::Config(format!("--rpc-url {}: {e}", config.rpc_url)))?;
+        let provider: DynProvider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(url)
+            .erased();
+        let chain_id = provider
+            .get_chain_id()
+            .await
+            .map_err(|e| Error::Rpc(e.to_string()))?;
+        let d = config.deployment.clone();
+        if chain_id != d.chain_id {
+            return Err(Error::Config(format!(
+                "the RPC serves chain {chain_id}, the deployment is for chain {}",
+                d.chain_id
+            )));
+        }
+        let store = Arc::new(Store::open(&config.db_path, d.chain_id, d.marketplace)?);
+        let started = Instant::now();
+        let state = replay(&store, &d)?;
+        let replay_ms = started.elapsed().as_millis() as u64;
+        info!(target: "kalypso::engine", events = state.events, replay_ms, "replayed the store");
+
+        let (feed, _) = broadcast::channel(4096);
+        let engine = Arc::new(Self {
+            state: RwLock::new(state),
+            store: store.clone(),
+            deployment: d.clone(),
+            metrics: Metrics::new(),
+            feed,
+            status: RwLock::new(Status {
+                chain_id,
+                marketplace: d.marketplace,
+                signer: config.signer.address(),
+                replayed_events: 0,
+                replay_ms,
+                ..Status::default()
+            }),
+        });
+        engine.set_status(|s| s.replayed_events = engine.read().events);
+
+        let mut submitter = Submitter::new(
+            provider.clone(),
+            config.relayer.clone(),
+            config.signer.clone(),
+            d.clone(),
+            store.clone(),
+            config.submitter,
+        );
+        let resumed = submitter.resume()?;
+        let cursor_time = store.cursor()?.map_or(0, |c| c.timestamp);
+        engine.restore(&resumed, cursor_time + config.inclusion_margin);
+
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        on_listen(listener.local_addr()?);
+        info!(target: "kalypso::engine", listen = %listener.local_addr()?, "API listening");
+        let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = crate::api::router(engine.clone());
+        let mut api = AbortOnDrop(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = api_stopped.await;
+                })
+                .await
+        }));
+
+        let wake = Arc::new(Notify::new());
+        let heads = config
+            .ws_url
+            .clone()
+            .map(|ws| AbortOnDrop(tokio::spawn(watch_heads(ws, wake.clone()))));
+        let indexer = Indexer::new(provider, d, store, config.indexer);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(config.poll_interval) => {}
+            }
+            match engine
+                .round(&indexer, &mut submitter, config.inclusion_margin)
+                .await
+            {
+                Ok(()) => engine.set_status(|s| s.last_error = None),
+                Err(e) => {
+                    warn!(target: "kalypso::engine", %e, "round failed; retrying");
+                    engine.set_status(|s| s.last_error = Some(e.to_string()));
+                }
+            }
+        }
+        info!(target: "kalypso::engine", "shutting down");
+        drop(heads);
+        let _ = stop_api.send(());
+        let _ = (&mut api.0).await;
+        Ok(())
+    }
+
+    /// One round: index up to the head, settle batches, match and submit.
+    async fn round(&self, indexer: &Indexer, submitter: &mut Submitter, margin: u64) -> Result<()> {
+        let head = loop {
+            match indexer.step().await? {
+                Step::Reorg { to } => {
+                    self.metrics.reorgs.inc();
+                    submitter.resync_nonce();
+                    let mut state = replay(&self.store, &self.deployment)?;
+                    let now = self.store.cursor()?.map_or(0, |c| c.timestamp) + margin;
+                    for m in submitter.pending_items() {
+                        let _ = state.book.restore_pending(&m, now);
+                    }
+                    *self.write() = state;
+                    let _ = self
+                        .feed
+                        .send(serde_json::json!({ "reorg": { "to": to } }).to_string());
+                }
+                Step::Indexed {
+                    logs,
+                    cursor,
+                    head,
+                    caught_up,
+                } => {
+                    self.apply(&logs);
+                    self.metrics.indexed_block.set(cursor.number as i64);
+                    self.metrics.head_block.set(head.number as i64);
+                    self.set_status(|s| {
+                        s.head_block = head.number;
+                        s.head_timestamp = head.timestamp;
+                        s.indexed_block = cursor.number;
+                        s.caught_up = caught_up;
+                    });
+                    if caught_up {
+                        break head;
+                    }
+                }
+            }
+        };
+
+        for settled in submitter.poll(head.timestamp).await? {
+            self.settle(settled);
+        }
+
+        let capacity = submitter.capacity();
+        if capacity > 0 {
+            let started = Instant::now();
+            let matches = self
+                .write()
+                .book
+                .match_asks(head.timestamp + margin, capacity);
+            self.metrics
+                .match_round
+                .observe(started.elapsed().as_secs_f64());
+            if !matches.is_empty() {
+                debug!(target: "kalypso::engine", matches = matches.len(), block = head.number, "matched");
+                let sent = matches.len() as u64;
+                let before = submitter.in_flight();
+                let failed = submitter.submit(matches, head.timestamp).await?;
+                let failed_items: u64 = failed
+                    .iter()
+                    .map(|f| match f {
+                        Settled::Failed { items, .. } => items.len() as u64,
+                        Settled::Mined { .. } => 0,
+                    })
+                    .sum();
+                self.metrics.assignments_sent.inc_by(sent - failed_items);
+                self.metrics
+                    .batches_sent
+                    .inc_by((submitter.in_flight().saturating_sub(before)) as u64);
+                for f in failed {
+                    self.settle(f);
+                }
+            }
+        }
+        self.metrics
+            .fee_bumps
+            .inner()
+            .store(submitter.fee_bumps, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.in_flight.set(submitter.in_flight() as i64);
+        self.metrics
+            .open_asks
+            .set(self.read().book.open_asks(None) as i64);
+        self.set_status(|s| s.in_flight = submitter.in_flight());
+        Ok(())
+    }
+
+    fn apply(&self, logs: &[crate::store::StoredLog]) {
+        if logs.is_empty() {
+            return;
+        }
+        let mut feed = Vec::with_capacity(logs.len());
+        {
+            let mut state = self.write();
+            for log in logs {
+                let Some(applied) = state.apply_log(&self.deployment, log) else {
+                    continue;
+                };
+                let name = applied.event.name();
+                self.metrics
+                    .events
+                    .get_or_create(&EventLabel {
+                        event: name.clone(),
+                    })
+                    .inc();
+                if let Some(after) = applied.assigned_after {
+                    self.metrics.time_to_assign.observe(after as f64);
+                }
+                if let Some(after) = applied.proven_after {
+                    self.metrics.time_to_proof.observe(after as f64);
+                }
+                if let Some(reason) = applied.skipped {
+                    self.metrics
+                        .assignments_skipped
+                        .get_or_create(&ReasonLabel {
+                            reason: reason.to_string(),
+                        })
+                        .inc();
+                }
+                feed.push(
+                    serde_json::json!({
+                        "block": log.block,
+                        "logIndex": log.log_index,
+                        "timestamp": log.timestamp,
+                        "txHash": log.tx_hash,
+                        "contract": applied.event.contract(),
+                        "event": name,
+                        "data": applied.event.to_string(),
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        if self.feed.receiver_count() > 0 {
+            for item in feed {
+                let _ = self.feed.send(item);
+            }
+        }
+    }
+
+    fn settle(&self, settled: Settled) {
+        match settled {
+            Settled::Mined { id, gas_used } => {
+                debug!(target: "kalypso::engine", id, gas_used, "batch mined");
+            }
+            Settled::Failed { id, items, reason } => {
+                warn!(target: "kalypso::engine", id, items = items.len(), reason, "batch assigned nothing; items released");
+                self.metrics.batches_failed.inc();
+                let mut state = self.write();
+                for m in &items {
+                    state.book.release_pending(m.ask);
+                }
+            }
+        }
+    }
+
+    fn restore(&self, items: &[Match], now: u64) {
+        let mut state = self.write();
+        for m in items {
+            if let Err(reason) = state.book.restore_pending(m, now) {
+                debug!(target: "kalypso::engine", ask = m.ask, %reason, "pending assignment no longer applies");
+            }
+        }
+    }
+}
+
+/// Replays every stored log into a fresh state.
+fn replay(store: &Store, deployment: &Deployment) -> Result<State> {
+    let mut state = State::default();
+    store.for_each_log(|log| {
+        state.apply_log(deployment, &log);
+        Ok(())
+    })?;
+    Ok(state)
+}
+
+/// Wakes the main loop on every new head; reconnects with a back-off when the websocket drops.
+async fn watch_heads(url: String, wake: Arc<Notify>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_ws(WsConnect::new(url.clone()))
+            .await
+        {
+            Ok(provider) => match provider.subscribe_blocks().await {
+                Ok(sub) => {
+                    backoff = Duration::from_millis(250);
+                    let mut heads = sub.into_stream();
+                    while heads.next().await.is_some() {
+                        wake.notify_one();
+                    }
+                    warn!(target: "kalypso::engine", "new-head subscription ended; reconnecting");
+                }
+                Err(e) => warn!(target: "kalypso::engine", %e, "subscribing to new heads failed"),
+            },
+            Err(e) => debug!(target: "kalypso::engine", %e, "websocket unavailable; polling"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// A spawned task that ends with its owner: when the engine's future is dropped (aborted), the API server and
+/// the head watcher stop too.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,436 @@
+//! Everything the engine derives from the indexed logs: the matching [`Book`] and a ledger of asks for the API
+//! and statistics. Both are pure functions of the log sequence, so a restart or a reorg rebuilds them by
+//! replaying the store.
+
+use alloy::primitives::{Address, B256, U256};
+use kalypso_matching::{Book, Event, Quote, Seq};
+use kalypso_primitives::{Preference, SkipReason};
+use kalypso_sdk::{
+    Deployment, ProtocolEvent,
+    contracts::{
+        generator_registry::GeneratorRegistry::GeneratorRegistryEvents as R,
+        key_registry::EntityKeyRegistry::EntityKeyRegistryEvents as K,
+        marketplace::ProofMarketplace::ProofMarketplaceEvents as M,
+    },
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+use crate::store::StoredLog;
+
+/// Where an ask stands, as the chain says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AskStatus {
+    /// Waiting for a generator.
+    Open,
+    /// A generator is proving it.
+    Assigned,
+    /// Proven; the generator was paid.
+    Proven,
+    /// Settled as invalid inputs through an IVS attestation.
+    InvalidInputs,
+    /// Ended without a proof (expired or cancelled); the requester was refunded.
+    Refunded,
+}
+
+impl AskStatus {
+    /// Parses the API's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "open" => Self::Open,
+            "assigned" => Self::Assigned,
+            "proven" => Self::Proven,
+            "invalidInputs" | "invalid-inputs" => Self::InvalidInputs,
+            "refunded" => Self::Refunded,
+            _ => return None,
+        })
+    }
+}
+
+/// One ask as the API shows it (chain timestamps, unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AskRecord {
+    /// Ask id.
+    pub id: u64,
+    /// Market.
+    pub market: u64,
+    /// Who created it.
+    pub requester: Address,
+    /// Maximum price (token units, decimal string).
+    #[serde(with = "decimal")]
+    pub reward: u128,
+    /// Proof deadline.
+    pub deadline: u64,
+    /// COST or TIME.
+    pub preference: Preference,
+    /// Status.
+    pub status: AskStatus,
+    /// When it was created.
+    pub created_at: u64,
+    /// When it was last assigned.
+    pub assigned_at: Option<u64>,
+    /// Generator of the current or last task.
+    pub generator: Option<Address>,
+    /// Price of the current or last task.
+    #[serde(with = "decimal_opt")]
+    pub price: Option<u128>,
+    /// The generator's committed deadline.
+    pub task_deadline: Option<u64>,
+    /// When it was proven (or settled as invalid).
+    pub settled_at: Option<u64>,
+    /// Refund paid to the requester on settlement.
+    #[serde(with = "decimal_opt")]
+    pub refund: Option<u128>,
+    /// Times a generator failed it (slashed or discarded).
+    pub failures: u32,
+    /// Time from creation to its first assignment.
+    pub time_to_assign: Option<u64>,
+    /// Time from its last assignment to the proof.
+    pub time_to_proof: Option<u64>,
+    /// Where the proof is: `(block, log index)` of its `ProofSubmitted` log.
+    #[serde(skip)]
+    pub proof_log: Option<(u64, u64)>,
+}
+
+/// A market as the ledger knows it (the book has the matching side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarketRecord {
+    /// Market id.
+    pub id: u64,
+    /// Creator.
+    pub creator: Address,
+    /// Verifier contract.
+    pub verifier: Address,
+    /// Prover enclave image (zero: public inputs only).
+    pub prover_image_id: B256,
+    /// When asks open.
+    pub activation_time: u64,
+    /// Creator's metadata, as UTF-8 when it is, else hex.
+    pub metadata: String,
+}
+
+/// The derived state.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// The matching book.
+    pub book: Book,
+    /// Asks by id.
+    pub asks: BTreeMap<u64, AskRecord>,
+    /// Markets by id.
+    pub markets: BTreeMap<u64, MarketRecord>,
+    /// Events applied.
+    pub events: u64,
+    /// Protocol events of the last applied logs' kinds, counted by name (for metrics).
+    pub by_name: HashMap<String, u64>,
+}
+
+/// What one applied log meant, for the caller's metrics and feed.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The decoded event.
+    pub event: ProtocolEvent,
+    /// An ask got its first assignment after this many seconds.
+    pub assigned_after: Option<u64>,
+    /// An ask was proven this many seconds after its assignment.
+    pub proven_after: Option<u64>,
+    /// An assignment item was skipped on-chain.
+    pub skipped: Option<SkipReason>,
+}
+
+impl State {
+    /// Decodes and applies one stored log. Logs that are not protocol events (cannot happen for logs the
+    /// indexer selected by address, unless the ABI changed) are reported and skipped.
+    pub fn apply_log(&mut self, deployment: &Deployment, log: &StoredLog) -> Option<Applied> {
+        let event = match ProtocolEvent::decode(deployment, log.address, &log.topics, &log.data) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::warn!(target: "kalypso::engine", block = log.block, index = log.log_index, %e, "undecodable log skipped");
+                return None;
+            }
+        };
+        let seq = Seq {
+            block: log.block,
+            log_index: log.log_index,
+        };
+        let mut applied = Applied {
+            event: event.clone(),
+            assigned_after: None,
+            proven_after: None,
+            skipped: None,
+        };
+        for e in self.ledger(&event, log, &mut applied) {
+            self.book.apply(seq, &e);
+        }
+        self.events += 1;
+        *self.by_name.entry(event.name()).or_default() += 1;
+        Some(applied)
+    }
+
+    /// Updates the ledger and returns the events the book needs.
+    fn ledger(
+        &mut self,
+        event: &ProtocolEvent,
+        log: &StoredLog,
+        applied: &mut Applied,
+    ) -> Vec<Event> {
+        let ts = log.timestamp;
+        match event {
+            ProtocolEvent::Marketplace(e) => match e {
+                M::MarketCreated(e) => {
+                    let id = u64_of(e.marketId);
+                    self.markets.insert(
+                        id,
+                        MarketRecord {
+                            id,
+                            creator: e.creator,
+                            verifier: e.verifier,
+                            prover_image_id: e.proverImageId,
+                            activation_time: u64_of(e.activationTime),
+                            metadata: match std::str::from_utf8(&e.metadata) {
+                                Ok(s) => s.to_owned(),
+                                Err(_) => e.metadata.to_string(),
+                            },
+                        },
+                    );
+                    vec![Event::MarketCreated {
+                        market: id,
+                        slashing_penalty: u128_of(e.slashingPenalty),
+                        min_stake: u128_of(e.minStake),
+                        confidential: e.proverImageId != B256::ZERO,
+                    }]
+                }
+                M::MarketFrozen(e) => {
+                    vec![Event::MarketFrozen {
+                        market: u64_of(e.marketId),
+                        frozen: e.frozen,
+                    }]
+                }
+                M::AskCreated(e) => {
+                    let (id, market) = (u64_of(e.askId), u64_of(e.marketId));
+                    let preference =
+                        Preference::try_from(e.request.preference).unwrap_or(Preference::Cost);
+                    let reward = u128_of(e.request.reward);
+                    let deadline = u64_of(e.request.deadline);
+                    self.asks.insert(
+                        id,
+                        AskRecord {
+                            id,
+                            market,
+                            requester: e.requester,
+                            reward,
+                            deadline,
+                            preference,
+                            status: AskStatus::Open,
+                            created_at: ts,
+                            assigned_at: None,
+                            generator: None,
+                            price: None,
+                            task_deadline: None,
+                            settled_at: None,
+                            refund: None,
+                            failures: 0,
+                            time_to_assign: None,
+                            time_to_proof: None,
+                            proof_log: None,
+                        },
+                    );
+                    vec![Event::AskCreated {
+                        ask: id,
+                        market,
+                        reward,
+                        deadline,
+                        preference,
+                    }]
+                }
+                M::TaskAssigned(e) => {
+                    let id = u64_of(e.askId);
+                    let price = u128_of(e.price);
+                    if let Some(a) = self.asks.get_mut(&id) {
+                        a.status = AskStatus::Assigned;
+                        a.assigned_at = Some(ts);
+                        a.generator = Some(e.generator);
+                        a.price = Some(price);
+                        a.task_deadline = Some(u64_of(e.taskDeadline));
+                        if a.time_to_assign.is_none() {
+                            let after = ts.saturating_sub(a.created_at);
+                            a.time_to_assign = Some(after);
+                            applied.assigned_after = Some(after);
+                        }
+                    }
+                    vec![Event::TaskAssigned {
+                        ask: id,
+                        generator: e.generator,
+                        price,
+                        compute_per_proof: u64_of(e.computePerProof),
+                    }]
+                }
+                M::AssignmentSkipped(e) => {
+                    let reason = SkipReason::try_from(e.reason).unwrap_or(SkipReason::None);
+                    applied.skipped = Some(reason);
+                    vec![Event::AssignmentSkipped {
+                        ask: u64_of(e.askId),
+                        generator: e.generator,
+                        reason,
+                    }]
+                }
+                M::ProofSubmitted(e) => {
+                    let id = u64_of(e.askId);
+                    if let Some(a) = self.asks.get_mut(&id) {
+                        a.status = AskStatus::Proven;
+                        a.settled_at = Some(ts);
+                        a.refund = Some(u128_of(e.refund));
+                        a.proof_log = Some((log.block, log.log_index));
+                        let after = a.assigned_at.map(|at| ts.saturating_sub(at));
+                        a.time_to_proof = after;
+                        applied.proven_after = after;
+                    }
+                    vec![Event::TaskCompleted { ask: id }]
+                }
+                M::InvalidInputsSettled(e) => {
+                    let id = u64_of(e.askId);
+                    if let Some(a) = self.asks.get_mut(&id) {
+                        a.status = AskStatus::InvalidInputs;
+                        a.settled_at = Some(ts);
+                        a.refund = Some(u128_of(e.refund));
+                    }
+                    vec![Event::TaskCompleted { ask: id }]
+                }
+                M::TaskDiscarded(e) => self.failed(u64_of(e.askId), u128_of(e.penalty), e.reopened),
+                M::TaskSlashed(e) => {
+                    let taken = u128_of(e.toRequester)
+                        .saturating_add(u128_of(e.toKeeper))
+                        .saturating_add(u128_of(e.toTreasury));
+                    self.failed(u64_of(e.askId), taken, e.reopened)
+                }
+                M::AskRefunded(e) => {
+                    let id = u64_of(e.askId);
+                    if let Some(a) = self.asks.get_mut(&id) {
+                        a.status = AskStatus::Refunded;
+                        a.settled_at = Some(ts);
+                        a.refund = Some(u128_of(e.amount));
+                    }
+                    vec![Event::AskClosed { ask: id }]
+                }
+                _ => vec![],
+            },
+            ProtocolEvent::Registry(e) => match e {
+                R::GeneratorRegistered(e) => vec![Event::GeneratorRegistered {
+                    generator: e.generator,
+                    declared_compute: u64_of(e.declaredCompute),
+                }],
+                R::DeclaredComputeUpdated(e) => vec![Event::DeclaredComputeUpdated {
+                    generator: e.generator,
+                    declared_compute: u64_of(e.declaredCompute),
+                }],
+                R::GeneratorDeregistered(e) => {
+                    vec![Event::GeneratorDeregistered {
+                        generator: e.generator,
+                    }]
+                }
+                R::MarketJoined(e) => vec![Event::QuoteSet {
+                    generator: e.generator,
+                    market: u64_of(e.marketId),
+                    quote: Quote {
+                        price: u128_of(e.pricePerProof),
+                        max_proof_time: u64_of(e.maxProofTime),
+                        compute_per_proof: u64_of(e.computePerProof),
+                    },
+                }],
+                R::QuoteUpdated(e) => vec![Event::QuoteSet {
+                    generator: e.generator,
+                    market: u64_of(e.marketId),
+                    quote: Quote {
+                        price: u128_of(e.pricePerProof),
+                        max_proof_time: u64_of(e.maxProofTime),
+                        compute_per_proof: u64_of(e.computePerProof),
+                    },
+                }],
+                R::MarketLeft(e) => {
+                    vec![Event::MarketLeft {
+                        generator: e.generator,
+                        market: u64_of(e.marketId),
+                    }]
+                }
+                R::Staked(e) => {
+                    vec![Event::Staked {
+                        generator: e.generator,
+                        stake: u128_of(e.stake),
+                    }]
+                }
+                R::UnstakeRequested(e) => {
+                    vec![Event::UnstakeRequested {
+                        generator: e.generator,
+                        amount: u128_of(e.amount),
+                    }]
+                }
+                R::UnstakeCancelled(e) => {
+                    vec![Event::UnstakeCancelled {
+                        generator: e.generator,
+                        amount: u128_of(e.amount),
+                    }]
+                }
+                _ => vec![],
+            },
+            ProtocolEvent::Keys(e) => match e {
+                K::GeneratorKeyRegistered(e) => vec![Event::GeneratorKeySet {
+                    generator: e.generator,
+                    market: u64_of(e.marketId),
+                    present: true,
+                }],
+                K::GeneratorKeyRemoved(e) => vec![Event::GeneratorKeySet {
+                    generator: e.generator,
+                    market: u64_of(e.marketId),
+                    present: false,
+                }],
+                _ => vec![],
+            },
+        }
+    }
+
+    fn failed(&mut self, id: u64, taken: u128, reopened: bool) -> Vec<Event> {
+        if let Some(a) = self.asks.get_mut(&id) {
+            a.failures += 1;
+            if reopened {
+                a.status = AskStatus::Open;
+            }
+        }
+        vec![Event::TaskFailed {
+            ask: id,
+            stake_taken: taken,
+            reopened,
+        }]
+    }
+}
+
+/// Values the contracts store in at most 64 bits (ids, times, compute).
+fn u64_of(v: U256) -> u64 {
+    v.saturating_to()
+}
+
+/// Amounts the contracts store in at most 96 bits.
+fn u128_of(v: U256) -> u128 {
+    v.saturating_to()
+}
+
+/// Amounts as decimal strings in JSON (JavaScript numbers cannot hold 96-bit values).
+mod decimal {
+    use serde::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+}
+
+mod decimal_opt {
+    use serde::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(v: &Option<u128>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.collect_str(v),
+            None => s.serialize_none(),
+        }
+    }
+}

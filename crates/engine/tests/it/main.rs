@@ -1,0 +1,306 @@
+//! The matching engine against the real contracts on a fresh anvil per test: preference-following matching, an
+//! unmatchable ask that blocks nothing, restarts that lose and duplicate nothing, reorg rollback, and the API.
+
+mod api;
+mod matching;
+mod recovery;
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use kalypso_contracts::TestToken;
+use kalypso_engine::{Engine, EngineConfig};
+use kalypso_primitives::Preference;
+use kalypso_sdk::{
+    AskParams, DeployConfig, Deployment, Kalypso, ProtocolEvent, Quote, SampleMarket,
+};
+use kalypso_test_utils::{Chain, Groth16Fixture};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+const MARKET: u64 = 1;
+
+/// `n` staking tokens (18 decimals).
+fn pond(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+/// A deployed protocol with the sample Groth16 market and anvil accounts: 0 admin, 1 Matching Engine key,
+/// 2 requester, 3.. generators.
+struct Env {
+    chain: Chain,
+    provider: DynProvider,
+    deployment: Deployment,
+    fixture: Groth16Fixture,
+    admin: Address,
+    me: PrivateKeySigner,
+    requester: Address,
+    dir: PathBuf,
+}
+
+/// An engine running in this process.
+struct Running {
+    api: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<kalypso_engine::Result<()>>,
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+
+    /// Graceful stop (Ctrl-C).
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.handle.await.expect("engine task").expect("engine run");
+    }
+
+    /// Abrupt stop at whatever await point the engine is in (the closest to kill -9 in-process).
+    async fn kill(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+
+    async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = reqwest::get(self.url(path)).await.expect("GET");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+}
+
+impl Env {
+    async fn new() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let chain = Chain::spawn();
+        let accounts: Vec<PrivateKeySigner> = (0..10).map(|i| chain.account(i)).collect();
+        let provider = Self::wallet_provider(&chain);
+        let fixture = Groth16Fixture::load();
+        let admin = accounts[0].address();
+        let me = accounts[1].clone();
+        let config = DeployConfig {
+            matching_engine_key: Some(Bytes::copy_from_slice(me.public_key().as_slice())),
+            sample_market: Some(SampleMarket::groth16(
+                fixture.vk.clone(),
+                fixture.num_inputs,
+                fixture.inputs.clone(),
+                fixture.proof.clone(),
+            )),
+            ..DeployConfig::devnet(admin)
+        };
+        let deployment = kalypso_sdk::deploy(&provider, config)
+            .await
+            .expect("deploy");
+        let dir = std::env::temp_dir().join(format!(
+            "kalypso-engine-it-{}-{}",
+            std::process::id(),
+            chain.anvil.port()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self {
+            chain,
+            provider,
+            deployment,
+            fixture,
+            admin,
+            me,
+            requester: accounts[2].address(),
+            dir,
+        }
+    }
+
+    /// One provider signing for every account but the Matching Engine's (one nonce cache per account). A new
+    /// one is needed after the chain went back in time: the cache would hand out nonces that are too high.
+    fn wallet_provider(chain: &Chain) -> DynProvider {
+        let mut wallet = EthereumWallet::new(chain.account(0));
+        for i in 2..10 {
+            wallet.register_signer(chain.account(i));
+        }
+        ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(chain.anvil.endpoint_url())
+            .erased()
+    }
+
+    fn client(&self, sender: Address) -> Kalypso<DynProvider> {
+        Kalypso::new(self.provider.clone(), self.deployment.clone(), sender)
+    }
+
+    async fn mint(&self, token: Address, to: Address, amount: U256) {
+        TestToken::new(token, &self.provider)
+            .mint(to, amount)
+            .from(self.admin)
+            .send()
+            .await
+            .expect("mint")
+            .get_receipt()
+            .await
+            .expect("mint receipt");
+    }
+
+    /// Generator `i` (anvil account 3 + i): registered with `compute` units and enough stake for that many
+    /// tasks (10 tokens locked per task, 20 minimum), in the market.
+    async fn generator(&self, i: usize, compute: u64, price: u64, time: u64) -> Address {
+        let g = self.chain.account(3 + i).address();
+        let stake = pond(20 + 10 * compute);
+        self.mint(self.deployment.staking_token, g, stake).await;
+        let c = self.client(g);
+        c.register(g, compute, Bytes::from_static(b"test box"))
+            .await
+            .expect("register");
+        c.stake(stake).await.expect("stake");
+        c.join_market(
+            MARKET,
+            Quote {
+                price_per_proof: U256::from(price),
+                max_proof_time: time,
+                compute_per_proof: 1,
+            },
+        )
+        .await
+        .expect("join");
+        g
+    }
+
+    async fn now(&self) -> u64 {
+        self.client(self.admin)
+            .block_timestamp()
+            .await
+            .expect("timestamp")
+    }
+
+    /// Creates an ask with the fixture's inputs.
+    async fn ask(&self, reward: u64, deadline_in: u64, preference: Preference) -> u64 {
+        let requester = self.client(self.requester);
+        self.mint(
+            self.deployment.payment_token,
+            self.requester,
+            U256::from(reward) * U256::from(2u64),
+        )
+        .await;
+        let deadline = self.now().await + deadline_in;
+        let mut params = AskParams::new(
+            MARKET,
+            U256::from(reward),
+            deadline,
+            self.fixture.inputs.clone(),
+        );
+        params.preference = preference;
+        requester.create_ask(params).await.expect("create ask").0
+    }
+
+    fn engine_config(&self, db: &str) -> EngineConfig {
+        let relayer = self.me.clone();
+        let mut config = EngineConfig::new(
+            self.chain.anvil.endpoint(),
+            self.deployment.clone(),
+            relayer,
+            self.me.clone(),
+            self.dir.join(db),
+        );
+        config.ws_url = Some(self.chain.anvil.ws_endpoint());
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.poll_interval = Duration::from_millis(100);
+        config
+    }
+
+    async fn start(&self, config: EngineConfig) -> Running {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (listening, bound) = oneshot::channel();
+        let handle = tokio::spawn(Engine::run(
+            config,
+            async {
+                let _ = stopped.await;
+            },
+            move |addr| {
+                let _ = listening.send(addr);
+            },
+        ));
+        let api = tokio::time::timeout(Duration::from_secs(30), bound)
+            .await
+            .expect("engine listens within 30 s")
+            .expect("engine started");
+        Running {
+            api,
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    /// The generator an ask is assigned to (on chain), if any.
+    async fn assigned_to(&self, ask: u64) -> Option<Address> {
+        self.client(self.admin)
+            .ask(ask)
+            .await
+            .expect("ask")
+            .task
+            .map(|t| t.generator)
+    }
+
+    /// Every `TaskAssigned` and `AssignmentSkipped` on chain: (ask, generator) and (ask, reason).
+    async fn assignment_events(&self) -> (Vec<(u64, Address)>, Vec<(u64, u8)>) {
+        use kalypso_sdk::contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents as M;
+        let head = self.provider.get_block_number().await.expect("head");
+        let events = self
+            .client(self.admin)
+            .events(0..=head)
+            .await
+            .expect("events");
+        let mut assigned = Vec::new();
+        let mut skipped = Vec::new();
+        for e in events {
+            match e.event {
+                ProtocolEvent::Marketplace(M::TaskAssigned(t)) => {
+                    assigned.push((t.askId.to::<u64>(), t.generator));
+                }
+                ProtocolEvent::Marketplace(M::AssignmentSkipped(s)) => {
+                    skipped.push((s.askId.to::<u64>(), s.reason));
+                }
+                _ => {}
+            }
+        }
+        (assigned, skipped)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` naming `what`.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

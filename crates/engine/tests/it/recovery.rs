@@ -1,0 +1,145 @@
+//! Restarts (graceful and abrupt) lose and duplicate nothing; a reorg is rolled back.
+
+use super::*;
+use std::collections::HashMap;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_load_loses_and_duplicates_nothing() {
+    let env = Env::new().await;
+    env.generator(0, 200, 10, 600).await;
+    env.generator(1, 200, 20, 300).await;
+
+    let mut asks = Vec::new();
+    for i in 0..15 {
+        let pref = if i % 2 == 0 {
+            Preference::Cost
+        } else {
+            Preference::Time
+        };
+        asks.push(env.ask(100 + i, 3_600, pref).await);
+    }
+    let mut config = env.engine_config("restart.db");
+    config.submitter.max_batch = 4;
+    let engine = env.start(config.clone()).await;
+    eventually("some asks assigned", Duration::from_secs(60), || async {
+        let (assigned, _) = env.assignment_events().await;
+        (!assigned.is_empty()).then_some(())
+    })
+    .await;
+    // Killed wherever it is: maybe between persisting a batch and sending it.
+    engine.kill().await;
+
+    for i in 0..15 {
+        asks.push(env.ask(200 + i, 3_600, Preference::Cost).await);
+    }
+    let engine = env.start(config.clone()).await;
+    // A graceful restart in the middle as well.
+    eventually("more asks assigned", Duration::from_secs(60), || async {
+        let (assigned, _) = env.assignment_events().await;
+        (assigned.len() >= 20).then_some(())
+    })
+    .await;
+    engine.stop().await;
+    for i in 0..5 {
+        asks.push(env.ask(300 + i, 3_600, Preference::Time).await);
+    }
+    let engine = env.start(config).await;
+    let total = asks.len();
+    eventually("every ask assigned", Duration::from_secs(90), || async {
+        let (assigned, _) = env.assignment_events().await;
+        (assigned.len() >= total).then_some(())
+    })
+    .await;
+    // Give a duplicate the chance to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (assigned, skipped) = env.assignment_events().await;
+    let mut per_ask: HashMap<u64, usize> = HashMap::new();
+    for (ask, _) in &assigned {
+        *per_ask.entry(*ask).or_default() += 1;
+    }
+    for ask in &asks {
+        assert_eq!(
+            per_ask.get(ask),
+            Some(&1),
+            "ask {ask} assigned {:?} times",
+            per_ask.get(ask)
+        );
+    }
+    assert!(
+        skipped.is_empty(),
+        "the engine re-sent assignments the chain had to skip: {skipped:?}"
+    );
+
+    let (_, health) = engine.get("/health").await;
+    assert!(
+        health["replayedEvents"].as_u64().unwrap_or(0) > 0,
+        "{health}"
+    );
+    engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_is_rolled_back() {
+    let mut env = Env::new().await;
+    let g = env.generator(0, 4, 10, 600).await;
+    let engine = env.start(env.engine_config("reorg.db")).await;
+
+    let snapshot: U256 = env
+        .provider
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .expect("snapshot");
+    let first = env.ask(100, 3_600, Preference::Cost).await;
+    eventually(
+        "first ask assigned and indexed",
+        Duration::from_secs(60),
+        || async {
+            let (_, body) = engine.get(&format!("/v1/asks/{first}")).await;
+            (body["status"] == "assigned").then_some(())
+        },
+    )
+    .await;
+    let (_, generator) = engine.get(&format!("/v1/generators/{g}")).await;
+    assert_eq!(generator["consumed_compute"], 1, "{generator}");
+
+    // The chain drops the ask and its assignment, then grows past the old head.
+    let reverted: bool = env
+        .provider
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .expect("revert");
+    assert!(reverted);
+    env.provider = Env::wallet_provider(&env.chain);
+    for _ in 0..3 {
+        let _: serde_json::Value = env
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("mine");
+    }
+    // Same id, different ask.
+    let second = env.ask(77, 3_600, Preference::Time).await;
+    assert_eq!(second, first);
+    eventually(
+        "the replacement ask assigned",
+        Duration::from_secs(60),
+        || async {
+            let (_, body) = engine.get(&format!("/v1/asks/{second}")).await;
+            (body["status"] == "assigned" && body["reward"] == "77").then_some(())
+        },
+    )
+    .await;
+    let (_, generator) = engine.get(&format!("/v1/generators/{g}")).await;
+    assert_eq!(
+        generator["consumed_compute"], 1,
+        "the reverted assignment still holds compute: {generator}"
+    );
+    let (_, metrics) = engine.get("/metrics").await;
+    let metrics = metrics.as_str().expect("text").to_owned();
+    assert!(
+        metrics.contains("kalypso_engine_reorgs_total 1"),
+        "{metrics}"
+    );
+    engine.stop().await;
+}
