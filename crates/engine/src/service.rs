@@ -181,6 +181,21 @@ impl Engine {
                 d.chain_id
             )));
         }
+        let registered = kalypso_sdk::Kalypso::new(
+            provider.clone(),
+            d.clone(),
+            alloy::primitives::Address::ZERO,
+        )
+        .matching_engine()
+        .await
+        .map_err(|e| Error::Rpc(format!("reading the Matching Engine key: {e}")))?;
+        if registered != config.signer.address() {
+            return Err(Error::Config(format!(
+                "this engine signs as {}, but the key registry's Matching Engine is {registered}: register the \
+                 engine's key (`kalypso keys set-matching-engine <pubkey>`) or pass the registered key",
+                config.signer.address()
+            )));
+        }
         let store = Arc::new(Store::open(&config.db_path, d.chain_id, d.marketplace)?);
         let started = Instant::now();
         let state = replay(&store, &d)?;

@@ -98,3 +98,18 @@ async fn api_answers_and_rejects_clearly() {
     }
     engine.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_a_key_that_is_not_the_registered_matching_engine() {
+    let env = Env::new().await;
+    let mut config = env.engine_config("wrong-key.db");
+    config.signer = env.chain.account(9);
+    let err = Engine::run(config, std::future::pending(), |_| {})
+        .await
+        .expect_err("must refuse");
+    assert!(
+        err.to_string()
+            .contains("key registry's Matching Engine is"),
+        "{err}"
+    );
+}
