@@ -254,9 +254,9 @@ impl CircuitSpec {
                 "the seed x is not below the BN254 scalar modulus",
             ),
             CircuitKind::Merkle => {
-                let compression = MimcCompression::new();
-                let mut rng = ChaCha20Rng::seed_from_u64(0);
-                let mut path = MerklePath::random(self.size, &compression, &mut rng);
+                // The valid sample with root + 1: the same leaf and path, a root they do not reach.
+                let mut path = MerklePath::decode(self.size, &self.sample_inputs(0))
+                    .unwrap_or_else(|e| unreachable!("the sample decodes: {e}"));
                 path.root += Fr::from(1u64);
                 (path.encode(), "the path does not lead to the root")
             }

@@ -50,6 +50,9 @@ pub enum Error {
         /// The length that was given.
         actual: usize,
     },
+    /// Bytes that should encode a curve point do not.
+    #[error("invalid curve point: {0}")]
+    InvalidPoint(&'static str),
     /// No built-in circuit has this name.
     #[error("unknown circuit '{0}' (expected mimc or merkle)")]
     UnknownCircuit(String),
@@ -96,7 +99,9 @@ impl From<Error> for ProverError {
             Error::NonCanonicalScalar(_) | Error::InvalidLength { .. } => {
                 Self::invalid(e.to_string())
             }
-            Error::Synthesis(_) | Error::Unsatisfied(_) => Self::failed(e.to_string()),
+            Error::Synthesis(_) | Error::Unsatisfied(_) | Error::InvalidPoint(_) => {
+                Self::failed(e.to_string())
+            }
             Error::UnknownCircuit(_)
             | Error::CircuitSize { .. }
             | Error::Io { .. }

@@ -222,6 +222,29 @@ impl CircuitKeys {
         )?)
     }
 
+    /// Native verification of a submission exactly as the `Groth16Verifier` contract sees it: the signals
+    /// are the first `numInputs` words of `prover_data`, then the output words after the 256-byte proof.
+    /// `Ok(false)` for a proof that does not verify; an error for bytes that do not parse (the contract
+    /// reverts or returns false for those).
+    pub fn verify_submission(&self, prover_data: &[u8], proof: &[u8]) -> Result<bool> {
+        let num_inputs = self.spec.kind().num_inputs();
+        let inputs_len = evm::WORD_LEN * num_inputs;
+        if prover_data.len() < inputs_len {
+            return Err(Error::InvalidLength {
+                expected: inputs_len,
+                actual: prover_data.len(),
+            });
+        }
+        let mut signals = prover_data[..inputs_len]
+            .chunks_exact(evm::WORD_LEN)
+            .map(evm::decode_fr)
+            .collect::<Result<Vec<_>>>()?;
+        let (proof, outputs) =
+            evm::decode_proof_with_outputs(proof, self.spec.kind().num_outputs())?;
+        signals.extend(outputs);
+        self.verify(&signals, &proof)
+    }
+
     /// Writes the key files of this circuit into `dir` (created if missing). Each file is written to a
     /// temporary name first and renamed, so a concurrent reader never sees half a key.
     pub fn save(&self, dir: &Path) -> Result<KeyFiles> {
