@@ -192,9 +192,6 @@ pub struct ProverInfo {
     /// Threads one proof uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u64>,
-    /// For a gateway client: what the gateway reported about the prover behind it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote: Option<Box<ProverInfo>>,
 }
 
 impl ProverInfo {
@@ -207,7 +204,6 @@ impl ProverInfo {
             size: None,
             constraints: None,
             threads: None,
-            remote: None,
         }
     }
 }
