@@ -1,5 +1,5 @@
 //! The JSON documents of the prover gateway API (`/v1`), shared by the webhook client
-//! ([`WebhookProver`](crate::WebhookProver)) and the reference server ([`server`](crate::server), feature
+//! ([`WebhookProver`](crate::WebhookProver)) and the reference server (`server`, feature
 //! `server`). `docs/prover-gateway.openapi.yaml` is the specification; bytes are `0x`-hex strings.
 //!
 //! | method and path | request | success | errors |
