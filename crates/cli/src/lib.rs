@@ -28,7 +28,7 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&anyhow::anyhow!(e).context("cannot start the async runtime")),
     };
     match runtime.block_on(cmd::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => fail(&e),
     }
 }

@@ -4,7 +4,8 @@ use crate::parse;
 use alloy::primitives::{Address, B256, Bytes};
 use clap::{Args, Parser, Subcommand};
 use kalypso_primitives::Preference;
-use std::{fmt, path::PathBuf, time::Duration};
+use kalypso_provers::CircuitKind;
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 /// The Kalypso proof marketplace from the command line.
 ///
@@ -140,6 +141,10 @@ pub(crate) enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Prover backends: INSECURE devnet setup of the built-in circuits, proving, input checks,
+    /// benchmarks, and the prover gateway (no chain needed).
+    #[command(subcommand)]
+    Prover(ProverCmd),
     /// Mint the deployment's test tokens (devnets only: tUSDC / tPOND mint to anyone).
     Faucet {
         /// Amount of each token, in tokens.
@@ -397,6 +402,134 @@ pub(crate) enum BalanceCmd {
         #[arg(long)]
         payouts: bool,
     },
+}
+
+/// `kalypso prover ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProverCmd {
+    /// INSECURE seeded Groth16 setup of a built-in circuit: writes DIR/<circuit>-<size>.pk (the proving key,
+    /// for generators) and DIR/<circuit>-<size>.vk.json (verifying key, sample input and proof: what
+    /// `kalypso deploy --sample-market` deploys). The same circuit, size and seed give the same files on any
+    /// machine; anyone who knows the seed can forge proofs, so devnets only.
+    Setup {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// Directory for the key files.
+        #[arg(long, value_name = "DIR", default_value = "keys")]
+        out: PathBuf,
+        /// Setup seed, 32 bytes of hex [default: derived from the circuit and size].
+        #[arg(long, value_parser = parse::b256)]
+        seed: Option<B256>,
+    },
+    /// Print prover data for a built-in circuit: valid, or with --invalid unprovable (for merkle: a root the
+    /// path does not reach, which passes the verifier's format check: a case for the IVS).
+    SampleInputs {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// Print inputs that cannot be proven instead.
+        #[arg(long)]
+        invalid: bool,
+        /// Which sample (different seeds give different valid statements).
+        #[arg(long, default_value_t = 0, conflicts_with = "invalid")]
+        seed: u64,
+    },
+    /// Check whether inputs can be proven. Exit code 0 if they can, 1 if not (the reason on stdout), so it
+    /// can serve as a command backend's check command.
+    Check {
+        #[command(flatten)]
+        backend: BackendArgs,
+        #[command(flatten)]
+        inputs: InputsArgs,
+    },
+    /// Prove inputs and print the proof (0x-hex): the bytes to submit for the ask.
+    Prove {
+        #[command(flatten)]
+        backend: BackendArgs,
+        #[command(flatten)]
+        inputs: InputsArgs,
+    },
+    /// Serve a prover over the prover-gateway HTTP API (/v1/health, /v1/benchmark, /v1/prove,
+    /// /v1/check-input; docs/prover-gateway.openapi.yaml) until Ctrl-C. Prints the address it listens on.
+    Serve {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:3030")]
+        listen: SocketAddr,
+        /// Proofs running at once; later requests wait.
+        #[arg(long, default_value_t = 1)]
+        max_concurrent: usize,
+    },
+    /// Measure proving time and suggest a quote: maxProofTime = p90 × safety factor + margin (rounded up to
+    /// whole seconds) and computePerProof = the threads one proof used.
+    Benchmark {
+        #[command(flatten)]
+        backend: BackendArgs,
+        /// Timed proofs.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+        /// Untimed proofs first (key loading, allocator and cache warm-up).
+        #[arg(long, default_value_t = 1)]
+        warmup: u32,
+        /// Factor applied to the p90 proving time.
+        #[arg(long, default_value_t = 2.0)]
+        safety_factor: f64,
+        /// Time added for fetching inputs and landing the proof on-chain.
+        #[arg(long, value_parser = parse::duration_or_zero, default_value = "30s")]
+        margin: Duration,
+        /// Prove these inputs (hex or @file) instead of the backend's sample inputs.
+        #[arg(long, value_parser = parse::bytes)]
+        inputs: Option<Bytes>,
+    },
+}
+
+/// A built-in circuit and its size.
+#[derive(Debug, Args)]
+pub(crate) struct CircuitArgs {
+    /// Built-in circuit: mimc (MiMC-5 hash chain, size = rounds) or merkle (Merkle membership, size =
+    /// depth).
+    #[arg(long, value_parser = parse::circuit())]
+    pub(crate) circuit: CircuitKind,
+    /// Circuit size: N (rounds or depth), or 2^K for the largest size whose proving domain has 2^K points
+    /// (2^14, 2^16, 2^18 ≈ that many constraints).
+    #[arg(long, value_parser = parse::circuit_size)]
+    pub(crate) size: parse::CircuitSize,
+}
+
+/// The prover backend: a built-in circuit, or any backend from a config file.
+#[derive(Debug, Args)]
+pub(crate) struct BackendArgs {
+    /// Built-in circuit: mimc (MiMC-5 hash chain, size = rounds) or merkle (Merkle membership, size =
+    /// depth).
+    #[arg(long, value_parser = parse::circuit(), required_unless_present = "config", requires = "size")]
+    pub(crate) circuit: Option<CircuitKind>,
+    /// Circuit size: N (rounds or depth), or 2^K for the largest size whose proving domain has 2^K points.
+    #[arg(long, value_parser = parse::circuit_size, requires = "circuit")]
+    pub(crate) size: Option<parse::CircuitSize>,
+    /// Key directory of `kalypso prover setup`; keys missing there are made (INSECURE seeded setup) and
+    /// written to it [default: set up in memory on every run].
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub(crate) keys: Option<PathBuf>,
+    /// Threads per proof (a dedicated pool) [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) threads: Option<u64>,
+    /// Any backend from a file, JSON or (*.toml) TOML: `backend = "groth16"` (circuit, size, keys_dir,
+    /// threads), `"command"` (prove, check, timeout_secs, encoding, ...) or `"webhook"` (url, timeout_secs,
+    /// bearer_token_env).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["circuit", "size"])]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// The prover data to use.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct InputsArgs {
+    /// Prover data: hex (0x…) or @file (raw bytes).
+    #[arg(long, value_parser = parse::bytes)]
+    pub(crate) inputs: Option<Bytes>,
+    /// File holding the prover data as 0x-hex text or raw bytes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) inputs_file: Option<PathBuf>,
 }
 
 #[cfg(test)]

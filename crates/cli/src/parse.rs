@@ -1,6 +1,7 @@
 //! Parsers for command-line values, each failing with a message that names the expected form.
 
 use alloy::primitives::{Address, Bytes, U256};
+use clap::builder::TypedValueParser as _;
 use std::{path::PathBuf, time::Duration};
 
 /// An address (`0x` + 40 hex digits).
@@ -109,6 +110,61 @@ pub(crate) fn b256(s: &str) -> Result<alloy::primitives::B256, String> {
     })
 }
 
+/// A built-in circuit name, with the possible values listed in `--help`.
+pub(crate) fn circuit() -> impl clap::builder::TypedValueParser<Value = kalypso_provers::CircuitKind>
+{
+    clap::builder::PossibleValuesParser::new(
+        kalypso_provers::CircuitKind::ALL.map(kalypso_provers::CircuitKind::as_str),
+    )
+    .try_map(|s| s.parse::<kalypso_provers::CircuitKind>())
+}
+
+/// A circuit size: `N`, or `2^K` for the largest size of a proving domain of `2^K` points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CircuitSize {
+    /// Exactly this many rounds or levels.
+    Exact(usize),
+    /// The largest size whose domain has `2^K` points.
+    Domain(u32),
+}
+
+impl CircuitSize {
+    /// The circuit `kind` at this size.
+    pub(crate) fn spec(
+        self,
+        kind: kalypso_provers::CircuitKind,
+    ) -> Result<kalypso_provers::CircuitSpec, kalypso_provers::Error> {
+        match self {
+            Self::Exact(n) => kalypso_provers::CircuitSpec::new(kind, n),
+            Self::Domain(k) => kalypso_provers::CircuitSpec::largest_in_domain(kind, k),
+        }
+    }
+}
+
+/// `N` or `2^K`.
+pub(crate) fn circuit_size(s: &str) -> Result<CircuitSize, String> {
+    let t = s.trim();
+    if let Some(k) = t.strip_prefix("2^") {
+        return k
+            .parse::<u32>()
+            .ok()
+            .filter(|k| (2..=kalypso_provers::circuit::MAX_LOG_DOMAIN).contains(k))
+            .map(CircuitSize::Domain)
+            .ok_or_else(|| {
+                format!(
+                    "'{s}' is not a domain size (expected 2^K with K from 2 to {})",
+                    kalypso_provers::circuit::MAX_LOG_DOMAIN
+                )
+            });
+    }
+    match t.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(CircuitSize::Exact(n)),
+        _ => Err(format!(
+            "'{s}' is not a circuit size (expected a positive integer such as 20, or 2^K such as 2^16)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +206,23 @@ mod tests {
         assert_eq!(duration("1d").unwrap(), Duration::from_secs(86_400));
         assert!(duration("10x").unwrap_err().contains("unknown unit"));
         assert!(duration("0s").is_err());
+    }
+
+    #[test]
+    fn circuit_sizes() {
+        use kalypso_provers::CircuitKind;
+        assert_eq!(circuit_size("20").unwrap(), CircuitSize::Exact(20));
+        assert_eq!(circuit_size("2^16").unwrap(), CircuitSize::Domain(16));
+        assert!(circuit_size("0").unwrap_err().contains("positive integer"));
+        assert!(circuit_size("2^40").unwrap_err().contains("2^K"));
+        assert!(circuit_size("big").is_err());
+        let spec = CircuitSize::Domain(14).spec(CircuitKind::Merkle).unwrap();
+        assert_eq!((spec.size(), spec.domain_size()), (49, 1 << 14));
+        assert!(
+            CircuitSize::Exact(usize::MAX)
+                .spec(CircuitKind::Mimc)
+                .is_err()
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! `numInputs` signals (optionally followed by bytes the verifier ignores) and the submitted `proof` is the
 //! 256-byte proof followed by the remaining signals (the public outputs).
 
-use ark_bn254::{Fq, G1Affine, G2Affine};
+use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField, Zero};
 use ark_groth16::{Proof, VerifyingKey};
@@ -110,6 +110,83 @@ pub fn encode_proof_with_outputs(proof: &Proof<Bn254>, outputs: &[Fr]) -> Vec<u8
     out
 }
 
+/// Parses a 256-byte `A, B, C` proof, checking that every point is canonical, on its curve and in its
+/// subgroup (the contract rejects the rest too).
+pub fn decode_proof(bytes: &[u8]) -> Result<Proof<Bn254>> {
+    if bytes.len() != PROOF_LEN {
+        return Err(Error::InvalidLength {
+            expected: PROOF_LEN,
+            actual: bytes.len(),
+        });
+    }
+    Ok(Proof {
+        a: decode_g1(&bytes[..G1_LEN])?,
+        b: decode_g2(&bytes[G1_LEN..G1_LEN + G2_LEN])?,
+        c: decode_g1(&bytes[G1_LEN + G2_LEN..])?,
+    })
+}
+
+/// Splits submitted proof bytes into the proof and `num_outputs` output words.
+pub fn decode_proof_with_outputs(
+    bytes: &[u8],
+    num_outputs: usize,
+) -> Result<(Proof<Bn254>, Vec<Fr>)> {
+    let expected = PROOF_LEN + WORD_LEN * num_outputs;
+    if bytes.len() != expected {
+        return Err(Error::InvalidLength {
+            expected,
+            actual: bytes.len(),
+        });
+    }
+    let proof = decode_proof(&bytes[..PROOF_LEN])?;
+    let outputs = bytes[PROOF_LEN..]
+        .chunks_exact(WORD_LEN)
+        .map(decode_fr)
+        .collect::<Result<_>>()?;
+    Ok((proof, outputs))
+}
+
+/// Parses a G1 point `x, y` (`(0, 0)` is the point at infinity).
+pub fn decode_g1(bytes: &[u8]) -> Result<G1Affine> {
+    let [x, y] = [0, 1].map(|i| decode_fq(&bytes[WORD_LEN * i..WORD_LEN * (i + 1)]));
+    let (x, y) = (x?, y?);
+    if x.is_zero() && y.is_zero() {
+        return Ok(G1Affine::zero());
+    }
+    let p = G1Affine::new_unchecked(x, y);
+    if !p.is_on_curve() {
+        return Err(Error::InvalidPoint("G1 point not on the curve"));
+    }
+    Ok(p)
+}
+
+/// Parses a G2 point `x.c1, x.c0, y.c1, y.c0` (all zero is the point at infinity).
+pub fn decode_g2(bytes: &[u8]) -> Result<G2Affine> {
+    let [x1, x0, y1, y0] =
+        [0, 1, 2, 3].map(|i| decode_fq(&bytes[WORD_LEN * i..WORD_LEN * (i + 1)]));
+    let (x, y) = (Fq2::new(x0?, x1?), Fq2::new(y0?, y1?));
+    if x.is_zero() && y.is_zero() {
+        return Ok(G2Affine::zero());
+    }
+    let p = G2Affine::new_unchecked(x, y);
+    if !p.is_on_curve() || !p.is_in_correct_subgroup_assuming_on_curve() {
+        return Err(Error::InvalidPoint(
+            "G2 point not on the curve or outside the subgroup",
+        ));
+    }
+    Ok(p)
+}
+
+fn decode_fq(word: &[u8]) -> Result<Fq> {
+    let v = Fq::from_be_bytes_mod_order(word);
+    if encode_fq(&v) != word {
+        return Err(Error::InvalidPoint(
+            "coordinate not below the base field modulus",
+        ));
+    }
+    Ok(v)
+}
+
 fn encode_fq(v: &Fq) -> [u8; WORD_LEN] {
     to_word(&v.into_bigint().to_bytes_be())
 }
@@ -198,6 +275,34 @@ mod tests {
         assert!(q.is_zero());
         let y = Fq::from_be_bytes_mod_order(&pos[32..]);
         assert_eq!(Fq::from_be_bytes_mod_order(&neg[32..]), -y);
+    }
+
+    #[test]
+    fn points_and_proofs_decode_back() {
+        let g1 = (G1Affine::generator() * Fr::from(5u64)).into_affine();
+        let g2 = (G2Affine::generator() * Fr::from(9u64)).into_affine();
+        assert_eq!(decode_g1(&encode_g1(&g1)).expect("valid"), g1);
+        assert_eq!(decode_g2(&encode_g2(&g2)).expect("valid"), g2);
+        assert!(decode_g1(&[0; 64]).expect("infinity").is_zero());
+        let proof = Proof::<Bn254> {
+            a: g1,
+            b: g2,
+            c: -g1,
+        };
+        let bytes = encode_proof_with_outputs(&proof, &[Fr::from(3u64)]);
+        let (decoded, outputs) = decode_proof_with_outputs(&bytes, 1).expect("valid");
+        assert_eq!((decoded, outputs), (proof, vec![Fr::from(3u64)]));
+
+        let mut off_curve = encode_g1(&g1);
+        off_curve[63] ^= 1;
+        assert!(matches!(decode_g1(&off_curve), Err(Error::InvalidPoint(_))));
+        let mut too_big = encode_g2(&g2);
+        too_big[..32].fill(0xff);
+        assert!(matches!(decode_g2(&too_big), Err(Error::InvalidPoint(_))));
+        assert!(matches!(
+            decode_proof_with_outputs(&bytes, 0),
+            Err(Error::InvalidLength { expected: 256, .. })
+        ));
     }
 
     #[test]

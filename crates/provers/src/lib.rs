@@ -1,13 +1,36 @@
 #![doc = include_str!("../README.md")]
 
+pub mod backend;
+pub mod bench;
+pub mod circuit;
+pub mod config;
 pub mod evm;
 pub mod fixture;
 pub mod groth16;
+pub mod hex0x;
+pub mod merkle;
 pub mod mimc;
+mod prover;
+#[cfg(feature = "server")]
+pub mod server;
+pub mod setup;
+pub mod webhook_api;
+
+use std::path::{Path, PathBuf};
 
 pub use ark_bn254::{Bn254, Fr};
+pub use backend::{
+    command::{CommandConfig, CommandProver, IoEncoding},
+    groth16::{Groth16Config, Groth16Prover},
+    webhook::{WebhookConfig, WebhookProver},
+};
+pub use bench::{BenchmarkReport, QuoteSuggestion};
+pub use circuit::{CircuitKind, CircuitSpec};
+pub use config::ProverConfig;
+pub use prover::{InputCheck, Proof, ProveRequest, Prover, ProverError, ProverInfo, ProverKind};
+pub use setup::{CircuitKeys, KeyFiles, VerifierArtifact};
 
-/// Errors of the proving backends.
+/// Errors of the circuits, the setup and the key files (the [`Prover`] trait reports [`ProverError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Constraint synthesis, key generation or proving failed inside arkworks.
@@ -27,6 +50,64 @@ pub enum Error {
         /// The length that was given.
         actual: usize,
     },
+    /// Bytes that should encode a curve point do not.
+    #[error("invalid curve point: {0}")]
+    InvalidPoint(&'static str),
+    /// No built-in circuit has this name.
+    #[error("unknown circuit '{0}' (expected mimc or merkle)")]
+    UnknownCircuit(String),
+    /// The size is zero or too large for the circuit.
+    #[error("{circuit} size {size} is out of range (1..={max})")]
+    CircuitSize {
+        /// The circuit.
+        circuit: &'static str,
+        /// The requested size.
+        size: usize,
+        /// The largest supported size.
+        max: usize,
+    },
+    /// Reading or writing a key file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key file is malformed or does not belong to the circuit it was loaded for.
+    #[error("{}: {reason}", path.display())]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for ProverError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NonCanonicalScalar(_) | Error::InvalidLength { .. } => {
+                Self::invalid(e.to_string())
+            }
+            Error::Synthesis(_) | Error::Unsatisfied(_) | Error::InvalidPoint(_) => {
+                Self::failed(e.to_string())
+            }
+            Error::UnknownCircuit(_)
+            | Error::CircuitSize { .. }
+            | Error::Io { .. }
+            | Error::KeyFile { .. } => Self::config(e.to_string()),
+        }
+    }
 }
 
 /// Result type of this crate.

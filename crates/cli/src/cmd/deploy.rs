@@ -63,7 +63,8 @@ pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Resul
     Ok(())
 }
 
-/// The sample Groth16 market of a proof fixture (`contracts/test/fixtures/groth16_mimc.json` layout).
+/// The sample Groth16 market of a proof fixture (`contracts/test/fixtures/groth16_mimc.json` layout, which the
+/// `.vk.json` files of `kalypso prover setup` extend).
 fn sample_market(path: &std::path::Path) -> anyhow::Result<SampleMarket> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
@@ -82,7 +83,11 @@ fn sample_market(path: &std::path::Path) -> anyhow::Result<SampleMarket> {
     let num_inputs = json["numInputs"]
         .as_u64()
         .with_context(|| format!("{}: numInputs missing", path.display()))?;
-    let rounds = json["rounds"].as_u64().unwrap_or_default();
+    // `kalypso prover setup` files name their circuit and size; the committed MiMC fixture its rounds.
+    let name = match (json["circuit"].as_str(), json["size"].as_u64()) {
+        (Some(circuit), Some(size)) => format!("{circuit}-{size}"),
+        _ => format!("mimc-chain-{}", json["rounds"].as_u64().unwrap_or_default()),
+    };
     Ok(SampleMarket {
         vk: bytes("vk")?,
         num_inputs: U256::from(num_inputs),
@@ -92,7 +97,9 @@ fn sample_market(path: &std::path::Path) -> anyhow::Result<SampleMarket> {
         min_stake: U256::from(20u64) * U256::from(10u64).pow(U256::from(18)),
         fallback_delay: 3600,
         metadata: Bytes::from(
-            format!(r#"{{"name":"mimc-chain-{rounds}","kind":"groth16"}}"#).into_bytes(),
+            serde_json::json!({ "name": name, "kind": "groth16" })
+                .to_string()
+                .into_bytes(),
         ),
     })
 }

@@ -8,38 +8,48 @@ mod events;
 mod generator;
 mod keys;
 mod market;
+mod prover;
 mod task;
 
 use crate::{
     context::Ctx,
     opts::{Cli, Command},
+    output::Output,
 };
 use alloy::primitives::{U256, utils::format_units};
 use kalypso_sdk::TxSummary;
 use serde::Serialize;
+use std::process::ExitCode;
 
-/// Runs one command.
-pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
-    let cli = match cli.command {
-        Command::Deploy(args) => return deploy::run(&cli.global, &args).await,
-        Command::Engine(cmd) => return engine::run(&cli.global, cmd).await,
-        command => Cli {
-            command,
-            global: cli.global,
-        },
-    };
-    let ctx = Ctx::new(&cli.global).await?;
+/// Runs one command and returns the process exit code (`prover check` exits 1 for invalid inputs).
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Deploy(_) | Command::Engine(_) => unreachable!("handled above"),
-        Command::Market(cmd) => market::run(&ctx, cmd).await,
-        Command::Generator(cmd) => generator::run(&ctx, cmd).await,
-        Command::Ask(cmd) => ask::run(&ctx, cmd).await,
-        Command::Task(cmd) => task::run(&ctx, cmd).await,
-        Command::Keys(cmd) => keys::run(&ctx, cmd).await,
-        Command::Balance(cmd) => balance::run(&ctx, cmd).await,
-        Command::Faucet { amount, to } => balance::faucet(&ctx, &amount, to).await,
-        Command::Events { from_block, follow } => events::run(&ctx, from_block, follow).await,
+        Command::Deploy(args) => deploy::run(&cli.global, &args).await?,
+        Command::Prover(cmd) => return prover::run(Output::new(cli.global.json), cmd).await,
+        Command::Engine(cmd) => engine::run(&cli.global, cmd).await?,
+        command => {
+            let ctx = Ctx::new(&cli.global).await?;
+            match command {
+                Command::Deploy(_) | Command::Prover(_) | Command::Engine(_) => {
+                    unreachable!("handled above")
+                }
+                Command::Market(cmd) => market::run(&ctx, cmd).await?,
+                Command::Generator(cmd) => generator::run(&ctx, cmd).await?,
+                Command::Ask(cmd) => ask::run(&ctx, cmd).await?,
+                Command::Task(cmd) => task::run(&ctx, cmd).await?,
+                Command::Keys(cmd) => keys::run(&ctx, cmd).await?,
+                Command::Balance(cmd) => balance::run(&ctx, cmd).await?,
+                Command::Faucet { amount, to } => balance::faucet(&ctx, &amount, to).await?,
+                Command::Events { from_block, follow } => {
+                    events::run(&ctx, from_block, follow).await?
+                }
+            }
+        }
     }
+    Ok(ExitCode::SUCCESS)
+}
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The outcome of a transaction, as printed.

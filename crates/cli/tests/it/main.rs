@@ -1,5 +1,7 @@
 //! The `kalypso` binary against a fresh anvil: the happy path of every role and clear errors for bad input.
 
+mod prover;
+
 use assert_cmd::Command;
 use kalypso_test_utils::{Chain, repo_root};
 use predicates::prelude::*;

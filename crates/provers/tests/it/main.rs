@@ -1,3 +1,11 @@
-//! Integration tests of `kalypso-provers`.
+//! Integration tests of `kalypso-provers`: real proofs of both circuits verified natively and by the
+//! `Groth16Verifier` contract on anvil, key files, the command backend with real shell commands, and the
+//! webhook client against the reference gateway on a loopback port.
 
+mod command;
 mod fixture;
+mod groth16;
+mod keys;
+mod onchain;
+mod openapi;
+mod webhook;
