@@ -48,9 +48,6 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-    }
-    Ok(ExitCode::SUCCESS)
-}
 
 /// The outcome of a transaction, as printed.
 #[derive(Debug, Serialize)]
