@@ -6,7 +6,7 @@ use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::Filter,
+    rpc::{client::RpcClient, types::Filter},
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
@@ -216,7 +216,7 @@ impl Node {
             .map_err(|e| Error::Config(format!("RPC URL {}: {e}", config.rpc_url)))?;
         let me = config.signer.address();
         let d = config.deployment.clone();
-        let provider = build_provider(&url, &config.signer);
+        let provider = build_provider(&url, &config.signer, config.poll_interval);
         let client = Kalypso::connect(provider, d.clone(), me)
             .await?
             .with_receipt_timeout(Some(config.receipt_timeout));
@@ -296,7 +296,7 @@ impl Node {
     /// that never reached the chain, which would stall every later transaction of the account. A new provider
     /// reads the account's nonce from the chain again.
     pub(crate) fn reset_client(&self) {
-        let provider = build_provider(&self.url, &self.config.signer);
+        let provider = build_provider(&self.url, &self.config.signer, self.config.poll_interval);
         let client = Kalypso::new(provider, self.config.deployment.clone(), self.me)
             .with_receipt_timeout(Some(self.config.receipt_timeout));
         *self
@@ -448,10 +448,14 @@ impl Node {
     }
 }
 
-fn build_provider(url: &reqwest::Url, signer: &PrivateKeySigner) -> DynProvider {
+/// A provider signing with `signer` that polls for receipts every `poll` (alloy's default for a remote
+/// endpoint is 7 s, which would dominate the time from proof to settlement on a fast chain).
+fn build_provider(url: &reqwest::Url, signer: &PrivateKeySigner, poll: Duration) -> DynProvider {
+    let client =
+        RpcClient::new_http(url.clone()).with_poll_interval(poll.min(Duration::from_secs(1)));
     ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer.clone()))
-        .connect_http(url.clone())
+        .connect_client(client)
         .erased()
 }
 
