@@ -225,6 +225,20 @@ impl Node {
             client.market(market).await?;
         }
         let info = client.generator(me, &markets).await?;
+        for (market, quote) in &info.quotes {
+            let Some(q) = quote else { continue };
+            let needed = config.proof_time_estimate.unwrap_or_default() + config.submit_margin;
+            if Duration::from_secs(q.max_proof_time) < needed {
+                warn!(
+                    target: "kalypso::generator",
+                    market,
+                    max_proof_time_s = q.max_proof_time,
+                    needed_s = needed.as_secs_f64(),
+                    "the quote's maxProofTime is below the expected proving time + submit margin: tasks of this \
+                     market will be discarded; raise it with `kalypso generator update`"
+                );
+            }
+        }
         let derived = match &info.registration {
             None => {
                 warn!(target: "kalypso::generator", generator = %me, "not registered: no task will be assigned");

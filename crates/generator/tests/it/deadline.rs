@@ -84,32 +84,49 @@ async fn a_task_that_cannot_be_proven_in_time_is_discarded_at_once() {
 }
 
 #[tokio::test]
-async fn a_proof_not_ready_before_the_deadline_is_given_up_in_time() {
+async fn proofs_not_ready_before_the_deadline_are_given_up_in_time() {
     let env = Env::new().await;
     let spec = CircuitSpec::new(CircuitKind::Mimc, 16).expect("spec");
     let market = env.market(spec).await;
-    env.join(market, 1, 6).await;
-    // A prover far slower than the 6 s the quote promises, and no estimate to warn the node.
+    env.join(market, 2, 10).await;
+    // A prover far slower than the 10 s the quote promises, believed to take 1 s, one proof at a time.
     let prover = ProverConfig::Command(CommandConfig::new(["sh", "-c", "sleep 30; echo 0x00"]))
         .build()
         .expect("prover");
-    let node = env.start(env.node_config(market, prover, "d2.db")).await;
+    let mut config = env.node_config(market, prover, "d2.db");
+    config.proof_time_estimate = Some(Duration::from_secs(1));
+    config.max_parallel = Some(1);
+    let node = env.start(config).await;
     let before = stake(&env).await;
 
     let started = Instant::now();
-    let (ask, task_deadline) = env.assigned_ask(market, spec.sample_inputs(1)).await;
-    let task = env.task_in(&node, ask, TaskState::Discarded).await;
-    let (event, at) = discarded(&env, &task).await;
-    assert!(
-        at <= task_deadline,
-        "discarded at {at}, deadline {task_deadline}"
-    );
+    let first = env.assigned_ask(market, spec.sample_inputs(1)).await;
+    let second = env.assigned_ask(market, spec.sample_inputs(2)).await;
+    let mut reasons = Vec::new();
+    for (ask, task_deadline) in [first, second] {
+        let task = env.task_in(&node, ask, TaskState::Discarded).await;
+        let (event, at) = discarded(&env, &task).await;
+        assert!(
+            at <= task_deadline,
+            "ask {ask} discarded at {at}, deadline {task_deadline}"
+        );
+        assert_eq!(event.penalty, discard_penalty());
+        reasons.push(task["lastError"].as_str().unwrap_or_default().to_owned());
+    }
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "did not wait for the prover"
     );
-    assert_eq!(event.penalty, discard_penalty());
-    assert_eq!(stake(&env).await, before - discard_penalty(), "not slashed");
+    // One proof ran out of time, the other never got the proving slot before its latest start.
+    reasons.sort();
+    assert!(reasons[0].contains("no proving slot"), "{reasons:?}");
+    assert!(reasons[1].contains("not ready after"), "{reasons:?}");
+    assert_eq!(
+        stake(&env).await,
+        before - discard_penalty() * U256::from(2u64),
+        "not slashed"
+    );
     assert_eq!(node.metric("tasks_proven_total").await, 0.0);
+    assert_eq!(node.metric("tasks_discarded_total").await, 2.0);
     node.stop().await;
 }
