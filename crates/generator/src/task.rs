@@ -7,7 +7,10 @@
 //!
 //! A task the chain shows as settled, expired or assigned elsewhere ends without a transaction.
 
-use alloy::primitives::{B256, Bytes};
+use alloy::{
+    primitives::{B256, Bytes},
+    providers::Provider,
+};
 use kalypso_primitives::AskState;
 use kalypso_provers::{InputCheck, ProveRequest, ProverError};
 use kalypso_sdk::contracts::marketplace::ProofMarketplace::ProofMarketplaceErrors;
@@ -15,7 +18,7 @@ use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     ivs::CheckRequest,
@@ -36,7 +39,9 @@ fn retry(e: impl std::fmt::Display) -> Retry {
 
 /// Drives the task of `ask_id` until the node is done with it.
 pub(crate) async fn drive(node: Arc<Node>, ask_id: u64) {
+    let mut first = true;
     loop {
+        let resumed = std::mem::take(&mut first);
         let task = match node.store.task(ask_id) {
             Ok(Some(task)) => task,
             Ok(None) => return,
@@ -48,7 +53,12 @@ pub(crate) async fn drive(node: Arc<Node>, ask_id: u64) {
         };
         let step = match task.state {
             TaskState::Seen | TaskState::Proving => prove(&node, &task).await,
-            TaskState::Proved => submit(&node, &task).await,
+            TaskState::Proved => {
+                if resumed {
+                    await_pending_transactions(&node).await;
+                }
+                submit(&node, &task).await
+            }
             _ => return,
         };
         if let Err(Retry(why)) = step {
@@ -60,6 +70,28 @@ pub(crate) async fn drive(node: Arc<Node>, ask_id: u64) {
             let wait = backoff(attempts, node.config.max_backoff);
             warn!(target: "kalypso::generator", ask_id, attempts, error = %why, retry_in = ?wait, "step failed");
             tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Before submitting a proof the node found already made (a restart): the previous process may have sent it
+/// and died before the receipt. While the account has transactions in the mempool, wait for them (at most the
+/// receipt timeout), so the on-chain check that follows sees that submission instead of sending a second one.
+async fn await_pending_transactions(node: &Node) {
+    let started = Instant::now();
+    loop {
+        let client = node.client();
+        let provider = client.provider();
+        let latest = provider.get_transaction_count(node.me).latest().await;
+        let pending = provider.get_transaction_count(node.me).pending().await;
+        match (latest, pending) {
+            (Ok(latest), Ok(pending))
+                if pending > latest && started.elapsed() < node.config.receipt_timeout =>
+            {
+                debug!(target: "kalypso::generator", latest, pending, "waiting for this account's pending transactions");
+                tokio::time::sleep(node.config.poll_interval).await;
+            }
+            _ => return,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! (c) A node killed after proving but before its proof is submitted: the restarted node submits the stored
-//! proof (without proving again) exactly once, and a node started after that sends nothing.
+//! proof (without proving again) exactly once, and a node started after that sends nothing. A node killed
+//! while its submission is still in the mempool: the restarted node does not send it a second time.
 
 use super::*;
 use axum::{
@@ -173,5 +174,89 @@ async fn a_restart_submits_the_stored_proof_once_without_proving_again() {
     assert_eq!(task["state"], "submitted", "{task}");
     assert_eq!(node.metric("tasks_submitted_total").await, 0.0);
     assert_eq!(env.generator_nonce().await, sent_before + 1);
+    node.stop().await;
+}
+
+/// `(latest, pending)` transaction counts of the generator.
+async fn counts(env: &Env) -> (u64, u64) {
+    let g = env.generator.address();
+    let latest = env
+        .provider
+        .get_transaction_count(g)
+        .latest()
+        .await
+        .expect("latest");
+    let pending = env
+        .provider
+        .get_transaction_count(g)
+        .pending()
+        .await
+        .expect("pending");
+    (latest, pending)
+}
+
+async fn anvil(env: &Env, method: &'static str, params: serde_json::Value) {
+    env.provider
+        .raw_request::<_, serde_json::Value>(method.into(), params)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
+}
+
+#[tokio::test]
+async fn a_submission_in_flight_when_the_node_dies_is_not_sent_again() {
+    let env = Env::new().await;
+    let spec = CircuitSpec::new(CircuitKind::Mimc, 16).expect("spec");
+    let market = env.market(spec).await;
+    env.join(market, 1, 300).await;
+    let prover = ProverConfig::Groth16(Groth16Config::new(spec.kind(), spec.size()))
+        .build()
+        .expect("prover");
+    let proxy = Proxy::start(env.chain.anvil.endpoint()).await;
+    let config = NodeConfig {
+        rpc_url: proxy.url.clone(),
+        ..env.node_config(market, prover, "c2.db")
+    };
+
+    // First life: the proof is made; blocks stop being mined; the submission is sent and stays pending; the
+    // node dies waiting for its receipt.
+    let node = env.start(config.clone()).await;
+    let (ask, _) = env.assigned_ask(market, spec.sample_inputs(4)).await;
+    eventually(
+        "a proof waiting to be sent",
+        Duration::from_secs(60),
+        || async {
+            node.task(ask)
+                .await
+                .filter(|t| t["state"] == "proved" && t["attempts"].as_u64() >= Some(1))
+        },
+    )
+    .await;
+    anvil(&env, "evm_setAutomine", serde_json::json!([false])).await;
+    proxy.blocked.store(false, Ordering::SeqCst);
+    let (latest, _) = eventually(
+        "the submission in the mempool",
+        Duration::from_secs(30),
+        || async {
+            let (latest, pending) = counts(&env).await;
+            (pending == latest + 1).then_some((latest, pending))
+        },
+    )
+    .await;
+    node.kill().await;
+
+    // Second life: the stored proof may already be on its way; the node waits instead of sending it again.
+    let node = env.start(config).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        counts(&env).await,
+        (latest, latest + 1),
+        "no second submission while the first is pending"
+    );
+    anvil(&env, "evm_setAutomine", serde_json::json!([true])).await;
+    anvil(&env, "evm_mine", serde_json::json!([])).await;
+    env.task_in(&node, ask, TaskState::Submitted).await;
+    assert_eq!(env.ask_state(ask).await, AskState::Completed);
+    assert_eq!(counts(&env).await, (latest + 1, latest + 1));
+    assert_eq!(node.metric("tasks_proven_total").await, 0.0);
     node.stop().await;
 }
