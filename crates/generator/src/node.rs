@@ -462,11 +462,11 @@ impl Node {
     }
 }
 
-/// A provider signing with `signer` that polls for receipts every `poll` (alloy's default for a remote
-/// endpoint is 7 s, which would dominate the time from proof to settlement on a fast chain).
+/// A provider signing with `signer` that polls for receipts every `poll`, at most every 250 ms (alloy's default
+/// for a remote endpoint is 7 s, which would dominate the time from proof to settlement on a fast chain).
 fn build_provider(url: &reqwest::Url, signer: &PrivateKeySigner, poll: Duration) -> DynProvider {
     let client =
-        RpcClient::new_http(url.clone()).with_poll_interval(poll.min(Duration::from_secs(1)));
+        RpcClient::new_http(url.clone()).with_poll_interval(poll.min(Duration::from_millis(250)));
     ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer.clone()))
         .connect_client(client)
