@@ -30,7 +30,9 @@ impl Cli {
     /// Log filter when KALYPSO_LOG is unset: services report their progress, one-shot commands only warnings.
     pub(crate) fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Engine(_) => "warn,kalypso=info",
+            Command::Engine(_) | Command::Ivs(_) | Command::Generator(GeneratorCmd::Run(_)) => {
+                "warn,kalypso=info"
+            }
             _ => "warn",
         }
     }
@@ -141,6 +143,9 @@ pub(crate) enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// The input verification service (IVS) of a market: attests inputs no proof can exist for.
+    #[command(subcommand)]
+    Ivs(IvsCmd),
     /// Prover backends: INSECURE devnet setup of the built-in circuits, proving, input checks,
     /// benchmarks, and the prover gateway (no chain needed).
     #[command(subcommand)]
@@ -266,6 +271,146 @@ pub(crate) enum GeneratorCmd {
         #[arg(value_parser = parse::address)]
         generator: Option<Address>,
     },
+    /// Run the generator node until Ctrl-C / SIGTERM: prove the tasks assigned to the signing account.
+    ///
+    /// Follows this generator's TaskAssigned events in the given markets from a cursor in a SQLite database
+    /// (a restart resumes from it), reads each ask's inputs from its AskCreated event, checks them with the
+    /// market's prover (invalid inputs are settled with an attestation from --ivs-url instead of a proof),
+    /// proves off the async runtime with bounded parallelism and submits the proof with retries. A task whose
+    /// proof cannot be on-chain by its deadline (expected proving time + --submit-margin) is discarded early,
+    /// which costs a fraction of the slashing penalty. Serves /health, /metrics and /v1/tasks on --listen.
+    Run(GeneratorRunArgs),
+    /// Benchmark the market's prover and suggest maxProofTime and computePerProof for `generator join`
+    /// (the prover of `generator run`: flags, --prover-config, or the circuit the market's metadata names).
+    Benchmark(GeneratorBenchmarkArgs),
+}
+
+/// The prover of a market: a built-in circuit by flags, any backend from a file, or, without either, the
+/// built-in circuit the market's metadata names (`"name": "<circuit>-<size>"`, as `kalypso deploy` writes it).
+#[derive(Debug, Args)]
+pub(crate) struct MarketProverArgs {
+    /// Backend of --circuit/--size (other backends: --prover-config).
+    #[arg(long, value_enum, default_value_t = BuiltinProver::Groth16)]
+    pub(crate) prover: BuiltinProver,
+    /// Built-in circuit: mimc or merkle [default: from the market's metadata].
+    #[arg(long, value_parser = parse::circuit(), requires = "size")]
+    pub(crate) circuit: Option<CircuitKind>,
+    /// Circuit size: N (rounds or depth), or 2^K [default: from the market's metadata].
+    #[arg(long, value_parser = parse::circuit_size, requires = "circuit")]
+    pub(crate) size: Option<parse::CircuitSize>,
+    /// Key directory of `kalypso prover setup` (missing keys are made there by the INSECURE seeded setup)
+    /// [default: set up in memory at start].
+    #[arg(long, value_name = "DIR", conflicts_with = "prover_config")]
+    pub(crate) keys: Option<PathBuf>,
+    /// Threads per proof (a dedicated pool) [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) threads: Option<u64>,
+    /// Any backend from a file, JSON or (*.toml) TOML, as for `kalypso prover --config`: `backend =
+    /// "groth16"`, `"command"` or `"webhook"` with its fields.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["circuit", "size"])]
+    pub(crate) prover_config: Option<PathBuf>,
+}
+
+/// Backends configurable by flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BuiltinProver {
+    /// The built-in Groth16 circuits, proven in-process.
+    Groth16,
+}
+
+/// Options of `kalypso generator run`.
+#[derive(Debug, Args)]
+pub(crate) struct GeneratorRunArgs {
+    /// Market to serve (repeat for several; with prover flags they share that prover).
+    #[arg(long = "market", value_name = "ID", required = true)]
+    pub(crate) markets: Vec<u64>,
+    #[command(flatten)]
+    pub(crate) prover: MarketProverArgs,
+    /// SQLite database of the node's tasks (created when missing; tied to one deployment and generator).
+    #[arg(
+        long,
+        env = "KALYPSO_GENERATOR_DB",
+        default_value = "kalypso-generator.db"
+    )]
+    pub(crate) db: PathBuf,
+    /// Base URL of the market's IVS (`kalypso ivs run`); without it tasks with invalid inputs are discarded.
+    #[arg(long, env = "KALYPSO_IVS_URL")]
+    pub(crate) ivs_url: Option<String>,
+    /// Proofs at once [default: declared compute / compute per proof].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_parallel: Option<u64>,
+    /// How often to look for new blocks.
+    #[arg(long, value_parser = parse::duration, default_value = "1s")]
+    pub(crate) poll_interval: Duration,
+    /// Address of the status API (/health, /metrics, /v1/tasks) [default: none].
+    #[arg(long, env = "KALYPSO_GENERATOR_LISTEN")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Expected proving time, for early discards [default: the p90 of the node's latest proofs].
+    #[arg(long, value_parser = parse::duration)]
+    pub(crate) proof_time_estimate: Option<Duration>,
+    /// Time kept for landing a transaction before a task deadline.
+    #[arg(long, value_parser = parse::duration_or_zero, default_value = "15s")]
+    pub(crate) submit_margin: Duration,
+    /// Block to scan from on the first run [default: the deployment block].
+    #[arg(long)]
+    pub(crate) from_block: Option<u64>,
+    /// Blocks per eth_getLogs request.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) log_page_blocks: u64,
+}
+
+/// Options of `kalypso generator benchmark`.
+#[derive(Debug, Args)]
+pub(crate) struct GeneratorBenchmarkArgs {
+    /// Market whose prover to benchmark.
+    #[arg(long)]
+    pub(crate) market: u64,
+    #[command(flatten)]
+    pub(crate) prover: MarketProverArgs,
+    /// Timed proofs.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) runs: u32,
+    /// Untimed proofs first.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) warmup: u32,
+    /// Factor applied to the p90 proving time.
+    #[arg(long, default_value_t = 2.0)]
+    pub(crate) safety_factor: f64,
+    /// Time added for fetching inputs and landing the proof on-chain.
+    #[arg(long, value_parser = parse::duration_or_zero, default_value = "30s")]
+    pub(crate) margin: Duration,
+}
+
+/// `kalypso ivs ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum IvsCmd {
+    /// Serve the IVS of a market until Ctrl-C / SIGTERM.
+    ///
+    /// POST /v1/check {"askId": N} reads the ask's inputs from the chain, checks them with the market's
+    /// prover, and answers {"valid": true} or, for inputs no proof can exist for, an EIP-712
+    /// InvalidInput(marketId, askId, inputsHash) signature of the IVS key, which the assigned generator
+    /// settles with submitInvalidInputAttestation. GET /health reports whether the key is registered
+    /// (`kalypso keys add-ivs <market> <pubkey>`, by the market creator).
+    Run(IvsRunArgs),
+}
+
+/// Options of `kalypso ivs run`.
+#[derive(Debug, Args)]
+pub(crate) struct IvsRunArgs {
+    /// The market served.
+    #[arg(long)]
+    pub(crate) market: u64,
+    #[command(flatten)]
+    pub(crate) prover: MarketProverArgs,
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "KALYPSO_IVS_LISTEN", default_value = "127.0.0.1:3040")]
+    pub(crate) listen: SocketAddr,
+    /// Key that signs attestations [default: the signing key].
+    #[arg(long, env = "KALYPSO_IVS_KEY", hide_env_values = true)]
+    pub(crate) ivs_key: Option<SecretKey>,
+    /// Input checks running at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub(crate) max_concurrent: u64,
 }
 
 /// A quote in a market.

@@ -343,9 +343,10 @@ impl<P: Provider> Kalypso<P> {
     // Internal
     // -----------------------------------------------------------------------------------------------------
 
-    /// The marketplace event `E` whose first indexed topic is the ask id: one topic-filtered `eth_getLogs`
-    /// from the deployment block on (the filter selects the log; nothing is scanned block by block).
-    async fn ask_event<E: SolEvent>(&self, id: AskId) -> Result<Option<E>> {
+    /// The marketplace event `E` whose first indexed topic is `id` (an ask id, or a market id for market
+    /// events): one topic-filtered `eth_getLogs` from the deployment block on (the filter selects the log;
+    /// nothing is scanned block by block).
+    pub(crate) async fn ask_event<E: SolEvent>(&self, id: u64) -> Result<Option<E>> {
         let filter = Filter::new()
             .address(self.deployment().marketplace)
             .event_signature(E::SIGNATURE_HASH)

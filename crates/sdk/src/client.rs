@@ -173,6 +173,16 @@ impl<P: Provider> Kalypso<P> {
         Ok(TxSummary::from(&receipt))
     }
 
+    /// Whether `signer` may sign invalid-input attestations for `market` (an IVS key of the market).
+    pub async fn is_ivs_signer(&self, market: MarketId, signer: Address) -> Result<bool> {
+        let keys = self.keys();
+        view(
+            keys.isIvsSigner(U256::from(market), signer),
+            Target::KeyRegistry,
+        )
+        .await
+    }
+
     /// Registers (or rotates) the sender's encryption key for a public market, without attestation.
     pub async fn register_generator_key(
         &self,

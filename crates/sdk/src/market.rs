@@ -1,7 +1,7 @@
 //! Markets: creation (paying the creation cost), views, freezing, extra enclave images.
 
 use alloy::{
-    primitives::{B256, U256},
+    primitives::{B256, Bytes, U256},
     providers::Provider,
 };
 use kalypso_contracts::marketplace::ProofMarketplace;
@@ -59,6 +59,14 @@ impl<P: Provider> Kalypso<P> {
             return Err(Error::MarketNotFound(id));
         }
         Ok(MarketInfo::from_abi(id, &record))
+    }
+
+    /// The creator's description of a market (`metadata` of its `MarketCreated` event: one topic-filtered
+    /// `eth_getLogs`); [`Error::MarketNotFound`] if there is no such event.
+    pub async fn market_metadata(&self, id: MarketId) -> Result<Bytes> {
+        let created: ProofMarketplace::MarketCreated =
+            self.ask_event(id).await?.ok_or(Error::MarketNotFound(id))?;
+        Ok(created.metadata)
     }
 
     /// Every market, in id order (`1..=marketCount`).

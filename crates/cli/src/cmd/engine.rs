@@ -1,5 +1,6 @@
 //! `kalypso engine run`: the Matching Engine service.
 
+use super::shutdown_signal;
 use crate::{
     context::{deployment_path, signer},
     opts::{EngineCmd, EngineRunArgs, GlobalArgs},
@@ -74,26 +75,4 @@ async fn run_engine(global: &GlobalArgs, args: EngineRunArgs) -> anyhow::Result<
     })
     .await
     .context("the matching engine stopped")
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

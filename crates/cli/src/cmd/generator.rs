@@ -1,14 +1,21 @@
 //! `kalypso generator ...`.
 
-use super::{relative, sent, units};
+use super::{prover, relative, sent, shutdown_signal, units};
 use crate::{
-    context::Ctx,
-    opts::{GeneratorCmd, QuoteArgs},
+    context::{self, Ctx},
+    opts::{
+        BackendArgs, GeneratorBenchmarkArgs, GeneratorCmd, GeneratorRunArgs, GlobalArgs,
+        MarketProverArgs, QuoteArgs,
+    },
     output::{fields, table},
 };
 use alloy::primitives::Bytes;
-use kalypso_sdk::Quote;
+use anyhow::Context as _;
+use kalypso_generator::{Node, NodeConfig};
+use kalypso_provers::{CircuitKind, CircuitSpec, Groth16Config, ProverConfig, fixture};
+use kalypso_sdk::{MarketId, Quote};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub(super) async fn run(ctx: &Ctx, cmd: GeneratorCmd) -> anyhow::Result<()> {
     let client = &ctx.client;
@@ -112,6 +119,8 @@ pub(super) async fn run(ctx: &Ctx, cmd: GeneratorCmd) -> anyhow::Result<()> {
                 tx,
             );
         }
+        GeneratorCmd::Run(_) => unreachable!("`generator run` is dispatched before connecting"),
+        GeneratorCmd::Benchmark(args) => benchmark(ctx, args).await?,
         GeneratorCmd::Status { generator } => {
             let address = ctx.account_or_signer(generator)?;
             let markets: Vec<u64> = client.markets().await?.iter().map(|m| m.id).collect();
@@ -232,5 +241,194 @@ impl From<&kalypso_sdk::GeneratorInfo> for Status {
                 })
                 .collect(),
         }
+    }
+}
+
+/// `kalypso generator run`: the node until Ctrl-C / SIGTERM.
+pub(super) async fn run_node(global: &GlobalArgs, args: GeneratorRunArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(global).await?;
+    let signer = context::signer(global)?.context(
+        "the node sends proofs from the generator's account: set KALYPSO_PRIVATE_KEY (or KALYPSO_KEYSTORE)",
+    )?;
+    let mut provers = BTreeMap::new();
+    let mut shared = None;
+    for &market in &args.markets {
+        ctx.client.market(market).await?;
+        let by_flags = args.prover.circuit.is_some() || args.prover.prover_config.is_some();
+        let prover = match (&shared, by_flags) {
+            (Some(prover), true) => std::sync::Arc::clone(prover),
+            _ => {
+                let config = market_prover(&ctx, market, &args.prover).await?;
+                let prover = prover::build_config(ctx.out, config)
+                    .await
+                    .with_context(|| format!("cannot build the prover of market {market}"))?;
+                tracing::info!(target: "kalypso::generator", market, prover = %prover.describe().name, "prover ready");
+                if by_flags {
+                    shared = Some(std::sync::Arc::clone(&prover));
+                }
+                prover
+            }
+        };
+        provers.insert(market, prover);
+    }
+    let mut config = NodeConfig::new(
+        global.rpc_url.clone(),
+        signer,
+        ctx.client.deployment().clone(),
+        provers,
+        args.db,
+    );
+    config.ivs_url = args.ivs_url;
+    config.max_parallel = args
+        .max_parallel
+        .map(usize::try_from)
+        .transpose()
+        .context("--max-parallel is too large")?;
+    config.poll_interval = args.poll_interval;
+    config.listen = args.listen;
+    config.proof_time_estimate = args.proof_time_estimate;
+    config.submit_margin = args.submit_margin;
+    config.from_block = args.from_block;
+    config.log_page_blocks = args.log_page_blocks;
+    Node::run(config, shutdown_signal(), |addr| {
+        tracing::info!(target: "kalypso::generator", "status at http://{addr}/health, metrics at http://{addr}/metrics");
+    })
+    .await
+    .context("the generator node stopped")
+}
+
+/// The prover of `market`: `--prover-config`, `--circuit`/`--size`, else the built-in circuit its metadata
+/// names.
+pub(super) async fn market_prover(
+    ctx: &Ctx,
+    market: MarketId,
+    args: &MarketProverArgs,
+) -> anyhow::Result<ProverConfig> {
+    if args.circuit.is_some() || args.prover_config.is_some() {
+        return prover::prover_config(&BackendArgs {
+            circuit: args.circuit,
+            size: args.size,
+            keys: args.keys.clone(),
+            threads: args.threads,
+            config: args.prover_config.clone(),
+        });
+    }
+    let metadata = ctx.client.market_metadata(market).await?;
+    let (spec, setup_seed) = circuit_of_metadata(&metadata).with_context(|| {
+        format!(
+            "market {market}'s metadata ({}) names no built-in circuit: pass --circuit and --size, or \
+             --prover-config",
+            String::from_utf8_lossy(&metadata)
+        )
+    })?;
+    Ok(ProverConfig::Groth16(Groth16Config {
+        keys_dir: args.keys.clone(),
+        threads: args
+            .threads
+            .map(usize::try_from)
+            .transpose()
+            .context("--threads is too large")?,
+        setup_seed: setup_seed.map(|s| s.to_vec()),
+        ..Groth16Config::new(spec.kind(), spec.size())
+    }))
+}
+
+/// The circuit a market's metadata names: `{"name": "<circuit>-<size>", "kind": "groth16"}` as `kalypso deploy`
+/// writes it for `kalypso prover setup` files (keys from the default devnet seed), or `"mimc-chain-<rounds>"`
+/// for the committed fixture (keys from its own seed).
+fn circuit_of_metadata(metadata: &[u8]) -> Option<(CircuitSpec, Option<[u8; 32]>)> {
+    let json: serde_json::Value = serde_json::from_slice(metadata).ok()?;
+    if json.get("kind").and_then(|k| k.as_str()) != Some("groth16") {
+        return None;
+    }
+    let name = json.get("name")?.as_str()?;
+    let (head, size) = name.rsplit_once('-')?;
+    let size: usize = size.parse().ok()?;
+    if head == "mimc-chain" {
+        let spec = CircuitSpec::new(CircuitKind::Mimc, size).ok()?;
+        return Some((spec, Some(fixture::FIXTURE_SETUP_SEED)));
+    }
+    let spec = CircuitSpec::new(head.parse().ok()?, size).ok()?;
+    Some((spec, None))
+}
+
+/// `generator benchmark --json`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MarketBenchmark {
+    market: MarketId,
+    #[serde(flatten)]
+    benchmark: prover::BenchmarkOutput,
+    /// The signing generator's quote in the market, if it joined.
+    current_quote: Option<Quote>,
+}
+
+async fn benchmark(ctx: &Ctx, args: GeneratorBenchmarkArgs) -> anyhow::Result<()> {
+    let market = args.market;
+    ctx.client.market(market).await?;
+    let config = market_prover(ctx, market, &args.prover).await?;
+    let benchmark = prover::measure(
+        ctx.out,
+        config,
+        args.runs,
+        args.warmup,
+        args.safety_factor,
+        args.margin,
+        None,
+    )
+    .await?;
+    let current_quote = match ctx.signer() {
+        Ok(me) => ctx.client.quote(market, me).await?,
+        Err(_) => None,
+    };
+    let result = MarketBenchmark {
+        market,
+        benchmark,
+        current_quote,
+    };
+    ctx.out.print(&result, || {
+        let mut text = prover::human_benchmark(&result.benchmark, Some(market));
+        if let Some(q) = result.current_quote {
+            let suggested = result.benchmark.suggestion.max_proof_time_secs;
+            text += &format!(
+                "\ncurrent quote: maxProofTime {}s, computePerProof {}",
+                q.max_proof_time, q.compute_per_proof
+            );
+            if q.max_proof_time < suggested {
+                text += &format!(
+                    "\nwarning: the current maxProofTime is below the suggested {suggested}s: tasks risk being \
+                     discarded or slashed"
+                );
+            }
+            text += &format!(
+                "\nupdate with: kalypso generator update {market} --price <PRICE> --max-proof-time {suggested}s \
+                 --compute-per-proof {}",
+                result.benchmark.suggestion.compute_per_proof
+            );
+        }
+        text
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn market_metadata_names_the_circuit() {
+        let (spec, seed) =
+            circuit_of_metadata(br#"{"name":"merkle-20","kind":"groth16"}"#).expect("merkle");
+        assert_eq!(
+            (spec.kind(), spec.size(), seed),
+            (CircuitKind::Merkle, 20, None)
+        );
+        let (spec, seed) =
+            circuit_of_metadata(br#"{"name":"mimc-chain-64","kind":"groth16"}"#).expect("fixture");
+        assert_eq!((spec.kind(), spec.size()), (CircuitKind::Mimc, 64));
+        assert_eq!(seed, Some(fixture::FIXTURE_SETUP_SEED));
+        assert!(circuit_of_metadata(br#"{"name":"sha-3","kind":"groth16"}"#).is_none());
+        assert!(circuit_of_metadata(br#"{"name":"mimc-3","kind":"risc0"}"#).is_none());
+        assert!(circuit_of_metadata(b"my market").is_none());
     }
 }

@@ -6,6 +6,7 @@ mod deploy;
 mod engine;
 mod events;
 mod generator;
+mod ivs;
 mod keys;
 mod market;
 mod prover;
@@ -13,7 +14,7 @@ mod task;
 
 use crate::{
     context::Ctx,
-    opts::{Cli, Command},
+    opts::{Cli, Command, GeneratorCmd},
     output::Output,
 };
 use alloy::primitives::{U256, utils::format_units};
@@ -27,10 +28,18 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => deploy::run(&cli.global, &args).await?,
         Command::Prover(cmd) => return prover::run(Output::new(cli.global.json), cmd).await,
         Command::Engine(cmd) => engine::run(&cli.global, cmd).await?,
+        Command::Generator(GeneratorCmd::Run(args)) => {
+            generator::run_node(&cli.global, args).await?;
+        }
+        Command::Ivs(cmd) => ivs::run(&cli.global, cmd).await?,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
-                Command::Deploy(_) | Command::Prover(_) | Command::Engine(_) => {
+                Command::Deploy(_)
+                | Command::Prover(_)
+                | Command::Engine(_)
+                | Command::Ivs(_)
+                | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }
                 Command::Market(cmd) => market::run(&ctx, cmd).await?,
@@ -47,6 +56,28 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(super) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 /// The outcome of a transaction, as printed.

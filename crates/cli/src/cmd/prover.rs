@@ -71,7 +71,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The backend of `--config`, or the built-in circuit of `--circuit`/`--size`/`--keys`, with `--threads`.
-fn prover_config(args: &BackendArgs) -> anyhow::Result<ProverConfig> {
+pub(super) fn prover_config(args: &BackendArgs) -> anyhow::Result<ProverConfig> {
     let threads = args
         .threads
         .map(usize::try_from)
@@ -117,7 +117,14 @@ fn read_config(path: &Path) -> anyhow::Result<ProverConfig> {
 
 /// Builds the backend (Groth16 keys are loaded or made here, which can take a while).
 async fn build(out: Output, args: &BackendArgs) -> anyhow::Result<Arc<dyn Prover>> {
-    let config = prover_config(args)?;
+    build_config(out, prover_config(args)?).await
+}
+
+/// Builds the backend of `config` on the blocking pool, with a spinner.
+pub(super) async fn build_config(
+    out: Output,
+    config: ProverConfig,
+) -> anyhow::Result<Arc<dyn Prover>> {
     let spinner = match &config {
         ProverConfig::Groth16(c) => out.spinner(format!(
             "loading keys of {}-{} (INSECURE seeded setup if missing)",
@@ -364,13 +371,14 @@ async fn serve(
     .context("the gateway stopped")
 }
 
+/// What a benchmark measured and suggests.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct BenchmarkOutput {
-    prover: ProverInfo,
-    warmup: u32,
-    report: BenchmarkReport,
-    suggestion: QuoteSuggestion,
+pub(super) struct BenchmarkOutput {
+    pub(super) prover: ProverInfo,
+    pub(super) warmup: u32,
+    pub(super) report: BenchmarkReport,
+    pub(super) suggestion: QuoteSuggestion,
 }
 
 async fn benchmark(
@@ -382,10 +390,27 @@ async fn benchmark(
     margin: Duration,
     inputs: Option<Vec<u8>>,
 ) -> anyhow::Result<()> {
+    let config = prover_config(backend)?;
+    let result = measure(out, config, runs, warmup, safety_factor, margin, inputs).await?;
+    out.print(&result, || human_benchmark(&result, None));
+    Ok(())
+}
+
+/// Benchmarks the backend of `config` (on `inputs`, else its sample inputs, else on the gateway) and
+/// suggests a quote.
+pub(super) async fn measure(
+    out: Output,
+    config: ProverConfig,
+    runs: u32,
+    warmup: u32,
+    safety_factor: f64,
+    margin: Duration,
+    inputs: Option<Vec<u8>>,
+) -> anyhow::Result<BenchmarkOutput> {
     if !(safety_factor.is_finite() && safety_factor >= 1.0) {
         bail!("--safety-factor must be at least 1, got {safety_factor}");
     }
-    let prover = build(out, backend).await?;
+    let prover = build_config(out, config).await?;
     let info = prover.describe();
     let report = match inputs.or_else(|| prover.sample_inputs()) {
         Some(inputs) => {
@@ -427,17 +452,16 @@ async fn benchmark(
     };
     let suggestion =
         bench::suggest_quote(&report, safety_factor, margin, report.threads.unwrap_or(1));
-    let result = BenchmarkOutput {
+    Ok(BenchmarkOutput {
         prover: info,
         warmup,
         report,
         suggestion,
-    };
-    out.print(&result, || human_benchmark(&result));
-    Ok(())
+    })
 }
 
-fn human_benchmark(b: &BenchmarkOutput) -> String {
+/// The table of a benchmark and the `generator join` line it suggests (for `market` when known).
+pub(super) fn human_benchmark(b: &BenchmarkOutput, market: Option<u64>) -> String {
     let r = &b.report;
     let s = &b.suggestion;
     let secs = |ms: f64| format!("{:.3}s", ms / 1e3);
@@ -473,8 +497,9 @@ fn human_benchmark(b: &BenchmarkOutput) -> String {
         ("suggested computePerProof", s.compute_per_proof.to_string()),
     ]);
     format!(
-        "{}\njoin with: kalypso generator join <MARKET> --price <PRICE> --max-proof-time {}s --compute-per-proof {}",
+        "{}\njoin with: kalypso generator join {} --price <PRICE> --max-proof-time {}s --compute-per-proof {}",
         fields(rows),
+        market.map_or_else(|| "<MARKET>".to_owned(), |m| m.to_string()),
         s.max_proof_time_secs,
         s.compute_per_proof
     )

@@ -1,0 +1,140 @@
+//! Prometheus metrics of the generator node, served at `/metrics` when the node has a listen address.
+
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{counter::Counter, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+/// Every metric the node exports (prefix `kalypso_generator`).
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Assignments of this generator recorded (new or re-assigned).
+    pub tasks_seen: Counter,
+    /// Proofs made.
+    pub tasks_proven: Counter,
+    /// Proofs accepted on-chain.
+    pub tasks_submitted: Counter,
+    /// Tasks settled with an IVS attestation of invalid inputs.
+    pub tasks_attested: Counter,
+    /// Tasks discarded before their deadline.
+    pub tasks_discarded: Counter,
+    /// Tasks that ended without a settlement by this node.
+    pub tasks_failed: Counter,
+    /// Failed attempts that were retried (proving, IVS, submission).
+    pub retries: Counter,
+    /// Tasks the node is working on (seen, proving or proved).
+    pub tasks_active: Gauge,
+    /// Proofs running now.
+    pub proofs_running: Gauge,
+    /// Latest block scanned for assignments.
+    pub scanned_block: Gauge,
+    /// Wall time of one proof (seconds).
+    pub proving_time: Histogram,
+    /// Wall time from seeing an assignment to its accepted proof, minus the proving time (seconds): input
+    /// fetching, checks, queueing for a proving slot, and landing the transaction.
+    pub node_overhead: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("kalypso_generator");
+        let m = Self {
+            tasks_seen: Counter::default(),
+            tasks_proven: Counter::default(),
+            tasks_submitted: Counter::default(),
+            tasks_attested: Counter::default(),
+            tasks_discarded: Counter::default(),
+            tasks_failed: Counter::default(),
+            retries: Counter::default(),
+            tasks_active: Gauge::default(),
+            proofs_running: Gauge::default(),
+            scanned_block: Gauge::default(),
+            proving_time: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.01, 2.0, 18),
+            ),
+            node_overhead: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.005, 2.0, 16),
+            ),
+            registry: Registry::default(),
+        };
+        let counters = [
+            (
+                "tasks_seen",
+                "Assignments of this generator recorded",
+                &m.tasks_seen,
+            ),
+            ("tasks_proven", "Proofs made", &m.tasks_proven),
+            (
+                "tasks_submitted",
+                "Proofs accepted on-chain",
+                &m.tasks_submitted,
+            ),
+            (
+                "tasks_attested",
+                "Tasks settled with an IVS attestation of invalid inputs",
+                &m.tasks_attested,
+            ),
+            (
+                "tasks_discarded",
+                "Tasks discarded before their deadline",
+                &m.tasks_discarded,
+            ),
+            (
+                "tasks_failed",
+                "Tasks that ended without a settlement by this node",
+                &m.tasks_failed,
+            ),
+            (
+                "retries",
+                "Failed attempts retried (proving, IVS, submission)",
+                &m.retries,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "tasks_active",
+            "Tasks in progress (seen, proving, proved)",
+            m.tasks_active.clone(),
+        );
+        registry.register(
+            "proofs_running",
+            "Proofs running now",
+            m.proofs_running.clone(),
+        );
+        registry.register(
+            "scanned_block",
+            "Latest block scanned for assignments",
+            m.scanned_block.clone(),
+        );
+        registry.register(
+            "proving_time_seconds",
+            "Wall time of one proof",
+            m.proving_time.clone(),
+        );
+        registry.register(
+            "node_overhead_seconds",
+            "Assignment seen to proof accepted, minus the proving time",
+            m.node_overhead.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

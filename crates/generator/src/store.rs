@@ -1,0 +1,559 @@
+//! The node's durable state in SQLite: the block cursor of the `TaskAssigned` scan and one row per task
+//! (ask id, state, inputs, proof, attempts, last error), so a restart resumes where the node stopped: a task
+//! proved but not submitted is submitted without proving it again, a settled task is left alone.
+
+use alloy::primitives::{Address, B256};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use std::{fmt, path::Path, str::FromStr, sync::Mutex};
+
+use crate::{Error, Result, unix_ms};
+
+/// Where a task stands in the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Assigned to this generator and recorded; not being proven yet (queued, or its inputs are checked).
+    Seen,
+    /// A proof is being made. A node that stops here proves again after its restart.
+    Proving,
+    /// The proof is stored and waits to be submitted.
+    Proved,
+    /// The proof was accepted on-chain (`ProofSubmitted`).
+    Submitted,
+    /// Settled with an IVS attestation that the inputs are invalid (`InvalidInputsSettled`).
+    Attested,
+    /// Given up before the task deadline (`TaskDiscarded`), paying the discard penalty instead of a slash.
+    Discarded,
+    /// Over without a settlement by this node (deadline missed, settled or re-assigned elsewhere, a proof the
+    /// verifier rejects); `last_error` says why.
+    Failed,
+}
+
+impl TaskState {
+    /// Every state.
+    pub const ALL: [Self; 7] = [
+        Self::Seen,
+        Self::Proving,
+        Self::Proved,
+        Self::Submitted,
+        Self::Attested,
+        Self::Discarded,
+        Self::Failed,
+    ];
+
+    /// The state's name in the database and the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Seen => "seen",
+            Self::Proving => "proving",
+            Self::Proved => "proved",
+            Self::Submitted => "submitted",
+            Self::Attested => "attested",
+            Self::Discarded => "discarded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether the node is done with the task.
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Submitted | Self::Attested | Self::Discarded | Self::Failed
+        )
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| Error::Store(format!("unknown task state {s:?}")))
+    }
+}
+
+/// One task as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    /// The ask.
+    pub ask_id: u64,
+    /// Its market.
+    pub market_id: u64,
+    /// Where the task stands.
+    pub state: TaskState,
+    /// The task deadline of the current assignment (unix seconds, chain time).
+    pub task_deadline: u64,
+    /// Block of the `TaskAssigned` log.
+    pub assigned_block: u64,
+    /// When the node first saw the assignment (unix milliseconds, wall clock).
+    pub seen_at_ms: u64,
+    /// Last change (unix milliseconds).
+    pub updated_at_ms: u64,
+    /// The ask's prover data, once fetched.
+    #[serde(skip)]
+    pub inputs: Option<Vec<u8>>,
+    /// The proof to submit, once made.
+    #[serde(skip)]
+    pub proof: Option<Vec<u8>>,
+    /// How long the proof took (milliseconds).
+    pub proving_ms: Option<u64>,
+    /// Failed attempts (proving, IVS, submission) of this assignment.
+    pub attempts: u32,
+    /// The last failure, or why the task ended.
+    pub last_error: Option<String>,
+    /// The transaction that settled it (proof, attestation or discard).
+    pub tx_hash: Option<B256>,
+}
+
+/// What [`Store::record_assignment`] did with a `TaskAssigned` log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// A task the node did not know.
+    New,
+    /// The ask was assigned to this generator again (after a discard or slash): the task starts over.
+    Reassigned,
+    /// Already known (a log seen again after a restart or a rescan).
+    Known,
+}
+
+/// The SQLite store. One connection behind a mutex: every operation is short.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    ask_id INTEGER PRIMARY KEY,
+    market_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    task_deadline INTEGER NOT NULL,
+    assigned_block INTEGER NOT NULL,
+    seen_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    inputs BLOB,
+    proof BLOB,
+    proving_ms INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    tx_hash BLOB
+);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
+";
+
+const COLUMNS: &str = "ask_id, market_id, state, task_deadline, assigned_block, seen_at_ms, updated_at_ms, \
+                       inputs, proof, proving_ms, attempts, last_error, tx_hash";
+
+impl Store {
+    /// Opens (or creates) the store at `path` for `generator` on the deployment `(chain_id, marketplace)`; a
+    /// store of another deployment or generator is refused rather than mixed. Tasks that were being proven
+    /// when the node stopped go back to [`TaskState::Seen`].
+    pub fn open(
+        path: impl AsRef<Path>,
+        chain_id: u64,
+        marketplace: Address,
+        generator: Address,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Store(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn, chain_id, marketplace, generator)
+    }
+
+    /// An in-memory store (tests).
+    pub fn in_memory(chain_id: u64, marketplace: Address, generator: Address) -> Result<Self> {
+        Self::init(
+            Connection::open_in_memory()?,
+            chain_id,
+            marketplace,
+            generator,
+        )
+    }
+
+    fn init(
+        conn: Connection,
+        chain_id: u64,
+        marketplace: Address,
+        generator: Address,
+    ) -> Result<Self> {
+        conn.execute_batch(SCHEMA)?;
+        let identity = format!("{chain_id}:{marketplace}:{generator}");
+        let existing: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match existing {
+            Some(found) if found != identity => {
+                return Err(Error::Store(format!(
+                    "the database belongs to {found} (chain:marketplace:generator), not {identity}: use another --db"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('identity', ?1)",
+                    [&identity],
+                )?;
+            }
+        }
+        conn.execute(
+            "UPDATE tasks SET state = 'seen', updated_at_ms = ?1 WHERE state = 'proving'",
+            [unix_ms() as i64],
+        )?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (statements are atomic), so a poisoned
+        // lock is still usable.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The last block whose `TaskAssigned` logs were recorded.
+    pub fn cursor(&self) -> Result<Option<u64>> {
+        let value: Option<String> = self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        value
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| Error::Store(format!("bad cursor {v:?}")))
+            })
+            .transpose()
+    }
+
+    /// Moves the cursor.
+    pub fn set_cursor(&self, block: u64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [block.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a `TaskAssigned` log of this generator. A known ask with another task deadline was assigned
+    /// again: if the node was done with it (discarded, failed), the task starts over.
+    pub fn record_assignment(
+        &self,
+        ask_id: u64,
+        market_id: u64,
+        task_deadline: u64,
+        block: u64,
+    ) -> Result<Recorded> {
+        let conn = self.conn();
+        let now = unix_ms() as i64;
+        let known: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT state, task_deadline FROM tasks WHERE ask_id = ?1",
+                [ask_id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match known {
+            None => {
+                conn.execute(
+                    "INSERT INTO tasks (ask_id, market_id, state, task_deadline, assigned_block, seen_at_ms,
+                                        updated_at_ms)
+                     VALUES (?1, ?2, 'seen', ?3, ?4, ?5, ?5)",
+                    params![
+                        ask_id as i64,
+                        market_id as i64,
+                        task_deadline as i64,
+                        block as i64,
+                        now
+                    ],
+                )?;
+                Ok(Recorded::New)
+            }
+            Some((_, deadline)) if deadline as u64 == task_deadline => Ok(Recorded::Known),
+            Some((state, _)) => {
+                let state: TaskState = state.parse()?;
+                if matches!(state, TaskState::Discarded | TaskState::Failed) {
+                    conn.execute(
+                        "UPDATE tasks SET state = 'seen', task_deadline = ?2, assigned_block = ?3, seen_at_ms = ?4,
+                                          updated_at_ms = ?4, proof = NULL, proving_ms = NULL, attempts = 0,
+                                          last_error = NULL, tx_hash = NULL
+                         WHERE ask_id = ?1",
+                        params![ask_id as i64, task_deadline as i64, block as i64, now],
+                    )?;
+                    Ok(Recorded::Reassigned)
+                } else {
+                    // Still in progress under an older deadline (or settled): keep the work, take the new
+                    // deadline.
+                    conn.execute(
+                        "UPDATE tasks SET task_deadline = ?2, assigned_block = ?3, updated_at_ms = ?4
+                         WHERE ask_id = ?1",
+                        params![ask_id as i64, task_deadline as i64, block as i64, now],
+                    )?;
+                    Ok(Recorded::Known)
+                }
+            }
+        }
+    }
+
+    /// One task.
+    pub fn task(&self, ask_id: u64) -> Result<Option<TaskRecord>> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM tasks WHERE ask_id = ?1"),
+                [ask_id as i64],
+                task_row,
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// Every task, newest ask first (at most `limit`).
+    pub fn tasks(&self, limit: usize) -> Result<Vec<TaskRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM tasks ORDER BY ask_id DESC LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], task_row)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// Ids of the tasks the node is not done with, oldest ask first.
+    pub fn active(&self) -> Result<Vec<u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT ask_id FROM tasks WHERE state IN ('seen', 'proving', 'proved') ORDER BY ask_id",
+        )?;
+        let ids = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        Ok(ids
+            .map(|id| id.map(|id| id as u64))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Number of tasks in each state.
+    pub fn counts(&self) -> Result<Vec<(TaskState, u64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM tasks GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        rows.map(|r| {
+            let (state, n) = r?;
+            Ok((state.parse()?, n as u64))
+        })
+        .collect()
+    }
+
+    /// Moves a task to `state`, recording `note` as its last error (or clearing it with `None`).
+    pub fn set_state(&self, ask_id: u64, state: TaskState, note: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE tasks SET state = ?2, last_error = ?3, updated_at_ms = ?4 WHERE ask_id = ?1",
+            params![ask_id as i64, state.as_str(), note, unix_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the ask's prover data.
+    pub fn set_inputs(&self, ask_id: u64, inputs: &[u8]) -> Result<()> {
+        self.conn().execute(
+            "UPDATE tasks SET inputs = ?2, updated_at_ms = ?3 WHERE ask_id = ?1",
+            params![ask_id as i64, inputs, unix_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a finished proof: the task becomes [`TaskState::Proved`].
+    pub fn set_proved(&self, ask_id: u64, proof: &[u8], proving_ms: u64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE tasks SET state = 'proved', proof = ?2, proving_ms = ?3, last_error = NULL, updated_at_ms = ?4
+             WHERE ask_id = ?1",
+            params![ask_id as i64, proof, proving_ms as i64, unix_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a task with the transaction that settled it.
+    pub fn set_settled(
+        &self,
+        ask_id: u64,
+        state: TaskState,
+        tx_hash: Option<B256>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        self.conn().execute(
+            "UPDATE tasks SET state = ?2, tx_hash = ?3, last_error = ?4, updated_at_ms = ?5 WHERE ask_id = ?1",
+            params![
+                ask_id as i64,
+                state.as_str(),
+                tx_hash.map(|h| h.to_vec()),
+                note,
+                unix_ms() as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Counts a failed attempt and records why; returns the attempts so far.
+    pub fn record_failure(&self, ask_id: u64, error: &str) -> Result<u32> {
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE tasks SET attempts = attempts + 1, last_error = ?2, updated_at_ms = ?3 WHERE ask_id = ?1",
+            params![ask_id as i64, error, unix_ms() as i64],
+        )?;
+        let attempts: i64 = conn.query_row(
+            "SELECT attempts FROM tasks WHERE ask_id = ?1",
+            [ask_id as i64],
+            |r| r.get(0),
+        )?;
+        Ok(attempts as u32)
+    }
+
+    /// Proving times (milliseconds) of the latest `limit` proofs of `market`, newest first.
+    pub fn recent_proving_ms(&self, market_id: u64, limit: usize) -> Result<Vec<u64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT proving_ms FROM tasks WHERE market_id = ?1 AND proving_ms IS NOT NULL
+             ORDER BY updated_at_ms DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![market_id as i64, limit.min(i64::MAX as usize) as i64],
+            |r| r.get::<_, i64>(0),
+        )?;
+        Ok(rows
+            .map(|r| r.map(|ms| ms as u64))
+            .collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn task_row(r: &Row<'_>) -> rusqlite::Result<Result<TaskRecord>> {
+    let state: String = r.get(2)?;
+    let tx_hash: Option<Vec<u8>> = r.get(12)?;
+    let record = TaskRecord {
+        ask_id: r.get::<_, i64>(0)? as u64,
+        market_id: r.get::<_, i64>(1)? as u64,
+        state: TaskState::Seen,
+        task_deadline: r.get::<_, i64>(3)? as u64,
+        assigned_block: r.get::<_, i64>(4)? as u64,
+        seen_at_ms: r.get::<_, i64>(5)? as u64,
+        updated_at_ms: r.get::<_, i64>(6)? as u64,
+        inputs: r.get(7)?,
+        proof: r.get(8)?,
+        proving_ms: r.get::<_, Option<i64>>(9)?.map(|ms| ms as u64),
+        attempts: r.get::<_, i64>(10)? as u32,
+        last_error: r.get(11)?,
+        tx_hash: tx_hash
+            .filter(|h| h.len() == 32)
+            .map(|h| B256::from_slice(&h)),
+    };
+    Ok(state.parse().map(|state| TaskRecord { state, ..record }))
+}
+
+/// The `p`-quantile (nearest rank) of `values`, `None` when empty.
+pub fn quantile(values: &[u64], p: f64) -> Option<u64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = ((p * n as f64).ceil() as usize).clamp(1, n);
+    sorted.get(rank - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Store {
+        Store::in_memory(31337, Address::repeat_byte(1), Address::repeat_byte(2)).expect("store")
+    }
+
+    #[test]
+    fn assignments_are_recorded_once_and_restart_after_a_discard() {
+        let s = store();
+        assert_eq!(
+            s.record_assignment(7, 1, 100, 5).expect("record"),
+            Recorded::New
+        );
+        assert_eq!(
+            s.record_assignment(7, 1, 100, 5).expect("record"),
+            Recorded::Known
+        );
+        assert_eq!(s.active().expect("active"), vec![7]);
+        s.set_proved(7, b"proof", 1234).expect("proved");
+        // A rescan of the same log keeps the proof.
+        assert_eq!(
+            s.record_assignment(7, 1, 100, 5).expect("record"),
+            Recorded::Known
+        );
+        let t = s.task(7).expect("read").expect("exists");
+        assert_eq!(
+            (t.state, t.proof.as_deref(), t.proving_ms),
+            (TaskState::Proved, Some(&b"proof"[..]), Some(1234))
+        );
+
+        s.set_settled(7, TaskState::Discarded, None, Some("too slow"))
+            .expect("discarded");
+        assert!(s.active().expect("active").is_empty());
+        assert_eq!(
+            s.record_assignment(7, 1, 200, 9).expect("record"),
+            Recorded::Reassigned
+        );
+        let t = s.task(7).expect("read").expect("exists");
+        assert_eq!(
+            (t.state, t.task_deadline, t.proof, t.attempts),
+            (TaskState::Seen, 200, None, 0)
+        );
+    }
+
+    #[test]
+    fn failures_count_and_proving_restarts_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.db");
+        let (marketplace, me) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        {
+            let s = Store::open(&path, 1, marketplace, me).expect("open");
+            s.record_assignment(3, 1, 100, 1).expect("record");
+            s.set_state(3, TaskState::Proving, None).expect("state");
+            assert_eq!(s.record_failure(3, "rpc down").expect("failure"), 1);
+            assert_eq!(s.record_failure(3, "rpc down again").expect("failure"), 2);
+            s.set_cursor(42).expect("cursor");
+        }
+        let s = Store::open(&path, 1, marketplace, me).expect("reopen");
+        let t = s.task(3).expect("read").expect("exists");
+        assert_eq!(t.state, TaskState::Seen);
+        assert_eq!(t.attempts, 2);
+        assert_eq!(t.last_error.as_deref(), Some("rpc down again"));
+        assert_eq!(s.cursor().expect("cursor"), Some(42));
+        assert_eq!(s.counts().expect("counts"), vec![(TaskState::Seen, 1)]);
+        drop(s);
+        let err = Store::open(&path, 1, marketplace, Address::repeat_byte(3)).unwrap_err();
+        assert!(err.to_string().contains("another --db"), "{err}");
+    }
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        assert_eq!(quantile(&[], 0.9), None);
+        assert_eq!(quantile(&[5], 0.9), Some(5));
+        assert_eq!(quantile(&[10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 0.9), Some(9));
+        assert_eq!(quantile(&[3, 1, 2], 0.5), Some(2));
+    }
+}

@@ -1,0 +1,503 @@
+//! One task's driver: a loop over its stored state, each step checking the ask on-chain before acting.
+//!
+//! - `seen`: fetch the inputs, check them (invalid: IVS attestation instead of a proof), make sure the proof
+//!   can be ready by `taskDeadline - submit margin` (else discard), wait for a proving slot (discarding when
+//!   the wait makes the deadline unreachable), prove off the runtime, store the proof (`proved`);
+//! - `proved`: submit the stored proof (`submitted`), retrying with backoff on RPC errors.
+//!
+//! A task the chain shows as settled, expired or assigned elsewhere ends without a transaction.
+
+use alloy::{
+    primitives::{B256, Bytes},
+    providers::Provider,
+};
+use kalypso_primitives::AskState;
+use kalypso_provers::{InputCheck, ProveRequest, ProverError};
+use kalypso_sdk::contracts::marketplace::ProofMarketplace::ProofMarketplaceErrors;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tracing::{debug, error, info, warn};
+
+use crate::{
+    ivs::CheckRequest,
+    node::Node,
+    store::{TaskRecord, TaskState},
+    unix_ms,
+};
+
+/// A step that failed in a way worth retrying: why.
+#[derive(Debug)]
+struct Retry(String);
+
+type Step = Result<(), Retry>;
+
+fn retry(e: impl std::fmt::Display) -> Retry {
+    Retry(e.to_string())
+}
+
+/// Drives the task of `ask_id` until the node is done with it.
+pub(crate) async fn drive(node: Arc<Node>, ask_id: u64) {
+    let mut first = true;
+    loop {
+        let resumed = std::mem::take(&mut first);
+        let task = match node.store.task(ask_id) {
+            Ok(Some(task)) => task,
+            Ok(None) => return,
+            Err(e) => {
+                error!(target: "kalypso::generator", ask_id, %e, "cannot read the task");
+                tokio::time::sleep(node.config.max_backoff).await;
+                continue;
+            }
+        };
+        let step = match task.state {
+            TaskState::Seen | TaskState::Proving => prove(&node, &task).await,
+            TaskState::Proved => {
+                if resumed {
+                    await_pending_transactions(&node).await;
+                }
+                submit(&node, &task).await
+            }
+            _ => return,
+        };
+        if let Err(Retry(why)) = step {
+            node.metrics.retries.inc();
+            let attempts = node
+                .store
+                .record_failure(ask_id, &why)
+                .unwrap_or(task.attempts + 1);
+            let wait = backoff(attempts, node.config.max_backoff);
+            warn!(target: "kalypso::generator", ask_id, attempts, error = %why, retry_in = ?wait, "step failed");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Before submitting a proof the node found already made (a restart): the previous process may have sent it
+/// and died before the receipt. While the account has transactions in the mempool, wait for them (at most the
+/// receipt timeout), so the on-chain check that follows sees that submission instead of sending a second one.
+async fn await_pending_transactions(node: &Node) {
+    let started = Instant::now();
+    loop {
+        let client = node.client();
+        let provider = client.provider();
+        let latest = provider.get_transaction_count(node.me).latest().await;
+        let pending = provider.get_transaction_count(node.me).pending().await;
+        match (latest, pending) {
+            (Ok(latest), Ok(pending))
+                if pending > latest && started.elapsed() < node.config.receipt_timeout =>
+            {
+                debug!(target: "kalypso::generator", latest, pending, "waiting for this account's pending transactions");
+                tokio::time::sleep(node.config.poll_interval).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// 500 ms doubling per attempt, at most `cap`.
+fn backoff(attempts: u32, cap: Duration) -> Duration {
+    Duration::from_millis(500)
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(16))
+        .min(cap)
+}
+
+/// Where the ask stands on-chain for this generator.
+enum Standing {
+    /// Assigned to this generator: act before `task_deadline`.
+    Ours { task_deadline: u64 },
+    /// Nothing left to do: the task ends in this state.
+    Over(TaskState, String),
+}
+
+async fn standing(node: &Node, task: &TaskRecord) -> Result<Standing, Retry> {
+    let client = node.client();
+    let ask = client.ask(task.ask_id).await.map_err(retry)?;
+    let ours = ask.task.filter(|t| t.generator == node.me);
+    Ok(match (ask.state, ours) {
+        (AskState::Assigned, Some(t)) => Standing::Ours {
+            task_deadline: t.task_deadline,
+        },
+        (AskState::Completed, Some(_)) => {
+            // Settled for this generator: by a proof (maybe sent before a restart) or an attestation.
+            match client.ask_proof(task.ask_id).await.map_err(retry)? {
+                Some(p) if p.generator == node.me => {
+                    Standing::Over(TaskState::Submitted, "proof accepted on-chain".into())
+                }
+                _ => Standing::Over(
+                    TaskState::Attested,
+                    "settled by an invalid-input attestation".into(),
+                ),
+            }
+        }
+        (state, _) => Standing::Over(
+            TaskState::Failed,
+            match ask.task {
+                Some(t) if t.generator != node.me => {
+                    format!("ask is {state} for generator {}", t.generator)
+                }
+                _ => format!("ask is {state} on-chain"),
+            },
+        ),
+    })
+}
+
+/// Ends the task in `state`.
+fn finish(node: &Node, task: &TaskRecord, state: TaskState, tx: Option<B256>, note: &str) -> Step {
+    node.store
+        .set_settled(task.ask_id, state, tx, Some(note))
+        .map_err(retry)?;
+    let counter = match state {
+        TaskState::Submitted => &node.metrics.tasks_submitted,
+        TaskState::Attested => &node.metrics.tasks_attested,
+        TaskState::Discarded => &node.metrics.tasks_discarded,
+        _ => &node.metrics.tasks_failed,
+    };
+    counter.inc();
+    match state {
+        TaskState::Failed => {
+            warn!(target: "kalypso::generator", ask_id = task.ask_id, reason = note, "task ended")
+        }
+        _ => {
+            info!(target: "kalypso::generator", ask_id = task.ask_id, %state, ?tx, note, "task settled")
+        }
+    }
+    Ok(())
+}
+
+/// `seen` → `proved` (or attested, discarded, failed).
+async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
+    let id = task.ask_id;
+    let task_deadline = match standing(node, task).await? {
+        Standing::Ours { task_deadline } => task_deadline,
+        Standing::Over(state, why) => return finish(node, task, state, None, &why),
+    };
+    let Some(prover) = node.prover(task.market_id) else {
+        return discard(node, task, "this node has no prover for the market").await;
+    };
+    let inputs = match &task.inputs {
+        Some(inputs) => inputs.clone(),
+        None => {
+            let inputs = node.client().ask_inputs(id).await.map_err(retry)?.to_vec();
+            node.store.set_inputs(id, &inputs).map_err(retry)?;
+            inputs
+        }
+    };
+
+    // Invalid inputs need no proof, only an attestation: check them first.
+    let checker = prover.clone();
+    let checked = inputs.clone();
+    let verdict = tokio::task::spawn_blocking(move || checker.check_inputs(&checked))
+        .await
+        .map_err(|e| retry(format!("the input check panicked: {e}")))?;
+    match verdict {
+        Ok(InputCheck::Invalid { reason }) => return attest(node, task, &inputs, &reason).await,
+        Ok(InputCheck::Valid) => {}
+        Err(e) if e.is_retryable() => return Err(retry(format!("input check: {e}"))),
+        // A backend that cannot check leaves it to the proof.
+        Err(e) => warn!(target: "kalypso::generator", ask_id = id, %e, "input check unavailable"),
+    }
+
+    let margin = node.config.submit_margin.as_secs();
+    let expected = node.expected_proving(task.market_id);
+    let now = node.chain_now().await.map_err(retry)?;
+    // The latest chain time a proof may start and still be submitted in time.
+    let Some(latest_start) = task_deadline
+        .checked_sub(margin)
+        .and_then(|t| t.checked_sub(expected.as_secs_f64().ceil() as u64))
+        .filter(|&t| now <= t)
+    else {
+        return discard(
+            node,
+            task,
+            &format!(
+                "cannot finish in time: now {now} + expected proving {expected:?} + submit margin {margin}s > \
+                 task deadline {task_deadline}"
+            ),
+        )
+        .await;
+    };
+
+    // Wait for a proving slot, but not past the latest start.
+    let started_waiting = Instant::now();
+    let permit = tokio::select! {
+        permit = node.permits.clone().acquire_owned() => permit.map_err(retry)?,
+        () = tokio::time::sleep(Duration::from_secs(latest_start - now)) => {
+            return discard(node, task, "no proving slot freed up before the latest start time").await;
+        }
+    };
+    let now = if started_waiting.elapsed() > node.config.poll_interval {
+        // A long wait: the ask may have changed hands.
+        if let Standing::Over(state, why) = standing(node, task).await? {
+            return finish(node, task, state, None, &why);
+        }
+        node.chain_now().await.map_err(retry)?
+    } else {
+        now
+    };
+    let Some(budget) = task_deadline
+        .checked_sub(margin)
+        .and_then(|t| t.checked_sub(now))
+        .filter(|&b| b > 0)
+        .map(Duration::from_secs)
+    else {
+        return discard(node, task, "no time left to prove").await;
+    };
+
+    node.store
+        .set_state(id, TaskState::Proving, None)
+        .map_err(retry)?;
+    node.metrics.proofs_running.inc();
+    let _running = Gauge(&node.metrics.proofs_running);
+    info!(target: "kalypso::generator", ask_id = id, ?expected, ?budget, "proving");
+    let request = ProveRequest {
+        prover_data: inputs.clone(),
+        secret: None,
+        ask_id: Some(id),
+        timeout: Some(budget),
+    };
+    let started = Instant::now();
+    // The permit moves into the proof: the slot stays taken until the proof really ends, even when the task
+    // gives up on it.
+    let proving = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        prover.prove(&request)
+    });
+    let result = tokio::select! {
+        joined = proving => joined.map_err(|e| retry(format!("the prover panicked: {e}")))?,
+        () = tokio::time::sleep(budget) => {
+            return discard(node, task, &format!("the proof is not ready after {budget:?}")).await;
+        }
+    };
+    let took = started.elapsed();
+    match result {
+        Ok(proof) => {
+            let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+            node.store
+                .set_proved(id, proof.as_bytes(), ms)
+                .map_err(retry)?;
+            node.metrics.tasks_proven.inc();
+            node.metrics.proving_time.observe(took.as_secs_f64());
+            info!(target: "kalypso::generator", ask_id = id, proving_ms = ms, "proved");
+            Ok(())
+        }
+        Err(ProverError::InvalidInput { reason }) => attest(node, task, &inputs, &reason).await,
+        Err(e) if e.is_retryable() => {
+            node.store
+                .set_state(id, TaskState::Seen, None)
+                .map_err(retry)?;
+            Err(retry(format!("proving: {e}")))
+        }
+        Err(e) => discard(node, task, &format!("cannot prove: {e}")).await,
+    }
+}
+
+/// Decrements a gauge when dropped.
+struct Gauge<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Settles a task with invalid inputs through the IVS, or discards it when that is impossible.
+async fn attest(node: &Node, task: &TaskRecord, inputs: &[u8], reason: &str) -> Step {
+    let id = task.ask_id;
+    warn!(target: "kalypso::generator", ask_id = id, reason, "inputs are invalid");
+    let Some(ivs) = &node.ivs else {
+        return discard(
+            node,
+            task,
+            &format!("invalid inputs ({reason}) and no IVS configured"),
+        )
+        .await;
+    };
+    let request = CheckRequest {
+        ask_id: id,
+        prover_data: Some(Bytes::copy_from_slice(inputs)),
+    };
+    let response = match ivs.check(&request).await {
+        Ok(response) => response,
+        Err(e) if e.is_retryable() && time_left(node, task).await? => {
+            return Err(retry(format!("IVS: {e}")));
+        }
+        Err(e) => return discard(node, task, &format!("no IVS attestation: {e}")).await,
+    };
+    let Some(signature) = response.signature.filter(|_| !response.valid) else {
+        return discard(
+            node,
+            task,
+            &format!("the prover finds the inputs invalid ({reason}), the IVS does not"),
+        )
+        .await;
+    };
+    match node
+        .client()
+        .submit_invalid_input_attestation(id, signature)
+        .await
+    {
+        Ok((_, tx)) => finish(
+            node,
+            task,
+            TaskState::Attested,
+            Some(tx.hash),
+            &format!("invalid inputs: {reason}"),
+        ),
+        Err(e) => match e.marketplace_error() {
+            Some(ProofMarketplaceErrors::InvalidAttestation(_)) => {
+                discard(
+                    node,
+                    task,
+                    "the IVS signer is not registered for the market",
+                )
+                .await
+            }
+            // Settled or expired meanwhile: the next step's on-chain check says which.
+            Some(_) => Err(retry(format!("attestation: {e}"))),
+            None => {
+                reset_if_unsent(node, &e);
+                Err(retry(format!("attestation: {e}")))
+            }
+        },
+    }
+}
+
+/// Whether the task deadline still leaves the submit margin.
+async fn time_left(node: &Node, task: &TaskRecord) -> Result<bool, Retry> {
+    let now = node.chain_now().await.map_err(retry)?;
+    Ok(now + node.config.submit_margin.as_secs() < task.task_deadline)
+}
+
+/// `proved` → `submitted`.
+async fn submit(node: &Node, task: &TaskRecord) -> Step {
+    let id = task.ask_id;
+    let task_deadline = match standing(node, task).await? {
+        Standing::Ours { task_deadline } => task_deadline,
+        Standing::Over(state, why) => return finish(node, task, state, None, &why),
+    };
+    let now = node.chain_now().await.map_err(retry)?;
+    if now > task_deadline {
+        return finish(
+            node,
+            task,
+            TaskState::Failed,
+            None,
+            &format!("the proof was ready but the task deadline {task_deadline} passed"),
+        );
+    }
+    let (Some(inputs), Some(proof)) = (&task.inputs, &task.proof) else {
+        // Cannot happen through the store's API (inputs are stored before proving); prove again.
+        node.store
+            .set_state(id, TaskState::Seen, Some("proved without stored inputs"))
+            .map_err(retry)?;
+        return Ok(());
+    };
+    let result = node
+        .client()
+        .submit_proof(
+            id,
+            Bytes::copy_from_slice(inputs),
+            Bytes::copy_from_slice(proof),
+        )
+        .await;
+    match result {
+        Ok((event, tx)) => {
+            let total_ms = unix_ms().saturating_sub(task.seen_at_ms);
+            let overhead_ms = total_ms.saturating_sub(task.proving_ms.unwrap_or(0));
+            node.metrics.node_overhead.observe(overhead_ms as f64 / 1e3);
+            info!(
+                target: "kalypso::generator",
+                ask_id = id,
+                tx = %tx.hash,
+                gas_used = tx.gas_used,
+                price = %event.price,
+                total_ms,
+                overhead_ms,
+                "proof accepted"
+            );
+            finish(
+                node,
+                task,
+                TaskState::Submitted,
+                Some(tx.hash),
+                "proof accepted",
+            )
+        }
+        Err(e) => match e.marketplace_error() {
+            Some(
+                ProofMarketplaceErrors::InvalidProof(_) | ProofMarketplaceErrors::InputsMismatch(_),
+            ) => {
+                // Proving again would not help: give the task up before it is slashed.
+                discard(
+                    node,
+                    task,
+                    &format!("the marketplace rejects the proof: {e}"),
+                )
+                .await
+            }
+            Some(_) => Err(retry(format!("submission: {e}"))),
+            None => {
+                reset_if_unsent(node, &e);
+                Err(retry(format!("submission: {e}")))
+            }
+        },
+    }
+}
+
+/// Gives the task up before its deadline (discard penalty instead of the slashing penalty).
+async fn discard(node: &Node, task: &TaskRecord, why: &str) -> Step {
+    let id = task.ask_id;
+    warn!(target: "kalypso::generator", ask_id = id, reason = why, "discarding the task");
+    match node.client().discard(id).await {
+        Ok((event, tx)) => {
+            info!(target: "kalypso::generator", ask_id = id, penalty = %event.penalty, reopened = event.reopened, "discarded");
+            finish(node, task, TaskState::Discarded, Some(tx.hash), why)
+        }
+        Err(e) => match e.marketplace_error() {
+            Some(ProofMarketplaceErrors::TaskDeadline(_)) => finish(
+                node,
+                task,
+                TaskState::Failed,
+                None,
+                &format!("{why}; the deadline passed before the discard"),
+            ),
+            Some(_) => match standing(node, task).await? {
+                Standing::Over(state, over) => finish(node, task, state, None, &over),
+                Standing::Ours { .. } => Err(retry(format!("discard: {e}"))),
+            },
+            None => {
+                reset_if_unsent(node, &e);
+                Err(retry(format!("discard: {e}")))
+            }
+        },
+    }
+}
+
+/// After a transaction error that is not the contract's: the provider may have reserved a nonce for a
+/// transaction that never reached the node; start from the chain's count again.
+fn reset_if_unsent(node: &Node, e: &kalypso_sdk::Error) {
+    if matches!(
+        e,
+        kalypso_sdk::Error::Rpc(_)
+            | kalypso_sdk::Error::Contract(_)
+            | kalypso_sdk::Error::PendingTx(_)
+    ) {
+        node.reset_client();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let cap = Duration::from_secs(30);
+        assert_eq!(backoff(1, cap), Duration::from_millis(500));
+        assert_eq!(backoff(2, cap), Duration::from_secs(1));
+        assert_eq!(backoff(4, cap), Duration::from_secs(4));
+        assert_eq!(backoff(40, cap), cap);
+    }
+}
