@@ -21,7 +21,12 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
         } => {
             ctx.signer()?;
             let reward_units = ctx.payment(&reward).await?;
-            let now = client.block_timestamp().await?;
+            // The next block's time: an idle node's latest block can be far behind the clock, and a
+            // deadline counted from it would be shorter than asked for.
+            let wall = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let now = client.block_timestamp().await?.max(wall);
             let params = AskParams {
                 market,
                 reward: reward_units,
