@@ -33,6 +33,7 @@ impl Cli {
             Command::Engine(_) | Command::Ivs(_) | Command::Generator(GeneratorCmd::Run(_)) => {
                 "warn,kalypso=info"
             }
+            Command::Devnet(_) => "warn,kalypso::devnet=info",
             _ => "warn",
         }
     }
@@ -150,6 +151,19 @@ pub(crate) enum Command {
     /// benchmarks, and the prover gateway (no chain needed).
     #[command(subcommand)]
     Prover(ProverCmd),
+    /// Run the whole marketplace locally and push a stream of asks through it.
+    ///
+    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and two Groth16 markets (MiMC hash
+    /// chain, Merkle membership; INSECURE seeded keys), then runs the matching engine (with a keeper that
+    /// slashes missed deadlines), the Merkle market's IVS and three generator nodes - cheap-slow, middle,
+    /// fast-expensive - as supervised child processes. A fourth, cheapest generator runs no node: the first
+    /// COST ask goes to it, misses its deadline, is slashed (the requester is compensated) and is re-matched.
+    /// The requester places --asks asks at --rate per second with mixed COST/TIME preferences, plus one
+    /// Merkle ask with invalid inputs (settled through the IVS) and one priced below every quote (refunded
+    /// after its deadline). Ends with a table per ask and exits 0 when every ask ended as it should (1
+    /// otherwise); --keep leaves everything running. Keys are anvil's public dev keys: never use them
+    /// on a real network.
+    Devnet(DevnetArgs),
     /// Mint the deployment's test tokens (devnets only: tUSDC / tPOND mint to anyone).
     Faucet {
         /// Amount of each token, in tokens.
@@ -316,6 +330,41 @@ pub(crate) struct MarketProverArgs {
 pub(crate) enum BuiltinProver {
     /// The built-in Groth16 circuits, proven in-process.
     Groth16,
+}
+
+/// Options of `kalypso devnet`.
+#[derive(Debug, Args)]
+pub(crate) struct DevnetArgs {
+    /// Valid asks to place (plus the invalid-input and the underpriced one).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub(crate) asks: u64,
+    /// Asks placed per second.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) rate: f64,
+    /// Keep everything running after the report and print the endpoints (Ctrl-C stops).
+    #[arg(long)]
+    pub(crate) keep: bool,
+    /// Working directory (deployment, keys, databases, logs) [default: a new temporary directory].
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// The anvil executable [default: .tools/bin/anvil from scripts/setup.sh, else anvil on PATH].
+    #[arg(long, env = "KALYPSO_ANVIL")]
+    pub(crate) anvil: Option<PathBuf>,
+    /// Use this running node instead of starting anvil (it must hold anvil's funded dev accounts).
+    #[arg(long, value_name = "URL")]
+    pub(crate) node: Option<String>,
+    /// Seconds per block of the anvil started.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub(crate) block_time: u64,
+    /// MiMC rounds of the first market's circuit.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) mimc_rounds: usize,
+    /// Merkle depth of the second market's circuit.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) merkle_depth: usize,
+    /// Give up when the asks are not all settled after this long.
+    #[arg(long, value_parser = parse::duration, default_value = "10m")]
+    pub(crate) timeout: Duration,
 }
 
 /// Options of `kalypso generator run`.

@@ -3,6 +3,7 @@
 mod ask;
 mod balance;
 mod deploy;
+mod devnet;
 mod engine;
 mod events;
 mod generator;
@@ -32,6 +33,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             generator::run_node(&cli.global, args).await?;
         }
         Command::Ivs(cmd) => ivs::run(&cli.global, cmd).await?,
+        Command::Devnet(args) => return devnet::run(&cli.global, args).await,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -39,6 +41,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Prover(_)
                 | Command::Engine(_)
                 | Command::Ivs(_)
+                | Command::Devnet(_)
                 | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }

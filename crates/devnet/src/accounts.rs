@@ -1,0 +1,68 @@
+//! Who is who on the devnet: anvil's ten well-known dev accounts (mnemonic "test test … junk"), one role
+//! each. These keys are public: never fund them on a real network.
+
+use alloy::signers::local::PrivateKeySigner;
+
+/// Anvil's default dev keys, in account order.
+const ANVIL_KEYS: [&str; 10] = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "dbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// A devnet role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Deploys the protocol, creates the markets, registers the IVS key.
+    Admin,
+    /// The registered Matching Engine key.
+    MatchingEngine,
+    /// Slashes missed deadlines (run by the engine with its own account).
+    Keeper,
+    /// Signs invalid-input attestations for the Merkle market.
+    Ivs,
+    /// The `i`-th generator (0..5).
+    Generator(usize),
+    /// Places the asks.
+    Requester,
+}
+
+impl Role {
+    const fn index(self) -> usize {
+        match self {
+            Self::Admin => 0,
+            Self::MatchingEngine => 1,
+            Self::Keeper => 2,
+            Self::Ivs => 3,
+            Self::Requester => 4,
+            Self::Generator(i) => 5 + i,
+        }
+    }
+
+    /// The hex private key (no `0x`), for a child process's environment.
+    ///
+    /// # Panics
+    /// For a generator index above 4 (anvil has ten accounts).
+    pub fn key_hex(self) -> &'static str {
+        ANVIL_KEYS
+            .get(self.index())
+            .unwrap_or_else(|| panic!("anvil has no dev account for {self:?}"))
+    }
+
+    /// The signer.
+    pub fn signer(self) -> PrivateKeySigner {
+        self.key_hex()
+            .parse()
+            .unwrap_or_else(|e| unreachable!("anvil's dev keys parse: {e}"))
+    }
+}
+
+/// Generators the devnet can run (accounts 5 to 9).
+pub const MAX_GENERATORS: usize = 5;

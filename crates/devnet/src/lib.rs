@@ -1,0 +1,421 @@
+//! The whole Kalypso marketplace on one machine, for the `kalypso devnet` demo and the end-to-end tests.
+//!
+//! [`Devnet::start`] starts anvil (1 s blocks, state kept in a file so it can be stopped and resumed),
+//! deploys the protocol with test tokens and two Groth16 markets ([`setup`]), then runs the matching engine
+//! (with a keeper account that slashes missed deadlines), the Merkle market's IVS and a node per generator
+//! as supervised `kalypso` child processes ([`process`]). [`Devnet::run_workload`] places a stream of asks
+//! and follows each to its end ([`workload`]), giving a [`Report`].
+
+pub mod accounts;
+pub mod chain;
+pub mod process;
+pub mod progress;
+pub mod report;
+pub mod setup;
+pub mod workload;
+
+pub use accounts::Role;
+pub use progress::{Mode as ProgressMode, Progress};
+pub use report::{AskOutcome, Expected, Outcome, Report};
+pub use setup::{Circuits, DevnetMarket, GeneratorProfile, Provisioned};
+pub use workload::{AskPlan, demo_plan};
+
+use alloy::{
+    primitives::Address,
+    providers::{DynProvider, Provider},
+};
+use anyhow::Context as _;
+use chain::{Anvil, free_port};
+use kalypso_sdk::Kalypso;
+use process::{Spec, Supervisor};
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+use tokio::task::JoinHandle;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DevnetConfig {
+    /// The `kalypso` executable the services run from.
+    pub kalypso: PathBuf,
+    /// The anvil executable.
+    pub anvil: PathBuf,
+    /// Working directory: deployment, keys, databases, logs, anvil state.
+    pub dir: PathBuf,
+    /// Use this node instead of starting anvil (it must hold anvil's funded dev accounts).
+    pub rpc_url: Option<String>,
+    /// Seconds per block of the anvil started.
+    pub block_time: u64,
+    /// Sizes of the two markets' circuits.
+    pub circuits: Circuits,
+    /// The generators (at most [`accounts::MAX_GENERATORS`]).
+    pub generators: Vec<GeneratorProfile>,
+    /// Run the engine's keeper (slashes missed deadlines).
+    pub keeper: bool,
+}
+
+impl DevnetConfig {
+    /// The demo's configuration in `dir`: 1 s blocks, MiMC-64 and Merkle-8 markets, the
+    /// [demo generators](GeneratorProfile::demo), keeper on.
+    pub fn demo(kalypso: PathBuf, anvil: PathBuf, dir: PathBuf) -> Self {
+        Self {
+            kalypso,
+            anvil,
+            dir,
+            rpc_url: None,
+            block_time: 1,
+            circuits: Circuits::default(),
+            generators: GeneratorProfile::demo(),
+            keeper: true,
+        }
+    }
+}
+
+/// A running devnet. Dropping it kills every process it started; [`Devnet::shutdown`] stops them gracefully.
+#[derive(Debug)]
+pub struct Devnet {
+    config: DevnetConfig,
+    anvil: Option<Anvil>,
+    rpc_url: String,
+    ws_url: Option<String>,
+    /// What is on-chain.
+    pub provisioned: Provisioned,
+    /// The services.
+    pub services: Supervisor,
+    watcher: JoinHandle<()>,
+    /// The matching engine's API.
+    pub engine_url: String,
+    /// The IVS of the Merkle market.
+    pub ivs_url: String,
+    /// Status APIs of the generator nodes, by generator name.
+    pub generator_urls: Vec<(String, String)>,
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+/// The service name of a generator's node.
+pub fn generator_service(name: &str) -> String {
+    format!("generator-{name}")
+}
+
+impl Devnet {
+    /// Starts the chain, provisions it and starts the services, reporting each step.
+    pub async fn start(config: DevnetConfig, progress: &Progress) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.generators.len() <= accounts::MAX_GENERATORS,
+            "at most {} generators (anvil's dev accounts)",
+            accounts::MAX_GENERATORS
+        );
+        std::fs::create_dir_all(&config.dir)
+            .with_context(|| format!("cannot create {}", config.dir.display()))?;
+        let (anvil, rpc_url, ws_url) = match &config.rpc_url {
+            Some(url) => (None, url.clone(), None),
+            None => {
+                progress.step("starting anvil");
+                let anvil = Anvil::start(&config.anvil, &config.dir, 0, config.block_time).await?;
+                let (http, ws) = (anvil.http_url(), anvil.ws_url());
+                (Some(anvil), http, Some(ws))
+            }
+        };
+        let provisioned = setup::provision(
+            &rpc_url,
+            &config.dir,
+            config.circuits,
+            &config.generators,
+            |s| progress.step(s),
+        )
+        .await?;
+
+        progress.step("starting the matching engine, the IVS and the generator nodes");
+        let services = Supervisor::default();
+        let deployment = config.dir.join("deployment.json");
+        let env = |role: Role| {
+            vec![
+                ("KALYPSO_RPC_URL".to_owned(), rpc_url.clone()),
+                (
+                    "KALYPSO_DEPLOYMENT".to_owned(),
+                    deployment.display().to_string(),
+                ),
+                ("KALYPSO_PRIVATE_KEY".to_owned(), role.key_hex().to_owned()),
+            ]
+        };
+        let spec = |name: String, args: Vec<String>, envs: Vec<(String, String)>| Spec {
+            log: config.dir.join(format!("{name}.log")),
+            name,
+            program: config.kalypso.clone(),
+            args,
+            envs,
+        };
+        let path = |p: &str| config.dir.join(p).display().to_string();
+
+        let engine_port = free_port()?;
+        let mut args = vec![
+            "engine".into(),
+            "run".into(),
+            "--db".into(),
+            path("engine.db"),
+            "--listen".into(),
+            format!("127.0.0.1:{engine_port}"),
+            "--poll-interval".into(),
+            "1s".into(),
+        ];
+        if let Some(ws) = &ws_url {
+            args.extend(["--ws-url".into(), ws.clone()]);
+        }
+        let mut envs = env(Role::MatchingEngine);
+        envs.push((
+            "KALYPSO_MATCHING_ENGINE_KEY".into(),
+            Role::MatchingEngine.key_hex().into(),
+        ));
+        if config.keeper {
+            envs.push(("KALYPSO_KEEPER_KEY".into(), Role::Keeper.key_hex().into()));
+        }
+        services.start(spec("engine".into(), args, envs)).await?;
+        let engine_url = format!("http://127.0.0.1:{engine_port}");
+
+        let merkle = provisioned
+            .markets
+            .iter()
+            .find(|m| m.spec.kind() == kalypso_provers::CircuitKind::Merkle)
+            .context("no Merkle market")?;
+        let ivs_port = free_port()?;
+        services
+            .start(spec(
+                "ivs".into(),
+                vec![
+                    "ivs".into(),
+                    "run".into(),
+                    "--market".into(),
+                    merkle.id.to_string(),
+                    "--listen".into(),
+                    format!("127.0.0.1:{ivs_port}"),
+                    "--keys".into(),
+                    path("keys"),
+                ],
+                env(Role::Ivs),
+            ))
+            .await?;
+        let ivs_url = format!("http://127.0.0.1:{ivs_port}");
+
+        let mut generator_urls = Vec::new();
+        for (i, profile) in config.generators.iter().enumerate() {
+            if !profile.runs_node {
+                continue;
+            }
+            let port = free_port()?;
+            let mut args = vec!["generator".into(), "run".into()];
+            for (m, market) in provisioned.markets.iter().enumerate() {
+                if profile.markets.as_ref().is_none_or(|ms| ms.contains(&m)) {
+                    args.extend(["--market".into(), market.id.to_string()]);
+                }
+            }
+            let name = generator_service(&profile.name);
+            args.extend([
+                "--db".into(),
+                path(&format!("{name}.db")),
+                "--ivs-url".into(),
+                ivs_url.clone(),
+                "--keys".into(),
+                path("keys"),
+                "--threads".into(),
+                "1".into(),
+                "--submit-margin".into(),
+                "2s".into(),
+                "--poll-interval".into(),
+                "1s".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+            ]);
+            services
+                .start(spec(name, args, env(Role::Generator(i))))
+                .await?;
+            generator_urls.push((profile.name.clone(), format!("http://127.0.0.1:{port}")));
+        }
+        let watcher = services.watch(Duration::from_millis(500));
+        let devnet = Self {
+            config,
+            anvil,
+            rpc_url,
+            ws_url,
+            provisioned,
+            services,
+            watcher,
+            engine_url,
+            ivs_url,
+            generator_urls,
+        };
+        devnet.wait_healthy(Duration::from_secs(60)).await?;
+        progress.step("all services are up");
+        Ok(devnet)
+    }
+
+    /// Waits until the engine, the IVS and every node answer `/health`.
+    pub async fn wait_healthy(&self, timeout: Duration) -> anyhow::Result<()> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let mut urls = vec![
+            ("engine".to_owned(), format!("{}/health", self.engine_url)),
+            ("ivs".to_owned(), format!("{}/health", self.ivs_url)),
+        ];
+        for (name, url) in &self.generator_urls {
+            urls.push((generator_service(name), format!("{url}/health")));
+        }
+        let started = tokio::time::Instant::now();
+        for (name, url) in urls {
+            loop {
+                if http
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    break;
+                }
+                if started.elapsed() > timeout {
+                    let log = self.config.dir.join(format!("{name}.log"));
+                    anyhow::bail!(
+                        "{name} did not become healthy within {timeout:?} ({url}); its log ({}) ends with:\n{}",
+                        log.display(),
+                        tail(&log, 20)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The chain's HTTP endpoint.
+    pub fn rpc_url(&self) -> &str {
+        &self.rpc_url
+    }
+
+    /// The chain's websocket endpoint (when the devnet runs anvil).
+    pub fn ws_url(&self) -> Option<&str> {
+        self.ws_url.as_deref()
+    }
+
+    /// The working directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.config.dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DevnetConfig {
+        &self.config
+    }
+
+    /// An SDK client acting as `role`.
+    pub fn client(&self, role: Role) -> anyhow::Result<Kalypso<DynProvider>> {
+        setup::client(&self.rpc_url, &self.provisioned.deployment, role)
+    }
+
+    /// Generator names by address.
+    pub fn generator_names(&self) -> HashMap<Address, String> {
+        self.config
+            .generators
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (Role::Generator(i).signer().address(), g.name.clone()))
+            .collect()
+    }
+
+    /// Places `plan` at `rate` asks per second as the requester and follows every ask to its end.
+    pub async fn run_workload(
+        &self,
+        plan: &[AskPlan],
+        rate: f64,
+        timeout: Duration,
+        progress: &Progress,
+    ) -> anyhow::Result<Report> {
+        // The requester's transactions are sent concurrently: nonces are tracked locally.
+        let provider = alloy::providers::ProviderBuilder::new()
+            .with_cached_nonce_management()
+            .wallet(alloy::network::EthereumWallet::from(
+                Role::Requester.signer(),
+            ))
+            .connect_http(self.rpc_url.parse()?)
+            .erased();
+        let client = Kalypso::new(
+            provider,
+            self.provisioned.deployment.clone(),
+            Role::Requester.signer().address(),
+        );
+        workload::run(
+            &client,
+            &self.provisioned.markets,
+            &self.generator_names(),
+            self.provisioned.payment_decimals,
+            plan,
+            rate,
+            timeout,
+            progress,
+        )
+        .await
+    }
+
+    /// `kill -9` a service, as a crash would; the supervisor restarts it within a second or so.
+    pub async fn crash(&self, service: &str) -> anyhow::Result<()> {
+        self.services.with(service, async |p| p.kill().await).await
+    }
+
+    /// Stops a service gracefully (SIGTERM); it stays down until [`Self::restart`].
+    pub async fn stop(&self, service: &str) -> anyhow::Result<()> {
+        self.services
+            .with(service, async |p| p.stop(Duration::from_secs(10)).await)
+            .await
+    }
+
+    /// Starts a stopped service again.
+    pub async fn restart(&self, service: &str) -> anyhow::Result<()> {
+        self.services.with(service, async |p| p.restart()).await?
+    }
+
+    /// Stops anvil (every RPC call fails until [`Self::resume_chain`]).
+    pub async fn stop_chain(&mut self) -> anyhow::Result<()> {
+        self.anvil
+            .as_mut()
+            .context("the devnet did not start the node")?
+            .stop()
+            .await;
+        Ok(())
+    }
+
+    /// Starts anvil again from its state file, on the same port.
+    pub async fn resume_chain(&mut self) -> anyhow::Result<()> {
+        self.anvil
+            .as_mut()
+            .context("the devnet did not start the node")?
+            .resume()
+            .await
+    }
+
+    /// The latest block's timestamp.
+    pub async fn chain_time(&self) -> anyhow::Result<u64> {
+        let provider = setup::provider(&self.rpc_url, Role::Admin)?;
+        let block = provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .context("no latest block")?;
+        Ok(block.header.timestamp)
+    }
+
+    /// Stops every service, then the chain.
+    pub async fn shutdown(mut self) {
+        self.watcher.abort();
+        self.services.shutdown(Duration::from_secs(10)).await;
+        if let Some(anvil) = self.anvil.as_mut() {
+            anvil.stop().await;
+        }
+    }
+}
+
+/// The last `lines` lines of a log file.
+pub fn tail(path: &std::path::Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,307 @@
+//! The on-chain part of the devnet: the protocol with test tokens and the Matching Engine key, two Groth16
+//! markets (a MiMC hash chain and a Merkle membership proof, keys from the INSECURE seeded setup), the IVS key
+//! of the Merkle market, generators registered, staked and quoting, and a funded requester.
+
+use crate::accounts::Role;
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, Bytes, U256, utils::parse_units},
+    providers::{DynProvider, Provider, ProviderBuilder},
+};
+use anyhow::Context as _;
+use kalypso_contracts::{Groth16Verifier, TestToken};
+use kalypso_provers::{CircuitKind, CircuitSpec, setup::load_or_setup};
+use kalypso_sdk::{DeployConfig, Deployment, Kalypso, MarketId, MarketParams, Quote, SampleMarket};
+use serde::Serialize;
+use std::{path::Path, time::Duration};
+
+/// A wallet provider signing as `role`.
+pub fn provider(rpc_url: &str, role: Role) -> anyhow::Result<DynProvider> {
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(role.signer()))
+        .connect_http(rpc_url.parse().context("bad RPC URL")?)
+        .erased())
+}
+
+/// An SDK client acting as `role`.
+pub fn client(
+    rpc_url: &str,
+    deployment: &Deployment,
+    role: Role,
+) -> anyhow::Result<Kalypso<DynProvider>> {
+    Ok(Kalypso::new(
+        provider(rpc_url, role)?,
+        deployment.clone(),
+        role.signer().address(),
+    ))
+}
+
+/// A market of the devnet.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevnetMarket {
+    /// On-chain id.
+    pub id: MarketId,
+    /// `mimc-64`, `merkle-8`: the metadata name generators build their prover from.
+    pub name: String,
+    /// The circuit.
+    #[serde(skip)]
+    pub spec: CircuitSpec,
+    /// The market's verifier contract.
+    pub verifier: Address,
+}
+
+/// A generator's part in the devnet.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorProfile {
+    /// Short name (`cheap-slow`).
+    pub name: String,
+    /// Declared compute (proofs at once, with compute per proof 1).
+    pub compute: u64,
+    /// Stake, in whole staking tokens.
+    pub stake: u64,
+    /// Price per proof, in payment tokens (`"1.5"`).
+    pub price: String,
+    /// Committed proving time.
+    #[serde(with = "secs")]
+    pub max_proof_time: Duration,
+    /// Markets it quotes in, by index into the devnet's markets (`None`: all).
+    pub markets: Option<Vec<usize>>,
+    /// Whether a node runs for it. A generator without one never proves: once assigned, it misses its
+    /// deadline and is slashed.
+    pub runs_node: bool,
+}
+
+mod secs {
+    pub(super) fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+impl GeneratorProfile {
+    fn new(name: &str, compute: u64, stake: u64, price: &str, max_proof_time: u64) -> Self {
+        Self {
+            name: name.to_owned(),
+            compute,
+            stake,
+            price: price.to_owned(),
+            max_proof_time: Duration::from_secs(max_proof_time),
+            markets: None,
+            runs_node: true,
+        }
+    }
+
+    /// The demo's generators: cheap-slow, middle and fast-expensive run nodes on both markets; "unresponsive"
+    /// is the cheapest in the MiMC market, stakes exactly the minimum and runs no node, so the first COST ask
+    /// there goes to it, misses its deadline, is slashed and re-matched (after which its stake is below the
+    /// minimum and it gets nothing more).
+    pub fn demo() -> Vec<Self> {
+        vec![
+            Self::new("cheap-slow", 4, 100, "1", 45),
+            Self::new("middle", 4, 100, "2", 25),
+            Self::new("fast-expensive", 2, 100, "4", 10),
+            Self {
+                markets: Some(vec![0]),
+                runs_node: false,
+                ..Self::new("unresponsive", 1, 20, "0.5", 6)
+            },
+        ]
+    }
+}
+
+/// What [`provision`] made.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// The deployment (also written to `dir/deployment.json`).
+    pub deployment: Deployment,
+    /// The markets: MiMC chain first, Merkle second.
+    pub markets: Vec<DevnetMarket>,
+    /// Payment-token decimals.
+    pub payment_decimals: u8,
+}
+
+/// Circuit sizes of the two markets.
+#[derive(Debug, Clone, Copy)]
+pub struct Circuits {
+    /// MiMC rounds of the first market.
+    pub mimc_rounds: usize,
+    /// Merkle depth of the second market.
+    pub merkle_depth: usize,
+}
+
+impl Default for Circuits {
+    fn default() -> Self {
+        Self {
+            mimc_rounds: 64,
+            merkle_depth: 8,
+        }
+    }
+}
+
+/// Everything on-chain, reporting each step to `on_step`: deploy, markets, IVS key, generators, requester.
+/// Keys of the circuits go to `dir/keys` (made by the INSECURE seeded setup when missing).
+pub async fn provision(
+    rpc_url: &str,
+    dir: &Path,
+    circuits: Circuits,
+    generators: &[GeneratorProfile],
+    mut on_step: impl FnMut(&str),
+) -> anyhow::Result<Provisioned> {
+    let keys_dir = dir.join("keys");
+    let specs = [
+        CircuitSpec::new(CircuitKind::Mimc, circuits.mimc_rounds)?,
+        CircuitSpec::new(CircuitKind::Merkle, circuits.merkle_depth)?,
+    ];
+    on_step("setting up the circuits' keys (INSECURE seeded setup)");
+    let mut samples = Vec::new();
+    for spec in specs {
+        let dir = keys_dir.clone();
+        let keys = tokio::task::spawn_blocking(move || load_or_setup(Some(&dir), spec, None))
+            .await?
+            .with_context(|| format!("setup of {spec}"))?;
+        let a = keys.verifier_artifact();
+        let token = U256::from(10u64).pow(U256::from(18));
+        samples.push(SampleMarket {
+            slashing_penalty: U256::from(10u64) * token,
+            min_stake: U256::from(20u64) * token,
+            metadata: Bytes::from(format!(r#"{{"name":"{spec}","kind":"groth16"}}"#).into_bytes()),
+            ..SampleMarket::groth16(
+                a.vk.clone().into(),
+                U256::from(a.num_inputs),
+                a.inputs.clone().into(),
+                a.proof.clone().into(),
+            )
+        });
+    }
+
+    on_step("deploying the protocol and the MiMC market");
+    let admin = Role::Admin.signer().address();
+    let admin_provider = provider(rpc_url, Role::Admin)?;
+    let mut config = DeployConfig::devnet(admin);
+    config.matching_engine_key = Some(Bytes::copy_from_slice(
+        Role::MatchingEngine.signer().public_key().as_slice(),
+    ));
+    config.sample_market = Some(samples[0].clone());
+    let deployment = kalypso_sdk::deploy(admin_provider.clone(), config).await?;
+    deployment.save(dir.join("deployment.json"))?;
+    let mut markets = vec![DevnetMarket {
+        id: deployment
+            .sample_market_id
+            .context("the deployment made no sample market")?,
+        name: specs[0].to_string(),
+        spec: specs[0],
+        verifier: deployment
+            .sample_verifier
+            .context("the deployment made no sample verifier")?,
+    }];
+
+    on_step("creating the Merkle market and registering its IVS key");
+    let admin_client = Kalypso::new(admin_provider.clone(), deployment.clone(), admin);
+    let sample = samples[1].clone();
+    let verifier = Groth16Verifier::deploy(
+        admin_provider.clone(),
+        sample.vk,
+        sample.num_inputs,
+        sample.inputs,
+        sample.proof,
+    )
+    .await
+    .context("deploying the Merkle market's Groth16Verifier")?;
+    let cost = admin_client.params().await?.market_creation_cost;
+    mint(&admin_provider, deployment.payment_token, admin, cost).await?;
+    let (merkle_id, _) = admin_client
+        .create_market(MarketParams {
+            verifier: *verifier.address(),
+            slashing_penalty: sample.slashing_penalty,
+            min_stake: sample.min_stake,
+            fallback_delay: sample.fallback_delay,
+            metadata: sample.metadata,
+            ..MarketParams::default()
+        })
+        .await?;
+    markets.push(DevnetMarket {
+        id: merkle_id,
+        name: specs[1].to_string(),
+        spec: specs[1],
+        verifier: *verifier.address(),
+    });
+    admin_client
+        .add_ivs_signer(
+            merkle_id,
+            Bytes::copy_from_slice(Role::Ivs.signer().public_key().as_slice()),
+        )
+        .await?;
+
+    let payment_decimals = TestToken::new(deployment.payment_token, &admin_provider)
+        .decimals()
+        .call()
+        .await?;
+    let stake_unit = U256::from(10u64).pow(U256::from(18));
+    for (i, profile) in generators.iter().enumerate() {
+        on_step(&format!("registering generator {}", profile.name));
+        let role = Role::Generator(i);
+        let address = role.signer().address();
+        let stake = U256::from(profile.stake) * stake_unit;
+        mint(&admin_provider, deployment.staking_token, address, stake).await?;
+        let client = client(rpc_url, &deployment, role)?;
+        client
+            .register(
+                address,
+                profile.compute,
+                Bytes::from(format!(r#"{{"name":"{}"}}"#, profile.name).into_bytes()),
+            )
+            .await
+            .with_context(|| format!("registering {}", profile.name))?;
+        client.stake(stake).await?;
+        let price = parse_units(&profile.price, payment_decimals)
+            .with_context(|| format!("price of {}", profile.name))?
+            .get_absolute();
+        for (m, market) in markets.iter().enumerate() {
+            if profile.markets.as_ref().is_some_and(|ms| !ms.contains(&m)) {
+                continue;
+            }
+            client
+                .join_market(
+                    market.id,
+                    Quote {
+                        price_per_proof: price,
+                        max_proof_time: profile.max_proof_time.as_secs(),
+                        compute_per_proof: 1,
+                    },
+                )
+                .await
+                .with_context(|| format!("{} joining market {}", profile.name, market.id))?;
+        }
+    }
+
+    on_step("funding the requester");
+    let requester = Role::Requester.signer().address();
+    let funds = parse_units("1000000", payment_decimals)?.get_absolute();
+    mint(&admin_provider, deployment.payment_token, requester, funds).await?;
+    Ok(Provisioned {
+        deployment,
+        markets,
+        payment_decimals,
+    })
+}
+
+/// Mints test tokens (the devnet's tokens are `TestToken`s anyone may mint).
+async fn mint(
+    provider: &DynProvider,
+    token: Address,
+    to: Address,
+    amount: U256,
+) -> anyhow::Result<()> {
+    let receipt = TestToken::new(token, provider)
+        .mint(to, amount)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    anyhow::ensure!(receipt.status(), "minting {amount} of {token} reverted");
+    Ok(())
+}

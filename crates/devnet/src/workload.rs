@@ -1,0 +1,464 @@
+//! The requester's side: a stream of asks at a fixed rate, followed to the end through the chain's events
+//! (assignment, slash, proof, attestation, refund). Asks left open past their deadline are refunded by the
+//! requester, as a real one would.
+
+use crate::{
+    progress::Progress,
+    report::{AskOutcome, Assignment, Expected, Outcome, Report},
+    setup::DevnetMarket,
+};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, utils::parse_units},
+    providers::{DynProvider, Provider},
+};
+use anyhow::Context as _;
+use futures::{StreamExt, stream::FuturesUnordered};
+use kalypso_primitives::Preference;
+use kalypso_sdk::{
+    AskId, AskParams, Kalypso, ProtocolEvent,
+    contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents as Ev,
+};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::Duration,
+};
+use tokio::time::Instant;
+use tracing::warn;
+
+/// One ask to place.
+#[derive(Debug, Clone)]
+pub struct AskPlan {
+    /// Index into the devnet's markets.
+    pub market: usize,
+    /// COST or TIME.
+    pub preference: Preference,
+    /// The prover data.
+    pub inputs: Bytes,
+    /// The price cap, in payment tokens (`"5"`).
+    pub reward: String,
+    /// Time from creation to the ask's deadline.
+    pub deadline: Duration,
+    /// How it should end.
+    pub expected: Expected,
+}
+
+/// The demo's stream: `n` valid asks alternating between the markets and, per market, between COST and TIME
+/// (the first, a MiMC COST ask, goes to the cheapest generator); then one Merkle ask whose path does not
+/// reach its root (settled through the IVS) and one ask whose price cap is below every quote (never matched,
+/// refunded after its deadline).
+pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
+    let mut plan: Vec<AskPlan> = (0..n)
+        .map(|i| {
+            let market = i % markets.len();
+            AskPlan {
+                market,
+                preference: if (i / markets.len()) % 2 == 0 {
+                    Preference::Cost
+                } else {
+                    Preference::Time
+                },
+                inputs: markets[market].spec.sample_inputs(i as u64).into(),
+                reward: "5".into(),
+                deadline: Duration::from_secs(180),
+                expected: Expected::Proof,
+            }
+        })
+        .collect();
+    if let Some(merkle) = markets
+        .iter()
+        .position(|m| m.spec.kind() == kalypso_provers::CircuitKind::Merkle)
+    {
+        plan.push(AskPlan {
+            market: merkle,
+            preference: Preference::Time,
+            inputs: markets[merkle].spec.invalid_sample_inputs().0.into(),
+            reward: "5".into(),
+            deadline: Duration::from_secs(180),
+            expected: Expected::InvalidInputs,
+        });
+    }
+    plan.push(AskPlan {
+        market: 0,
+        preference: Preference::Cost,
+        inputs: markets[0].spec.sample_inputs(u64::MAX).into(),
+        reward: "0.1".into(),
+        deadline: Duration::from_secs(20),
+        expected: Expected::Refund,
+    });
+    plan
+}
+
+/// Places the asks of `plan` at `rate` per second from `client` (the requester, paying from its marketplace
+/// balance) and follows every one to its end, or until `timeout`.
+pub async fn run(
+    client: &Kalypso<DynProvider>,
+    markets: &[DevnetMarket],
+    names: &HashMap<Address, String>,
+    payment_decimals: u8,
+    plan: &[AskPlan],
+    rate: f64,
+    timeout: Duration,
+    progress: &Progress,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(rate > 0.0, "the ask rate must be positive");
+    let requester = client.sender();
+    let rewards = plan
+        .iter()
+        .map(|p| {
+            parse_units(&p.reward, payment_decimals)
+                .map(|u| u.get_absolute())
+                .with_context(|| format!("bad reward '{}'", p.reward))
+        })
+        .collect::<anyhow::Result<Vec<U256>>>()?;
+    let fee = U256::from(client.params().await?.fee_per_input_byte);
+    let needed = plan.iter().zip(&rewards).fold(U256::ZERO, |sum, (p, r)| {
+        sum + *r + fee * U256::from(p.inputs.len())
+    });
+    let balance = client.claimable(requester).await?;
+    if balance < needed {
+        client.deposit(requester, needed - balance).await?;
+    }
+
+    let start_block = client.block_number().await?;
+    let mut tracker = Tracker::new(markets, names, plan.len());
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut next_send = Instant::now();
+    let mut to_send = plan.iter().zip(rewards).enumerate().peekable();
+    let mut sends = FuturesUnordered::new();
+    let mut refunds = FuturesUnordered::new();
+    let mut events = std::pin::pin!(client.follow_events(start_block, Duration::from_millis(250)));
+    let mut heads = tokio::time::interval(Duration::from_millis(500));
+    let deadline = started + timeout;
+
+    loop {
+        if to_send.peek().is_none() && sends.is_empty() && tracker.all_settled() {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the workload did not finish within {timeout:?}: {}",
+            tracker.unfinished()
+        );
+        let send_at = to_send.peek().map(|_| next_send);
+        tokio::select! {
+            () = async { tokio::time::sleep_until(send_at.unwrap_or(deadline)).await }, if send_at.is_some() => {
+                let Some((index, (ask, reward))) = to_send.next() else { continue };
+                next_send += interval;
+                let now = client.block_timestamp().await?.max(unix_now());
+                let params = AskParams {
+                    preference: ask.preference,
+                    from_balance: true,
+                    ..AskParams::new(markets[ask.market].id, reward, now + ask.deadline.as_secs(), ask.inputs.clone())
+                };
+                sends.push(async move { (index, client.create_ask(params).await) });
+            }
+            Some((index, created)) = sends.next(), if !sends.is_empty() => {
+                let (id, tx) = created.with_context(|| format!("creating ask #{index} of the plan"))?;
+                tracker.planned(id, index, &plan[index], tx.hash);
+                progress.update(&tracker.counts());
+            }
+            record = events.next() => {
+                let record = record.context("the event stream ended")?.context("reading protocol events")?;
+                let ts = tracker.timestamp(client.provider(), record.block_number).await?;
+                if let Some(line) = tracker.apply(&record.event, record.tx_hash, ts) {
+                    progress.note(&line);
+                }
+                progress.update(&tracker.counts());
+            }
+            _ = heads.tick() => {
+                let now = client.block_timestamp().await?;
+                for id in tracker.expired(now) {
+                    refunds.push(async move { (id, client.refund_expired(id).await) });
+                }
+            }
+            Some((id, refunded)) = refunds.next(), if !refunds.is_empty() => {
+                if let Err(e) = refunded {
+                    // Someone else (a keeper's slash after the deadline) may have settled it first.
+                    warn!(target: "kalypso::devnet", ask = id, "refund failed: {e}");
+                    tracker.refund_failed(id);
+                }
+            }
+        }
+    }
+    let gas = tracker.gas(client.provider()).await?;
+    Ok(tracker.into_report(gas, started.elapsed()))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Asks by id, built from the events.
+struct Tracker<'a> {
+    markets: &'a [DevnetMarket],
+    names: &'a HashMap<Address, String>,
+    planned: usize,
+    asks: BTreeMap<AskId, AskOutcome>,
+    /// Plan entries of our asks (others' asks on the same chain are ignored).
+    ours: HashMap<AskId, (usize, Expected)>,
+    /// Transactions whose gas an ask carries: (tx, ask), with the number of asks sharing the tx.
+    txs: Vec<(B256, AskId)>,
+    refunding: HashSet<AskId>,
+    block_times: HashMap<u64, u64>,
+    latest_ts: u64,
+}
+
+impl<'a> Tracker<'a> {
+    fn new(
+        markets: &'a [DevnetMarket],
+        names: &'a HashMap<Address, String>,
+        planned: usize,
+    ) -> Self {
+        Self {
+            markets,
+            names,
+            planned,
+            asks: BTreeMap::new(),
+            ours: HashMap::new(),
+            txs: Vec::new(),
+            refunding: HashSet::new(),
+            block_times: HashMap::new(),
+            latest_ts: 0,
+        }
+    }
+
+    fn planned(&mut self, id: AskId, index: usize, plan: &AskPlan, tx: B256) {
+        self.ours.insert(id, (index, plan.expected));
+        let ask = self.ask(id);
+        ask.plan_index = Some(index);
+        ask.expected = Some(plan.expected);
+        self.txs.push((tx, id));
+    }
+
+    fn ask(&mut self, id: AskId) -> &mut AskOutcome {
+        self.asks.entry(id).or_insert_with(|| AskOutcome::new(id))
+    }
+
+    fn name(&self, address: Address) -> String {
+        self.names
+            .get(&address)
+            .cloned()
+            .unwrap_or_else(|| address.to_string())
+    }
+
+    async fn timestamp(&mut self, provider: &DynProvider, block: u64) -> anyhow::Result<u64> {
+        if let Some(ts) = self.block_times.get(&block) {
+            return Ok(*ts);
+        }
+        let header = provider
+            .get_block_by_number(block.into())
+            .await?
+            .with_context(|| format!("block {block} is missing"))?;
+        let ts = header.header.timestamp;
+        self.block_times.insert(block, ts);
+        self.latest_ts = self.latest_ts.max(ts);
+        Ok(ts)
+    }
+
+    /// Updates the ask an event is about; returns a line worth showing for the rare paths.
+    fn apply(&mut self, event: &ProtocolEvent, tx: B256, ts: u64) -> Option<String> {
+        let ProtocolEvent::Marketplace(event) = event else {
+            return None;
+        };
+        let id = |v: U256| AskId::try_from(v).unwrap_or(AskId::MAX);
+        match event {
+            Ev::AskCreated(e) => {
+                let market_id = u64::try_from(e.marketId).unwrap_or(u64::MAX);
+                let market = self.markets.iter().position(|m| m.id == market_id);
+                let name = market.map(|m| self.markets[m].name.clone());
+                let ask = self.ask(id(e.askId));
+                ask.market = market_id;
+                ask.market_name = name.unwrap_or_default();
+                ask.preference = Preference::try_from(e.request.preference).ok();
+                ask.reward = e.request.reward;
+                ask.deadline = u64::try_from(e.request.deadline).unwrap_or(u64::MAX);
+                ask.created_at = Some(ts);
+                None
+            }
+            Ev::TaskAssigned(e) => {
+                let name = self.name(e.generator);
+                let ask = self.ask(id(e.askId));
+                ask.assignments.push(Assignment {
+                    generator: name,
+                    price: e.price,
+                    at: ts,
+                });
+                self.txs.push((tx, id(e.askId)));
+                None
+            }
+            Ev::TaskSlashed(e) => {
+                let name = self.name(e.generator);
+                let ask = self.ask(id(e.askId));
+                ask.slashed.push(name.clone());
+                ask.compensation += e.toRequester;
+                Some(format!(
+                    "ask {}: {name} missed its deadline and was slashed; {} staking-token units to the requester{}",
+                    id(e.askId),
+                    e.toRequester,
+                    if e.reopened { ", ask re-opened" } else { "" }
+                ))
+            }
+            Ev::TaskDiscarded(e) => {
+                let name = self.name(e.generator);
+                let ask = self.ask(id(e.askId));
+                ask.discarded.push(name.clone());
+                ask.compensation += e.toRequester;
+                Some(format!(
+                    "ask {}: {name} gave the task up (discard)",
+                    id(e.askId)
+                ))
+            }
+            Ev::ProofSubmitted(e) => {
+                let name = self.name(e.generator);
+                let ask = self.ask(id(e.askId));
+                ask.outcome = Some(Outcome::Proven {
+                    generator: name,
+                    price: e.price,
+                    refund: e.refund,
+                    at: ts,
+                });
+                self.txs.push((tx, id(e.askId)));
+                None
+            }
+            Ev::InvalidInputsSettled(e) => {
+                let name = self.name(e.generator);
+                let ask = self.ask(id(e.askId));
+                ask.outcome = Some(Outcome::InvalidInputs {
+                    generator: name.clone(),
+                    price: e.price,
+                    refund: e.refund,
+                    at: ts,
+                });
+                self.txs.push((tx, id(e.askId)));
+                Some(format!(
+                    "ask {}: inputs attested invalid by the IVS, settled by {name}",
+                    id(e.askId)
+                ))
+            }
+            Ev::AskRefunded(e) => {
+                let ask = self.ask(id(e.askId));
+                ask.outcome = Some(Outcome::Refunded {
+                    amount: e.amount,
+                    cancelled: e.cancelled,
+                    at: ts,
+                });
+                Some(format!(
+                    "ask {}: refunded {} (deadline passed)",
+                    id(e.askId),
+                    e.amount
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Our open, unassigned asks past their deadline, not yet being refunded.
+    fn expired(&mut self, now: u64) -> Vec<AskId> {
+        let ids: Vec<AskId> = self
+            .asks
+            .values()
+            .filter(|a| {
+                self.ours.contains_key(&a.id)
+                    && a.outcome.is_none()
+                    && a.created_at.is_some()
+                    && a.deadline < now
+                    && a.open()
+                    && !self.refunding.contains(&a.id)
+            })
+            .map(|a| a.id)
+            .collect();
+        self.refunding.extend(&ids);
+        ids
+    }
+
+    fn refund_failed(&mut self, id: AskId) {
+        self.refunding.remove(&id);
+    }
+
+    fn all_settled(&self) -> bool {
+        self.ours.len() == self.planned
+            && self
+                .ours
+                .keys()
+                .all(|id| self.asks.get(id).is_some_and(|a| a.outcome.is_some()))
+    }
+
+    fn unfinished(&self) -> String {
+        let open: Vec<String> = self
+            .ours
+            .keys()
+            .filter(|id| self.asks.get(id).is_none_or(|a| a.outcome.is_none()))
+            .map(ToString::to_string)
+            .collect();
+        format!(
+            "{} of {} asks placed; unsettled: {}",
+            self.ours.len(),
+            self.planned,
+            if open.is_empty() {
+                "none".into()
+            } else {
+                open.join(", ")
+            }
+        )
+    }
+
+    /// Per market: (name, planned, created, assigned, settled).
+    fn counts(&self) -> Vec<crate::progress::MarketCounts> {
+        self.markets
+            .iter()
+            .map(|m| {
+                let ours = self
+                    .asks
+                    .values()
+                    .filter(|a| a.market == m.id && self.ours.contains_key(&a.id));
+                let mut c = crate::progress::MarketCounts {
+                    market: m.name.clone(),
+                    ..Default::default()
+                };
+                for a in ours {
+                    c.created += u64::from(a.created_at.is_some());
+                    c.assigned += u64::from(!a.assignments.is_empty());
+                    c.settled += u64::from(a.outcome.is_some());
+                }
+                c
+            })
+            .collect()
+    }
+
+    /// Gas each ask carried: its creation, its share of the relay transactions that assigned it (a batch's
+    /// gas split over the assignments it made) and its proof or attestation.
+    async fn gas(&self, provider: &DynProvider) -> anyhow::Result<HashMap<AskId, u64>> {
+        let mut shares: HashMap<B256, u64> = HashMap::new();
+        for (tx, _) in &self.txs {
+            *shares.entry(*tx).or_default() += 1;
+        }
+        let mut used: HashMap<B256, u64> = HashMap::new();
+        for tx in shares.keys() {
+            if let Some(receipt) = provider.get_transaction_receipt(*tx).await? {
+                used.insert(*tx, receipt.gas_used);
+            }
+        }
+        let mut gas: HashMap<AskId, u64> = HashMap::new();
+        for (tx, ask) in &self.txs {
+            let share = used.get(tx).copied().unwrap_or(0) / shares[tx].max(1);
+            *gas.entry(*ask).or_default() += share;
+        }
+        Ok(gas)
+    }
+
+    fn into_report(self, gas: HashMap<AskId, u64>, elapsed: Duration) -> Report {
+        let asks = self
+            .asks
+            .into_values()
+            .filter(|a| self.ours.contains_key(&a.id))
+            .map(|mut a| {
+                a.gas = gas.get(&a.id).copied().unwrap_or(0);
+                a
+            })
+            .collect();
+        Report::new(asks, elapsed)
+    }
+}
