@@ -505,3 +505,146 @@ mod decimal_opt {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        primitives::{Bytes, address},
+        sol_types::SolEvent,
+    };
+    use kalypso_sdk::contracts::marketplace::{IProofMarketplace, ProofMarketplace as P};
+
+    const GEN: Address = address!("0x00000000000000000000000000000000000000aa");
+
+    fn deployment() -> Deployment {
+        let a = |n: u8| Address::with_last_byte(n);
+        Deployment {
+            chain_id: 1,
+            deploy_block: 0,
+            marketplace: a(1),
+            generator_registry: a(2),
+            key_registry: a(3),
+            attestation_verifier: a(4),
+            payment_token: a(5),
+            staking_token: a(6),
+            sample_verifier: None,
+            sample_market_id: None,
+        }
+    }
+
+    /// Applies a marketplace event in block `block` at time `timestamp`.
+    fn apply<E: SolEvent>(state: &mut State, block: u64, timestamp: u64, event: &E) {
+        let d = deployment();
+        let log = StoredLog {
+            block,
+            timestamp,
+            log_index: 0,
+            tx_hash: B256::ZERO,
+            address: d.marketplace,
+            topics: event.encode_topics().into_iter().map(|t| t.0).collect(),
+            data: event.encode_data(),
+        };
+        assert!(state.apply_log(&d, &log).is_some());
+    }
+
+    fn created(ask: u64, deadline: u64) -> P::AskCreated {
+        P::AskCreated {
+            askId: U256::from(ask),
+            marketId: U256::from(1),
+            requester: Address::ZERO,
+            request: IProofMarketplace::AskRequest {
+                marketId: U256::from(1),
+                reward: U256::from(100),
+                deadline: U256::from(deadline),
+                preference: 0,
+                refundAddress: Address::ZERO,
+                proverData: Bytes::from_static(b"in"),
+                secret: Bytes::new(),
+                acl: Bytes::new(),
+            },
+            fee: U256::ZERO,
+        }
+    }
+
+    fn assigned(ask: u64, task_deadline: u64) -> P::TaskAssigned {
+        P::TaskAssigned {
+            askId: U256::from(ask),
+            marketId: U256::from(1),
+            generator: GEN,
+            price: U256::from(10),
+            taskDeadline: U256::from(task_deadline),
+            computePerProof: U256::from(1),
+            fallbackAssignment: false,
+            acl: Bytes::new(),
+        }
+    }
+
+    fn ids<'a>(records: impl Iterator<Item = &'a AskRecord>) -> Vec<u64> {
+        records.map(|a| a.id).collect()
+    }
+
+    #[test]
+    fn deadline_indexes_follow_the_ask_lifecycle() {
+        let mut s = State::default();
+        apply(&mut s, 1, 100, &created(1, 1_000));
+        apply(&mut s, 1, 100, &created(2, 500));
+        assert_eq!(ids(s.expired_open_asks(500)), Vec::<u64>::new());
+        assert_eq!(ids(s.expired_open_asks(501)), vec![2]);
+
+        apply(&mut s, 2, 110, &assigned(1, 160));
+        assert_eq!(ids(s.expired_open_asks(2_000)), vec![2]);
+        // Slashable only in a block after the task deadline.
+        assert_eq!(ids(s.overdue_tasks(160)), Vec::<u64>::new());
+        assert_eq!(ids(s.overdue_tasks(161)), vec![1]);
+
+        // A slash re-opens it; a new assignment has a new task deadline.
+        apply(
+            &mut s,
+            3,
+            170,
+            &P::TaskSlashed {
+                askId: U256::from(1),
+                generator: GEN,
+                keeper: Address::ZERO,
+                penalty: U256::from(10),
+                toRequester: U256::from(5),
+                toKeeper: U256::from(1),
+                toTreasury: U256::from(4),
+                reopened: true,
+            },
+        );
+        assert_eq!(ids(s.overdue_tasks(2_000)), Vec::<u64>::new());
+        assert_eq!(ids(s.expired_open_asks(2_000)), vec![2, 1]);
+        apply(&mut s, 4, 180, &assigned(1, 300));
+        assert_eq!(ids(s.overdue_tasks(301)), vec![1]);
+
+        // Proven and refunded asks leave both indexes.
+        apply(
+            &mut s,
+            5,
+            190,
+            &P::ProofSubmitted {
+                askId: U256::from(1),
+                generator: GEN,
+                rewardAddress: GEN,
+                price: U256::from(10),
+                refund: U256::from(90),
+                proof: Bytes::new(),
+            },
+        );
+        apply(
+            &mut s,
+            6,
+            600,
+            &P::AskRefunded {
+                askId: U256::from(2),
+                refundAddress: Address::ZERO,
+                amount: U256::from(100),
+                cancelled: false,
+            },
+        );
+        assert_eq!(ids(s.overdue_tasks(u64::MAX)), Vec::<u64>::new());
+        assert_eq!(ids(s.expired_open_asks(u64::MAX)), Vec::<u64>::new());
+    }
+}
