@@ -128,6 +128,8 @@ pub struct Keeper {
     client: Kalypso<DynProvider>,
     attempts: HashMap<Job, Attempt>,
     running: JoinSet<(Job, Outcome)>,
+    /// The job of each running task (to forget a job whose task panicked).
+    tasks: HashMap<tokio::task::Id, Job>,
 }
 
 impl Keeper {
@@ -144,6 +146,7 @@ impl Keeper {
             client,
             attempts: HashMap::new(),
             running: JoinSet::new(),
+            tasks: HashMap::new(),
         })
     }
 
@@ -170,12 +173,20 @@ impl Keeper {
     /// attempts for overdue tasks (and expired open asks) of `state` while there is room. Never waits on the
     /// chain.
     pub fn tick(&mut self, state: &State, now: u64, metrics: &Metrics) {
-        while let Some(joined) = self.running.try_join_next() {
+        while let Some(joined) = self.running.try_join_next_with_id() {
             match joined {
-                Ok((job, outcome)) => self.finish(job, outcome, metrics),
-                // Only a panic ends a task early (the set is aborted only when the keeper is dropped); the job is
-                // forgotten and comes back as a candidate in the next round.
-                Err(e) => warn!(target: "kalypso::engine::keeper", %e, "keeper task panicked"),
+                Ok((id, (job, outcome))) => {
+                    self.tasks.remove(&id);
+                    self.finish(job, outcome, metrics);
+                }
+                // Only a panic ends a task early (the set is aborted only when the keeper is dropped): the job is
+                // forgotten, so it is a new candidate in this round.
+                Err(e) => {
+                    warn!(target: "kalypso::engine::keeper", %e, "keeper task panicked");
+                    if let Some(job) = self.tasks.remove(&e.id()) {
+                        self.attempts.remove(&job);
+                    }
+                }
             }
         }
 
@@ -222,8 +233,10 @@ impl Keeper {
             // the chain first so a task settled meanwhile is not sent again.
             let recheck = tries > 0;
             let client = self.client.clone();
-            self.running
+            let task = self
+                .running
                 .spawn(async move { (job, attempt(client, job, recheck).await) });
+            self.tasks.insert(task.id(), job);
         }
         metrics.keeper_in_flight.set(self.running.len() as i64);
     }
@@ -289,7 +302,7 @@ fn backoff(tries: u32, retry_after: Duration, max: Duration) -> Duration {
 }
 
 fn build_client(url: &Url, deployment: &Deployment, config: &KeeperConfig) -> Kalypso<DynProvider> {
-    // Receipts of a local node are polled every 250 ms (alloy's default for a remote one is 7 s).
+    // Receipts are polled every 250 ms (alloy's default for a remote node, 7 s, would hold a keeper slot that long).
     let client = RpcClient::new_http(url.clone()).with_poll_interval(Duration::from_millis(250));
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(config.key.clone()))
