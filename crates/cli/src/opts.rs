@@ -783,8 +783,9 @@ pub(crate) enum EngineCmd {
     ///
     /// Indexes the protocol's events into a SQLite database (reorg-aware; a restart resumes from it), keeps the
     /// order book of every market, matches each open ask to the cheapest (COST) or fastest (TIME) eligible
-    /// generator, and relays EIP-712-signed assignment batches from the signing account. Serves a JSON API
-    /// (OpenAPI at /openapi.json), a websocket event feed at /v1/events and Prometheus metrics at /metrics.
+    /// generator, and relays EIP-712-signed assignment batches from the signing account. With --keeper-key it
+    /// also slashes tasks whose generator missed its deadline, so their asks are matched again. Serves a JSON
+    /// API (OpenAPI at /openapi.json), a websocket event feed at /v1/events and Prometheus metrics at /metrics.
     Run(EngineRunArgs),
 }
 
@@ -825,4 +826,15 @@ pub(crate) struct EngineRunArgs {
     /// Blocks per eth_getLogs request while catching up.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) log_page_blocks: u64,
+    /// Run a keeper with this key: slash tasks whose generator missed its deadline (the ask re-opens and is
+    /// matched again; the keeper earns the keeper share of the penalty). An account of its own, not the signing
+    /// key or the Matching Engine key. Without it no keeper runs.
+    #[arg(long, env = "KALYPSO_KEEPER_KEY", hide_env_values = true)]
+    pub(crate) keeper_key: Option<SecretKey>,
+    /// The keeper also refunds open asks past their deadline (refundExpired; earns nothing).
+    #[arg(long, requires = "keeper_key")]
+    pub(crate) keeper_refund_expired: bool,
+    /// Keeper transactions in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) keeper_max_in_flight: u16,
 }

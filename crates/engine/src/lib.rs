@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod indexer;
+pub mod keeper;
 pub mod metrics;
 mod service;
 pub mod state;

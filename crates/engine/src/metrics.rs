@@ -5,6 +5,7 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
+use std::sync::atomic::AtomicU64;
 
 /// Label of a skip reason.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,6 +53,52 @@ pub struct Metrics {
     pub time_to_proof: Histogram,
     /// Wall time of one matching round (seconds).
     pub match_round: Histogram,
+    /// Keeper `slash` transactions.
+    pub keeper_slashes: KeeperCounters,
+    /// Keeper `refundExpired` transactions.
+    pub keeper_refunds: KeeperCounters,
+    /// Keeper share of the slashes this keeper landed (staking-token base units).
+    pub keeper_rewards: Counter<f64, AtomicU64>,
+    /// Keeper transactions in flight.
+    pub keeper_in_flight: Gauge,
+}
+
+/// What became of one kind of keeper transaction.
+#[derive(Debug, Clone, Default)]
+pub struct KeeperCounters {
+    /// Attempts started (a transaction is estimated and sent).
+    pub sent: Counter,
+    /// Mined with the expected event.
+    pub succeeded: Counter,
+    /// Failed (RPC, gas, an unexpected revert); retried with back-off while the chain still allows it.
+    pub failed: Counter,
+    /// Found the ask already settled by someone else (a proof, another keeper): done, not an error.
+    pub superseded: Counter,
+}
+
+impl KeeperCounters {
+    fn register(&self, registry: &mut Registry, what: &str, tx: &str) {
+        registry.register(
+            format!("keeper_{what}_sent"),
+            format!("Keeper {tx} attempts started"),
+            self.sent.clone(),
+        );
+        registry.register(
+            format!("keeper_{what}_succeeded"),
+            format!("Keeper {tx} transactions mined"),
+            self.succeeded.clone(),
+        );
+        registry.register(
+            format!("keeper_{what}_failed"),
+            format!("Keeper {tx} attempts that failed (retried while the chain allows)"),
+            self.failed.clone(),
+        );
+        registry.register(
+            format!("keeper_{what}_superseded"),
+            format!("Keeper {tx} attempts that found the ask already settled by someone else"),
+            self.superseded.clone(),
+        );
+    }
 }
 
 impl Default for Metrics {
@@ -84,6 +131,10 @@ impl Metrics {
             match_round: Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(1e-6, 4.0, 12),
             ),
+            keeper_slashes: KeeperCounters::default(),
+            keeper_refunds: KeeperCounters::default(),
+            keeper_rewards: Counter::default(),
+            keeper_in_flight: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("events", "Protocol events indexed", m.events.clone());
@@ -143,6 +194,19 @@ impl Metrics {
             "match_round_seconds",
             "Wall time of one matching round",
             m.match_round.clone(),
+        );
+        m.keeper_slashes.register(&mut registry, "slashes", "slash");
+        m.keeper_refunds
+            .register(&mut registry, "refunds", "refundExpired");
+        registry.register(
+            "keeper_rewards",
+            "Keeper share of the slashes this keeper landed, in staking-token base units",
+            m.keeper_rewards.clone(),
+        );
+        registry.register(
+            "keeper_in_flight",
+            "Keeper transactions in flight",
+            m.keeper_in_flight.clone(),
         );
         Self { registry, ..m }
     }

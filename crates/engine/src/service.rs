@@ -22,6 +22,7 @@ use tracing::{debug, info, warn};
 use crate::{
     Error, Result,
     indexer::{Indexer, IndexerConfig, Step},
+    keeper::{Keeper, KeeperConfig},
     metrics::{EventLabel, Metrics, ReasonLabel},
     state::State,
     store::Store,
@@ -53,6 +54,8 @@ pub struct EngineConfig {
     pub indexer: IndexerConfig,
     /// Submitter settings.
     pub submitter: SubmitterConfig,
+    /// The keeper (slashes missed deadlines); none without a keeper key.
+    pub keeper: Option<KeeperConfig>,
 }
 
 impl EngineConfig {
@@ -76,6 +79,7 @@ impl EngineConfig {
             inclusion_margin: 2,
             indexer: IndexerConfig::default(),
             submitter: SubmitterConfig::default(),
+            keeper: None,
         }
     }
 }
@@ -100,6 +104,10 @@ pub struct Status {
     pub caught_up: bool,
     /// Relay transactions in flight.
     pub in_flight: usize,
+    /// Address of the keeper account, when the engine runs a keeper.
+    pub keeper: Option<alloy::primitives::Address>,
+    /// Keeper transactions in flight.
+    pub keeper_in_flight: usize,
     /// Events replayed from the store at start-up.
     pub replayed_events: u64,
     /// Time the start-up replay took (milliseconds).
@@ -196,6 +204,10 @@ impl Engine {
                 config.signer.address()
             )));
         }
+        let mut keeper = match config.keeper.clone() {
+            Some(k) => Some(start_keeper(&config, k).await?),
+            None => None,
+        };
         let store = Arc::new(Store::open(&config.db_path, d.chain_id, d.marketplace)?);
         let started = Instant::now();
         let state = replay(&store, &d)?;
@@ -213,6 +225,7 @@ impl Engine {
                 chain_id,
                 marketplace: d.marketplace,
                 signer: config.signer.address(),
+                keeper: keeper.as_ref().map(Keeper::address),
                 replayed_events: 0,
                 replay_ms,
                 ..Status::default()
@@ -259,7 +272,12 @@ impl Engine {
                 () = tokio::time::sleep(config.poll_interval) => {}
             }
             match engine
-                .round(&indexer, &mut submitter, config.inclusion_margin)
+                .round(
+                    &indexer,
+                    &mut submitter,
+                    keeper.as_mut(),
+                    config.inclusion_margin,
+                )
                 .await
             {
                 Ok(()) => engine.set_status(|s| s.last_error = None),
@@ -276,8 +294,14 @@ impl Engine {
         Ok(())
     }
 
-    /// One round: index up to the head, settle batches, match and submit.
-    async fn round(&self, indexer: &Indexer, submitter: &mut Submitter, margin: u64) -> Result<()> {
+    /// One round: index up to the head, settle batches, start keeper transactions, match and submit.
+    async fn round(
+        &self,
+        indexer: &Indexer,
+        submitter: &mut Submitter,
+        keeper: Option<&mut Keeper>,
+        margin: u64,
+    ) -> Result<()> {
         let head = loop {
             match indexer.step().await? {
                 Step::Reorg { to } => {
@@ -317,6 +341,12 @@ impl Engine {
 
         for settled in submitter.poll(head.timestamp).await? {
             self.settle(settled);
+        }
+
+        if let Some(keeper) = keeper {
+            // Starts transactions and returns at once: slashes never hold up matching.
+            keeper.tick(&self.read(), head.timestamp, &self.metrics);
+            self.set_status(|s| s.keeper_in_flight = keeper.in_flight());
         }
 
         let capacity = submitter.capacity();
@@ -439,6 +469,28 @@ impl Engine {
             }
         }
     }
+}
+
+/// Checks the keeper's account and builds the keeper. Its account must be neither the relayer's (the submitter
+/// hands out that account's nonces itself) nor the Matching Engine's.
+async fn start_keeper(config: &EngineConfig, k: KeeperConfig) -> Result<Keeper> {
+    let address = k.key.address();
+    if address == config.relayer.address() || address == config.signer.address() {
+        return Err(Error::Config(format!(
+            "the keeper key ({address}) must be an account of its own, not the relayer's or the Matching Engine's: \
+             the engine manages their transactions' nonces itself"
+        )));
+    }
+    let keeper = Keeper::new(&config.rpc_url, config.deployment.clone(), k)?;
+    match keeper.balance().await {
+        Ok(b) if b.is_zero() => {
+            warn!(target: "kalypso::engine::keeper", keeper = %address, "the keeper account has no funds for gas")
+        }
+        Ok(_) => {}
+        Err(e) => warn!(target: "kalypso::engine::keeper", %e, "cannot read the keeper's balance"),
+    }
+    info!(target: "kalypso::engine::keeper", keeper = %address, "keeper on: slashing missed task deadlines");
+    Ok(keeper)
 }
 
 /// Replays every stored log into a fresh state.

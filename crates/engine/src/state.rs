@@ -14,7 +14,7 @@ use kalypso_sdk::{
     },
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::store::StoredLog;
 
@@ -125,6 +125,10 @@ pub struct State {
     pub events: u64,
     /// Protocol events of the last applied logs' kinds, counted by name (for metrics).
     pub by_name: HashMap<String, u64>,
+    /// Assigned asks by `(task deadline, ask id)`: what a keeper may slash once the deadline passed.
+    assigned_by_deadline: BTreeSet<(u64, u64)>,
+    /// Open asks by `(deadline, ask id)`: what a keeper may refund once the deadline passed.
+    open_by_deadline: BTreeSet<(u64, u64)>,
 }
 
 /// What one applied log meant, for the caller's metrics and feed.
@@ -214,29 +218,26 @@ impl State {
                         Preference::try_from(e.request.preference).unwrap_or(Preference::Cost);
                     let reward = u128_of(e.request.reward);
                     let deadline = u64_of(e.request.deadline);
-                    self.asks.insert(
+                    self.insert_ask(AskRecord {
                         id,
-                        AskRecord {
-                            id,
-                            market,
-                            requester: e.requester,
-                            reward,
-                            deadline,
-                            preference,
-                            status: AskStatus::Open,
-                            created_at: ts,
-                            assigned_at: None,
-                            generator: None,
-                            price: None,
-                            task_deadline: None,
-                            settled_at: None,
-                            refund: None,
-                            failures: 0,
-                            time_to_assign: None,
-                            time_to_proof: None,
-                            proof_log: None,
-                        },
-                    );
+                        market,
+                        requester: e.requester,
+                        reward,
+                        deadline,
+                        preference,
+                        status: AskStatus::Open,
+                        created_at: ts,
+                        assigned_at: None,
+                        generator: None,
+                        price: None,
+                        task_deadline: None,
+                        settled_at: None,
+                        refund: None,
+                        failures: 0,
+                        time_to_assign: None,
+                        time_to_proof: None,
+                        proof_log: None,
+                    });
                     vec![Event::AskCreated {
                         ask: id,
                         market,
@@ -248,7 +249,7 @@ impl State {
                 M::TaskAssigned(e) => {
                     let id = u64_of(e.askId);
                     let price = u128_of(e.price);
-                    if let Some(a) = self.asks.get_mut(&id) {
+                    self.update_ask(id, |a| {
                         a.status = AskStatus::Assigned;
                         a.assigned_at = Some(ts);
                         a.generator = Some(e.generator);
@@ -259,7 +260,7 @@ impl State {
                             a.time_to_assign = Some(after);
                             applied.assigned_after = Some(after);
                         }
-                    }
+                    });
                     vec![Event::TaskAssigned {
                         ask: id,
                         generator: e.generator,
@@ -278,7 +279,7 @@ impl State {
                 }
                 M::ProofSubmitted(e) => {
                     let id = u64_of(e.askId);
-                    if let Some(a) = self.asks.get_mut(&id) {
+                    self.update_ask(id, |a| {
                         a.status = AskStatus::Proven;
                         a.settled_at = Some(ts);
                         a.refund = Some(u128_of(e.refund));
@@ -286,16 +287,16 @@ impl State {
                         let after = a.assigned_at.map(|at| ts.saturating_sub(at));
                         a.time_to_proof = after;
                         applied.proven_after = after;
-                    }
+                    });
                     vec![Event::TaskCompleted { ask: id }]
                 }
                 M::InvalidInputsSettled(e) => {
                     let id = u64_of(e.askId);
-                    if let Some(a) = self.asks.get_mut(&id) {
+                    self.update_ask(id, |a| {
                         a.status = AskStatus::InvalidInputs;
                         a.settled_at = Some(ts);
                         a.refund = Some(u128_of(e.refund));
-                    }
+                    });
                     vec![Event::TaskCompleted { ask: id }]
                 }
                 M::TaskDiscarded(e) => self.failed(u64_of(e.askId), u128_of(e.penalty), e.reopened),
@@ -307,11 +308,11 @@ impl State {
                 }
                 M::AskRefunded(e) => {
                     let id = u64_of(e.askId);
-                    if let Some(a) = self.asks.get_mut(&id) {
+                    self.update_ask(id, |a| {
                         a.status = AskStatus::Refunded;
                         a.settled_at = Some(ts);
                         a.refund = Some(u128_of(e.amount));
-                    }
+                    });
                     vec![Event::AskClosed { ask: id }]
                 }
                 _ => vec![],
@@ -391,17 +392,87 @@ impl State {
     }
 
     fn failed(&mut self, id: u64, taken: u128, reopened: bool) -> Vec<Event> {
-        if let Some(a) = self.asks.get_mut(&id) {
+        self.update_ask(id, |a| {
             a.failures += 1;
             if reopened {
                 a.status = AskStatus::Open;
             }
-        }
+        });
         vec![Event::TaskFailed {
             ask: id,
             stake_taken: taken,
             reopened,
         }]
+    }
+
+    /// Assigned asks whose task deadline is before `now`, earliest deadline first: the chain accepts a `slash`
+    /// of each in a block at `now` or later.
+    pub fn overdue_tasks(&self, now: u64) -> impl Iterator<Item = &AskRecord> + '_ {
+        self.assigned_by_deadline
+            .range(..(now, 0))
+            .filter_map(|(_, id)| self.asks.get(id))
+    }
+
+    /// Open asks whose deadline is before `now`, earliest first: the chain accepts a `refundExpired` of each in
+    /// a block at `now` or later.
+    pub fn expired_open_asks(&self, now: u64) -> impl Iterator<Item = &AskRecord> + '_ {
+        self.open_by_deadline
+            .range(..(now, 0))
+            .filter_map(|(_, id)| self.asks.get(id))
+    }
+
+    fn insert_ask(&mut self, record: AskRecord) {
+        let id = record.id;
+        if let Some(old) = self.asks.insert(id, record) {
+            self.unindex(&old);
+        }
+        if let Some(a) = self.asks.get(&id) {
+            let key = Self::deadline_key(a);
+            self.index(key);
+        }
+    }
+
+    /// Changes an ask's record and keeps the deadline indexes in step.
+    fn update_ask(&mut self, id: u64, f: impl FnOnce(&mut AskRecord)) {
+        let Some(a) = self.asks.get_mut(&id) else {
+            return;
+        };
+        let before = Self::deadline_key(a);
+        f(a);
+        let after = Self::deadline_key(a);
+        if before != after {
+            self.unindex_key(before);
+            self.index(after);
+        }
+    }
+
+    /// Which index holds the ask (true: assigned, false: open) and its key there.
+    fn deadline_key(a: &AskRecord) -> Option<(bool, (u64, u64))> {
+        match a.status {
+            AskStatus::Assigned => Some((true, (a.task_deadline.unwrap_or(0), a.id))),
+            AskStatus::Open => Some((false, (a.deadline, a.id))),
+            _ => None,
+        }
+    }
+
+    fn index(&mut self, key: Option<(bool, (u64, u64))>) {
+        match key {
+            Some((true, k)) => self.assigned_by_deadline.insert(k),
+            Some((false, k)) => self.open_by_deadline.insert(k),
+            None => false,
+        };
+    }
+
+    fn unindex(&mut self, a: &AskRecord) {
+        self.unindex_key(Self::deadline_key(a));
+    }
+
+    fn unindex_key(&mut self, key: Option<(bool, (u64, u64))>) {
+        match key {
+            Some((true, k)) => self.assigned_by_deadline.remove(&k),
+            Some((false, k)) => self.open_by_deadline.remove(&k),
+            None => false,
+        };
     }
 }
 
@@ -432,5 +503,148 @@ mod decimal_opt {
             Some(v) => s.collect_str(v),
             None => s.serialize_none(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        primitives::{Bytes, address},
+        sol_types::SolEvent,
+    };
+    use kalypso_sdk::contracts::marketplace::{IProofMarketplace, ProofMarketplace as P};
+
+    const GEN: Address = address!("0x00000000000000000000000000000000000000aa");
+
+    fn deployment() -> Deployment {
+        let a = |n: u8| Address::with_last_byte(n);
+        Deployment {
+            chain_id: 1,
+            deploy_block: 0,
+            marketplace: a(1),
+            generator_registry: a(2),
+            key_registry: a(3),
+            attestation_verifier: a(4),
+            payment_token: a(5),
+            staking_token: a(6),
+            sample_verifier: None,
+            sample_market_id: None,
+        }
+    }
+
+    /// Applies a marketplace event in block `block` at time `timestamp`.
+    fn apply<E: SolEvent>(state: &mut State, block: u64, timestamp: u64, event: &E) {
+        let d = deployment();
+        let log = StoredLog {
+            block,
+            timestamp,
+            log_index: 0,
+            tx_hash: B256::ZERO,
+            address: d.marketplace,
+            topics: event.encode_topics().into_iter().map(|t| t.0).collect(),
+            data: event.encode_data(),
+        };
+        assert!(state.apply_log(&d, &log).is_some());
+    }
+
+    fn created(ask: u64, deadline: u64) -> P::AskCreated {
+        P::AskCreated {
+            askId: U256::from(ask),
+            marketId: U256::from(1),
+            requester: Address::ZERO,
+            request: IProofMarketplace::AskRequest {
+                marketId: U256::from(1),
+                reward: U256::from(100),
+                deadline: U256::from(deadline),
+                preference: 0,
+                refundAddress: Address::ZERO,
+                proverData: Bytes::from_static(b"in"),
+                secret: Bytes::new(),
+                acl: Bytes::new(),
+            },
+            fee: U256::ZERO,
+        }
+    }
+
+    fn assigned(ask: u64, task_deadline: u64) -> P::TaskAssigned {
+        P::TaskAssigned {
+            askId: U256::from(ask),
+            marketId: U256::from(1),
+            generator: GEN,
+            price: U256::from(10),
+            taskDeadline: U256::from(task_deadline),
+            computePerProof: U256::from(1),
+            fallbackAssignment: false,
+            acl: Bytes::new(),
+        }
+    }
+
+    fn ids<'a>(records: impl Iterator<Item = &'a AskRecord>) -> Vec<u64> {
+        records.map(|a| a.id).collect()
+    }
+
+    #[test]
+    fn deadline_indexes_follow_the_ask_lifecycle() {
+        let mut s = State::default();
+        apply(&mut s, 1, 100, &created(1, 1_000));
+        apply(&mut s, 1, 100, &created(2, 500));
+        assert_eq!(ids(s.expired_open_asks(500)), Vec::<u64>::new());
+        assert_eq!(ids(s.expired_open_asks(501)), vec![2]);
+
+        apply(&mut s, 2, 110, &assigned(1, 160));
+        assert_eq!(ids(s.expired_open_asks(2_000)), vec![2]);
+        // Slashable only in a block after the task deadline.
+        assert_eq!(ids(s.overdue_tasks(160)), Vec::<u64>::new());
+        assert_eq!(ids(s.overdue_tasks(161)), vec![1]);
+
+        // A slash re-opens it; a new assignment has a new task deadline.
+        apply(
+            &mut s,
+            3,
+            170,
+            &P::TaskSlashed {
+                askId: U256::from(1),
+                generator: GEN,
+                keeper: Address::ZERO,
+                penalty: U256::from(10),
+                toRequester: U256::from(5),
+                toKeeper: U256::from(1),
+                toTreasury: U256::from(4),
+                reopened: true,
+            },
+        );
+        assert_eq!(ids(s.overdue_tasks(2_000)), Vec::<u64>::new());
+        assert_eq!(ids(s.expired_open_asks(2_000)), vec![2, 1]);
+        apply(&mut s, 4, 180, &assigned(1, 300));
+        assert_eq!(ids(s.overdue_tasks(301)), vec![1]);
+
+        // Proven and refunded asks leave both indexes.
+        apply(
+            &mut s,
+            5,
+            190,
+            &P::ProofSubmitted {
+                askId: U256::from(1),
+                generator: GEN,
+                rewardAddress: GEN,
+                price: U256::from(10),
+                refund: U256::from(90),
+                proof: Bytes::new(),
+            },
+        );
+        apply(
+            &mut s,
+            6,
+            600,
+            &P::AskRefunded {
+                askId: U256::from(2),
+                refundAddress: Address::ZERO,
+                amount: U256::from(100),
+                cancelled: false,
+            },
+        );
+        assert_eq!(ids(s.overdue_tasks(u64::MAX)), Vec::<u64>::new());
+        assert_eq!(ids(s.expired_open_asks(u64::MAX)), Vec::<u64>::new());
     }
 }

@@ -10,7 +10,9 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use anyhow::{Context as _, bail};
-use kalypso_engine::{Engine, EngineConfig, indexer::IndexerConfig, submitter::SubmitterConfig};
+use kalypso_engine::{
+    Engine, EngineConfig, indexer::IndexerConfig, keeper::KeeperConfig, submitter::SubmitterConfig,
+};
 use kalypso_sdk::Deployment;
 
 pub(super) async fn run(global: &GlobalArgs, cmd: EngineCmd) -> anyhow::Result<()> {
@@ -30,6 +32,12 @@ async fn run_engine(global: &GlobalArgs, args: EngineRunArgs) -> anyhow::Result<
             .context("--matching-engine-key is not a valid secp256k1 key")?,
         None => relayer.clone(),
     };
+    let keeper_key: Option<PrivateKeySigner> = args
+        .keeper_key
+        .as_ref()
+        .map(|key| key.0.parse())
+        .transpose()
+        .context("--keeper-key is not a valid secp256k1 key")?;
     let url = global
         .rpc_url
         .parse()
@@ -70,6 +78,11 @@ async fn run_engine(global: &GlobalArgs, args: EngineRunArgs) -> anyhow::Result<
         batch_ttl: args.batch_ttl,
         bump_after: args.bump_after,
     };
+    config.keeper = keeper_key.map(|key| KeeperConfig {
+        refund_expired: args.keeper_refund_expired,
+        max_in_flight: usize::from(args.keeper_max_in_flight),
+        ..KeeperConfig::new(key)
+    });
     Engine::run(config, shutdown_signal(), |addr| {
         tracing::info!(target: "kalypso::engine", "API at http://{addr} (OpenAPI: http://{addr}/openapi.json)");
     })

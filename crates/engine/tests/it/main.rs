@@ -1,7 +1,9 @@
 //! The matching engine against the real contracts on a fresh anvil per test: preference-following matching, an
-//! unmatchable ask that blocks nothing, restarts that lose and duplicate nothing, reorg rollback, and the API.
+//! unmatchable ask that blocks nothing, restarts that lose and duplicate nothing, reorg rollback, the API, and
+//! the keeper (missed deadlines slashed once and re-matched).
 
 mod api;
+mod keeper;
 mod matching;
 mod recovery;
 
@@ -70,6 +72,17 @@ impl Running {
     async fn kill(self) {
         self.handle.abort();
         let _ = self.handle.await;
+    }
+
+    /// The value of the metric `kalypso_engine_<name>` (a counter's `_total` included in `name`).
+    async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.get("/metrics").await;
+        let text = text.as_str().expect("metrics are text");
+        let prefix = format!("kalypso_engine_{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("metric {name} missing in\n{text}"))
     }
 
     async fn get(&self, path: &str) -> (u16, serde_json::Value) {
@@ -277,6 +290,61 @@ impl Env {
             }
         }
         (assigned, skipped)
+    }
+}
+
+impl Env {
+    /// An anvil RPC call that answers something we ignore.
+    async fn anvil(&self, method: &'static str, params: serde_json::Value) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(method.into(), params)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
+    }
+
+    /// Moves the chain clock forward by `seconds` and mines a block at the new time.
+    async fn advance(&self, seconds: u64) {
+        self.anvil("evm_increaseTime", serde_json::json!([seconds]))
+            .await;
+        self.anvil("evm_mine", serde_json::json!([])).await;
+    }
+
+    /// Every `TaskSlashed` on chain with its block number.
+    async fn slashes(
+        &self,
+    ) -> Vec<(
+        u64,
+        kalypso_sdk::contracts::marketplace::ProofMarketplace::TaskSlashed,
+    )> {
+        use kalypso_sdk::contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents as M;
+        let head = self.provider.get_block_number().await.expect("head");
+        let events = self
+            .client(self.admin)
+            .events(0..=head)
+            .await
+            .expect("events");
+        events
+            .into_iter()
+            .filter_map(|e| match e.event {
+                ProtocolEvent::Marketplace(M::TaskSlashed(s)) => Some((e.block_number, s)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Waits until the engine has indexed the chain's head.
+    async fn indexed_head(&self, engine: &Running) {
+        let head = self.provider.get_block_number().await.expect("head");
+        eventually(
+            "the engine at the head",
+            Duration::from_secs(20),
+            || async {
+                let (_, health) = engine.get("/health").await;
+                (health["indexedBlock"].as_u64() >= Some(head)).then_some(())
+            },
+        )
+        .await;
     }
 }
 
