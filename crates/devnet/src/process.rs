@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 use tokio::{process::Child, sync::Mutex, task::JoinHandle};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 /// How to start a process.
 #[derive(Clone)]
@@ -256,7 +256,7 @@ impl Supervisor {
         let mut processes = self.processes.lock().await;
         for process in processes.values_mut() {
             process.stop(grace).await;
-            info!(target: "kalypso::devnet", process = %process.name(), "stopped");
+            debug!(target: "kalypso::devnet", process = %process.name(), "stopped");
         }
     }
 }

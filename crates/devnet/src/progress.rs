@@ -2,7 +2,14 @@
 //! terminal; plain lines for the notable events otherwise; nothing at all for JSON output and in tests.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal as _;
+use std::{
+    io::IsTerminal as _,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+/// How often the line mode prints the counts.
+const LINE_EVERY: Duration = Duration::from_secs(10);
 
 /// Where a market's asks stand.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +39,7 @@ pub struct Progress {
     multi: Option<MultiProgress>,
     bars: Vec<ProgressBar>,
     lines: bool,
+    last_line: Mutex<Option<Instant>>,
 }
 
 impl Progress {
@@ -43,6 +51,7 @@ impl Progress {
                 multi: None,
                 bars: Vec::new(),
                 lines: mode == Mode::Auto,
+                last_line: Mutex::new(None),
             };
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
@@ -63,6 +72,7 @@ impl Progress {
             multi: Some(multi),
             bars,
             lines: false,
+            last_line: Mutex::new(None),
         }
     }
 
@@ -85,6 +95,25 @@ impl Progress {
 
     /// New counts.
     pub fn update(&self, counts: &[MarketCounts]) {
+        if self.lines {
+            let mut last = self
+                .last_line
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_none_or(|at| at.elapsed() >= LINE_EVERY) {
+                *last = Some(Instant::now());
+                let parts: Vec<String> = counts
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {} created, {} assigned, {} settled",
+                            c.market, c.created, c.assigned, c.settled
+                        )
+                    })
+                    .collect();
+                self.note(&parts.join(" | "));
+            }
+        }
         for (bar, c) in self.bars.iter().zip(counts) {
             bar.set_position(c.settled);
             bar.set_message(format!("{} created, {} assigned", c.created, c.assigned));

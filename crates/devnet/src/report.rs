@@ -219,6 +219,20 @@ pub struct Report {
     pub summary: Summary,
 }
 
+/// `amount` base units as a decimal number of tokens with `decimals` decimals (`1.5`).
+pub fn tokens(amount: U256, decimals: u8) -> String {
+    format_units(amount, decimals).map_or_else(
+        |_| amount.to_string(),
+        |s| {
+            if s.contains('.') {
+                s.trim_end_matches('0').trim_end_matches('.').to_owned()
+            } else {
+                s
+            }
+        },
+    )
+}
+
 /// `(p50, p90, max)` of `values` (nearest rank).
 fn percentiles(mut values: Vec<u64>) -> [u64; 3] {
     if values.is_empty() {
@@ -304,11 +318,7 @@ impl Report {
 
     /// The per-ask table and the figures, amounts in tokens of `decimals`.
     pub fn render(&self, decimals: u8) -> String {
-        let tokens = |v: U256| {
-            format_units(v, decimals)
-                .map(|s| s.trim_end_matches('0').trim_end_matches('.').to_owned())
-                .unwrap_or_else(|_| v.to_string())
-        };
+        let tok = |v: U256| tokens(v, decimals);
         let secs = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s} s"));
         let mut table = Table::new();
         table
@@ -335,11 +345,15 @@ impl Report {
                 }) => {
                     let mut what = "proven".to_owned();
                     if !a.slashed.is_empty() {
-                        what = format!("proven after slashing {}", a.slashed.join(", "));
+                        what = format!(
+                            "proven after slashing {} (+{} tPOND to the requester)",
+                            a.slashed.join(", "),
+                            tokens(a.compensation, 18)
+                        );
                     } else if !a.discarded.is_empty() {
                         what = format!("proven after {} gave up", a.discarded.join(", "));
                     }
-                    (generator.clone(), tokens(*price), tokens(*refund), what)
+                    (generator.clone(), tok(*price), tok(*refund), what)
                 }
                 Some(Outcome::InvalidInputs {
                     generator,
@@ -348,8 +362,8 @@ impl Report {
                     ..
                 }) => (
                     generator.clone(),
-                    tokens(*price),
-                    tokens(*refund),
+                    tok(*price),
+                    tok(*refund),
                     "invalid inputs (IVS attestation)".to_owned(),
                 ),
                 Some(Outcome::Refunded {
@@ -359,7 +373,7 @@ impl Report {
                         .last()
                         .map_or_else(|| "-".to_owned(), |x| x.generator.clone()),
                     "0".into(),
-                    tokens(*amount),
+                    tok(*amount),
                     if *cancelled {
                         "cancelled".into()
                     } else {

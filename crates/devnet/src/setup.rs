@@ -101,8 +101,8 @@ impl GeneratorProfile {
     /// minimum and it gets nothing more).
     pub fn demo() -> Vec<Self> {
         vec![
-            Self::new("cheap-slow", 4, 100, "1", 45),
-            Self::new("middle", 4, 100, "2", 25),
+            Self::new("cheap-slow", 1, 100, "1", 45),
+            Self::new("middle", 2, 100, "2", 25),
             Self::new("fast-expensive", 2, 100, "4", 10),
             Self {
                 markets: Some(vec![0]),

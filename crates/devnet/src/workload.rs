@@ -120,7 +120,7 @@ pub async fn run(
     }
 
     let start_block = client.block_number().await?;
-    let mut tracker = Tracker::new(markets, names, plan.len());
+    let mut tracker = Tracker::new(markets, names, plan.len(), payment_decimals);
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut next_send = Instant::now();
@@ -204,6 +204,9 @@ struct Tracker<'a> {
     refunding: HashSet<AskId>,
     block_times: HashMap<u64, u64>,
     latest_ts: u64,
+    payment_decimals: u8,
+    /// Events applied, by (transaction, log index): a re-read after an RPC error applies nothing twice.
+    seen: HashSet<(B256, u64)>,
 }
 
 impl<'a> Tracker<'a> {
@@ -222,6 +225,8 @@ impl<'a> Tracker<'a> {
             refunding: HashSet::new(),
             block_times: HashMap::new(),
             latest_ts: 0,
+            payment_decimals,
+            seen: HashSet::new(),
         }
     }
 
@@ -295,9 +300,9 @@ impl<'a> Tracker<'a> {
                 ask.slashed.push(name.clone());
                 ask.compensation += e.toRequester;
                 Some(format!(
-                    "ask {}: {name} missed its deadline and was slashed; {} staking-token units to the requester{}",
+                    "ask {}: {name} missed its deadline and was slashed; {} tPOND to the requester{}",
                     id(e.askId),
-                    e.toRequester,
+                    crate::report::tokens(e.toRequester, 18),
                     if e.reopened { ", ask re-opened" } else { "" }
                 ))
             }
