@@ -25,14 +25,32 @@ use crate::{
 /// less than their price bump (10% in geth and reth); [`Fees::bumped`] never goes below 12.5%.
 pub const BUMP_PERCENT: u128 = 25;
 
-/// EIP-1559 fees of a transaction (wei per gas).
+/// EIP-1559 fees of a transaction (wei per gas). In JSON both are decimal strings (a `u128` does not fit a JSON
+/// number every reader takes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fees {
     /// `maxFeePerGas`.
+    #[serde(with = "decimal")]
     pub max_fee_per_gas: u128,
     /// `maxPriorityFeePerGas` (never above `max_fee_per_gas`).
+    #[serde(with = "decimal")]
     pub max_priority_fee_per_gas: u128,
+}
+
+/// `u128` as a decimal string.
+mod decimal {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| D::Error::custom(format!("{text:?} is not a decimal u128")))
+    }
 }
 
 impl Fees {
@@ -442,6 +460,15 @@ mod tests {
             fees(100 * GWEI, 90 * GWEI).capped(Some(50 * GWEI)),
             fees(50 * GWEI, 50 * GWEI)
         );
+    }
+
+    #[test]
+    fn fees_are_decimal_strings_in_json() {
+        let f = fees(u128::MAX, 7);
+        let json = serde_json::to_value(f).expect("serialize");
+        assert_eq!(json["maxFeePerGas"], u128::MAX.to_string());
+        assert_eq!(json["maxPriorityFeePerGas"], "7");
+        assert_eq!(serde_json::from_value::<Fees>(json).expect("parse"), f);
     }
 
     #[test]
