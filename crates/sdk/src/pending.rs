@@ -252,8 +252,9 @@ impl<P: Provider> Kalypso<P> {
     ///
     /// Returns the receipt of a successful transaction; a mined failure becomes the contract's decoded error
     /// (replayed at its block), a nonce taken by another transaction [`Error::Replaced`]. A replacement the node
-    /// refuses is logged and tried again after `bump_after` (the original may have been mined meanwhile). There
-    /// is no timeout: wrap the future in one.
+    /// refuses is logged and tried again after `bump_after` (the original may have been mined meanwhile); at the
+    /// cap the latest transaction is announced again instead, unchanged. There is no timeout: wrap the future in
+    /// one.
     pub async fn send_until_mined(
         &self,
         call: &TxCall,
@@ -318,17 +319,23 @@ impl<P: Provider> Kalypso<P> {
                             warn!(target: "kalypso::sdk", nonce = pending.nonce, error = %e, "replacement refused")
                         }
                     },
-                    None if !at_cap_logged => {
-                        at_cap_logged = true;
-                        warn!(
-                            target: "kalypso::sdk",
-                            nonce = pending.nonce,
-                            max_fee = pending.fees.max_fee_per_gas,
-                            cap = ?policy.max_fee_per_gas,
-                            "fees are at the cap; waiting for the transaction without raising them"
-                        );
+                    None => {
+                        if !at_cap_logged {
+                            at_cap_logged = true;
+                            warn!(
+                                target: "kalypso::sdk",
+                                nonce = pending.nonce,
+                                max_fee = pending.fees.max_fee_per_gas,
+                                cap = ?policy.max_fee_per_gas,
+                                "fees are at the cap; waiting for the transaction without raising them"
+                            );
+                        }
+                        // Same call, nonce and fees: the same signed transaction (local signatures are
+                        // deterministic), announced again in case a node dropped it.
+                        if let Err(e) = self.broadcast(call, pending.nonce, pending.fees).await {
+                            debug!(target: "kalypso::sdk", nonce = pending.nonce, error = %e, "re-announcing refused");
+                        }
                     }
-                    None => {}
                 }
             }
             tokio::time::sleep(policy.poll_interval).await;
