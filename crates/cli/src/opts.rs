@@ -290,10 +290,12 @@ pub(crate) enum GeneratorCmd {
     /// Follows this generator's TaskAssigned events in the given markets from a cursor in a SQLite database
     /// (a restart resumes from it), reads each ask's inputs from its AskCreated event, checks them with the
     /// market's prover (invalid inputs are settled with an attestation from --ivs-url instead of a proof),
-    /// proves off the async runtime with bounded parallelism and submits the proof with retries. A task whose
-    /// proof cannot be on-chain by its deadline (expected proving time + --submit-margin) is discarded early,
-    /// which costs a fraction of the slashing penalty. Serves /health, /metrics and /v1/tasks on --listen.
-    Run(GeneratorRunArgs),
+    /// proves off the async runtime with bounded parallelism and submits the proof with retries, re-sending a
+    /// lingering transaction under the same nonce with higher fees (--bump-after, --max-fee-per-gas). A task
+    /// whose proof cannot be on-chain by its deadline (expected proving time + --submit-margin) is discarded
+    /// early, which costs a fraction of the slashing penalty. Serves /health, /metrics and /v1/tasks on
+    /// --listen.
+    Run(Box<GeneratorRunArgs>),
     /// Benchmark the market's prover and suggest maxProofTime and computePerProof for `generator join`
     /// (the prover of `generator run`: flags, --prover-config, or the circuit the market's metadata names).
     Benchmark(GeneratorBenchmarkArgs),
@@ -388,9 +390,21 @@ pub(crate) struct GeneratorRunArgs {
     /// Proofs at once [default: declared compute / compute per proof].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_parallel: Option<u64>,
-    /// How often to look for new blocks.
+    /// Websocket endpoint for new-head notifications (e.g. ws://127.0.0.1:8545): an assignment is seen at the
+    /// next head; the poll timer stays as the fallback. Without it the node polls.
+    #[arg(long, env = "KALYPSO_WS_URL")]
+    pub(crate) ws_url: Option<String>,
+    /// How often to look for new blocks (when no new-head notification arrives).
     #[arg(long, value_parser = parse::duration, default_value = "1s")]
     pub(crate) poll_interval: Duration,
+    /// Re-send a transaction (proof, attestation, discard) under the same nonce with 25% higher fees after
+    /// this long without a receipt.
+    #[arg(long, value_parser = parse::duration, default_value = "30s")]
+    pub(crate) bump_after: Duration,
+    /// Highest max fee per gas a transaction is sent or re-sent with (e.g. 200gwei, 0.5gwei, 1500wei; none:
+    /// no cap). At the cap a lingering transaction is waited for, not bumped.
+    #[arg(long, value_parser = parse::fee_cap, default_value = "200gwei")]
+    pub(crate) max_fee_per_gas: parse::FeeCap,
     /// Address of the status API (/health, /metrics, /v1/tasks) [default: none].
     #[arg(long, env = "KALYPSO_GENERATOR_LISTEN")]
     pub(crate) listen: Option<SocketAddr>,

@@ -92,6 +92,52 @@ pub(crate) fn duration_or_zero(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A cap on the max fee per gas: `none`, or a gas price (see [`gas_price`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FeeCap(pub(crate) Option<u128>);
+
+/// `none`, `200gwei`, `0.5gwei` or `1500wei`.
+pub(crate) fn fee_cap(s: &str) -> Result<FeeCap, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(FeeCap(None));
+    }
+    gas_price(s).map(|wei| FeeCap(Some(wei)))
+}
+
+/// A gas price with its unit: `30gwei`, `0.25gwei` (at most 9 decimals) or `1500wei`. A bare number is refused:
+/// tools disagree on whether it means wei or gwei.
+pub(crate) fn gas_price(s: &str) -> Result<u128, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let expected = "expected a price with its unit, e.g. 30gwei, 0.5gwei or 1500wei";
+    let (number, decimals) = if let Some(n) = t.strip_suffix("gwei") {
+        (n, 9)
+    } else if let Some(n) = t.strip_suffix("wei") {
+        (n, 0)
+    } else {
+        return Err(format!("'{s}' has no unit ({expected})"));
+    };
+    let number = number.trim();
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("'{s}' is not a gas price ({expected})"));
+    }
+    if number
+        .split_once('.')
+        .is_some_and(|(_, f)| f.len() > usize::from(decimals))
+    {
+        return Err(format!(
+            "'{s}' has more decimals than its unit allows (wei: none, gwei: 9)"
+        ));
+    }
+    let wei = Amount(number.to_owned())
+        .to_base_units(decimals)
+        .map_err(|e| format!("'{s}': {e} ({expected})"))?;
+    let wei = u128::try_from(wei).map_err(|_| format!("'{s}' is too large"))?;
+    if wei == 0 {
+        return Err("the gas price must be positive".into());
+    }
+    Ok(wei)
+}
+
 /// Hex bytes (`0x…`) or `@path` to read them from a file (raw bytes).
 pub(crate) fn bytes(s: &str) -> Result<Bytes, String> {
     if let Some(path) = s.strip_prefix('@') {
@@ -206,6 +252,24 @@ mod tests {
         assert_eq!(duration("1d").unwrap(), Duration::from_secs(86_400));
         assert!(duration("10x").unwrap_err().contains("unknown unit"));
         assert!(duration("0s").is_err());
+    }
+
+    #[test]
+    fn gas_prices_need_a_unit() {
+        assert_eq!(gas_price("200gwei").unwrap(), 200_000_000_000);
+        assert_eq!(gas_price("0.5 GWEI").unwrap(), 500_000_000);
+        assert_eq!(gas_price("1500wei").unwrap(), 1500);
+        assert!(gas_price("200").unwrap_err().contains("no unit"));
+        assert!(gas_price("0.1wei").unwrap_err().contains("decimals"));
+        assert!(
+            gas_price("0.0000000001gwei")
+                .unwrap_err()
+                .contains("decimals")
+        );
+        assert!(gas_price("0gwei").unwrap_err().contains("positive"));
+        assert!(gas_price("-1gwei").is_err());
+        assert_eq!(fee_cap("none").unwrap(), FeeCap(None));
+        assert_eq!(fee_cap("1gwei").unwrap(), FeeCap(Some(1_000_000_000)));
     }
 
     #[test]

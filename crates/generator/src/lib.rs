@@ -6,7 +6,7 @@ mod node;
 pub mod store;
 mod task;
 
-pub use node::{Node, NodeConfig, Status};
+pub use node::{DEFAULT_MAX_FEE_PER_GAS, Node, NodeConfig, Status};
 
 /// Errors that stop the node or the IVS. Problems of a single task are not errors: they are recorded on the
 /// task (`last_error`, `attempts`), logged and retried or settled.

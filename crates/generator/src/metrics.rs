@@ -24,6 +24,8 @@ pub struct Metrics {
     pub tasks_failed: Counter,
     /// Failed attempts that were retried (proving, IVS, submission).
     pub retries: Counter,
+    /// Transactions re-sent under the same nonce with higher fees because they lingered unmined.
+    pub fee_bumps: Counter,
     /// Tasks the node is working on (seen, proving or proved).
     pub tasks_active: Gauge,
     /// Proofs running now.
@@ -55,6 +57,7 @@ impl Metrics {
             tasks_discarded: Counter::default(),
             tasks_failed: Counter::default(),
             retries: Counter::default(),
+            fee_bumps: Counter::default(),
             tasks_active: Gauge::default(),
             proofs_running: Gauge::default(),
             scanned_block: Gauge::default(),
@@ -97,6 +100,11 @@ impl Metrics {
                 "retries",
                 "Failed attempts retried (proving, IVS, submission)",
                 &m.retries,
+            ),
+            (
+                "fee_bumps",
+                "Transactions re-sent with higher fees under the same nonce",
+                &m.fee_bumps,
             ),
         ];
         for (name, help, counter) in counters {

@@ -5,7 +5,7 @@
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider, ProviderBuilder, fillers::CachedNonceManager},
     rpc::{client::RpcClient, types::Filter},
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
@@ -19,7 +19,8 @@ use axum::{
 };
 use kalypso_provers::Prover;
 use kalypso_sdk::{
-    Deployment, Kalypso, MarketId, contracts::marketplace::ProofMarketplace::TaskAssigned,
+    BumpPolicy, Deployment, HeadWatcher, Kalypso, MarketId,
+    contracts::marketplace::ProofMarketplace::TaskAssigned,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,7 +32,10 @@ use std::{
     sync::{Arc, Mutex, RwLock},
     time::Duration,
 };
-use tokio::{sync::Semaphore, task::JoinSet};
+use tokio::{
+    sync::{Notify, Semaphore},
+    task::JoinSet,
+};
 use tracing::{debug, info, warn};
 
 use crate::{
@@ -47,6 +51,9 @@ use crate::{
 pub struct NodeConfig {
     /// HTTP JSON-RPC endpoint.
     pub rpc_url: String,
+    /// Websocket endpoint (`ws://` or `wss://`) whose new heads wake the scan at once; the poll timer stays as
+    /// the fallback. None: poll only.
+    pub ws_url: Option<String>,
     /// The generator's key: its address is the one tasks are assigned to; it sends proofs and discards.
     pub signer: PrivateKeySigner,
     /// The protocol's addresses.
@@ -79,13 +86,22 @@ pub struct NodeConfig {
     pub rescan_blocks: u64,
     /// Longest wait between retries of a failed step.
     pub max_backoff: Duration,
-    /// How long to wait for a transaction's receipt before treating the attempt as failed.
+    /// How long to wait for a transaction's receipt before the attempt counts as failed; the transaction stays
+    /// recorded and the next attempt follows it rather than sending another.
     pub receipt_timeout: Duration,
+    /// Re-send a transaction under the same nonce with fees 25% higher after this long without a receipt.
+    pub bump_after: Duration,
+    /// Highest max fee per gas (wei) a transaction is sent or re-sent with; none: no cap.
+    pub max_fee_per_gas: Option<u128>,
 }
 
+/// Default [`NodeConfig::max_fee_per_gas`]: 200 gwei.
+pub const DEFAULT_MAX_FEE_PER_GAS: u128 = 200_000_000_000;
+
 impl NodeConfig {
-    /// Defaults for everything but the endpoint, key, deployment, provers and database: 1 s polls, a 15 s
-    /// submit margin, 2 000-block log pages, an 8-block rescan, 30 s backoff cap, 120 s receipt timeout.
+    /// Defaults for everything but the endpoint, key, deployment, provers and database: no websocket, 1 s
+    /// polls, a 15 s submit margin, 2 000-block log pages, an 8-block rescan, 30 s backoff cap, 120 s receipt
+    /// timeout, fee bumps after 30 s up to [`DEFAULT_MAX_FEE_PER_GAS`].
     pub fn new(
         rpc_url: String,
         signer: PrivateKeySigner,
@@ -95,6 +111,7 @@ impl NodeConfig {
     ) -> Self {
         Self {
             rpc_url,
+            ws_url: None,
             signer,
             deployment,
             provers,
@@ -110,8 +127,25 @@ impl NodeConfig {
             rescan_blocks: 8,
             max_backoff: Duration::from_secs(30),
             receipt_timeout: Duration::from_secs(120),
+            bump_after: Duration::from_secs(30),
+            max_fee_per_gas: Some(DEFAULT_MAX_FEE_PER_GAS),
         }
     }
+
+    /// How the node's transactions are re-sent while they linger.
+    pub(crate) fn bump_policy(&self) -> BumpPolicy {
+        BumpPolicy {
+            bump_after: self.bump_after,
+            max_fee_per_gas: self.max_fee_per_gas,
+            poll_interval: receipt_poll(self.poll_interval),
+        }
+    }
+}
+
+/// How often to look for a receipt: the poll interval, at most every 250 ms (alloy's default for a remote
+/// endpoint is 7 s, which would dominate the time from proof to settlement on a fast chain).
+fn receipt_poll(poll: Duration) -> Duration {
+    poll.min(Duration::from_millis(250))
 }
 
 /// What the node reports about itself (`/health`).
@@ -132,6 +166,8 @@ pub struct Status {
     pub scanned_block: u64,
     /// Tasks in progress.
     pub active_tasks: usize,
+    /// Whether the new-head subscription is live; none without a websocket URL.
+    pub ws_subscribed: Option<bool>,
     /// The last scan's error, if it failed.
     pub last_error: Option<String>,
 }
@@ -149,6 +185,10 @@ pub struct Node {
     client: RwLock<Kalypso<DynProvider>>,
     running: Mutex<HashSet<u64>>,
     status: RwLock<Status>,
+    /// Woken by every new head of the websocket subscription (and by nothing else).
+    wake: Arc<Notify>,
+    /// The new-head subscription, when a websocket URL is configured; stops with the node.
+    heads: Option<HeadWatcher>,
 }
 
 impl Node {
@@ -197,6 +237,7 @@ impl Node {
             }
             tokio::select! {
                 () = &mut shutdown => break,
+                () = node.wake.notified() => {}
                 () = tokio::time::sleep(node.config.poll_interval) => {}
             }
         }
@@ -214,12 +255,26 @@ impl Node {
             .rpc_url
             .parse()
             .map_err(|e| Error::Config(format!("RPC URL {}: {e}", config.rpc_url)))?;
+        if config
+            .ws_url
+            .as_deref()
+            .is_some_and(|ws| !kalypso_sdk::is_ws_url(ws))
+        {
+            return Err(Error::Config(
+                "the websocket URL must start with ws:// or wss://".into(),
+            ));
+        }
+        if config.bump_after.is_zero() {
+            return Err(Error::Config("bump_after must be positive".into()));
+        }
         let me = config.signer.address();
         let d = config.deployment.clone();
-        let provider = build_provider(&url, &config.signer, config.poll_interval);
+        let nonces = CachedNonceManager::default();
+        let provider = build_provider(&url, &config.signer, config.poll_interval, &nonces);
         let client = Kalypso::connect(provider, d.clone(), me)
             .await?
-            .with_receipt_timeout(Some(config.receipt_timeout));
+            .with_receipt_timeout(Some(config.receipt_timeout))
+            .with_nonce_manager(nonces);
         let markets: Vec<MarketId> = config.provers.keys().copied().collect();
         for &market in &markets {
             client.market(market).await?;
@@ -274,6 +329,9 @@ impl Node {
             ?markets,
             max_parallel,
             ivs = config.ivs_url.as_deref().unwrap_or("none"),
+            new_heads = if config.ws_url.is_some() { "websocket + poll" } else { "poll" },
+            bump_after = ?config.bump_after,
+            max_fee_per_gas = ?config.max_fee_per_gas,
             db = %config.db_path.display(),
             "generator node starting"
         );
@@ -284,7 +342,14 @@ impl Node {
             max_parallel,
             ..Status::default()
         };
+        let wake = Arc::new(Notify::new());
+        let heads = config
+            .ws_url
+            .as_ref()
+            .map(|ws| HeadWatcher::spawn(ws.clone(), wake.clone()));
         Ok(Self {
+            wake,
+            heads,
             store,
             metrics: Metrics::new(),
             me,
@@ -308,11 +373,19 @@ impl Node {
 
     /// Replaces the provider after a transaction could not be sent: its nonce cache may have handed out a nonce
     /// that never reached the chain, which would stall every later transaction of the account. A new provider
-    /// reads the account's nonce from the chain again.
+    /// and nonce manager read the account's nonce from the chain again (the pending count, so transactions in
+    /// the mempool keep theirs).
     pub(crate) fn reset_client(&self) {
-        let provider = build_provider(&self.url, &self.config.signer, self.config.poll_interval);
+        let nonces = CachedNonceManager::default();
+        let provider = build_provider(
+            &self.url,
+            &self.config.signer,
+            self.config.poll_interval,
+            &nonces,
+        );
         let client = Kalypso::new(provider, self.config.deployment.clone(), self.me)
-            .with_receipt_timeout(Some(self.config.receipt_timeout));
+            .with_receipt_timeout(Some(self.config.receipt_timeout))
+            .with_nonce_manager(nonces);
         *self
             .client
             .write()
@@ -354,10 +427,13 @@ impl Node {
 
     /// The status.
     pub fn status(&self) -> Status {
-        self.status
+        let mut status = self
+            .status
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .clone();
+        status.ws_subscribed = self.heads.as_ref().map(HeadWatcher::is_subscribed);
+        status
     }
 
     fn first_block(&self) -> Result<u64> {
@@ -462,12 +538,20 @@ impl Node {
     }
 }
 
-/// A provider signing with `signer` that polls for receipts every `poll`, at most every 250 ms (alloy's default
-/// for a remote endpoint is 7 s, which would dominate the time from proof to settlement on a fast chain).
-fn build_provider(url: &reqwest::Url, signer: &PrivateKeySigner, poll: Duration) -> DynProvider {
-    let client =
-        RpcClient::new_http(url.clone()).with_poll_interval(poll.min(Duration::from_millis(250)));
+/// A provider signing with `signer` that polls for receipts every `poll`, at most every 250 ms, and takes
+/// nonces from `nonces` (shared with the client's replaceable transactions, so both draw from one sequence).
+fn build_provider(
+    url: &reqwest::Url,
+    signer: &PrivateKeySigner,
+    poll: Duration,
+    nonces: &CachedNonceManager,
+) -> DynProvider {
+    let client = RpcClient::new_http(url.clone()).with_poll_interval(receipt_poll(poll));
     ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_nonce_management(nonces.clone())
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(signer.clone()))
         .connect_client(client)
         .erased()

@@ -1,8 +1,11 @@
 //! The node's durable state in SQLite: the block cursor of the `TaskAssigned` scan and one row per task
 //! (ask id, state, inputs, proof, attempts, last error), so a restart resumes where the node stopped: a task
-//! proved but not submitted is submitted without proving it again, a settled task is left alone.
+//! proved but not submitted is submitted without proving it again, a settled task is left alone. A transaction
+//! the node sent and has not seen mined (its call, nonce, fees and every hash sent under that nonce) is kept
+//! too, so a restart follows it instead of sending the task's transaction a second time.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, Bytes};
+use kalypso_sdk::{Fees, PendingTx, TxCall};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use std::{fmt, path::Path, str::FromStr, sync::Mutex};
@@ -81,6 +84,59 @@ impl FromStr for TaskState {
     }
 }
 
+/// What a node transaction does: how its receipt is read after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TxKind {
+    /// `submitProof`.
+    Proof,
+    /// `submitInvalidInputAttestation`.
+    Attestation,
+    /// `discard`.
+    Discard,
+}
+
+impl TxKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Proof, Self::Attestation, Self::Discard];
+
+    /// The kind's name in the database and the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Proof => "proof",
+            Self::Attestation => "attestation",
+            Self::Discard => "discard",
+        }
+    }
+}
+
+impl FromStr for TxKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| Error::Store(format!("unknown transaction kind {s:?}")))
+    }
+}
+
+/// A task's transaction sent but not seen mined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredTx {
+    /// What it does.
+    pub kind: TxKind,
+    /// Why it was sent (the discard's reason, the invalid inputs'), kept for the task's final note.
+    pub note: Option<String>,
+    /// The call, to re-send it with higher fees.
+    #[serde(skip)]
+    pub call: TxCall,
+    /// Nonce, latest fees and every hash sent under the nonce.
+    #[serde(flatten)]
+    pub pending: PendingTx,
+}
+
 /// One task as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -113,6 +169,8 @@ pub struct TaskRecord {
     pub last_error: Option<String>,
     /// The transaction that settled it (proof, attestation or discard).
     pub tx_hash: Option<B256>,
+    /// A transaction sent for it and not seen mined yet.
+    pub pending_tx: Option<StoredTx>,
 }
 
 /// What [`Store::record_assignment`] did with a `TaskAssigned` log.
@@ -152,6 +210,19 @@ CREATE TABLE IF NOT EXISTS tasks (
     tx_hash BLOB
 );
 CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state);
+CREATE TABLE IF NOT EXISTS pending_txs (
+    ask_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    note TEXT,
+    to_address BLOB NOT NULL,
+    input BLOB NOT NULL,
+    gas_limit INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    max_fee TEXT NOT NULL,
+    priority_fee TEXT NOT NULL,
+    hashes BLOB NOT NULL,
+    sent_at_ms INTEGER NOT NULL
+);
 ";
 
 const COLUMNS: &str = "ask_id, market_id, state, task_deadline, assigned_block, seen_at_ms, updated_at_ms, \
@@ -294,6 +365,7 @@ impl Store {
             Some((state, _)) => {
                 let state: TaskState = state.parse()?;
                 if matches!(state, TaskState::Discarded | TaskState::Failed) {
+                    conn.execute("DELETE FROM pending_txs WHERE ask_id = ?1", [ask_id as i64])?;
                     conn.execute(
                         "UPDATE tasks SET state = 'seen', task_deadline = ?2, assigned_block = ?3, seen_at_ms = ?4,
                                           updated_at_ms = ?4, proof = NULL, proving_ms = NULL, attempts = 0,
@@ -318,14 +390,16 @@ impl Store {
 
     /// One task.
     pub fn task(&self, ask_id: u64) -> Result<Option<TaskRecord>> {
-        self.conn()
+        let conn = self.conn();
+        let task = conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM tasks WHERE ask_id = ?1"),
                 [ask_id as i64],
                 task_row,
             )
             .optional()?
-            .transpose()
+            .transpose()?;
+        task.map(|t| with_pending(&conn, t)).transpose()
     }
 
     /// Every task, newest ask first (at most `limit`).
@@ -335,7 +409,56 @@ impl Store {
             "SELECT {COLUMNS} FROM tasks ORDER BY ask_id DESC LIMIT ?1"
         ))?;
         let rows = stmt.query_map([limit.min(i64::MAX as usize) as i64], task_row)?;
-        rows.map(|r| r?).collect()
+        rows.map(|r| with_pending(&conn, r??)).collect()
+    }
+
+    /// The task's transaction sent and not seen mined, if any.
+    pub fn pending_tx(&self, ask_id: u64) -> Result<Option<StoredTx>> {
+        pending_tx(&self.conn(), ask_id)
+    }
+
+    /// Records a send of the task's transaction (the first or a replacement), replacing the previous record:
+    /// `pending` carries every hash sent under its nonce.
+    pub fn set_pending(
+        &self,
+        ask_id: u64,
+        kind: TxKind,
+        note: Option<&str>,
+        call: &TxCall,
+        pending: &PendingTx,
+    ) -> Result<()> {
+        let hashes: Vec<u8> = pending.hashes.iter().flat_map(|h| h.0).collect();
+        self.conn().execute(
+            "INSERT INTO pending_txs (ask_id, kind, note, to_address, input, gas_limit, nonce, max_fee, priority_fee,
+                                      hashes, sent_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (ask_id) DO UPDATE SET
+                 kind = excluded.kind, note = excluded.note, to_address = excluded.to_address,
+                 input = excluded.input, gas_limit = excluded.gas_limit, nonce = excluded.nonce,
+                 max_fee = excluded.max_fee, priority_fee = excluded.priority_fee, hashes = excluded.hashes,
+                 sent_at_ms = excluded.sent_at_ms",
+            params![
+                ask_id as i64,
+                kind.as_str(),
+                note,
+                call.to.as_slice(),
+                call.input.as_ref(),
+                call.gas_limit as i64,
+                pending.nonce as i64,
+                pending.fees.max_fee_per_gas.to_string(),
+                pending.fees.max_priority_fee_per_gas.to_string(),
+                hashes,
+                pending.sent_at_ms as i64,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the task's pending transaction (it was mined, or its nonce was used by another one).
+    pub fn clear_pending(&self, ask_id: u64) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM pending_txs WHERE ask_id = ?1", [ask_id as i64])?;
+        Ok(())
     }
 
     /// Ids of the tasks the node is not done with, oldest ask first.
@@ -390,7 +513,7 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a task with the transaction that settled it.
+    /// Ends a task with the transaction that settled it (its pending transaction is forgotten).
     pub fn set_settled(
         &self,
         ask_id: u64,
@@ -398,7 +521,9 @@ impl Store {
         tx_hash: Option<B256>,
         note: Option<&str>,
     ) -> Result<()> {
-        self.conn().execute(
+        let conn = self.conn();
+        conn.execute("DELETE FROM pending_txs WHERE ask_id = ?1", [ask_id as i64])?;
+        conn.execute(
             "UPDATE tasks SET state = ?2, tx_hash = ?3, last_error = ?4, updated_at_ms = ?5 WHERE ask_id = ?1",
             params![
                 ask_id as i64,
@@ -462,8 +587,79 @@ fn task_row(r: &Row<'_>) -> rusqlite::Result<Result<TaskRecord>> {
         tx_hash: tx_hash
             .filter(|h| h.len() == 32)
             .map(|h| B256::from_slice(&h)),
+        pending_tx: None,
     };
     Ok(state.parse().map(|state| TaskRecord { state, ..record }))
+}
+
+fn with_pending(conn: &Connection, task: TaskRecord) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        pending_tx: pending_tx(conn, task.ask_id)?,
+        ..task
+    })
+}
+
+fn pending_tx(conn: &Connection, ask_id: u64) -> Result<Option<StoredTx>> {
+    type Row = (
+        String,
+        Option<String>,
+        Vec<u8>,
+        Vec<u8>,
+        i64,
+        i64,
+        String,
+        String,
+        Vec<u8>,
+        i64,
+    );
+    let row: Option<Row> = conn
+        .query_row(
+            "SELECT kind, note, to_address, input, gas_limit, nonce, max_fee, priority_fee, hashes, sent_at_ms
+             FROM pending_txs WHERE ask_id = ?1",
+            [ask_id as i64],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((kind, note, to, input, gas, nonce, max_fee, priority_fee, hashes, sent_at)) = row
+    else {
+        return Ok(None);
+    };
+    let bad = |what: &str| Error::Store(format!("pending transaction of ask {ask_id}: bad {what}"));
+    if to.len() != 20 || hashes.is_empty() || hashes.len() % 32 != 0 {
+        return Err(bad("address or hashes"));
+    }
+    let fee = |text: &str| text.parse::<u128>().map_err(|_| bad("fee"));
+    Ok(Some(StoredTx {
+        kind: kind.parse()?,
+        note,
+        call: TxCall {
+            to: Address::from_slice(&to),
+            input: Bytes::from(input),
+            gas_limit: gas as u64,
+        },
+        pending: PendingTx {
+            nonce: nonce as u64,
+            fees: Fees {
+                max_fee_per_gas: fee(&max_fee)?,
+                max_priority_fee_per_gas: fee(&priority_fee)?,
+            },
+            hashes: hashes.chunks_exact(32).map(B256::from_slice).collect(),
+            sent_at_ms: sent_at as u64,
+        },
+    }))
 }
 
 /// The `p`-quantile (nearest rank) of `values`, `None` when empty.
@@ -547,6 +743,59 @@ mod tests {
         drop(s);
         let err = Store::open(&path, 1, marketplace, Address::repeat_byte(3)).unwrap_err();
         assert!(err.to_string().contains("another --db"), "{err}");
+    }
+
+    #[test]
+    fn a_pending_transaction_is_kept_with_every_hash_until_the_task_settles() {
+        let s = store();
+        s.record_assignment(5, 1, 100, 2).expect("record");
+        assert_eq!(s.pending_tx(5).expect("read"), None);
+        let call = TxCall {
+            to: Address::repeat_byte(1),
+            input: Bytes::from_static(b"calldata"),
+            gas_limit: 300_000,
+        };
+        let mut pending = PendingTx {
+            nonce: 7,
+            fees: Fees {
+                max_fee_per_gas: u128::from(u64::MAX) * 3,
+                max_priority_fee_per_gas: 2,
+            },
+            hashes: vec![B256::repeat_byte(0xa1)],
+            sent_at_ms: 1_000,
+        };
+        s.set_pending(5, TxKind::Proof, None, &call, &pending)
+            .expect("first send");
+        pending.hashes.push(B256::repeat_byte(0xa2));
+        pending.sent_at_ms = 2_000;
+        s.set_pending(5, TxKind::Proof, Some("why"), &call, &pending)
+            .expect("replacement");
+        let stored = s.pending_tx(5).expect("read").expect("pending");
+        assert_eq!(
+            stored,
+            StoredTx {
+                kind: TxKind::Proof,
+                note: Some("why".into()),
+                call: call.clone(),
+                pending: pending.clone(),
+            }
+        );
+        let task = s.task(5).expect("read").expect("exists");
+        assert_eq!(task.pending_tx, Some(stored));
+        let json = serde_json::to_value(&task).expect("json");
+        assert_eq!(json["pendingTx"]["kind"], "proof");
+        assert_eq!(
+            json["pendingTx"]["hashes"].as_array().map(Vec::len),
+            Some(2)
+        );
+
+        s.set_settled(5, TaskState::Submitted, Some(pending.hash()), None)
+            .expect("settled");
+        assert_eq!(s.pending_tx(5).expect("read"), None);
+        s.set_pending(5, TxKind::Discard, None, &call, &pending)
+            .expect("again");
+        s.clear_pending(5).expect("clear");
+        assert_eq!(s.task(5).expect("read").expect("exists").pending_tx, None);
     }
 
     #[test]

@@ -5,15 +5,24 @@
 //!   the wait makes the deadline unreachable), prove off the runtime, store the proof (`proved`);
 //! - `proved`: submit the stored proof (`submitted`), retrying with backoff on RPC errors.
 //!
-//! A task the chain shows as settled, expired or assigned elsewhere ends without a transaction.
+//! A task the chain shows as settled, expired or assigned elsewhere ends without a transaction. Every
+//! transaction (proof, attestation, discard) is recorded with its nonce and hashes as it is sent and re-sent
+//! with 25% higher fees while it lingers; a task with such a record follows it (also after a restart) before
+//! anything else, so its transaction is never sent twice under two nonces.
 
 use alloy::{
     primitives::{B256, Bytes},
     providers::Provider,
+    rpc::types::TransactionReceipt,
 };
 use kalypso_primitives::AskState;
 use kalypso_provers::{InputCheck, ProveRequest, ProverError};
-use kalypso_sdk::contracts::marketplace::ProofMarketplace::ProofMarketplaceErrors;
+use kalypso_sdk::{
+    PendingTx, TxCall,
+    contracts::marketplace::ProofMarketplace::{
+        ProofMarketplaceErrors, ProofSubmitted, TaskDiscarded,
+    },
+};
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -23,7 +32,7 @@ use tracing::{debug, error, info, warn};
 use crate::{
     ivs::CheckRequest,
     node::Node,
-    store::{TaskRecord, TaskState},
+    store::{StoredTx, TaskRecord, TaskState, TxKind},
     unix_ms,
 };
 
@@ -51,15 +60,16 @@ pub(crate) async fn drive(node: Arc<Node>, ask_id: u64) {
                 continue;
             }
         };
-        let step = match task.state {
-            TaskState::Seen | TaskState::Proving => prove(&node, &task).await,
-            TaskState::Proved => {
+        let step = match (&task.pending_tx, task.state) {
+            (_, state) if state.is_terminal() => return,
+            (Some(sent), _) => follow(&node, &task, sent.clone()).await,
+            (None, TaskState::Seen | TaskState::Proving) => prove(&node, &task).await,
+            (None, _) => {
                 if resumed {
                     await_pending_transactions(&node).await;
                 }
                 submit(&node, &task).await
             }
-            _ => return,
         };
         if let Err(Retry(why)) = step {
             node.metrics.retries.inc();
@@ -74,9 +84,10 @@ pub(crate) async fn drive(node: Arc<Node>, ask_id: u64) {
     }
 }
 
-/// Before submitting a proof the node found already made (a restart): the previous process may have sent it
-/// and died before the receipt. While the account has transactions in the mempool, wait for them (at most the
-/// receipt timeout), so the on-chain check that follows sees that submission instead of sending a second one.
+/// Before submitting a proof the node found already made (a restart) with no transaction recorded: the previous
+/// process may have sent it and died before recording it. While the account has transactions in the mempool,
+/// wait for them (at most the receipt timeout), so the on-chain check that follows sees that submission instead
+/// of sending a second one.
 async fn await_pending_transactions(node: &Node) {
     let started = Instant::now();
     loop {
@@ -333,17 +344,32 @@ async fn attest(node: &Node, task: &TaskRecord, inputs: &[u8], reason: &str) -> 
         )
         .await;
     };
-    match node
+    let note = format!("invalid inputs: {reason}");
+    let result = match node
         .client()
-        .submit_invalid_input_attestation(id, signature)
+        .prepare_invalid_input_attestation(id, signature)
         .await
     {
-        Ok((_, tx)) => finish(
+        Ok(call) => transact(node, task, TxKind::Attestation, &note, call, None).await?,
+        Err(e) => Err(e),
+    };
+    attested(node, task, &note, result).await
+}
+
+/// The outcome of an attestation transaction.
+async fn attested(
+    node: &Node,
+    task: &TaskRecord,
+    note: &str,
+    result: kalypso_sdk::Result<TransactionReceipt>,
+) -> Step {
+    match result {
+        Ok(receipt) => finish(
             node,
             task,
             TaskState::Attested,
-            Some(tx.hash),
-            &format!("invalid inputs: {reason}"),
+            Some(receipt.transaction_hash),
+            note,
         ),
         Err(e) => match e.marketplace_error() {
             Some(ProofMarketplaceErrors::InvalidAttestation(_)) => {
@@ -394,25 +420,44 @@ async fn submit(node: &Node, task: &TaskRecord) -> Step {
             .map_err(retry)?;
         return Ok(());
     };
-    let result = node
+    let result = match node
         .client()
-        .submit_proof(
+        .prepare_submit_proof(
             id,
             Bytes::copy_from_slice(inputs),
             Bytes::copy_from_slice(proof),
         )
-        .await;
+        .await
+    {
+        Ok(call) => transact(node, task, TxKind::Proof, "proof accepted", call, None).await?,
+        Err(e) => Err(e),
+    };
+    submitted(node, task, result).await
+}
+
+/// The outcome of a proof submission.
+async fn submitted(
+    node: &Node,
+    task: &TaskRecord,
+    result: kalypso_sdk::Result<TransactionReceipt>,
+) -> Step {
+    let id = task.ask_id;
     match result {
-        Ok((event, tx)) => {
+        Ok(receipt) => {
             let total_ms = unix_ms().saturating_sub(task.seen_at_ms);
             let overhead_ms = total_ms.saturating_sub(task.proving_ms.unwrap_or(0));
             node.metrics.node_overhead.observe(overhead_ms as f64 / 1e3);
+            let price = node
+                .client()
+                .marketplace_event::<ProofSubmitted>(&receipt)
+                .map(|e| e.price.to_string())
+                .unwrap_or_default();
             info!(
                 target: "kalypso::generator",
                 ask_id = id,
-                tx = %tx.hash,
-                gas_used = tx.gas_used,
-                price = %event.price,
+                tx = %receipt.transaction_hash,
+                gas_used = receipt.gas_used,
+                price,
                 total_ms,
                 overhead_ms,
                 "proof accepted"
@@ -421,7 +466,7 @@ async fn submit(node: &Node, task: &TaskRecord) -> Step {
                 node,
                 task,
                 TaskState::Submitted,
-                Some(tx.hash),
+                Some(receipt.transaction_hash),
                 "proof accepted",
             )
         }
@@ -450,10 +495,33 @@ async fn submit(node: &Node, task: &TaskRecord) -> Step {
 async fn discard(node: &Node, task: &TaskRecord, why: &str) -> Step {
     let id = task.ask_id;
     warn!(target: "kalypso::generator", ask_id = id, reason = why, "discarding the task");
-    match node.client().discard(id).await {
-        Ok((event, tx)) => {
-            info!(target: "kalypso::generator", ask_id = id, penalty = %event.penalty, reopened = event.reopened, "discarded");
-            finish(node, task, TaskState::Discarded, Some(tx.hash), why)
+    let result = match node.client().prepare_discard(id).await {
+        Ok(call) => transact(node, task, TxKind::Discard, why, call, None).await?,
+        Err(e) => Err(e),
+    };
+    discarded(node, task, why, result).await
+}
+
+/// The outcome of a discard.
+async fn discarded(
+    node: &Node,
+    task: &TaskRecord,
+    why: &str,
+    result: kalypso_sdk::Result<TransactionReceipt>,
+) -> Step {
+    let id = task.ask_id;
+    match result {
+        Ok(receipt) => {
+            if let Ok(event) = node.client().marketplace_event::<TaskDiscarded>(&receipt) {
+                info!(target: "kalypso::generator", ask_id = id, penalty = %event.penalty, reopened = event.reopened, "discarded");
+            }
+            finish(
+                node,
+                task,
+                TaskState::Discarded,
+                Some(receipt.transaction_hash),
+                why,
+            )
         }
         Err(e) => match e.marketplace_error() {
             Some(ProofMarketplaceErrors::TaskDeadline(_)) => finish(
@@ -472,6 +540,91 @@ async fn discard(node: &Node, task: &TaskRecord, why: &str) -> Step {
                 Err(retry(format!("discard: {e}")))
             }
         },
+    }
+}
+
+/// Sends `call` for the task (or, with `resume`, follows the transaction recorded for it) until one of its
+/// hashes is mined, re-sending it with higher fees while it lingers; every send is recorded before the wait goes
+/// on. The outer error is a wait longer than the receipt timeout: the transaction stays recorded and the next
+/// attempt follows it. The inner result is the SDK's: the receipt of a success, or why not.
+async fn transact(
+    node: &Node,
+    task: &TaskRecord,
+    kind: TxKind,
+    note: &str,
+    call: TxCall,
+    resume: Option<PendingTx>,
+) -> Result<kalypso_sdk::Result<TransactionReceipt>, Retry> {
+    let id = task.ask_id;
+    let client = node.client();
+    let record = |pending: &PendingTx| {
+        if pending.bumps() > 0 {
+            node.metrics.fee_bumps.inc();
+        }
+        debug!(
+            target: "kalypso::generator",
+            ask_id = id,
+            kind = kind.as_str(),
+            nonce = pending.nonce,
+            hash = %pending.hash(),
+            bumps = pending.bumps(),
+            "transaction sent"
+        );
+        if let Err(e) = node.store.set_pending(id, kind, Some(note), &call, pending) {
+            // The on-chain checks of the next step still prevent a second settlement; log loudly.
+            error!(target: "kalypso::generator", ask_id = id, %e, "cannot record a sent transaction");
+        }
+    };
+    let sent = tokio::time::timeout(
+        node.config.receipt_timeout,
+        client.send_until_mined(&call, resume, node.config.bump_policy(), record),
+    )
+    .await;
+    let Ok(result) = sent else {
+        let nonce = node
+            .store
+            .pending_tx(id)
+            .ok()
+            .flatten()
+            .map(|p| p.pending.nonce.to_string())
+            .unwrap_or_else(|| "?".into());
+        return Err(retry(format!(
+            "{}: no receipt after {:?}; nonce {nonce} is still pending and will be followed",
+            kind.as_str(),
+            node.config.receipt_timeout
+        )));
+    };
+    if matches!(
+        result,
+        Ok(_)
+            | Err(kalypso_sdk::Error::Replaced { .. }
+                | kalypso_sdk::Error::Reverted { .. }
+                | kalypso_sdk::Error::RevertedUnknown { .. }
+                | kalypso_sdk::Error::TxFailed { .. })
+    ) {
+        // Mined (or its nonce used): nothing left to follow.
+        node.store.clear_pending(id).map_err(retry)?;
+    }
+    Ok(result)
+}
+
+/// Follows the transaction recorded for the task (sent before a restart or before the last attempt timed
+/// out): re-sent with higher fees while it lingers, its outcome read as that of the step that sent it.
+async fn follow(node: &Node, task: &TaskRecord, sent: StoredTx) -> Step {
+    info!(
+        target: "kalypso::generator",
+        ask_id = task.ask_id,
+        kind = sent.kind.as_str(),
+        nonce = sent.pending.nonce,
+        sends = sent.pending.hashes.len(),
+        "following a transaction sent earlier"
+    );
+    let note = sent.note.clone().unwrap_or_default();
+    let result = transact(node, task, sent.kind, &note, sent.call, Some(sent.pending)).await?;
+    match sent.kind {
+        TxKind::Proof => submitted(node, task, result).await,
+        TxKind::Attestation => attested(node, task, &note, result).await,
+        TxKind::Discard => discarded(node, task, &note, result).await,
     }
 }
 

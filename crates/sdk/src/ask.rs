@@ -13,10 +13,10 @@ use kalypso_contracts::marketplace::{IProofMarketplace, ProofMarketplace};
 use kalypso_primitives::{SkipReason, eip712};
 
 use crate::{
-    AskInfo, AskParams, Error, Kalypso, RelayOutcome, Result, SkippedAssignment, TxSummary,
+    AskInfo, AskParams, Error, Kalypso, RelayOutcome, Result, SkippedAssignment, TxCall, TxSummary,
     client::view,
     error::Target,
-    tx,
+    tx::{self, Gas},
     types::{AskId, MarketId, to_u64},
 };
 
@@ -210,6 +210,42 @@ impl<P: Provider> Kalypso<P> {
         Ok((settled, TxSummary::from(&receipt)))
     }
 
+    /// [`submit_proof`](Self::submit_proof) as a [`TxCall`] for
+    /// [`send_until_mined`](Self::send_until_mined) (re-sent with higher fees while it lingers). Estimates the
+    /// gas now: a proof the marketplace would reject is its typed error here, before anything is sent.
+    pub async fn prepare_submit_proof(
+        &self,
+        ask_id: AskId,
+        inputs: Bytes,
+        proof: Bytes,
+    ) -> Result<TxCall> {
+        let m = self.marketplace();
+        self.prepare(
+            m.submitProof(U256::from(ask_id), inputs, proof),
+            self.deployment().marketplace,
+            Target::Marketplace,
+            Gas::WithMargin,
+        )
+        .await
+    }
+
+    /// [`submit_invalid_input_attestation`](Self::submit_invalid_input_attestation) as a [`TxCall`] (see
+    /// [`prepare_submit_proof`](Self::prepare_submit_proof)).
+    pub async fn prepare_invalid_input_attestation(
+        &self,
+        ask_id: AskId,
+        signature: Bytes,
+    ) -> Result<TxCall> {
+        let m = self.marketplace();
+        self.prepare(
+            m.submitInvalidInputAttestation(U256::from(ask_id), signature),
+            self.deployment().marketplace,
+            Target::Marketplace,
+            Gas::Estimate,
+        )
+        .await
+    }
+
     /// Signs the EIP-712 `InvalidInput(marketId, askId, inputsHash)` attestation for this deployment; returns
     /// the 65-byte `r ‖ s ‖ v` signature the marketplace takes.
     pub async fn sign_invalid_input<S: Signer + Send + Sync + ?Sized>(
@@ -245,6 +281,18 @@ impl<P: Provider> Kalypso<P> {
             .await?;
         let discarded = tx::event(&receipt, self.deployment().marketplace)?;
         Ok((discarded, TxSummary::from(&receipt)))
+    }
+
+    /// [`discard`](Self::discard) as a [`TxCall`] (see [`prepare_submit_proof`](Self::prepare_submit_proof)).
+    pub async fn prepare_discard(&self, ask_id: AskId) -> Result<TxCall> {
+        let m = self.marketplace();
+        self.prepare(
+            m.discard(U256::from(ask_id)),
+            self.deployment().marketplace,
+            Target::Marketplace,
+            Gas::Estimate,
+        )
+        .await
     }
 
     /// Slashes a generator that missed its task deadline (anyone; the sender earns the keeper share). The ask

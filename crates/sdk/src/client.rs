@@ -4,9 +4,9 @@ use alloy::{
     contract::{CallBuilder, CallDecoder},
     eips::BlockNumberOrTag,
     primitives::{Address, Bytes, U256},
-    providers::Provider,
+    providers::{Provider, fillers::CachedNonceManager},
     rpc::types::TransactionReceipt,
-    sol_types::Eip712Domain,
+    sol_types::{Eip712Domain, SolEvent},
 };
 use kalypso_contracts::{
     EntityKeyRegistry, GeneratorRegistry, ProofMarketplace, TestToken,
@@ -42,6 +42,7 @@ pub struct Kalypso<P> {
     sender: Address,
     log_page_blocks: u64,
     receipt_timeout: Option<Duration>,
+    nonces: CachedNonceManager,
 }
 
 impl<P: Provider> Kalypso<P> {
@@ -54,6 +55,7 @@ impl<P: Provider> Kalypso<P> {
             sender,
             log_page_blocks: DEFAULT_LOG_PAGE_BLOCKS,
             receipt_timeout: Some(DEFAULT_RECEIPT_TIMEOUT),
+            nonces: CachedNonceManager::default(),
         }
     }
 
@@ -96,6 +98,26 @@ impl<P: Provider> Kalypso<P> {
     pub fn with_receipt_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.receipt_timeout = timeout;
         self
+    }
+
+    /// Sets the nonce manager [`send_pending`](Self::send_pending) takes nonces from. Give the provider's nonce
+    /// filler the same one (`ProviderBuilder::with_nonce_management(manager.clone())`; clones share their
+    /// counts): then every transaction of the sender draws from one sequence, whichever method sent it.
+    /// Default: a manager of this client's own (and of its clones).
+    pub fn with_nonce_manager(mut self, nonces: CachedNonceManager) -> Self {
+        self.nonces = nonces;
+        self
+    }
+
+    /// The nonce manager of [`send_pending`](Self::send_pending).
+    pub fn nonce_manager(&self) -> &CachedNonceManager {
+        &self.nonces
+    }
+
+    /// The first event of type `E` the marketplace emitted in `receipt` (e.g. the `ProofSubmitted` of a
+    /// transaction sent with [`send_until_mined`](Self::send_until_mined)).
+    pub fn marketplace_event<E: SolEvent>(&self, receipt: &TransactionReceipt) -> Result<E> {
+        tx::event(receipt, self.deployment.marketplace)
     }
 
     /// The provider.

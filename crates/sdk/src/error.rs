@@ -50,6 +50,16 @@ pub enum Error {
         /// Block it was mined in.
         block: u64,
     },
+    /// A transaction followed by [`Kalypso::send_until_mined`](crate::Kalypso::send_until_mined) was not mined,
+    /// but its account nonce was used by another transaction (one sent under the nonce and not recorded, or one
+    /// from elsewhere). Check on-chain what happened before sending again.
+    #[error("nonce {nonce} was used by a transaction other than the {sent} sent under it")]
+    Replaced {
+        /// The account nonce.
+        nonce: u64,
+        /// Transactions sent under it.
+        sent: usize,
+    },
     /// The transaction succeeded but its receipt lacks the event the call always emits.
     #[error("transaction {tx} emitted no {event} event")]
     MissingEvent {

@@ -7,7 +7,9 @@ mod deployment;
 mod error;
 mod events;
 mod generator;
+mod heads;
 mod market;
+mod pending;
 mod tx;
 mod types;
 
@@ -16,6 +18,8 @@ pub use deploy::{DeployConfig, DeployProgress, SampleMarket, deploy, deploy_with
 pub use deployment::Deployment;
 pub use error::{ContractError, Error, Result};
 pub use events::{EventRecord, ProtocolEvent};
+pub use heads::{HeadWatcher, MAX_RECONNECT_BACKOFF, is_ws_url};
+pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;
 pub use types::{
     AskId, AskInfo, AskParams, GeneratorInfo, MarketId, MarketInfo, MarketParams, ProtocolParams,

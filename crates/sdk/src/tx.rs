@@ -39,6 +39,14 @@ fn with_margin(estimate: u64) -> u64 {
         .saturating_add(25_000)
 }
 
+/// The gas limit for an `estimate` under `gas`.
+pub(crate) fn with_gas(estimate: u64, gas: Gas) -> u64 {
+    match gas {
+        Gas::Estimate => estimate,
+        Gas::WithMargin => with_margin(estimate),
+    }
+}
+
 /// Sends `call` from `from`, waits for its receipt and checks its status. Reverts (at estimation or, for a
 /// mined failure, on replay at its block) are decoded with `target`'s ABI first.
 pub(crate) async fn send<P: Provider, D: CallDecoder>(
@@ -54,10 +62,7 @@ pub(crate) async fn send<P: Provider, D: CallDecoder>(
         .estimate_gas()
         .await
         .map_err(|e| from_contract(e, target))?;
-    let call = call.gas(match gas {
-        Gas::Estimate => estimate,
-        Gas::WithMargin => with_margin(estimate),
-    });
+    let call = call.gas(with_gas(estimate, gas));
     let pending = call.send().await.map_err(|e| from_contract(e, target))?;
     let hash = *pending.tx_hash();
     debug!(target: "kalypso::sdk", %hash, %from, what, "transaction sent");

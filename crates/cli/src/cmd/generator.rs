@@ -284,7 +284,10 @@ pub(super) async fn run_node(global: &GlobalArgs, args: GeneratorRunArgs) -> any
         .map(usize::try_from)
         .transpose()
         .context("--max-parallel is too large")?;
+    config.ws_url = args.ws_url;
     config.poll_interval = args.poll_interval;
+    config.bump_after = args.bump_after;
+    config.max_fee_per_gas = args.max_fee_per_gas.0;
     config.listen = args.listen;
     config.proof_time_estimate = args.proof_time_estimate;
     config.submit_margin = args.submit_margin;

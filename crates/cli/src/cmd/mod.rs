@@ -30,7 +30,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Prover(cmd) => return prover::run(Output::new(cli.global.json), cmd).await,
         Command::Engine(cmd) => engine::run(&cli.global, cmd).await?,
         Command::Generator(GeneratorCmd::Run(args)) => {
-            generator::run_node(&cli.global, args).await?;
+            generator::run_node(&cli.global, *args).await?;
         }
         Command::Ivs(cmd) => ivs::run(&cli.global, cmd).await?,
         Command::Devnet(args) => return devnet::run(&cli.global, args).await,

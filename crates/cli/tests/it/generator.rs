@@ -126,6 +126,12 @@ fn engine_and_generator_node_prove_a_cli_ask() {
             "1",
             "--db",
             &dir.join("generator.db").display().to_string(),
+            "--ws-url",
+            &chain.anvil.ws_endpoint(),
+            "--bump-after",
+            "10s",
+            "--max-fee-per-gas",
+            "50gwei",
         ],
     );
     let inputs = format!(

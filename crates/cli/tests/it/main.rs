@@ -113,6 +113,18 @@ fn bad_arguments_name_the_field_and_the_fix() {
     .assert()
     .code(2)
     .stderr(predicate::str::contains("expected one of: cost, time"));
+    let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+    cmd.args([
+        "generator",
+        "run",
+        "--market",
+        "1",
+        "--max-fee-per-gas",
+        "200",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("'200' has no unit"));
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! The generator node and the IVS against the real contracts on a fresh anvil per test, with real Groth16
 //! proofs verified on-chain: a task proven and accepted, invalid inputs settled through an IVS on a loopback
-//! port, a restart between proving and submitting, and discards before a deadline that cannot be met.
+//! port, a restart between proving and submitting, discards before a deadline that cannot be met, fee bumps of
+//! a submission held in the mempool (also across a restart), and new heads over a websocket.
 
 mod deadline;
+mod fees;
+mod heads;
 mod ivs;
 mod prove;
 mod restart;
@@ -327,6 +330,31 @@ impl Env {
         )
         .await
     }
+}
+
+/// `(latest, pending)` transaction counts of the generator.
+async fn counts(env: &Env) -> (u64, u64) {
+    let g = env.generator.address();
+    let latest = env
+        .provider
+        .get_transaction_count(g)
+        .latest()
+        .await
+        .expect("latest");
+    let pending = env
+        .provider
+        .get_transaction_count(g)
+        .pending()
+        .await
+        .expect("pending");
+    (latest, pending)
+}
+
+async fn anvil(env: &Env, method: &'static str, params: serde_json::Value) {
+    env.provider
+        .raw_request::<_, serde_json::Value>(method.into(), params)
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
 }
 
 /// Polls `check` until it returns `Some`, or panics after `timeout` naming `what`.

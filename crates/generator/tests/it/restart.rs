@@ -177,31 +177,6 @@ async fn a_restart_submits_the_stored_proof_once_without_proving_again() {
     node.stop().await;
 }
 
-/// `(latest, pending)` transaction counts of the generator.
-async fn counts(env: &Env) -> (u64, u64) {
-    let g = env.generator.address();
-    let latest = env
-        .provider
-        .get_transaction_count(g)
-        .latest()
-        .await
-        .expect("latest");
-    let pending = env
-        .provider
-        .get_transaction_count(g)
-        .pending()
-        .await
-        .expect("pending");
-    (latest, pending)
-}
-
-async fn anvil(env: &Env, method: &'static str, params: serde_json::Value) {
-    env.provider
-        .raw_request::<_, serde_json::Value>(method.into(), params)
-        .await
-        .unwrap_or_else(|e| panic!("{method}: {e}"));
-}
-
 #[tokio::test]
 async fn a_submission_in_flight_when_the_node_dies_is_not_sent_again() {
     let env = Env::new().await;

@@ -1,11 +1,14 @@
 //! The SDK against the real contracts on a fresh anvil per test: deployment, markets, generators, the ask
-//! lifecycle with a real Groth16 proof, slashing, invalid-input attestations, refunds, and typed failures.
+//! lifecycle with a real Groth16 proof, slashing, invalid-input attestations, refunds, typed failures, fee
+//! bumps of lingering transactions and new-head notifications.
 
 mod asks;
 mod deploy;
 mod failures;
 mod generators;
+mod heads;
 mod markets;
+mod pending;
 
 use alloy::{
     network::EthereumWallet,
