@@ -73,7 +73,7 @@ impl DevnetConfig {
 #[derive(Debug)]
 pub struct Devnet {
     config: DevnetConfig,
-    anvil: Option<Anvil>,
+    anvil: Option<tokio::sync::Mutex<Anvil>>,
     rpc_url: String,
     ws_url: Option<String>,
     /// What is on-chain.
@@ -116,7 +116,7 @@ impl Devnet {
                 progress.step("starting anvil");
                 let anvil = Anvil::start(&config.anvil, &config.dir, 0, config.block_time).await?;
                 let (http, ws) = (anvil.http_url(), anvil.ws_url());
-                (Some(anvil), http, Some(ws))
+                (Some(tokio::sync::Mutex::new(anvil)), http, Some(ws))
             }
         };
         let provisioned = setup::provision(
@@ -228,6 +228,9 @@ impl Devnet {
                 "--listen".into(),
                 format!("127.0.0.1:{port}"),
             ]);
+            if let Some(ws) = &ws_url {
+                args.extend(["--ws-url".into(), ws.clone()]);
+            }
             services
                 .start(spec(name, args, env(Role::Generator(i))))
                 .await?;
@@ -344,16 +347,16 @@ impl Devnet {
             self.provisioned.deployment.clone(),
             Role::Requester.signer().address(),
         );
-        workload::run(
-            &client,
-            &self.provisioned.markets,
-            &self.generator_names(),
-            self.provisioned.payment_decimals,
-            plan,
+        let names = self.generator_names();
+        workload::Workload {
+            client: &client,
+            markets: &self.provisioned.markets,
+            names: &names,
+            payment_decimals: self.provisioned.payment_decimals,
             rate,
             timeout,
-            progress,
-        )
+        }
+        .run(plan, progress)
         .await
     }
 
@@ -375,20 +378,24 @@ impl Devnet {
     }
 
     /// Stops anvil (every RPC call fails until [`Self::resume_chain`]).
-    pub async fn stop_chain(&mut self) -> anyhow::Result<()> {
+    pub async fn stop_chain(&self) -> anyhow::Result<()> {
         self.anvil
-            .as_mut()
+            .as_ref()
             .context("the devnet did not start the node")?
+            .lock()
+            .await
             .stop()
             .await;
         Ok(())
     }
 
     /// Starts anvil again from its state file, on the same port.
-    pub async fn resume_chain(&mut self) -> anyhow::Result<()> {
+    pub async fn resume_chain(&self) -> anyhow::Result<()> {
         self.anvil
-            .as_mut()
+            .as_ref()
             .context("the devnet did not start the node")?
+            .lock()
+            .await
             .resume()
             .await
     }
@@ -404,11 +411,11 @@ impl Devnet {
     }
 
     /// Stops every service, then the chain.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         self.watcher.abort();
         self.services.shutdown(Duration::from_secs(10)).await;
-        if let Some(anvil) = self.anvil.as_mut() {
-            anvil.stop().await;
+        if let Some(anvil) = &self.anvil {
+            anvil.lock().await.stop().await;
         }
     }
 }

@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use futures::{StreamExt, stream::FuturesUnordered};
 use kalypso_primitives::Preference;
 use kalypso_sdk::{
-    AskId, AskParams, Kalypso, ProtocolEvent,
+    AskId, AskParams, EventRecord, Kalypso, ProtocolEvent,
     contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents as Ev,
 };
 use std::{
@@ -52,7 +52,7 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
             let market = i % markets.len();
             AskPlan {
                 market,
-                preference: if (i / markets.len()) % 2 == 0 {
+                preference: if (i / markets.len()).is_multiple_of(2) {
                     Preference::Cost
                 } else {
                     Preference::Time
@@ -88,101 +88,143 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
     plan
 }
 
-/// Places the asks of `plan` at `rate` per second from `client` (the requester, paying from its marketplace
-/// balance) and follows every one to its end, or until `timeout`.
-pub async fn run(
-    client: &Kalypso<DynProvider>,
-    markets: &[DevnetMarket],
-    names: &HashMap<Address, String>,
-    payment_decimals: u8,
-    plan: &[AskPlan],
-    rate: f64,
-    timeout: Duration,
-    progress: &Progress,
-) -> anyhow::Result<Report> {
-    anyhow::ensure!(rate > 0.0, "the ask rate must be positive");
-    let requester = client.sender();
-    let rewards = plan
-        .iter()
-        .map(|p| {
-            parse_units(&p.reward, payment_decimals)
-                .map(|u| u.get_absolute())
-                .with_context(|| format!("bad reward '{}'", p.reward))
-        })
-        .collect::<anyhow::Result<Vec<U256>>>()?;
-    let fee = U256::from(client.params().await?.fee_per_input_byte);
-    let needed = plan.iter().zip(&rewards).fold(U256::ZERO, |sum, (p, r)| {
-        sum + *r + fee * U256::from(p.inputs.len())
-    });
-    let balance = client.claimable(requester).await?;
-    if balance < needed {
-        client.deposit(requester, needed - balance).await?;
-    }
+/// A requester placing asks on the devnet.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload<'a> {
+    /// The requester (pays from its marketplace balance; nonces tracked locally so asks go out concurrently).
+    pub client: &'a Kalypso<DynProvider>,
+    /// The devnet's markets.
+    pub markets: &'a [DevnetMarket],
+    /// Generator names by address, for the report.
+    pub names: &'a HashMap<Address, String>,
+    /// Payment-token decimals.
+    pub payment_decimals: u8,
+    /// Asks per second.
+    pub rate: f64,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
 
-    let start_block = client.block_number().await?;
-    let mut tracker = Tracker::new(markets, names, plan.len(), payment_decimals);
-    let started = Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let mut next_send = Instant::now();
-    let mut to_send = plan.iter().zip(rewards).enumerate().peekable();
-    let mut sends = FuturesUnordered::new();
-    let mut refunds = FuturesUnordered::new();
-    let mut events = std::pin::pin!(client.follow_events(start_block, Duration::from_millis(250)));
-    let mut heads = tokio::time::interval(Duration::from_millis(500));
-    let deadline = started + timeout;
+impl Workload<'_> {
+    /// Places the asks of `plan` and follows every one to its end. Reading the chain survives RPC errors (an
+    /// outage): the event stream resumes where it stopped and applies nothing twice.
+    pub async fn run(&self, plan: &[AskPlan], progress: &Progress) -> anyhow::Result<Report> {
+        let Self {
+            client,
+            markets,
+            names,
+            payment_decimals,
+            rate,
+            timeout,
+        } = *self;
+        anyhow::ensure!(rate > 0.0, "the ask rate must be positive");
+        let requester = client.sender();
+        let rewards = plan
+            .iter()
+            .map(|p| {
+                parse_units(&p.reward, payment_decimals)
+                    .map(|u| u.get_absolute())
+                    .with_context(|| format!("bad reward '{}'", p.reward))
+            })
+            .collect::<anyhow::Result<Vec<U256>>>()?;
+        let fee = U256::from(client.params().await?.fee_per_input_byte);
+        let needed = plan.iter().zip(&rewards).fold(U256::ZERO, |sum, (p, r)| {
+            sum + *r + fee * U256::from(p.inputs.len())
+        });
+        let balance = client.claimable(requester).await?;
+        if balance < needed {
+            client.deposit(requester, needed - balance).await?;
+        }
 
-    loop {
-        if to_send.peek().is_none() && sends.is_empty() && tracker.all_settled() {
-            break;
+        let mut cursor = client.block_number().await?;
+        let mut tracker = Tracker::new(markets, names, plan, requester, payment_decimals);
+        let started = Instant::now();
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let mut next_send = Instant::now();
+        let mut to_send = plan.iter().zip(rewards).enumerate().peekable();
+        let mut sends = FuturesUnordered::new();
+        let mut refunds = FuturesUnordered::new();
+        let poll = Duration::from_millis(250);
+        let mut events = Box::pin(client.follow_events(cursor, poll));
+        let mut heads = tokio::time::interval(Duration::from_millis(500));
+        let deadline = started + timeout;
+
+        loop {
+            if to_send.peek().is_none() && sends.is_empty() && tracker.all_settled() {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the workload did not finish within {timeout:?}: {}",
+                tracker.unfinished()
+            );
+            let send_at = to_send.peek().map(|_| next_send);
+            tokio::select! {
+                () = tokio::time::sleep_until(send_at.unwrap_or(deadline)), if send_at.is_some() => {
+                    let Some((index, (ask, reward))) = to_send.next() else { continue };
+                    next_send += interval;
+                    // An idle chain's latest block can be old: count the deadline from the later of the two.
+                    let now = client.block_timestamp().await.unwrap_or(0).max(unix_now());
+                    let params = AskParams {
+                        preference: ask.preference,
+                        from_balance: true,
+                        ..AskParams::new(
+                            markets[ask.market].id,
+                            reward,
+                            now + ask.deadline.as_secs(),
+                            ask.inputs.clone(),
+                        )
+                    };
+                    sends.push(async move { (index, client.create_ask(params).await) });
+                }
+                Some((index, created)) = sends.next(), if !sends.is_empty() => {
+                    // The ask is claimed from its AskCreated event (by requester and inputs), so a creation
+                    // whose receipt got lost (an RPC outage) is still followed; one that never reached the
+                    // chain shows as unfinished when the time is up. Never re-sent: that could pay twice.
+                    if let Err(e) = created {
+                        warn!(target: "kalypso::devnet", "ask #{index} of the plan: creation not confirmed, watching the chain for it: {e}");
+                    }
+                }
+                record = events.next() => {
+                    let applied = match record {
+                        Some(Ok(record)) => match tracker.timestamp(client.provider(), record.block_number).await {
+                            Ok(ts) => {
+                                cursor = record.block_number;
+                                if let Some(line) = tracker.apply(&record, ts) {
+                                    progress.note(&line);
+                                }
+                                progress.update(&tracker.counts());
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        },
+                        Some(Err(e)) => Err(e.into()),
+                        None => Err(anyhow::anyhow!("the event stream ended")),
+                    };
+                    if let Err(e) = applied {
+                        warn!(target: "kalypso::devnet", "reading events failed (resuming from block {cursor}): {e:#}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        events = Box::pin(client.follow_events(cursor, poll));
+                    }
+                }
+                _ = heads.tick() => {
+                    let Ok(now) = client.block_timestamp().await else { continue };
+                    for id in tracker.expired(now) {
+                        refunds.push(async move { (id, client.refund_expired(id).await) });
+                    }
+                }
+                Some((id, refunded)) = refunds.next(), if !refunds.is_empty() => {
+                    if let Err(e) = refunded {
+                        // Someone else (a keeper's slash after the deadline) may have settled it first.
+                        warn!(target: "kalypso::devnet", ask = id, "refund failed: {e}");
+                        tracker.refund_failed(id);
+                    }
+                }
+            }
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the workload did not finish within {timeout:?}: {}",
-            tracker.unfinished()
-        );
-        let send_at = to_send.peek().map(|_| next_send);
-        tokio::select! {
-            () = async { tokio::time::sleep_until(send_at.unwrap_or(deadline)).await }, if send_at.is_some() => {
-                let Some((index, (ask, reward))) = to_send.next() else { continue };
-                next_send += interval;
-                let now = client.block_timestamp().await?.max(unix_now());
-                let params = AskParams {
-                    preference: ask.preference,
-                    from_balance: true,
-                    ..AskParams::new(markets[ask.market].id, reward, now + ask.deadline.as_secs(), ask.inputs.clone())
-                };
-                sends.push(async move { (index, client.create_ask(params).await) });
-            }
-            Some((index, created)) = sends.next(), if !sends.is_empty() => {
-                let (id, tx) = created.with_context(|| format!("creating ask #{index} of the plan"))?;
-                tracker.planned(id, index, &plan[index], tx.hash);
-                progress.update(&tracker.counts());
-            }
-            record = events.next() => {
-                let record = record.context("the event stream ended")?.context("reading protocol events")?;
-                let ts = tracker.timestamp(client.provider(), record.block_number).await?;
-                if let Some(line) = tracker.apply(&record.event, record.tx_hash, ts) {
-                    progress.note(&line);
-                }
-                progress.update(&tracker.counts());
-            }
-            _ = heads.tick() => {
-                let now = client.block_timestamp().await?;
-                for id in tracker.expired(now) {
-                    refunds.push(async move { (id, client.refund_expired(id).await) });
-                }
-            }
-            Some((id, refunded)) = refunds.next(), if !refunds.is_empty() => {
-                if let Err(e) = refunded {
-                    // Someone else (a keeper's slash after the deadline) may have settled it first.
-                    warn!(target: "kalypso::devnet", ask = id, "refund failed: {e}");
-                    tracker.refund_failed(id);
-                }
-            }
-        }
+        let gas = tracker.gas(client.provider()).await?;
+        Ok(tracker.into_report(&gas, started.elapsed()))
     }
-    let gas = tracker.gas(client.provider()).await?;
-    Ok(tracker.into_report(gas, started.elapsed()))
 }
 
 fn unix_now() -> u64 {
@@ -196,6 +238,9 @@ struct Tracker<'a> {
     markets: &'a [DevnetMarket],
     names: &'a HashMap<Address, String>,
     planned: usize,
+    plan: &'a [AskPlan],
+    requester: Address,
+    claimed: HashSet<usize>,
     asks: BTreeMap<AskId, AskOutcome>,
     /// Plan entries of our asks (others' asks on the same chain are ignored).
     ours: HashMap<AskId, (usize, Expected)>,
@@ -213,12 +258,17 @@ impl<'a> Tracker<'a> {
     fn new(
         markets: &'a [DevnetMarket],
         names: &'a HashMap<Address, String>,
-        planned: usize,
+        plan: &'a [AskPlan],
+        requester: Address,
+        payment_decimals: u8,
     ) -> Self {
         Self {
             markets,
             names,
-            planned,
+            planned: plan.len(),
+            plan,
+            requester,
+            claimed: HashSet::new(),
             asks: BTreeMap::new(),
             ours: HashMap::new(),
             txs: Vec::new(),
@@ -230,11 +280,25 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn planned(&mut self, id: AskId, index: usize, plan: &AskPlan, tx: B256) {
-        self.ours.insert(id, (index, plan.expected));
+    /// Claims a created ask for the plan entry with its inputs (the first unclaimed one).
+    fn claim(&mut self, id: AskId, requester: Address, inputs: &Bytes, tx: B256) {
+        if requester != self.requester {
+            return;
+        }
+        let Some(index) = self
+            .plan
+            .iter()
+            .enumerate()
+            .position(|(i, p)| p.inputs == *inputs && !self.claimed.contains(&i))
+        else {
+            return;
+        };
+        self.claimed.insert(index);
+        let expected = self.plan[index].expected;
+        self.ours.insert(id, (index, expected));
         let ask = self.ask(id);
         ask.plan_index = Some(index);
-        ask.expected = Some(plan.expected);
+        ask.expected = Some(expected);
         self.txs.push((tx, id));
     }
 
@@ -264,8 +328,12 @@ impl<'a> Tracker<'a> {
     }
 
     /// Updates the ask an event is about; returns a line worth showing for the rare paths.
-    fn apply(&mut self, event: &ProtocolEvent, tx: B256, ts: u64) -> Option<String> {
-        let ProtocolEvent::Marketplace(event) = event else {
+    fn apply(&mut self, record: &EventRecord, ts: u64) -> Option<String> {
+        if !self.seen.insert((record.tx_hash, record.log_index)) {
+            return None;
+        }
+        let tx = record.tx_hash;
+        let ProtocolEvent::Marketplace(event) = &record.event else {
             return None;
         };
         let id = |v: U256| AskId::try_from(v).unwrap_or(AskId::MAX);
@@ -281,6 +349,7 @@ impl<'a> Tracker<'a> {
                 ask.reward = e.request.reward;
                 ask.deadline = u64::try_from(e.request.deadline).unwrap_or(u64::MAX);
                 ask.created_at = Some(ts);
+                self.claim(id(e.askId), e.requester, &e.request.proverData, tx);
                 None
             }
             Ev::TaskAssigned(e) => {
@@ -351,9 +420,14 @@ impl<'a> Tracker<'a> {
                     at: ts,
                 });
                 Some(format!(
-                    "ask {}: refunded {} (deadline passed)",
+                    "ask {}: refunded {} tUSDC ({})",
                     id(e.askId),
-                    e.amount
+                    crate::report::tokens(e.amount, self.payment_decimals),
+                    if e.cancelled {
+                        "cancelled"
+                    } else {
+                        "deadline passed"
+                    }
                 ))
             }
             _ => None,
@@ -454,7 +528,7 @@ impl<'a> Tracker<'a> {
         Ok(gas)
     }
 
-    fn into_report(self, gas: HashMap<AskId, u64>, elapsed: Duration) -> Report {
+    fn into_report(self, gas: &HashMap<AskId, u64>, elapsed: Duration) -> Report {
         let asks = self
             .asks
             .into_values()

@@ -2,10 +2,9 @@
 //! timer — and the HTTP API beside it.
 
 use alloy::{
-    providers::{DynProvider, Provider, ProviderBuilder, WsConnect},
+    providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use futures::StreamExt;
 use kalypso_matching::Match;
 use kalypso_sdk::Deployment;
 use serde::Serialize;
@@ -262,7 +261,7 @@ impl Engine {
         let heads = config
             .ws_url
             .clone()
-            .map(|ws| AbortOnDrop(tokio::spawn(watch_heads(ws, wake.clone()))));
+            .map(|ws| kalypso_sdk::HeadWatcher::spawn(ws, wake.clone()));
         let indexer = Indexer::new(provider, d, store, config.indexer);
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -503,35 +502,8 @@ fn replay(store: &Store, deployment: &Deployment) -> Result<State> {
     Ok(state)
 }
 
-/// Wakes the main loop on every new head; reconnects with a back-off when the websocket drops.
-async fn watch_heads(url: String, wake: Arc<Notify>) {
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        match ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_ws(WsConnect::new(url.clone()))
-            .await
-        {
-            Ok(provider) => match provider.subscribe_blocks().await {
-                Ok(sub) => {
-                    backoff = Duration::from_millis(250);
-                    let mut heads = sub.into_stream();
-                    while heads.next().await.is_some() {
-                        wake.notify_one();
-                    }
-                    warn!(target: "kalypso::engine", "new-head subscription ended; reconnecting");
-                }
-                Err(e) => warn!(target: "kalypso::engine", %e, "subscribing to new heads failed"),
-            },
-            Err(e) => debug!(target: "kalypso::engine", %e, "websocket unavailable; polling"),
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
-}
-
-/// A spawned task that ends with its owner: when the engine's future is dropped (aborted), the API server and
-/// the head watcher stop too.
+/// A spawned task that ends with its owner: when the engine's future is dropped (aborted), the API server stops
+/// too (the head watcher stops when dropped by itself).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {

@@ -1,0 +1,277 @@
+//! End to end: the whole marketplace as `kalypso devnet` runs it — a real anvil, real Groth16 proofs, the
+//! matching engine, an IVS and generator nodes as separate `kalypso` processes — with faults injected while
+//! asks flow: a generator that never proves, engine and node crashes (`kill -9`), and the chain going away.
+//!
+//! `cargo test -p kalypso-cli --test e2e` (needs `scripts/setup.sh` for anvil).
+
+use kalypso_devnet::{
+    AskOutcome, AskPlan, Devnet, DevnetConfig, Expected, GeneratorProfile, Outcome, Progress,
+    ProgressMode, Report, Role, demo_plan, generator_service,
+};
+use kalypso_primitives::Preference;
+use kalypso_test_utils::anvil_path;
+use std::{path::PathBuf, time::Duration};
+
+/// The demo's configuration in a fresh directory (kept in the returned guard until the test ends).
+fn config(generators: Vec<GeneratorProfile>) -> (DevnetConfig, tempfile::TempDir) {
+    let dir = tempfile::Builder::new()
+        .prefix("kalypso-e2e-")
+        .tempdir()
+        .expect("temp dir");
+    let mut config = DevnetConfig::demo(
+        PathBuf::from(env!("CARGO_BIN_EXE_kalypso")),
+        anvil_path(),
+        dir.path().to_owned(),
+    );
+    config.generators = generators;
+    (config, dir)
+}
+
+/// The demo's generators without the one that never proves.
+fn responsive() -> Vec<GeneratorProfile> {
+    GeneratorProfile::demo()
+        .into_iter()
+        .filter(|g| g.runs_node)
+        .collect()
+}
+
+fn quiet() -> Progress {
+    Progress::new(ProgressMode::Quiet, &[])
+}
+
+async fn start(config: DevnetConfig) -> Devnet {
+    Devnet::start(config, &quiet())
+        .await
+        .expect("the devnet starts")
+}
+
+/// `n` valid asks alternating markets and preferences.
+fn valid_asks(devnet: &Devnet, n: usize) -> Vec<AskPlan> {
+    demo_plan(&devnet.provisioned.markets, n)
+        .into_iter()
+        .filter(|p| p.expected == Expected::Proof)
+        .collect()
+}
+
+/// Panics with the report and the services' logs when an ask did not end as planned.
+async fn assert_as_planned(devnet: &Devnet, report: &Report) {
+    let problems = report.problems();
+    if !problems.is_empty() {
+        let mut logs = String::new();
+        for (name, _, restarts, log) in devnet.services.list().await {
+            logs.push_str(&format!(
+                "--- {name} (restarts {restarts}) ---\n{}\n",
+                kalypso_devnet::tail(&log, 15)
+            ));
+        }
+        panic!(
+            "{problems:#?}\n{}\n{logs}",
+            report.render(devnet.provisioned.payment_decimals)
+        );
+    }
+}
+
+fn price_of(ask: &AskOutcome) -> u128 {
+    match &ask.outcome {
+        Some(Outcome::Proven { price, .. }) => price.to::<u128>(),
+        other => panic!("ask {} was not proven: {other:?}", ask.id),
+    }
+}
+
+fn prover_of(ask: &AskOutcome) -> &str {
+    match &ask.outcome {
+        Some(Outcome::Proven { generator, .. }) => generator,
+        other => panic!("ask {} was not proven: {other:?}", ask.id),
+    }
+}
+
+async fn restarts(devnet: &Devnet, service: &str) -> u32 {
+    devnet
+        .services
+        .list()
+        .await
+        .into_iter()
+        .find(|(name, ..)| name == service)
+        .map(|(_, _, restarts, _)| restarts)
+        .expect("service exists")
+}
+
+/// The demo: COST asks go to the cheap generators and TIME asks to the fast one; the generator that never
+/// proves is slashed (requester compensated) and its ask re-matched and proven; invalid Merkle inputs are
+/// settled through the IVS; an ask priced below every quote is refunded after its deadline; every proven
+/// ask pays price + refund = reward.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_settles_every_path() {
+    let (config, _dir) = config(GeneratorProfile::demo());
+    let devnet = start(config).await;
+    let plan = demo_plan(&devnet.provisioned.markets, 6);
+    let report = devnet
+        .run_workload(&plan, 2.0, Duration::from_secs(240), &quiet())
+        .await
+        .expect("the workload finishes");
+    assert_as_planned(&devnet, &report).await;
+
+    let first = report
+        .asks
+        .iter()
+        .find(|a| a.plan_index == Some(0))
+        .expect("first ask");
+    assert_eq!(
+        first.slashed,
+        ["unresponsive"],
+        "the cheapest generator got the first COST ask and missed it"
+    );
+    assert_eq!(first.assignments.len(), 2, "re-matched once: {first:?}");
+    assert_ne!(prover_of(first), "unresponsive");
+    assert!(!first.compensation.is_zero());
+    let requester = Role::Requester.signer().address();
+    let payout = devnet
+        .client(Role::Requester)
+        .unwrap()
+        .payout(requester)
+        .await
+        .unwrap();
+    assert_eq!(
+        payout, first.compensation,
+        "the slash's requester share is the requester's to withdraw"
+    );
+
+    let proven = |pref: Preference| {
+        report
+            .asks
+            .iter()
+            .filter(move |a| {
+                a.preference == Some(pref)
+                    && a.expected == Some(Expected::Proof)
+                    && a.slashed.is_empty()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (cost, time) = (proven(Preference::Cost), proven(Preference::Time));
+    assert!(!cost.is_empty() && !time.is_empty());
+    for a in &time {
+        assert_eq!(prover_of(a), "fast-expensive", "TIME → fastest: {a:?}");
+    }
+    for a in &cost {
+        assert!(
+            ["cheap-slow", "middle"].contains(&prover_of(a)),
+            "COST → cheapest with free capacity: {a:?}"
+        );
+        assert!(price_of(a) < price_of(time[0]));
+    }
+    for a in cost.iter().chain(&time) {
+        let Some(Outcome::Proven { price, refund, .. }) = &a.outcome else {
+            unreachable!()
+        };
+        assert_eq!(*price + *refund, a.reward);
+    }
+    let refunded = report
+        .asks
+        .iter()
+        .find(|a| a.expected == Some(Expected::Refund))
+        .expect("underpriced ask");
+    assert!(refunded.assignments.is_empty(), "never matched");
+    assert!(
+        matches!(refunded.outcome, Some(Outcome::Refunded { amount, cancelled: false, .. }) if amount == refunded.reward)
+    );
+    assert_eq!(report.summary.invalid_inputs, 1);
+    devnet.shutdown().await;
+}
+
+/// `kill -9` of the matching engine twice while asks arrive: the supervisor restarts it, it resumes from its
+/// store, and every ask is assigned exactly once and proven.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_crashes_under_load_lose_and_duplicate_nothing() {
+    let (config, _dir) = config(responsive());
+    let devnet = start(config).await;
+    let plan = valid_asks(&devnet, 24);
+    let faults = async {
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            devnet.crash("engine").await.unwrap();
+        }
+    };
+    let progress = quiet();
+    let (report, ()) = tokio::join!(
+        devnet.run_workload(&plan, 4.0, Duration::from_secs(240), &progress),
+        faults
+    );
+    let report = report.expect("the workload finishes");
+    assert_as_planned(&devnet, &report).await;
+    assert_eq!(report.asks.len(), 24);
+    for a in &report.asks {
+        assert_eq!(a.assignments.len(), 1, "assigned exactly once: {a:?}");
+    }
+    assert!(restarts(&devnet, "engine").await >= 2);
+    devnet.shutdown().await;
+}
+
+/// `kill -9` of the only generator's node while it holds tasks: restarted, it resumes them from its store and
+/// proves every ask without a slash or a discard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generator_crash_is_resumed_without_a_slash() {
+    let solo = GeneratorProfile {
+        name: "solo".into(),
+        compute: 2,
+        stake: 100,
+        price: "1".into(),
+        max_proof_time: Duration::from_secs(40),
+        markets: None,
+        runs_node: true,
+    };
+    let (config, _dir) = config(vec![solo]);
+    let devnet = start(config).await;
+    let plan = valid_asks(&devnet, 10);
+    let faults = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        devnet.crash(&generator_service("solo")).await.unwrap();
+    };
+    let progress = quiet();
+    let (report, ()) = tokio::join!(
+        devnet.run_workload(&plan, 2.0, Duration::from_secs(240), &progress),
+        faults
+    );
+    let report = report.expect("the workload finishes");
+    assert_as_planned(&devnet, &report).await;
+    for a in &report.asks {
+        assert_eq!(prover_of(a), "solo");
+        assert!(a.slashed.is_empty() && a.discarded.is_empty(), "{a:?}");
+    }
+    assert!(restarts(&devnet, &generator_service("solo")).await >= 1);
+    devnet.shutdown().await;
+}
+
+/// The chain goes away for several seconds while tasks are open and comes back from its state: the engine,
+/// the IVS and the nodes ride it out without restarting, and every ask is proven.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rpc_outage_is_survived() {
+    let (config, _dir) = config(responsive());
+    let devnet = start(config).await;
+    let plan = valid_asks(&devnet, 10);
+    let faults = async {
+        // Once the last ask is on-chain, while assignments and proofs are in flight.
+        let client = devnet.client(Role::Admin).unwrap();
+        while client.ask(plan.len() as u64).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        devnet.stop_chain().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        devnet.resume_chain().await.unwrap();
+    };
+    let progress = quiet();
+    let (report, ()) = tokio::join!(
+        devnet.run_workload(&plan, 5.0, Duration::from_secs(240), &progress),
+        faults
+    );
+    let report = report.expect("the workload finishes");
+    assert_as_planned(&devnet, &report).await;
+    for (name, _, restarts, log) in devnet.services.list().await {
+        assert_eq!(
+            restarts,
+            0,
+            "{name} exited during the outage:\n{}",
+            kalypso_devnet::tail(&log, 20)
+        );
+    }
+    devnet.shutdown().await;
+}
