@@ -24,5 +24,25 @@ step "forge test (unit, fuzz, invariant)"
 step "forge gas snapshots (checked against contracts/snapshots)"
 (cd contracts && FOUNDRY_PROFILE=gas FORGE_SNAPSHOT_CHECK=true forge test)
 
-step "cargo test (workspace)"
+step "forge script Deploy.s.sol broadcast to a throwaway anvil (the sample proof verifies on-chain)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+anvil --host 127.0.0.1 --port "$port" --silent >/dev/null 2>&1 &
+anvil_pid=$!
+trap 'kill $anvil_pid 2>/dev/null || true' EXIT
+rpc_url="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do cast chain-id --rpc-url "$rpc_url" >/dev/null 2>&1 && break; sleep 0.1; done
+# anvil's first dev key: public, never used on a real network.
+deploy_out="$(mktemp -d -t kalypso-deploy.XXXXXX)"
+if ! (cd contracts && forge script script/Deploy.s.sol:Deploy \
+  --rpc-url "$rpc_url" --private-key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \
+  --broadcast --slow) >"$deploy_out/log" 2>&1; then
+  cat "$deploy_out/log" >&2; echo "forge script deployment failed" >&2; exit 1
+fi
+verifier="$(sed -n 's/.*sample market .*Groth16Verifier \(0x[0-9a-fA-F]\{40\}\).*/\1/p' "$deploy_out/log" | head -n 1)"
+[ -n "$verifier" ] || { cat "$deploy_out/log" >&2; echo "no sample verifier in the deploy log" >&2; exit 1; }
+[ "$(cast call --rpc-url "$rpc_url" "$verifier" 'checkSampleInputsAndProof()(bool)')" = true ] \
+  || { echo "the sample proof did not verify on-chain" >&2; exit 1; }
+kill $anvil_pid; trap - EXIT
+
+step "cargo test (workspace, including the end-to-end suite)"
 cargo test --workspace --locked
