@@ -341,7 +341,7 @@ pub(crate) struct DevnetArgs {
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub(crate) asks: u64,
     /// Asks placed per second.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse::rate)]
     pub(crate) rate: f64,
     /// Keep everything running after the report and print the endpoints (Ctrl-C stops).
     #[arg(long)]

@@ -83,6 +83,17 @@ pub(crate) fn duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A rate per second: a positive number up to 1000 (`0.5`, `2`).
+pub(crate) fn rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1000.0 => Ok(r),
+        Ok(_) => Err(format!(
+            "'{s}' is out of range: a rate is above 0 and at most 1000 per second"
+        )),
+        Err(_) => Err(format!("'{s}' is not a number (expected e.g. 0.5 or 2)")),
+    }
+}
+
 /// A duration that may be zero (`0` disables what it configures).
 pub(crate) fn duration_or_zero(s: &str) -> Result<Duration, String> {
     if s.trim() == "0" {

@@ -6,6 +6,7 @@ use crate::{
 };
 use anyhow::Context as _;
 use kalypso_devnet::{Circuits, Devnet, DevnetConfig, Progress, ProgressMode, Report, demo_plan};
+use kalypso_provers::{CircuitKind, CircuitSpec};
 use serde::Serialize;
 use std::{path::PathBuf, process::ExitCode};
 
@@ -23,11 +24,9 @@ struct DevnetRun<'a> {
 }
 
 pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.rate.is_finite() && args.rate > 0.0 && args.rate <= 1000.0,
-        "--rate must be a number of asks per second in (0, 1000], got {}",
-        args.rate
-    );
+    // Checked before anything starts: a bad size would otherwise fail after anvil and the deployment.
+    CircuitSpec::new(CircuitKind::Mimc, args.mimc_rounds).context("--mimc-rounds")?;
+    CircuitSpec::new(CircuitKind::Merkle, args.merkle_depth).context("--merkle-depth")?;
     let out = Output::new(global.json);
     let dir = match args.dir {
         Some(dir) => dir,

@@ -127,6 +127,36 @@ fn bad_arguments_name_the_field_and_the_fix() {
     .stderr(predicate::str::contains("'200' has no unit"));
 }
 
+/// `kalypso devnet` refuses bad options before it starts anything, and says what was missing.
+#[test]
+fn devnet_checks_its_options_first() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let devnet = |args: &[&str]| {
+        let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+        cmd.arg("devnet")
+            .args(["--dir", &dir.path().display().to_string()])
+            .args(args);
+        cmd
+    };
+    devnet(&["--rate", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a rate is above 0"));
+    devnet(&["--rate", "fast"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'fast' is not a number"));
+    devnet(&["--merkle-depth", "0"]).assert().failure().stderr(
+        predicate::str::contains("--merkle-depth").and(predicate::str::contains("out of range")),
+    );
+    devnet(&["--anvil", "/nonexistent/anvil"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "cannot start anvil at /nonexistent/anvil",
+        ));
+}
+
 #[test]
 fn full_flow_against_anvil() {
     let chain = Chain::spawn();
