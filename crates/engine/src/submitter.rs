@@ -16,7 +16,7 @@ use alloy::{
 use kalypso_matching::Match;
 use kalypso_primitives::eip712;
 use kalypso_sdk::{
-    Deployment,
+    Deployment, Fees,
     contracts::marketplace::{IProofMarketplace, ProofMarketplace},
 };
 use std::{
@@ -349,19 +349,23 @@ impl Submitter {
                 .map_err(|e| format!("relay would revert: {}", describe_revert(&e.to_string())))?;
             estimate + estimate / 5 + 50_000
         };
-        let (max_fee, priority_fee) = if bump {
-            // Replacement rules want at least +10% on both; +25% clears them with room.
-            (
-                b.max_fee + b.max_fee / 4 + 1,
-                b.priority_fee + b.priority_fee / 4 + 1,
-            )
+        let suggested = self.provider.estimate_eip1559_fees().await.map(|f| Fees {
+            max_fee_per_gas: f.max_fee_per_gas,
+            max_priority_fee_per_gas: f.max_priority_fee_per_gas,
+        });
+        let Fees {
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: priority_fee,
+        } = if bump {
+            // +25% on both (replacement rules want +10%), never below what the market asks now; no cap.
+            let sent = Fees {
+                max_fee_per_gas: b.max_fee,
+                max_priority_fee_per_gas: b.priority_fee,
+            };
+            sent.bumped(suggested.unwrap_or(sent), None)
+                .ok_or("no higher fee to bump to")?
         } else {
-            let fees = self
-                .provider
-                .estimate_eip1559_fees()
-                .await
-                .map_err(|e| e.to_string())?;
-            (fees.max_fee_per_gas, fees.max_priority_fee_per_gas)
+            suggested.map_err(|e| e.to_string())?
         };
         let tx_nonce = match b.tx_nonce {
             Some(n) => n,

@@ -1,6 +1,7 @@
 //! Restarts (graceful and abrupt) lose and duplicate nothing; a reorg is rolled back.
 
 use super::*;
+use alloy::consensus::Transaction as _;
 use std::collections::HashMap;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,5 +142,63 @@ async fn reorg_is_rolled_back() {
         metrics.contains("kalypso_engine_reorgs_total 1"),
         "{metrics}"
     );
+    engine.stop().await;
+}
+
+/// A relay transaction that lingers in the mempool is re-sent under the same account nonce with at least +25%
+/// fees (never below the market's); the replacement is mined and the ask assigned once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lingering_relay_is_re_sent_with_higher_fees() {
+    let env = Env::new().await;
+    let generator = env.generator(0, 4, 10, 600).await;
+    let ask = env.ask(100, 3_600, Preference::Cost).await;
+    let relayer = env.me.address();
+    let nonce = env
+        .provider
+        .get_transaction_count(relayer)
+        .await
+        .expect("nonce");
+    // Nothing is mined until the test says so: the first relay transaction lingers.
+    env.anvil("evm_setAutomine", serde_json::json!([false]))
+        .await;
+    let suggested = env
+        .provider
+        .estimate_eip1559_fees()
+        .await
+        .expect("fees")
+        .max_fee_per_gas;
+    let mut config = env.engine_config("bump.db");
+    config.submitter.bump_after = Duration::from_secs(1);
+    let engine = env.start(config).await;
+    eventually("a fee bump", Duration::from_secs(20), || async {
+        (engine.metric("fee_bumps_total").await >= 1.0).then_some(())
+    })
+    .await;
+
+    env.anvil("evm_mine", serde_json::json!([])).await;
+    let got = eventually("the ask assigned", Duration::from_secs(20), || async {
+        env.assigned_to(ask).await
+    })
+    .await;
+    assert_eq!(got, generator);
+    let head = env
+        .provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .full()
+        .await
+        .expect("block")
+        .expect("latest block");
+    let relays: Vec<_> = head
+        .transactions
+        .txns()
+        .filter(|tx| tx.inner.signer() == relayer)
+        .collect();
+    assert_eq!(relays.len(), 1, "one relay transaction mined");
+    assert_eq!(relays[0].inner.nonce(), nonce, "the same account nonce");
+    assert!(
+        relays[0].inner.max_fee_per_gas() >= suggested + suggested / 4,
+        "the mined one is the bumped replacement"
+    );
+    assert_eq!(env.assignment_events().await.0.len(), 1);
     engine.stop().await;
 }
