@@ -30,9 +30,14 @@ async fn api_answers_and_rejects_clearly() {
     assert_eq!(found, Ok(true), "feed: {seen:?}");
     assert!(seen.contains(&"AskCreated".to_owned()), "{seen:?}");
 
-    let (status, health) = engine.get("/health").await;
-    assert_eq!(status, 200);
-    assert_eq!(health["status"], "ok", "{health}");
+    // A round that failed transiently (an RPC hiccup on a loaded machine) reports "degraded" until the next
+    // one succeeds: wait for a good round rather than asserting on whichever came last.
+    let health = eventually("a healthy round", Duration::from_secs(20), || async {
+        let (status, health) = engine.get("/health").await;
+        assert_eq!(status, 200);
+        (health["status"] == "ok").then_some(health)
+    })
+    .await;
     assert_eq!(health["signer"], serde_json::json!(env.me.address()));
 
     let (status, markets) = engine.get("/v1/markets").await;
