@@ -346,7 +346,8 @@ pub(crate) struct DevnetArgs {
     /// Keep everything running after the report and print the endpoints (Ctrl-C stops).
     #[arg(long)]
     pub(crate) keep: bool,
-    /// Working directory (deployment, keys, databases, logs) [default: a new temporary directory].
+    /// Working directory (deployment, keys, databases, logs) [default: a new temporary directory, removed
+    /// after a clean run without --keep].
     #[arg(long)]
     pub(crate) dir: Option<PathBuf>,
     /// The anvil executable [default: .tools/bin/anvil from scripts/setup.sh, else anvil on PATH].

@@ -90,6 +90,9 @@ pub struct AskOutcome {
     pub slashed: Vec<String>,
     /// Generators that gave it up.
     pub discarded: Vec<String>,
+    /// Assignments of it the marketplace skipped (`AssignmentSkipped`: generator, reason code) — a relay of an
+    /// ask already assigned shows up here.
+    pub skipped: Vec<(String, u8)>,
     /// Staking-token units credited to the requester by slashes and discards.
     #[serde(with = "dec")]
     pub compensation: U256,
@@ -136,6 +139,7 @@ impl AskOutcome {
             assignments: Vec::new(),
             slashed: Vec::new(),
             discarded: Vec::new(),
+            skipped: Vec::new(),
             compensation: U256::ZERO,
             outcome: None,
             gas: 0,
@@ -165,7 +169,7 @@ impl AskOutcome {
         }
     }
 
-    /// Whether it ended as the plan expected (and, when a generator was slashed on it, was then proven).
+    /// Whether it ended as the plan expected.
     pub fn as_expected(&self) -> bool {
         matches!(
             (self.expected, &self.outcome),

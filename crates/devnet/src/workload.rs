@@ -363,6 +363,11 @@ impl<'a> Tracker<'a> {
                 self.txs.push((tx, id(e.askId)));
                 None
             }
+            Ev::AssignmentSkipped(e) => {
+                let name = self.name(e.generator);
+                self.ask(id(e.askId)).skipped.push((name, e.reason));
+                None
+            }
             Ev::TaskSlashed(e) => {
                 let name = self.name(e.generator);
                 let ask = self.ask(id(e.askId));

@@ -28,6 +28,8 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
     CircuitSpec::new(CircuitKind::Mimc, args.mimc_rounds).context("--mimc-rounds")?;
     CircuitSpec::new(CircuitKind::Merkle, args.merkle_depth).context("--merkle-depth")?;
     let out = Output::new(global.json);
+    // A temporary directory is removed after a clean run (kept with --keep, on failure, or when given).
+    let temporary = args.dir.is_none() && !args.keep;
     let dir = match args.dir {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!(
@@ -172,6 +174,9 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
         super::shutdown_signal().await;
     }
     devnet.shutdown().await;
+    if temporary && problems.is_empty() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -8,7 +8,7 @@ use kalypso_devnet::{
     AskOutcome, AskPlan, Devnet, DevnetConfig, Expected, GeneratorProfile, Outcome, Progress,
     ProgressMode, Report, Role, demo_plan, generator_service,
 };
-use kalypso_primitives::Preference;
+use kalypso_primitives::{AskState, Preference};
 use kalypso_test_utils::anvil_path;
 use std::{path::PathBuf, time::Duration};
 
@@ -200,7 +200,14 @@ async fn engine_crashes_under_load_lose_and_duplicate_nothing() {
     assert_as_planned(&devnet, &report).await;
     assert_eq!(report.asks.len(), 24);
     for a in &report.asks {
-        assert_eq!(a.assignments.len(), 1, "assigned exactly once: {a:?}");
+        // A second relay of the same ask would be skipped by the contract: there must be none. Assignments
+        // beyond the first come only from a slash or a discard (possible on a loaded machine).
+        assert!(a.skipped.is_empty(), "no assignment skipped: {a:?}");
+        assert_eq!(
+            a.assignments.len(),
+            1 + a.slashed.len() + a.discarded.len(),
+            "assigned once per failure-free attempt: {a:?}"
+        );
     }
     assert!(restarts(&devnet, "engine").await >= 2);
     devnet.shutdown().await;
@@ -223,7 +230,25 @@ async fn a_generator_crash_is_resumed_without_a_slash() {
     let devnet = start(config).await;
     let plan = valid_asks(&devnet, 10);
     let faults = async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Killed while it holds a task (assigned, not yet proven), so the restart has something to resume.
+        let client = devnet.client(Role::Admin).unwrap();
+        let holding = async {
+            loop {
+                for id in 1..=plan.len() as u64 {
+                    if client
+                        .ask(id)
+                        .await
+                        .is_ok_and(|a| a.state == AskState::Assigned)
+                    {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), holding)
+            .await
+            .expect("the node gets a task within 60 s");
         devnet.crash(&generator_service("solo")).await.unwrap();
     };
     let progress = quiet();
@@ -251,9 +276,13 @@ async fn an_rpc_outage_is_survived() {
     let faults = async {
         // Once the last ask is on-chain, while assignments and proofs are in flight.
         let client = devnet.client(Role::Admin).unwrap();
-        while client.ask(plan.len() as u64).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while client.ask(plan.len() as u64).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .expect("every ask created within 60 s");
         devnet.stop_chain().await.unwrap();
         tokio::time::sleep(Duration::from_secs(6)).await;
         devnet.resume_chain().await.unwrap();
