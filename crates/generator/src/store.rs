@@ -638,7 +638,7 @@ fn pending_tx(conn: &Connection, ask_id: u64) -> Result<Option<StoredTx>> {
         return Ok(None);
     };
     let bad = |what: &str| Error::Store(format!("pending transaction of ask {ask_id}: bad {what}"));
-    if to.len() != 20 || hashes.is_empty() || hashes.len() % 32 != 0 {
+    if to.len() != 20 || !hashes.len().is_multiple_of(32) {
         return Err(bad("address or hashes"));
     }
     let fee = |text: &str| text.parse::<u128>().map_err(|_| bad("fee"));

@@ -107,16 +107,16 @@ pub struct PendingTx {
     pub nonce: u64,
     /// Fees of the latest send.
     pub fees: Fees,
-    /// Every hash sent under `nonce`, oldest first (never empty).
+    /// Every hash sent under `nonce`, oldest first. Empty when the first send's outcome is unknown (the
+    /// connection failed after the request went out): the nonce is followed all the same, never reused.
     pub hashes: Vec<B256>,
     /// When the latest hash was sent (unix milliseconds, wall clock).
     pub sent_at_ms: u64,
 }
 
 impl PendingTx {
-    /// The latest hash sent.
+    /// The latest hash sent (zero when no hash is known).
     pub fn hash(&self) -> B256 {
-        // `hashes` is never empty: a PendingTx is made by a send.
         self.hashes.last().copied().unwrap_or_default()
     }
 
@@ -275,7 +275,26 @@ impl<P: Provider> Kalypso<P> {
                         "the suggested max fee per gas is above the cap; sending at the cap"
                     );
                 }
-                let pending = self.send_pending(call, fees).await?;
+                let nonce = self
+                    .nonce_manager()
+                    .get_next_nonce(self.provider(), self.sender())
+                    .await?;
+                let hashes = match self.broadcast(call, nonce, fees).await {
+                    Ok(hash) => vec![hash],
+                    // The request may have reached the node: follow the nonce (re-sending under it when it
+                    // lingers) rather than fail and let the caller send again under the next one.
+                    Err(e) if outcome_unknown(&e) => {
+                        warn!(target: "kalypso::sdk", nonce, error = %e, "send outcome unknown; following the nonce");
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e),
+                };
+                let pending = PendingTx {
+                    nonce,
+                    fees,
+                    hashes,
+                    sent_at_ms: unix_ms(),
+                };
                 on_sent(&pending);
                 pending
             }
@@ -284,10 +303,18 @@ impl<P: Provider> Kalypso<P> {
             .checked_sub(pending.age())
             .unwrap_or_else(std::time::Instant::now);
         let mut at_cap_logged = false;
+        // A node can count a mined nonce a moment before it serves the block's receipts: "replaced" must hold
+        // for a few polls before it is believed.
+        let mut replaced_polls = 0;
         loop {
             match self.pending_status(&pending).await? {
-                TxStatus::Pending => {}
+                TxStatus::Pending => replaced_polls = 0,
                 TxStatus::Mined(receipt) => return self.check_receipt(call, *receipt).await,
+                TxStatus::Replaced if replaced_polls < REPLACED_POLLS => {
+                    replaced_polls += 1;
+                    tokio::time::sleep(policy.poll_interval.max(Duration::from_millis(200))).await;
+                    continue;
+                }
                 TxStatus::Replaced => {
                     return Err(Error::Replaced {
                         nonce: pending.nonce,
@@ -414,6 +441,15 @@ impl<P: Provider> Kalypso<P> {
     }
 }
 
+/// Polls (beyond the first) a nonce must look taken by another transaction before [`Error::Replaced`].
+const REPLACED_POLLS: u32 = 5;
+
+/// Whether a failed send may still have reached the node: anything but the node's own error answer
+/// (a refusal: underpriced, nonce too low, insufficient funds, ...).
+fn outcome_unknown(e: &Error) -> bool {
+    matches!(e, Error::Rpc(rpc) if !matches!(rpc, alloy::transports::RpcError::ErrorResp(_)))
+}
+
 /// Milliseconds since the unix epoch.
 fn unix_ms() -> u64 {
     SystemTime::now()
@@ -424,6 +460,18 @@ fn unix_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_nodes_own_refusal_is_a_definite_send_failure() {
+        use alloy::transports::{RpcError, TransportErrorKind};
+        let refused = Error::Rpc(RpcError::ErrorResp(
+            serde_json::from_str(r#"{"code":-32000,"message":"nonce too low"}"#).expect("payload"),
+        ));
+        assert!(!outcome_unknown(&refused));
+        let dropped = Error::Rpc(TransportErrorKind::custom_str("connection reset by peer"));
+        assert!(outcome_unknown(&dropped));
+        assert!(!outcome_unknown(&Error::ZeroAmount("x")));
+    }
 
     const GWEI: u128 = 1_000_000_000;
 
