@@ -75,7 +75,6 @@ pub struct Devnet {
     config: DevnetConfig,
     anvil: Option<tokio::sync::Mutex<Anvil>>,
     rpc_url: String,
-    ws_url: Option<String>,
     /// What is on-chain.
     pub provisioned: Provisioned,
     /// The services.
@@ -241,7 +240,6 @@ impl Devnet {
             config,
             anvil,
             rpc_url,
-            ws_url,
             provisioned,
             services,
             watcher,
@@ -294,11 +292,6 @@ impl Devnet {
     /// The chain's HTTP endpoint.
     pub fn rpc_url(&self) -> &str {
         &self.rpc_url
-    }
-
-    /// The chain's websocket endpoint (when the devnet runs anvil).
-    pub fn ws_url(&self) -> Option<&str> {
-        self.ws_url.as_deref()
     }
 
     /// The working directory.
@@ -398,16 +391,6 @@ impl Devnet {
             .await
             .resume()
             .await
-    }
-
-    /// The latest block's timestamp.
-    pub async fn chain_time(&self) -> anyhow::Result<u64> {
-        let provider = setup::provider(&self.rpc_url, Role::Admin)?;
-        let block = provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await?
-            .context("no latest block")?;
-        Ok(block.header.timestamp)
     }
 
     /// Stops every service, then the chain.

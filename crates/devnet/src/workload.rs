@@ -248,7 +248,6 @@ struct Tracker<'a> {
     txs: Vec<(B256, AskId)>,
     refunding: HashSet<AskId>,
     block_times: HashMap<u64, u64>,
-    latest_ts: u64,
     payment_decimals: u8,
     /// Events applied, by (transaction, log index): a re-read after an RPC error applies nothing twice.
     seen: HashSet<(B256, u64)>,
@@ -274,7 +273,6 @@ impl<'a> Tracker<'a> {
             txs: Vec::new(),
             refunding: HashSet::new(),
             block_times: HashMap::new(),
-            latest_ts: 0,
             payment_decimals,
             seen: HashSet::new(),
         }
@@ -323,7 +321,6 @@ impl<'a> Tracker<'a> {
             .with_context(|| format!("block {block} is missing"))?;
         let ts = header.header.timestamp;
         self.block_times.insert(block, ts);
-        self.latest_ts = self.latest_ts.max(ts);
         Ok(ts)
     }
 
