@@ -18,6 +18,7 @@ const contracts = {
   AttestationVerifier: 'AttestationVerifier.sol',
   Groth16Verifier: 'Groth16Verifier.sol',
   TeeVerifier: 'TeeVerifier.sol',
+  VerifierFactory: 'VerifierFactory.sol',
   TestToken: 'TestToken.sol',
   ERC1967Proxy: 'ERC1967Proxy.sol',
 };

@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {TestToken} from "../src/dev/TestToken.sol";
-import {Groth16Verifier} from "../src/verifiers/Groth16Verifier.sol";
+import {IVerifier} from "../src/interfaces/IVerifier.sol";
 import {ProtocolDeployer} from "./ProtocolDeployer.sol";
 import {Script, console} from "forge-std/Script.sol";
 
@@ -23,11 +23,14 @@ contract Deploy is Script, ProtocolDeployer {
         // The Matching Engine's 64-byte public key, when already known (devnet tooling registers it later).
         bytes memory mePubkey = vm.envOr("MATCHING_ENGINE_PUBKEY", bytes(""));
         if (mePubkey.length != 0) d.keyRegistry.setMatchingEngineKey(mePubkey);
-        Groth16Verifier verifier = new Groth16Verifier(
-            vm.parseJsonBytes(fixture, ".vk"),
-            vm.parseJsonUint(fixture, ".numInputs"),
-            vm.parseJsonBytes(fixture, ".inputs"),
-            vm.parseJsonBytes(fixture, ".proof")
+        IVerifier verifier = IVerifier(
+            d.verifierFactory
+                .deployGroth16(
+                    vm.parseJsonBytes(fixture, ".vk"),
+                    vm.parseJsonUint(fixture, ".numInputs"),
+                    vm.parseJsonBytes(fixture, ".inputs"),
+                    vm.parseJsonBytes(fixture, ".proof")
+                )
         );
         uint256 cost = d.marketplace.params().marketCreationCost;
         TestToken(address(d.paymentToken)).mint(admin, cost);
@@ -56,6 +59,7 @@ contract Deploy is Script, ProtocolDeployer {
         vm.serializeAddress(k, "attestationVerifier", address(d.attestationVerifier));
         vm.serializeAddress(k, "generatorRegistry", address(d.generatorRegistry));
         vm.serializeAddress(k, "keyRegistry", address(d.keyRegistry));
+        vm.serializeAddress(k, "verifierFactory", address(d.verifierFactory));
         vm.serializeAddress(k, "sampleVerifier", verifier);
         vm.serializeUint(k, "sampleMarketId", sampleMarketId);
         string memory json = vm.serializeAddress(k, "marketplace", address(d.marketplace));
@@ -69,6 +73,7 @@ contract Deploy is Script, ProtocolDeployer {
         console.log("  GeneratorRegistry    %s (and staking pool)", address(d.generatorRegistry));
         console.log("  EntityKeyRegistry    %s", address(d.keyRegistry));
         console.log("  AttestationVerifier  %s", address(d.attestationVerifier));
+        console.log("  VerifierFactory      %s", address(d.verifierFactory));
         console.log("  payment token tUSDC  %s", address(d.paymentToken));
         console.log("  staking token tPOND  %s", address(d.stakingToken));
         console.log("  sample market %s: Groth16Verifier %s", sampleMarketId, verifier);

@@ -11,6 +11,7 @@ import {IProofMarketplace} from "../src/interfaces/IProofMarketplace.sol";
 import {ProofMarketplace} from "../src/marketplace/ProofMarketplace.sol";
 import {EntityKeyRegistry} from "../src/registry/EntityKeyRegistry.sol";
 import {GeneratorRegistry} from "../src/registry/GeneratorRegistry.sol";
+import {VerifierFactory} from "../src/verifiers/VerifierFactory.sol";
 import {ERC1967Proxy} from "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
@@ -36,6 +37,7 @@ abstract contract ProtocolDeployer {
         AttestationVerifier attestationVerifier;
         GeneratorRegistry generatorRegistry;
         EntityKeyRegistry keyRegistry;
+        VerifierFactory verifierFactory;
         ProofMarketplace marketplace;
     }
 
@@ -71,13 +73,15 @@ abstract contract ProtocolDeployer {
                 )
             )
         );
+        d.verifierFactory = new VerifierFactory();
         d.marketplace = ProofMarketplace(
             _proxy(
                 address(
                     new ProofMarketplace(
                         d.paymentToken,
                         IGeneratorRegistry(address(d.generatorRegistry)),
-                        IEntityKeyRegistryView(address(d.keyRegistry))
+                        IEntityKeyRegistryView(address(d.keyRegistry)),
+                        d.verifierFactory
                     )
                 ),
                 abi.encodeCall(ProofMarketplace.initialize, (cfg.admin, cfg.params))
@@ -89,8 +93,9 @@ abstract contract ProtocolDeployer {
         d.keyRegistry.setMarketView(IMarketView(address(d.marketplace)));
     }
 
-    /// @notice Devnet defaults: 1-day withdrawal delay, 10-minute attestation freshness, 50% of a slash to the
-    /// requester and 10% (capped) to the keeper, discards cost a quarter of the penalty.
+    /// @notice Devnet defaults: 1-day withdrawal delay, 10-minute attestation freshness, 50% of a slash held for the
+    /// requester (paid when a proof completes the ask) and 10% (capped) to the keeper, discards cost a quarter of
+    /// the penalty, fallback delays of at least 5 minutes.
     function _defaultConfig(address admin, address treasury) internal pure returns (DeployConfig memory cfg) {
         cfg.admin = admin;
         cfg.withdrawalDelay = 1 days;
@@ -104,7 +109,8 @@ abstract contract ProtocolDeployer {
             requesterShareBps: 5000,
             keeperShareBps: 1000,
             discardPenaltyBps: 2500,
-            maxKeeperReward: 100e18
+            maxKeeperReward: 100e18,
+            minFallbackDelay: 5 minutes
         });
     }
 

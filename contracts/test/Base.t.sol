@@ -95,7 +95,10 @@ abstract contract Base is Test, ProtocolDeployer {
 
     function _deployVerifier() internal returns (Groth16Verifier) {
         string memory json = _fixture();
-        return new Groth16Verifier(vm.parseJsonBytes(json, ".vk"), vm.parseJsonUint(json, ".numInputs"), inputs, proof);
+        return Groth16Verifier(
+            d.verifierFactory
+                .deployGroth16(vm.parseJsonBytes(json, ".vk"), vm.parseJsonUint(json, ".numInputs"), inputs, proof)
+        );
     }
 
     // ------------------------------------------------------------------------------------------------------------

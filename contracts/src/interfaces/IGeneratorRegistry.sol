@@ -165,6 +165,9 @@ interface IGeneratorRegistry is IStakingPool {
     /// @notice `generator`'s registration.
     function generatorOf(address generator) external view returns (Generator memory);
 
+    /// @notice Where `generator`'s earnings go (zero when not registered).
+    function rewardAddressOf(address generator) external view returns (address);
+
     /// @notice `generator`'s quote in `marketId`.
     function quoteOf(uint256 marketId, address generator) external view returns (Quote memory);
 }

@@ -31,6 +31,12 @@ interface IGroth16Verifier is IVerifier {
     /// @notice More requester inputs were declared than the circuit has public signals.
     error TooManyInputs(uint256 numInputs, uint256 numPublicSignals);
 
+    /// @notice No public signal comes from the ask's inputs: one proof would then settle every ask of the market.
+    error NoInputSignals();
+
+    /// @notice Input signal `index` is not a field element (`value >= r`): no proof can have it as public signal.
+    error InputNotInField(uint256 index, uint256 value);
+
     /// @notice The verifying key and sample do not fit in one data contract (EIP-170 code size limit).
     error VerifierDataTooLarge(uint256 size, uint256 maxSize);
 

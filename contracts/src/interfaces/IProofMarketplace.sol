@@ -70,6 +70,7 @@ interface IProofMarketplace is IMarketView {
     /// @param price Generator's price, paid on completion.
     /// @param generator Assigned generator.
     /// @param computePerProof Compute the task holds in the registry.
+    /// @param reopens How often a failed task (slash, discard) re-opened the ask; at most {MAX_REOPENS}.
     struct Ask {
         address refundAddress;
         uint96 reward;
@@ -83,6 +84,7 @@ interface IProofMarketplace is IMarketView {
         uint88 price;
         address generator;
         uint40 computePerProof;
+        uint8 reopens;
     }
 
     /// @notice A new ask, as given to {createAsk} and emitted in `AskCreated`.
@@ -125,11 +127,14 @@ interface IProofMarketplace is IMarketView {
     /// @param marketCreationCost Payment-token fee to create a market.
     /// @param feePerInputByte Payment-token fee per byte of prover data and secret, on top of the reward.
     /// @param activationDelay Seconds between market creation and its first ask.
-    /// @param requesterShareBps Share of a slashed penalty paid to the requester as compensation.
+    /// @param requesterShareBps Share of a slash or discard penalty held for the requester as compensation, paid
+    ///        when a proof completes the ask (to the treasury when the ask ends without a proof).
     /// @param keeperShareBps Share of a slashed penalty paid to whoever called {slash}, capped by
     ///        `maxKeeperReward`.
     /// @param discardPenaltyBps Share of the slashing penalty a voluntary discard costs.
     /// @param maxKeeperReward Cap on the keeper's share.
+    /// @param minFallbackDelay Shortest fallback delay a market may have (seconds), so generators cannot
+    ///        self-assign ahead of the Matching Engine; applies to existing markets too.
     struct Params {
         address treasury;
         uint96 marketCreationCost;
@@ -139,6 +144,7 @@ interface IProofMarketplace is IMarketView {
         uint16 keeperShareBps;
         uint16 discardPenaltyBps;
         uint96 maxKeeperReward;
+        uint16 minFallbackDelay;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -151,10 +157,9 @@ interface IProofMarketplace is IMarketView {
     error MarketNotActive(uint256 marketId, uint256 activationTime, bool frozen);
     /// @notice Only the market's creator (or an admin) may do this.
     error NotMarketCreator(uint256 marketId, address caller);
-    /// @notice The verifier failed its own sample check at market creation.
-    error VerifierSelfCheckFailed(address verifier);
     /// @notice A market parameter is out of range: the verifier has no code, the penalty is zero, the minimum
-    /// stake is below the penalty or above 2^96, or the fallback delay above 2^32.
+    /// stake is below the penalty or above 2^96, or the fallback delay above 2^32 or non-zero and below the
+    /// protocol's `minFallbackDelay`.
     error InvalidMarketParams(address verifier, uint256 slashingPenalty, uint256 minStake, uint256 fallbackDelay);
     /// @notice The image is already in the market's list / not in it / is the primary image.
     error ImageUnchanged(uint256 marketId, bytes32 imageId);
@@ -167,7 +172,11 @@ interface IProofMarketplace is IMarketView {
     /// @notice The prover data is empty.
     error EmptyInputs();
     /// @notice The market's verifier rejects the inputs' format (`verifyInputs`); no proof could satisfy them.
-    error InvalidInputs(uint256 marketId);
+    /// `reason` is the verifier's own revert data saying which rule failed (e.g. `InputsTooShort`,
+    /// `InputNotInField` of a Groth16 verifier), empty when it just returned false.
+    error InvalidInputs(uint256 marketId, bytes reason);
+    /// @notice The verifier was not deployed by the protocol's verifier factory, so its code could change.
+    error VerifierNotAllowed(address verifier);
     /// @notice The refund address is zero.
     error ZeroRefundAddress();
     /// @notice A confidential market needs a secret and its ACL; a public market takes neither.
@@ -189,8 +198,6 @@ interface IProofMarketplace is IMarketView {
     error NonceUsed(uint256 nonce);
     /// @notice The batch expired.
     error BatchExpired(uint256 expiry, uint256 now_);
-    /// @notice Array arguments differ in length.
-    error LengthMismatch();
     /// @notice The caller is not the generator assigned to the task.
     error NotAssignedGenerator(uint256 askId, address caller);
     /// @notice The task's deadline has passed (submit/discard) or not yet passed (slash).
@@ -270,23 +277,28 @@ interface IProofMarketplace is IMarketView {
         uint256 price,
         uint256 refund
     );
-    /// @notice The generator gave the task up and paid `penalty` of its stake: `toRequester` to the refund address,
-    /// the rest to the treasury (credited as staking-token payouts in the generator registry).
-    event TaskDiscarded(
-        uint256 indexed askId, address indexed generator, uint256 penalty, uint256 toRequester, bool reopened
-    );
-    /// @notice The generator missed its deadline and was slashed `penalty`, split as given (credited as
-    /// staking-token payouts in the generator registry).
+    /// @notice The generator gave the task up and paid `penalty` of its stake: `held` is kept for the requester
+    /// until the ask ends (see {CompensationSettled}), the rest goes to the treasury (staking-token payouts in the
+    /// generator registry).
+    event TaskDiscarded(uint256 indexed askId, address indexed generator, uint256 penalty, uint256 held, bool reopened);
+    /// @notice The generator missed its deadline and was slashed `penalty`: `held` is kept for the requester until
+    /// the ask ends (see {CompensationSettled}), `toKeeper` to the caller (zero when the caller is the generator or
+    /// its reward address), `toTreasury` to the treasury (staking-token payouts in the generator registry).
     event TaskSlashed(
         uint256 indexed askId,
         address indexed generator,
         address indexed keeper,
         uint256 penalty,
-        uint256 toRequester,
+        uint256 held,
         uint256 toKeeper,
         uint256 toTreasury,
         bool reopened
     );
+    /// @notice Compensation held for the ask (from slashes and discards of its earlier tasks) was paid out: to the
+    /// refund address when a proof completed the ask (`toRequester`), else to the treasury.
+    event CompensationSettled(uint256 indexed askId, address indexed to, uint256 amount, bool toRequester);
+    /// @notice `signer` marked the assignment-batch nonces `word * 256 + i` for every bit `i` of `mask` as used.
+    event NoncesInvalidated(address indexed signer, uint256 word, uint256 mask);
     /// @notice The ask ended without a proof; `amount` was credited to its refund address.
     event AskRefunded(uint256 indexed askId, address indexed refundAddress, uint256 amount, bool cancelled);
     /// @notice `payer` deposited `amount` into `account`'s balance.
@@ -304,8 +316,8 @@ interface IProofMarketplace is IMarketView {
     // Markets
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Creates a market; the caller pays `marketCreationCost` to the treasury. The verifier must pass
-    /// its own sample check.
+    /// @notice Creates a market; the caller pays `marketCreationCost` to the treasury. The verifier must come from
+    /// the protocol's verifier factory (which deploys only verifiers whose sample proof verifies).
     function createMarket(
         IVerifier verifier,
         bytes32 proverImageId,
@@ -375,9 +387,6 @@ interface IProofMarketplace is IMarketView {
     /// generator its price and refunds the rest of the reward.
     function submitProof(uint256 askId, bytes calldata proverData, bytes calldata proof) external;
 
-    /// @notice Submits several proofs; reverts if any is rejected.
-    function submitProofs(uint256[] calldata askIds, bytes[] calldata proverData, bytes[] calldata proofs) external;
-
     /// @notice Settles a task whose inputs an IVS key attested invalid (EIP-712 `InvalidInput`). The generator
     /// is paid for its work, the rest refunded.
     function submitInvalidInputAttestation(uint256 askId, bytes calldata signature) external;
@@ -392,6 +401,11 @@ interface IProofMarketplace is IMarketView {
 
     /// @notice Withdraws `amount` of the caller's claimable payment-token balance to `to`.
     function withdraw(address to, uint256 amount) external;
+
+    /// @notice Marks the caller's assignment-batch nonces `word * 256 + i` for each set bit `i` of `mask` as used,
+    /// so batches it signed with them can no longer be relayed (the Matching Engine cancels abandoned batches this
+    /// way instead of waiting for their expiry).
+    function invalidateNonces(uint256 word, uint256 mask) external;
 
     // ---------------------------------------------------------------------------------------------------------
     // Admin
@@ -457,4 +471,13 @@ interface IProofMarketplace is IMarketView {
 
     /// @notice The entity key registry.
     function keyRegistry() external view returns (address);
+
+    /// @notice The verifier factory: markets are created only on verifiers it deployed.
+    function verifierFactory() external view returns (address);
+
+    /// @notice Staking-token compensation held for `askId` (from slashes and discards), paid when it ends.
+    function heldCompensation(uint256 askId) external view returns (uint256);
+
+    /// @notice How often an ask may be re-opened after failed tasks before it is refunded instead.
+    function MAX_REOPENS() external view returns (uint256);
 }

@@ -33,6 +33,8 @@ interface IStakingPool {
     error AmountTooLarge(uint256 amount);
     /// @notice More payout was requested than is credited.
     error InsufficientPayout(address account, uint256 requested, uint256 available);
+    /// @notice The withdrawal delay is above {MAX_WITHDRAWAL_DELAY} (a larger one could wrap the unlock time).
+    error WithdrawalDelayTooLong(uint256 delay, uint256 max);
 
     /// @notice `generator` added `amount` to its stake (now `stake`), paid by `payer`.
     event Staked(address indexed generator, address indexed payer, uint256 amount, uint256 stake);
@@ -44,6 +46,8 @@ interface IStakingPool {
     event Unstaked(address indexed generator, address indexed to, uint256 amount);
     /// @notice `account` withdrew `amount` of slashed stake credited to it.
     event PayoutWithdrawn(address indexed account, address indexed to, uint256 amount);
+    /// @notice `from` moved `amount` of its payout balance to `to`'s payout balance.
+    event PayoutTransferred(address indexed from, address indexed to, uint256 amount);
     /// @notice The withdrawal delay changed.
     event WithdrawalDelaySet(uint256 delay);
 
@@ -66,8 +70,15 @@ interface IStakingPool {
     /// treasury share).
     function withdrawPayout(address to, uint256 amount) external;
 
-    /// @notice Sets the withdrawal delay (admin).
+    /// @notice Moves `amount` of the caller's payout balance to `to`'s (the marketplace pays out slash compensation
+    /// it held for an ask this way).
+    function transferPayout(address to, uint256 amount) external;
+
+    /// @notice Sets the withdrawal delay (admin), at most {MAX_WITHDRAWAL_DELAY}.
     function setWithdrawalDelay(uint256 delay) external;
+
+    /// @notice The longest withdrawal delay the admin may set (365 days).
+    function MAX_WITHDRAWAL_DELAY() external view returns (uint256);
 
     /// @notice The staking token.
     function stakingToken() external view returns (address);

@@ -13,6 +13,9 @@ interface IVerifier {
 
     /// @notice Whether `inputs` are well-formed for this verifier (lengths, field ranges). Cheap and
     /// deterministic, so requesters, generators and the IVS can check asks before any work is done.
+    /// @dev Returns true for well-formed inputs. For malformed ones it should revert with an error saying which
+    /// rule failed (the marketplace passes the revert data on in `InvalidInputs`); returning false is allowed.
+    /// Well-formed is not provable: inputs with no witness pass (the IVS attests those).
     function verifyInputs(bytes calldata inputs) external view returns (bool);
 
     /// @notice A sample statement that `sampleProof()` proves.

@@ -6,6 +6,7 @@ import {IGeneratorRegistry} from "../interfaces/IGeneratorRegistry.sol";
 import {IMarketView} from "../interfaces/IMarketView.sol";
 import {IProofMarketplace} from "../interfaces/IProofMarketplace.sol";
 import {IVerifier} from "../interfaces/IVerifier.sol";
+import {IVerifierFactory} from "../interfaces/IVerifierFactory.sol";
 import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
@@ -54,6 +55,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
 
     uint256 private constant BPS = 10_000;
 
+    /// @inheritdoc IProofMarketplace
+    uint256 public constant MAX_REOPENS = 3;
+
     /// @dev New business (markets, asks, assignments) stops while paused; settlement and withdrawals go on.
     modifier whenNotPaused() {
         if (_s().paused) revert EnforcedPause();
@@ -74,6 +78,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         mapping(uint256 askId => Ask) asks;
         mapping(address account => uint256) claimable;
         mapping(address signer => mapping(uint256 word => uint256 bits)) usedNonces;
+        mapping(uint256 askId => uint256) heldCompensation;
     }
 
     // keccak256(abi.encode(uint256(keccak256("kalypso.storage.ProofMarketplace")) - 1)) & ~bytes32(uint256(0xff))
@@ -82,14 +87,22 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     IERC20 private immutable _paymentToken;
     IGeneratorRegistry private immutable _registry;
     IEntityKeyRegistryView private immutable _keys;
+    IVerifierFactory private immutable _verifierFactory;
 
     /// @param paymentToken_ Token rewards are escrowed and paid in.
     /// @param registry_ The generator registry (this contract needs its MARKETPLACE_ROLE).
     /// @param keys_ The entity key registry (Matching Engine, IVS and enclave keys).
-    constructor(IERC20 paymentToken_, IGeneratorRegistry registry_, IEntityKeyRegistryView keys_) {
+    /// @param verifierFactory_ The only source of market verifiers (their code cannot change).
+    constructor(
+        IERC20 paymentToken_,
+        IGeneratorRegistry registry_,
+        IEntityKeyRegistryView keys_,
+        IVerifierFactory verifierFactory_
+    ) {
         _paymentToken = paymentToken_;
         _registry = registry_;
         _keys = keys_;
+        _verifierFactory = verifierFactory_;
         _disableInitializers();
     }
 
@@ -117,15 +130,18 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         uint256 fallbackDelay,
         bytes calldata metadata
     ) external whenNotPaused returns (uint256 marketId) {
+        Storage storage $ = _s();
         if (
-            address(verifier).code.length == 0 || slashingPenalty == 0 || minStake < slashingPenalty
-                || minStake > type(uint96).max || fallbackDelay > type(uint32).max
+            slashingPenalty == 0 || minStake < slashingPenalty || minStake > type(uint96).max
+                || fallbackDelay > type(uint32).max || (fallbackDelay != 0 && fallbackDelay < $.params.minFallbackDelay)
         ) {
             revert InvalidMarketParams(address(verifier), slashingPenalty, minStake, fallbackDelay);
         }
-        if (!_selfCheck(verifier)) revert VerifierSelfCheckFailed(address(verifier));
+        // Only verifiers whose code cannot change (a switchable one would let the creator reject valid proofs
+        // after assignment and slash the generator). The factory deployed them only after their sample proof
+        // verified, and their code cannot change, so the sample check needs no repeating.
+        if (!_verifierFactory.isVerifier(address(verifier))) revert VerifierNotAllowed(address(verifier));
 
-        Storage storage $ = _s();
         marketId = ++$.marketCount;
         uint256 activationTime = block.timestamp + $.params.activationDelay;
         $.markets[marketId] = Market({
@@ -284,21 +300,12 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     }
 
     /// @inheritdoc IProofMarketplace
-    function submitProofs(uint256[] calldata askIds, bytes[] calldata proverData, bytes[] calldata proofs) external {
-        uint256 n = askIds.length;
-        if (proverData.length != n || proofs.length != n) revert LengthMismatch();
-        for (uint256 i; i < n; ++i) {
-            _submitProof(askIds[i], proverData[i], proofs[i]);
-        }
-    }
-
-    /// @inheritdoc IProofMarketplace
     function submitInvalidInputAttestation(uint256 askId, bytes calldata signature) external {
         Ask storage a = _assignedBeforeDeadline(askId);
         uint256 marketId = a.marketId;
         address signer = ECDSA.recover(_invalidInputDigest(marketId, askId, a.inputsHash), signature);
         if (!_keys.isIvsSigner(marketId, signer)) revert InvalidAttestation(askId, signer);
-        (address rewardAddress, uint256 price, uint256 refund) = _complete(a);
+        (address rewardAddress, uint256 price, uint256 refund) = _complete(askId, a, false);
         emit InvalidInputsSettled(askId, a.generator, signer, rewardAddress, price, refund);
     }
 
@@ -310,16 +317,18 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         Storage storage $ = _s();
         uint256 lockedPenalty = $.markets[a.marketId].slashingPenalty;
         uint256 penalty = lockedPenalty * $.params.discardPenaltyBps / BPS;
-        uint256 toRequester = penalty * $.params.requesterShareBps / BPS;
+        bool reopen = _canReopen(a);
+        uint256 held = reopen ? penalty * $.params.requesterShareBps / BPS : 0;
 
         address[] memory recipients = new address[](2);
         uint256[] memory amounts = new uint256[](2);
-        (recipients[0], amounts[0]) = (a.refundAddress, toRequester);
-        (recipients[1], amounts[1]) = ($.params.treasury, penalty - toRequester);
+        (recipients[0], amounts[0]) = (address(this), held);
+        (recipients[1], amounts[1]) = ($.params.treasury, penalty - held);
         _registry.slashTask(generator, a.computePerProof, lockedPenalty, recipients, amounts);
+        if (held != 0) $.heldCompensation[askId] += held;
 
-        bool reopened = _reopenOrRefund(askId, a);
-        emit TaskDiscarded(askId, generator, penalty, toRequester, reopened);
+        _reopenOrRefund(askId, a, reopen);
+        emit TaskDiscarded(askId, generator, penalty, held, reopen);
     }
 
     /// @inheritdoc IProofMarketplace
@@ -331,19 +340,23 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         Storage storage $ = _s();
         Params storage p = $.params;
         uint256 penalty = $.markets[a.marketId].slashingPenalty;
-        uint256 toRequester = penalty * p.requesterShareBps / BPS;
+        bool reopen = _canReopen(a);
+        uint256 held = reopen ? penalty * p.requesterShareBps / BPS : 0;
         uint256 toKeeper = penalty * p.keeperShareBps / BPS;
         if (toKeeper > p.maxKeeperReward) toKeeper = p.maxKeeperReward;
+        // The slashed generator earns nothing from its own slash, neither itself nor through its reward address.
+        if (msg.sender == generator || msg.sender == _registry.rewardAddressOf(generator)) toKeeper = 0;
 
         address[] memory recipients = new address[](3);
         uint256[] memory amounts = new uint256[](3);
-        (recipients[0], amounts[0]) = (a.refundAddress, toRequester);
+        (recipients[0], amounts[0]) = (address(this), held);
         (recipients[1], amounts[1]) = (msg.sender, toKeeper);
-        (recipients[2], amounts[2]) = (p.treasury, penalty - toRequester - toKeeper);
+        (recipients[2], amounts[2]) = (p.treasury, penalty - held - toKeeper);
         _registry.slashTask(generator, a.computePerProof, penalty, recipients, amounts);
+        if (held != 0) $.heldCompensation[askId] += held;
 
-        bool reopened = _reopenOrRefund(askId, a);
-        emit TaskSlashed(askId, generator, msg.sender, penalty, amounts[0], amounts[1], amounts[2], reopened);
+        _reopenOrRefund(askId, a, reopen);
+        emit TaskSlashed(askId, generator, msg.sender, penalty, held, toKeeper, amounts[2], reopen);
     }
 
     /// @inheritdoc IProofMarketplace
@@ -354,6 +367,12 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         balances[msg.sender] = available - amount;
         emit Withdrawn(msg.sender, to, amount);
         _paymentToken.safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function invalidateNonces(uint256 word, uint256 mask) external {
+        _s().usedNonces[msg.sender][word] |= mask;
+        emit NoncesInvalidated(msg.sender, word, mask);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -463,6 +482,16 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         return address(_keys);
     }
 
+    /// @inheritdoc IProofMarketplace
+    function verifierFactory() external view returns (address) {
+        return address(_verifierFactory);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function heldCompensation(uint256 askId) external view returns (uint256) {
+        return _s().heldCompensation[askId];
+    }
+
     /// @inheritdoc IMarketView
     function marketExists(uint256 marketId) external view returns (bool) {
         return _s().markets[marketId].activationTime != 0;
@@ -522,7 +551,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         if (r.proverData.length == 0) revert EmptyInputs();
         // Inputs no proof can satisfy (malformed for the circuit) never reach a generator: otherwise a requester
         // could post them, wait for the assigned generator to miss its deadline and farm the slash.
-        if (!_inputsWellFormed(m.verifier, r.proverData)) revert InvalidInputs(marketId);
+        _checkInputs(marketId, m.verifier, r.proverData);
         bool confidential = m.confidential;
         if (confidential != (r.secret.length != 0) || confidential != (r.acl.length != 0)) {
             revert SecretMismatch(marketId, confidential);
@@ -564,7 +593,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         if (m.frozen) return IGeneratorRegistry.SkipReason.MarketNotActive;
         if (fallbackAssignment) {
             uint256 delay = m.fallbackDelay;
-            if (m.confidential || delay == 0 || block.timestamp < a.openedAt + delay) {
+            // The protocol minimum applies to markets created before it was raised, too.
+            uint256 minDelay = _s().params.minFallbackDelay;
+            if (m.confidential || delay == 0 || block.timestamp < a.openedAt + (delay < minDelay ? minDelay : delay)) {
                 return IGeneratorRegistry.SkipReason.FallbackNotOpen;
             }
         }
@@ -617,13 +648,17 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         } catch {
             revert InvalidProof(askId);
         }
-        (address rewardAddress, uint256 price, uint256 refund) = _complete(a);
+        (address rewardAddress, uint256 price, uint256 refund) = _complete(askId, a, true);
         emit ProofSubmitted(askId, a.generator, rewardAddress, price, refund, proof);
     }
 
     /// @dev Marks an assigned task completed, releases the generator's compute and stake and credits the price
-    /// to its reward address and the rest of the reward to the refund address.
-    function _complete(Ask storage a) internal returns (address rewardAddress, uint256 price, uint256 refund) {
+    /// to its reward address and the rest of the reward to the refund address. Compensation held for the ask goes
+    /// to the requester only when a proof completed it (`proven`).
+    function _complete(uint256 askId, Ask storage a, bool proven)
+        internal
+        returns (address rewardAddress, uint256 price, uint256 refund)
+    {
         Storage storage $ = _s();
         a.state = AskState.Completed;
         uint256 marketId = a.marketId;
@@ -632,22 +667,28 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         refund = a.reward - price;
         if (price != 0) $.claimable[rewardAddress] += price;
         if (refund != 0) $.claimable[a.refundAddress] += refund;
+        _settleHeld(askId, a, proven);
     }
 
-    /// @dev After a discard or slash: back to Created if the ask's deadline has not passed (it will be matched
-    /// again), else refunded.
-    function _reopenOrRefund(uint256 askId, Ask storage a) internal returns (bool reopened) {
+    /// @dev Whether a failed task's ask goes back to Created: its deadline has not passed and it was re-opened
+    /// fewer than {MAX_REOPENS} times.
+    function _canReopen(Ask storage a) internal view returns (bool) {
+        return block.timestamp < a.deadline && a.reopens < MAX_REOPENS;
+    }
+
+    /// @dev After a discard or slash: back to Created (it will be matched again) or refunded.
+    function _reopenOrRefund(uint256 askId, Ask storage a, bool reopen) internal {
         a.generator = address(0);
         a.computePerProof = 0;
         a.taskDeadline = 0;
         a.price = 0;
-        if (block.timestamp < a.deadline) {
+        if (reopen) {
             a.state = AskState.Created;
             a.openedAt = uint40(block.timestamp);
-            return true;
+            ++a.reopens;
+        } else {
+            _refund(askId, a, false);
         }
-        _refund(askId, a, false);
-        return false;
     }
 
     function _refund(uint256 askId, Ask storage a, bool cancelled) internal {
@@ -656,6 +697,21 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         uint256 amount = a.reward;
         _s().claimable[refundAddress] += amount;
         emit AskRefunded(askId, refundAddress, amount, cancelled);
+        _settleHeld(askId, a, false);
+    }
+
+    /// @dev Pays out the slash and discard compensation held for the ask: to its refund address when a proof
+    /// completed it, else to the treasury. Held only for asks that were re-opened, so settling an ask that never
+    /// failed reads no extra slot. A requester thus never gains from an ask that no proof exists for.
+    function _settleHeld(uint256 askId, Ask storage a, bool proven) internal {
+        if (a.reopens == 0) return;
+        Storage storage $ = _s();
+        uint256 amount = $.heldCompensation[askId];
+        if (amount == 0) return;
+        delete $.heldCompensation[askId];
+        address to = proven ? a.refundAddress : $.params.treasury;
+        _registry.transferPayout(to, amount);
+        emit CompensationSettled(askId, to, amount, proven);
     }
 
     function _assignedBeforeDeadline(uint256 askId) internal view returns (Ask storage a) {
@@ -716,19 +772,12 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         return a < b ? a : b;
     }
 
-    function _inputsWellFormed(IVerifier verifier, bytes calldata proverData) internal view returns (bool) {
+    /// @dev Reverts {InvalidInputs} with the verifier's own error (which rule failed) unless `verifyInputs` passes.
+    function _checkInputs(uint256 marketId, IVerifier verifier, bytes calldata proverData) internal view {
         try verifier.verifyInputs{gas: VERIFY_INPUTS_GAS}(proverData) returns (bool ok) {
-            return ok;
-        } catch {
-            return false;
-        }
-    }
-
-    function _selfCheck(IVerifier verifier) internal view returns (bool) {
-        try verifier.checkSampleInputsAndProof() returns (bool ok) {
-            return ok;
-        } catch {
-            return false;
+            if (!ok) revert InvalidInputs(marketId, "");
+        } catch (bytes memory reason) {
+            revert InvalidInputs(marketId, reason);
         }
     }
 

@@ -198,6 +198,11 @@ contract GeneratorRegistry is
     }
 
     /// @inheritdoc IGeneratorRegistry
+    function rewardAddressOf(address generator) external view returns (address) {
+        return _s().generators[generator].rewardAddress;
+    }
+
+    /// @inheritdoc IGeneratorRegistry
     function quoteOf(uint256 marketId, address generator) external view returns (Quote memory) {
         return _s().quotes[marketId][generator];
     }

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {IStakingPool} from "../interfaces/IStakingPool.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title NativeStaking
 /// @notice The staking pool that holds generators' stake in the protocol's staking token, as a module of the
@@ -20,6 +21,9 @@ abstract contract NativeStaking is IStakingPool {
         InsufficientFreeStake,
         BelowMinStake
     }
+
+    /// @inheritdoc IStakingPool
+    uint256 public constant MAX_WITHDRAWAL_DELAY = 365 days;
 
     /// @custom:storage-location erc7201:kalypso.storage.NativeStaking
     struct StakingStorage {
@@ -63,7 +67,9 @@ abstract contract NativeStaking is IStakingPool {
         // amount <= stake, and stake + pending < 2^96 (checked on stake).
         p.stake -= uint96(amount);
         p.pending += uint96(amount);
-        p.unlockAt = uint40(unlockAt);
+        // The delay is capped (setWithdrawalDelay), so this fits until the year 36,812; SafeCast keeps a wrapped
+        // unlock time (stake withdrawable at once) impossible even then.
+        p.unlockAt = SafeCast.toUint40(unlockAt);
         emit UnstakeRequested(msg.sender, amount, p.pending, unlockAt);
     }
 
@@ -98,6 +104,16 @@ abstract contract NativeStaking is IStakingPool {
         payouts[msg.sender] = available - amount;
         emit PayoutWithdrawn(msg.sender, to, amount);
         _stakingToken.safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IStakingPool
+    function transferPayout(address to, uint256 amount) external {
+        mapping(address => uint256) storage payouts = _staking().payouts;
+        uint256 available = payouts[msg.sender];
+        if (amount > available) revert InsufficientPayout(msg.sender, amount, available);
+        payouts[msg.sender] = available - amount;
+        payouts[to] += amount;
+        emit PayoutTransferred(msg.sender, to, amount);
     }
 
     /// @inheritdoc IStakingPool
@@ -180,6 +196,7 @@ abstract contract NativeStaking is IStakingPool {
     }
 
     function _setWithdrawalDelay(uint256 delay) internal {
+        if (delay > MAX_WITHDRAWAL_DELAY) revert WithdrawalDelayTooLong(delay, MAX_WITHDRAWAL_DELAY);
         _staking().withdrawalDelay = delay;
         emit WithdrawalDelaySet(delay);
     }

@@ -60,6 +60,8 @@ contract Groth16Verifier is IGroth16Verifier {
         }
         uint256 numSignals = (vkLength - _VK_HEADER_LENGTH) / 64 - 1;
         if (numInputs_ > numSignals) revert TooManyInputs(numInputs_, numSignals);
+        // A statement must come from the ask: with no input signal one proof would settle every ask.
+        if (numInputs_ == 0) revert NoInputSignals();
         _checkVerifyingKey(verifyingKey_, numSignals);
 
         uint256 proofLength = _PROOF_POINTS_LENGTH + 32 * (numSignals - numInputs_);
@@ -87,11 +89,13 @@ contract Groth16Verifier is IGroth16Verifier {
     }
 
     /// @inheritdoc IVerifier
+    /// @dev Reverts {InputsTooShort} or {InputNotInField} naming the rule that failed.
     function verifyInputs(bytes calldata inputs) external view returns (bool) {
         uint256 n = _NUM_INPUTS;
-        if (inputs.length < 32 * n) return false;
+        if (inputs.length < 32 * n) revert InputsTooShort(32 * n, inputs.length);
         for (uint256 i; i < n; ++i) {
-            if (uint256(bytes32(inputs[32 * i:32 * i + 32])) >= _R) return false;
+            uint256 signal = uint256(bytes32(inputs[32 * i:32 * i + 32]));
+            if (signal >= _R) revert InputNotInField(i, signal);
         }
         return true;
     }

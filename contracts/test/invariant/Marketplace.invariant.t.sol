@@ -271,7 +271,26 @@ contract MarketplaceInvariantTest is Base {
         for (uint256 j; j < handler.generatorCount(); ++j) {
             total += registry.payoutOf(handler.generators(j));
         }
+        total += registry.payoutOf(address(market));
         assertEq(pond.balanceOf(address(registry)), total);
+    }
+
+    /// Compensation held by the marketplace is exactly what its re-opened, unsettled asks hold; asks that ended
+    /// hold nothing (it was paid with a proof or went to the treasury).
+    function invariant_heldCompensationBacked() public view {
+        uint256 held;
+        for (uint256 j; j < handler.askCount(); ++j) {
+            uint256 askId = handler.askIds(j);
+            IProofMarketplace.Ask memory a = market.askOf(askId);
+            uint256 h = market.heldCompensation(askId);
+            if (a.state == IProofMarketplace.AskState.Completed || a.state == IProofMarketplace.AskState.Refunded) {
+                assertEq(h, 0, "a settled ask holds nothing");
+            }
+            if (a.reopens == 0) assertEq(h, 0, "only re-opened asks hold compensation");
+            assertLe(a.reopens, market.MAX_REOPENS(), "re-opens bounded");
+            held += h;
+        }
+        assertEq(registry.payoutOf(address(market)), held);
     }
 
     /// Each ask reaches a terminal state at most once.

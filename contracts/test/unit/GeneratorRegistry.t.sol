@@ -286,15 +286,15 @@ contract GeneratorRegistryTest is Base {
         vm.warp(block.timestamp + CHEAP_TIME + 1);
         vm.prank(keeper);
         market.slash(askId);
-        uint256 owed = registry.payoutOf(requester);
+        uint256 owed = registry.payoutOf(keeper);
         assertGt(owed, 0);
-        vm.prank(requester);
-        vm.expectRevert(abi.encodeWithSelector(IStakingPool.InsufficientPayout.selector, requester, owed + 1, owed));
-        registry.withdrawPayout(requester, owed + 1);
-        vm.prank(requester);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IStakingPool.InsufficientPayout.selector, keeper, owed + 1, owed));
+        registry.withdrawPayout(keeper, owed + 1);
+        vm.prank(keeper);
         registry.withdrawPayout(address(0xBEEF), owed);
         assertEq(pond.balanceOf(address(0xBEEF)), owed);
-        assertEq(registry.payoutOf(requester), 0);
+        assertEq(registry.payoutOf(keeper), 0);
     }
 
     function test_setWithdrawalDelay_adminOnly() public {
@@ -305,6 +305,50 @@ contract GeneratorRegistryTest is Base {
         vm.prank(admin);
         registry.setWithdrawalDelay(1);
         assertEq(registry.withdrawalDelay(), 1);
+    }
+
+    /// A huge delay must not wrap the 40-bit unlock time into the past (stake withdrawable at once).
+    function test_RevertWhen_setWithdrawalDelay_aboveCap() public {
+        uint256 max = registry.MAX_WITHDRAWAL_DELAY();
+        assertEq(max, 365 days);
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IStakingPool.WithdrawalDelayTooLong.selector, max + 1, max));
+        registry.setWithdrawalDelay(max + 1);
+        vm.expectRevert(abi.encodeWithSelector(IStakingPool.WithdrawalDelayTooLong.selector, type(uint256).max, max));
+        registry.setWithdrawalDelay(type(uint256).max);
+        // 2^40 - now would have wrapped `uint40(now + delay)` to zero before the cap.
+        uint256 wrapping = (uint256(1) << 40) - block.timestamp;
+        vm.expectRevert(abi.encodeWithSelector(IStakingPool.WithdrawalDelayTooLong.selector, wrapping, max));
+        registry.setWithdrawalDelay(wrapping);
+        registry.setWithdrawalDelay(max);
+        vm.stopPrank();
+
+        vm.prank(cheap);
+        registry.requestUnstake(1e18);
+        assertEq(registry.positionOf(cheap).unlockAt, block.timestamp + max);
+        vm.warp(block.timestamp + max - 1);
+        vm.prank(cheap);
+        vm.expectRevert(abi.encodeWithSelector(IStakingPool.WithdrawalLocked.selector, cheap, block.timestamp + 1));
+        registry.unstake(cheap);
+    }
+
+    function test_transferPayout_movesOnlyOwnBalance() public {
+        uint256 askId = _ask();
+        _assign(askId, cheap);
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        vm.prank(keeper);
+        market.slash(askId);
+        uint256 kept = registry.payoutOf(keeper);
+        assertGt(kept, 0);
+        vm.prank(keeper);
+        vm.expectRevert(abi.encodeWithSelector(IStakingPool.InsufficientPayout.selector, keeper, kept + 1, kept));
+        registry.transferPayout(requester, kept + 1);
+        vm.expectEmit(address(registry));
+        emit IStakingPool.PayoutTransferred(keeper, requester, kept);
+        vm.prank(keeper);
+        registry.transferPayout(requester, kept);
+        assertEq(registry.payoutOf(keeper), 0);
+        assertEq(registry.payoutOf(requester), kept);
     }
 
     function test_RevertWhen_upgradeOrReinitialise() public {

@@ -65,10 +65,6 @@ contract Groth16VerifierTest is Test {
 
     function test_verify_AcceptsAnySplitOfSignals() public {
         bytes memory points = _points(proof);
-        // All signals as outputs: empty inputs, proof ‖ x ‖ y.
-        Groth16Verifier allOutputs = new Groth16Verifier(vk, 0, "", bytes.concat(points, bytes32(x), bytes32(y)));
-        assertTrue(allOutputs.checkSampleInputsAndProof());
-        assertTrue(allOutputs.verify(hex"01", bytes.concat(points, bytes32(x), bytes32(y))));
         // All signals as inputs: x ‖ y, bare proof.
         Groth16Verifier allInputs = new Groth16Verifier(vk, 2, bytes.concat(bytes32(x), bytes32(y)), points);
         assertTrue(allInputs.checkSampleInputsAndProof());
@@ -121,21 +117,26 @@ contract Groth16VerifierTest is Test {
         assertFalse(verifier.verify(inputs, bytes.concat(_points(proof), bytes32(y + 1))));
     }
 
-    function test_verify_FalseForSignalNotBelowR() public view {
+    function test_verify_FalseForSignalNotBelowR() public {
         // x + r is congruent to x: without the range check ecMul would reduce it and accept (malleability).
         assertFalse(verifier.verify(abi.encode(x + R), proof));
         assertFalse(verifier.verify(abi.encode(R), proof));
         assertFalse(verifier.verify(abi.encode(type(uint256).max), proof));
         assertFalse(verifier.verify(inputs, bytes.concat(_points(proof), bytes32(y + R))));
-        assertFalse(verifier.verifyInputs(abi.encode(x + R)));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InputNotInField.selector, 0, x + R));
+        verifier.verifyInputs(abi.encode(x + R));
     }
 
-    function test_verifyInputs_ChecksLengthAndRange() public view {
+    function test_verifyInputs_ChecksLengthAndRange() public {
         assertTrue(verifier.verifyInputs(inputs));
         assertTrue(verifier.verifyInputs(abi.encode(R - 1)));
-        assertFalse(verifier.verifyInputs(abi.encode(R)));
-        assertFalse(verifier.verifyInputs(""));
-        assertFalse(verifier.verifyInputs(_truncate(inputs, 31)));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InputNotInField.selector, 0, R));
+        verifier.verifyInputs(abi.encode(R));
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InputsTooShort.selector, 32, 0));
+        verifier.verifyInputs("");
+        bytes memory truncated = _truncate(inputs, 31);
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InputsTooShort.selector, 32, 31));
+        verifier.verifyInputs(truncated);
     }
 
     function test_RevertWhen_ProofTruncated() public {
@@ -238,14 +239,14 @@ contract Groth16VerifierTest is Test {
     function test_RevertWhen_VerifyingKeyLengthInvalid() public {
         bytes memory cut = _truncate(vk, vk.length - 1);
         vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InvalidVerifyingKeyLength.selector, vk.length - 1));
-        new Groth16Verifier(cut, 0, "", new bytes(256 + 64));
+        new Groth16Verifier(cut, 1, "", new bytes(256 + 64));
 
         bytes memory noIc = _truncate(vk, 448);
         vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InvalidVerifyingKeyLength.selector, 448));
-        new Groth16Verifier(noIc, 0, "", new bytes(256));
+        new Groth16Verifier(noIc, 1, "", new bytes(256));
 
         vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InvalidVerifyingKeyLength.selector, 0));
-        new Groth16Verifier("", 0, "", new bytes(256));
+        new Groth16Verifier("", 1, "", new bytes(256));
     }
 
     function test_RevertWhen_VerifyingKeyPointInvalid() public {
@@ -303,6 +304,21 @@ contract Groth16VerifierTest is Test {
         }
         vm.expectRevert(IGroth16Verifier.VerifyingKeyGammaEqualsDelta.selector);
         new Groth16Verifier(bad, numInputs, inputs, proof);
+    }
+
+    /// With no public signal from the ask's inputs, one proof would settle every ask of the market.
+    function test_RevertWhen_NoInputSignals() public {
+        bytes memory points = _points(proof);
+        vm.expectRevert(IGroth16Verifier.NoInputSignals.selector);
+        new Groth16Verifier(vk, 0, "", bytes.concat(points, bytes32(x), bytes32(y)));
+    }
+
+    /// `verifyInputs` says which rule failed, so `createAsk` can pass it on.
+    function test_RevertWhen_verifyInputs_tooShortOrNotInField() public {
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InputsTooShort.selector, 32, 2));
+        verifier.verifyInputs(hex"0102");
+        vm.expectRevert(abi.encodeWithSelector(IGroth16Verifier.InputNotInField.selector, 0, type(uint256).max));
+        verifier.verifyInputs(abi.encode(type(uint256).max));
     }
 
     function test_RevertWhen_TooManyInputs() public {

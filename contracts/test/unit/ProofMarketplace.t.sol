@@ -3,9 +3,13 @@ pragma solidity 0.8.30;
 
 import {IEntityKeyRegistryView} from "../../src/interfaces/IEntityKeyRegistry.sol";
 import {IGeneratorRegistry} from "../../src/interfaces/IGeneratorRegistry.sol";
+import {IGroth16Verifier} from "../../src/interfaces/IGroth16Verifier.sol";
 import {IProofMarketplace} from "../../src/interfaces/IProofMarketplace.sol";
 import {IVerifier} from "../../src/interfaces/IVerifier.sol";
+import {IVerifierFactory} from "../../src/interfaces/IVerifierFactory.sol";
 import {ProofMarketplace} from "../../src/marketplace/ProofMarketplace.sol";
+import {Groth16Verifier} from "../../src/verifiers/Groth16Verifier.sol";
+import {VerifierFactory} from "../../src/verifiers/VerifierFactory.sol";
 import {Base} from "../Base.t.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
@@ -47,16 +51,47 @@ contract ProofMarketplaceTest is Base {
         vm.stopPrank();
     }
 
-    function test_RevertWhen_createMarket_verifierFailsSelfCheck() public {
-        // A contract that is not a verifier: the self-check call reverts, which counts as a failure.
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.VerifierSelfCheckFailed.selector, address(usdc)));
-        market.createMarket(IVerifier(address(usdc)), bytes32(0), bytes32(0), PENALTY, MIN_STAKE, 0, "");
+    /// Attack: a creator brings a verifier it can switch (or a proxy it can upgrade), lets generators take tasks,
+    /// then makes valid proofs fail and collects the slashes. Only factory-made verifiers are accepted.
+    function test_RevertWhen_createMarket_verifierNotFromFactory() public {
+        SwitchableVerifier switchable = new SwitchableVerifier(verifier);
+        assertTrue(switchable.checkSampleInputsAndProof(), "passes the old self-check");
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.VerifierNotAllowed.selector, address(switchable)));
+        market.createMarket(switchable, bytes32(0), bytes32(0), PENALTY, MIN_STAKE, FALLBACK_DELAY, "");
+
+        // The same verifier code deployed outside the factory, a contract that is no verifier, and an EOA.
+        IVerifier direct = IVerifier(address(new Groth16Verifier(verifier.verifyingKey(), 1, inputs, proof)));
+        address eoa = makeAddr("eoa");
+        address[3] memory refused = [address(direct), address(usdc), eoa];
+        for (uint256 i; i < refused.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.VerifierNotAllowed.selector, refused[i]));
+            market.createMarket(IVerifier(refused[i]), bytes32(0), bytes32(0), PENALTY, MIN_STAKE, 0, "");
+        }
+    }
+
+    function test_verifierFactory_recordsKindAndPredictsAddress() public {
+        VerifierFactory factory = d.verifierFactory;
+        assertEq(market.verifierFactory(), address(factory));
+        assertEq(uint8(factory.kindOf(address(verifier))), uint8(IVerifierFactory.Kind.Groth16));
+        assertEq(uint8(factory.kindOf(address(this))), uint8(IVerifierFactory.Kind.None));
+        address next = factory.nextVerifier();
+        vm.expectEmit(address(factory));
+        emit IVerifierFactory.VerifierDeployed(next, IVerifierFactory.Kind.Groth16, address(this));
+        address made = factory.deployGroth16(verifier.verifyingKey(), 1, inputs, proof);
+        assertEq(made, next);
+        assertTrue(factory.isVerifier(made));
+    }
+
+    function test_RevertWhen_verifierFactory_sampleProofRejected() public {
+        VerifierFactory factory = d.verifierFactory;
+        bytes memory wrongInput = abi.encode(uint256(bytes32(inputs)) + 1);
+        bytes memory vk = verifier.verifyingKey();
+        address next = factory.nextVerifier();
+        vm.expectRevert(abi.encodeWithSelector(IVerifierFactory.SampleProofRejected.selector, next));
+        factory.deployGroth16(vk, 1, wrongInput, proof);
     }
 
     function test_RevertWhen_createMarket_invalidParams() public {
-        address eoa = makeAddr("eoa");
-        _expectInvalidMarket(eoa, PENALTY, MIN_STAKE, 0);
-        market.createMarket(IVerifier(eoa), bytes32(0), bytes32(0), PENALTY, MIN_STAKE, 0, "");
         _expectInvalidMarket(address(verifier), 0, MIN_STAKE, 0);
         market.createMarket(verifier, bytes32(0), bytes32(0), 0, MIN_STAKE, 0, "");
         _expectInvalidMarket(address(verifier), PENALTY, PENALTY - 1, 0);
@@ -67,6 +102,10 @@ contract ProofMarketplaceTest is Base {
         uint256 tooLong = uint256(type(uint32).max) + 1;
         _expectInvalidMarket(address(verifier), PENALTY, MIN_STAKE, tooLong);
         market.createMarket(verifier, bytes32(0), bytes32(0), PENALTY, MIN_STAKE, tooLong, "");
+        // A fallback delay below the protocol minimum would let generators self-assign ahead of the engine.
+        uint256 tooShort = market.params().minFallbackDelay - 1;
+        _expectInvalidMarket(address(verifier), PENALTY, MIN_STAKE, tooShort);
+        market.createMarket(verifier, bytes32(0), bytes32(0), PENALTY, MIN_STAKE, tooShort, "");
     }
 
     function _expectInvalidMarket(address v, uint256 penalty, uint256 minStake, uint256 fallbackDelay) internal {
@@ -236,10 +275,12 @@ contract ProofMarketplaceTest is Base {
         vm.startPrank(requester);
         IProofMarketplace.AskRequest memory r = _request(marketId, REWARD, block.timestamp + 1 hours);
         r.proverData = abi.encodePacked(type(uint256).max);
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidInputs.selector, marketId));
+        bytes memory reason = abi.encodeWithSelector(IGroth16Verifier.InputNotInField.selector, 0, type(uint256).max);
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidInputs.selector, marketId, reason));
         market.createAsk(r);
         r.proverData = hex"0102";
-        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidInputs.selector, marketId));
+        reason = abi.encodeWithSelector(IGroth16Verifier.InputsTooShort.selector, 32, 2);
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidInputs.selector, marketId, reason));
         market.createAsk(r);
         vm.stopPrank();
     }
@@ -601,6 +642,23 @@ contract ProofMarketplaceTest is Base {
         assertEq(market.askOf(askId).price, CHEAP_PRICE);
     }
 
+    /// A protocol minimum raised after a market was created applies to it too.
+    function test_selfAssign_waitsForProtocolMinimum() public {
+        IProofMarketplace.Params memory p = market.params();
+        p.minFallbackDelay = uint16(FALLBACK_DELAY * 2);
+        vm.prank(admin);
+        market.setParams(p);
+        uint256 askId = _ask(REWARD, block.timestamp + 4 hours);
+        vm.warp(block.timestamp + FALLBACK_DELAY);
+        vm.prank(cheap);
+        vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.FallbackNotOpen, askId, cheap));
+        market.selfAssign(askId);
+        vm.warp(block.timestamp + FALLBACK_DELAY);
+        vm.prank(cheap);
+        market.selfAssign(askId);
+        assertEq(market.askOf(askId).generator, cheap);
+    }
+
     function test_RevertWhen_selfAssign_confidentialMarket() public {
         uint256 id = _createMarket(keccak256("prover-image"));
         IProofMarketplace.AskRequest memory r = _request(id, REWARD, block.timestamp + 2 hours);
@@ -682,21 +740,6 @@ contract ProofMarketplaceTest is Base {
         market.submitProof(askId, inputs, proof);
     }
 
-    function test_submitProofs_settlesBatch() public {
-        uint256[] memory ids = new uint256[](2);
-        bytes[] memory data = new bytes[](2);
-        bytes[] memory proofs = new bytes[](2);
-        for (uint256 i; i < 2; ++i) {
-            ids[i] = _ask();
-            _assign(ids[i], fast);
-            (data[i], proofs[i]) = (inputs, proof);
-        }
-        market.submitProofs(ids, data, proofs);
-        assertEq(market.claimable(fastReward), 2 * FAST_PRICE);
-        vm.expectRevert(IProofMarketplace.LengthMismatch.selector);
-        market.submitProofs(ids, new bytes[](1), proofs);
-    }
-
     function test_submitInvalidInputAttestation_settlesWithIvsSignature() public {
         uint256 askId = _ask();
         _assign(askId, cheap);
@@ -736,23 +779,31 @@ contract ProofMarketplaceTest is Base {
         uint256 askId = _ask();
         _assign(askId, cheap);
         uint256 penalty = PENALTY * 2500 / 10_000;
-        uint256 toRequester = penalty / 2;
+        uint256 held = penalty / 2;
         vm.expectEmit(address(market));
-        emit IProofMarketplace.TaskDiscarded(askId, cheap, penalty, toRequester, true);
+        emit IProofMarketplace.TaskDiscarded(askId, cheap, penalty, held, true);
         vm.prank(cheap);
         market.discard(askId);
 
         (uint256 stake, uint256 locked) = _stakeOf(cheap);
         assertEq(stake, 100e18 - penalty);
         assertEq(locked, 0);
-        assertEq(registry.payoutOf(requester), toRequester);
-        assertEq(registry.payoutOf(treasury), penalty - toRequester);
+        assertEq(registry.payoutOf(requester), 0, "held until a proof");
+        assertEq(registry.payoutOf(address(market)), held);
+        assertEq(market.heldCompensation(askId), held);
+        assertEq(registry.payoutOf(treasury), penalty - held);
         assertEq(uint8(_state(askId)), uint8(IProofMarketplace.AskState.Created));
         assertEq(market.askOf(askId).generator, address(0));
-        // Re-matched and proven by another generator.
+        assertEq(market.askOf(askId).reopens, 1);
+        // Re-matched and proven by another generator: the requester gets the held compensation.
         _assign(askId, fast);
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.CompensationSettled(askId, requester, held, true);
         market.submitProof(askId, inputs, proof);
         assertEq(market.claimable(fastReward), FAST_PRICE);
+        assertEq(registry.payoutOf(requester), held);
+        assertEq(registry.payoutOf(address(market)), 0);
+        assertEq(market.heldCompensation(askId), 0);
     }
 
     function test_RevertWhen_discard_notAssignedGenerator() public {
@@ -779,7 +830,8 @@ contract ProofMarketplaceTest is Base {
         vm.prank(keeper);
         market.slash(askId);
 
-        assertEq(registry.payoutOf(requester), 5e18);
+        assertEq(registry.payoutOf(requester), 0, "held until a proof");
+        assertEq(market.heldCompensation(askId), 5e18);
         assertEq(registry.payoutOf(keeper), 1e18);
         assertEq(registry.payoutOf(treasury), 4e18);
         // Payouts are withdrawn in the staking token.
@@ -796,6 +848,7 @@ contract ProofMarketplaceTest is Base {
         _assign(askId, fast);
         market.submitProof(askId, inputs, proof);
         assertEq(market.claimable(requester), REWARD - FAST_PRICE);
+        assertEq(registry.payoutOf(requester), 5e18, "compensation paid with the proof");
 
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -813,6 +866,9 @@ contract ProofMarketplaceTest is Base {
         market.slash(askId);
         assertEq(uint8(_state(askId)), uint8(IProofMarketplace.AskState.Refunded));
         assertEq(market.claimable(requester), REWARD);
+        // The ask ends without a proof: no compensation (it could be farmed with unprovable inputs).
+        assertEq(registry.payoutOf(requester), 0);
+        assertEq(registry.payoutOf(treasury), PENALTY - 1e18);
     }
 
     function test_slash_capsKeeperReward() public {
@@ -828,7 +884,7 @@ contract ProofMarketplaceTest is Base {
         vm.prank(keeper);
         market.slash(askId);
         assertEq(registry.payoutOf(keeper), 2e18);
-        assertEq(registry.payoutOf(requester), 1e18);
+        assertEq(market.heldCompensation(askId), 1e18);
         assertEq(registry.payoutOf(treasury), 7e18);
     }
 
@@ -920,8 +976,9 @@ contract ProofMarketplaceTest is Base {
 
     function test_upgrade_byAdminKeepsState() public {
         uint256 askId = _ask();
-        ProofMarketplace next =
-            new ProofMarketplace(IERC20(address(usdc)), registry, IEntityKeyRegistryView(address(keys)));
+        ProofMarketplace next = new ProofMarketplace(
+            IERC20(address(usdc)), registry, IEntityKeyRegistryView(address(keys)), d.verifierFactory
+        );
         vm.prank(admin);
         market.upgradeToAndCall(address(next), "");
         assertEq(market.askOf(askId).reward, REWARD);
@@ -929,8 +986,9 @@ contract ProofMarketplaceTest is Base {
     }
 
     function test_RevertWhen_implementationInitialised() public {
-        ProofMarketplace impl =
-            new ProofMarketplace(IERC20(address(usdc)), registry, IEntityKeyRegistryView(address(keys)));
+        ProofMarketplace impl = new ProofMarketplace(
+            IERC20(address(usdc)), registry, IEntityKeyRegistryView(address(keys)), d.verifierFactory
+        );
         IProofMarketplace.Params memory p = market.params();
         vm.expectRevert(Initializable.InvalidInitialization.selector);
         impl.initialize(address(this), p);
@@ -968,12 +1026,129 @@ contract ProofMarketplaceTest is Base {
         vm.warp(block.timestamp + CHEAP_TIME + 1);
         vm.prank(keeper);
         market.slash(askId);
-        uint256 paid = registry.payoutOf(requester) + registry.payoutOf(keeper) + registry.payoutOf(treasury);
+        uint256 paid = market.heldCompensation(askId) + registry.payoutOf(keeper) + registry.payoutOf(treasury);
         assertEq(paid, PENALTY);
+        assertEq(registry.payoutOf(address(market)), market.heldCompensation(askId));
         assertLe(registry.payoutOf(keeper), cap);
-        assertEq(registry.payoutOf(requester), PENALTY * requesterBps / 10_000);
+        assertEq(market.heldCompensation(askId), PENALTY * requesterBps / 10_000);
         (uint256 stake,) = _stakeOf(cheap);
         assertEq(stake, 100e18 - PENALTY);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Attacks: nobody profits from failure
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// Attack (review): a requester posts inputs without a witness in a market without an IVS; every generator
+    /// assigned to it discards, the engine re-matches it, and the requester cancels at the end. Each discard used
+    /// to pay the requester a share (12 discards paid 15 POND on a devnet). Now the share is only held for a proof
+    /// that never comes, the re-opens are bounded, and the loop costs the requester its input fees.
+    function test_attack_discardFarmingLeavesRequesterPoorer() public {
+        IProofMarketplace.Params memory p = market.params();
+        p.feePerInputByte = 100;
+        vm.prank(admin);
+        market.setParams(p);
+        uint256 usdcBefore = usdc.balanceOf(requester) + market.claimable(requester);
+        uint256 pondBefore = pond.balanceOf(requester) + registry.payoutOf(requester);
+
+        uint256 askId = _ask(REWARD, block.timestamp + 1 days);
+        address[2] memory gens = [cheap, fast];
+        for (uint256 i; i <= market.MAX_REOPENS(); ++i) {
+            assertEq(uint8(_state(askId)), uint8(IProofMarketplace.AskState.Created));
+            _assign(askId, gens[i % 2]);
+            vm.prank(gens[i % 2]);
+            market.discard(askId);
+        }
+        // The failure after MAX_REOPENS re-opens refunds the ask instead of re-opening it.
+        assertEq(uint8(_state(askId)), uint8(IProofMarketplace.AskState.Refunded));
+        assertEq(market.askOf(askId).reopens, market.MAX_REOPENS());
+
+        uint256 usdcAfter = usdc.balanceOf(requester) + market.claimable(requester);
+        uint256 pondAfter = pond.balanceOf(requester) + registry.payoutOf(requester);
+        assertLt(usdcAfter, usdcBefore, "poorer by the input fee");
+        assertEq(pondAfter, pondBefore, "no compensation for an ask that was never proven");
+        assertEq(market.heldCompensation(askId), 0);
+        assertEq(registry.payoutOf(address(market)), 0, "everything held went to the treasury");
+    }
+
+    /// The same loop ended by the requester's cancel, with slashes of a generator that did not discard in time.
+    function test_attack_slashThenCancelPaysRequesterNothing() public {
+        uint256 askId = _ask(REWARD, block.timestamp + 1 days);
+        _assign(askId, cheap);
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        vm.prank(keeper);
+        market.slash(askId);
+        _assign(askId, fast);
+        vm.warp(block.timestamp + FAST_TIME + 1);
+        vm.prank(keeper);
+        market.slash(askId);
+        uint256 held = market.heldCompensation(askId);
+        assertEq(held, 10e18, "half of two penalties");
+        uint256 treasuryBefore = registry.payoutOf(treasury);
+
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.CompensationSettled(askId, treasury, held, false);
+        vm.prank(requester);
+        market.cancelAsk(askId);
+        assertEq(registry.payoutOf(requester), 0);
+        assertEq(registry.payoutOf(treasury), treasuryBefore + held);
+        assertEq(market.claimable(requester), REWARD, "the reward comes back, nothing more");
+    }
+
+    /// An ask settled through an IVS attestation (its inputs were invalid) forfeits what was held for it.
+    function test_attack_ivsSettledAskForfeitsCompensation() public {
+        uint256 askId = _ask(REWARD, block.timestamp + 1 days);
+        _assign(askId, cheap);
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        vm.prank(keeper);
+        market.slash(askId);
+        _assign(askId, fast);
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.CompensationSettled(askId, treasury, 5e18, false);
+        market.submitInvalidInputAttestation(askId, _signInvalidInput(ivs, askId));
+        assertEq(registry.payoutOf(requester), 0);
+        assertEq(market.claimable(fastReward), FAST_PRICE, "the generator is paid for its work");
+    }
+
+    /// Attack (review): a generator slashing itself, or through its reward address, kept the keeper share.
+    function test_attack_selfSlashEarnsNoKeeperShare() public {
+        uint256 first = _ask();
+        uint256 second = _ask();
+        _assign(first, cheap);
+        _assign(second, cheap);
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.TaskSlashed(first, cheap, cheap, PENALTY, 5e18, 0, 5e18, true);
+        vm.prank(cheap);
+        market.slash(first);
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.TaskSlashed(second, cheap, cheapReward, PENALTY, 5e18, 0, 5e18, true);
+        vm.prank(cheapReward);
+        market.slash(second);
+        assertEq(registry.payoutOf(cheap) + registry.payoutOf(cheapReward), 0);
+        assertEq(registry.payoutOf(treasury), 10e18);
+    }
+
+    /// The Matching Engine cancels a batch it abandoned: nobody can relay it later.
+    function test_invalidateNonces_cancelsSignedBatch() public {
+        IProofMarketplace.Assignment[] memory items = _batch(1, cheap);
+        uint256 expiry = block.timestamp + 60;
+        uint256 nonce = 7 * 256 + 3;
+        bytes memory sig = _signBatch(me, items, nonce, expiry);
+        vm.expectEmit(address(market));
+        emit IProofMarketplace.NoncesInvalidated(me.addr, 7, 1 << 3);
+        vm.prank(me.addr);
+        market.invalidateNonces(7, 1 << 3);
+        assertTrue(market.nonceUsed(me.addr, nonce));
+        vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.NonceUsed.selector, nonce));
+        market.relayAssignments(items, nonce, expiry, sig);
+
+        // Anyone else's invalidation marks only its own nonces.
+        vm.prank(keeper);
+        market.invalidateNonces(7, type(uint256).max);
+        uint256 other = nonce + 1;
+        market.relayAssignments(items, other, expiry, _signBatch(me, items, other, expiry));
+        assertEq(market.askOf(items[0].askId).generator, cheap);
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -993,3 +1168,37 @@ contract ProofMarketplaceTest is Base {
     }
 }
 
+/// A verifier whose owner can switch it to rejecting every proof: it passes the sample check when created, so
+/// without the factory rule its creator could slash generators for valid proofs.
+contract SwitchableVerifier is IVerifier {
+    IVerifier internal immutable _inner;
+    bool public rejecting;
+
+    constructor(IVerifier inner) {
+        _inner = inner;
+    }
+
+    function setRejecting(bool rejecting_) external {
+        rejecting = rejecting_;
+    }
+
+    function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool) {
+        return !rejecting && _inner.verify(inputs, proof);
+    }
+
+    function verifyInputs(bytes calldata inputs) external view returns (bool) {
+        return _inner.verifyInputs(inputs);
+    }
+
+    function sampleInput() external view returns (bytes memory) {
+        return _inner.sampleInput();
+    }
+
+    function sampleProof() external view returns (bytes memory) {
+        return _inner.sampleProof();
+    }
+
+    function checkSampleInputsAndProof() external view returns (bool) {
+        return !rejecting && _inner.checkSampleInputsAndProof();
+    }
+}

@@ -196,9 +196,18 @@ pub(crate) struct DeployArgs {
 /// `kalypso market ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum MarketCmd {
+    /// Deploy a Groth16 verifier for a circuit through the protocol's verifier factory (markets accept no other
+    /// verifiers: their code cannot change). Prints its address for `market create --verifier`.
+    DeployVerifier {
+        /// Verifying key and sample proof: a `.vk.json` of `kalypso prover setup` (or the layout of
+        /// `contracts/test/fixtures/groth16_mimc.json`).
+        #[arg(long)]
+        artifact: std::path::PathBuf,
+    },
     /// Create a market (pays the market creation cost).
     Create {
-        /// The market's verifier contract (implements IVerifier and passes its own sample check).
+        /// The market's verifier: deployed by the protocol's verifier factory (`kalypso market
+        /// deploy-verifier`).
         #[arg(long, value_parser = parse::address)]
         verifier: Address,
         /// Staking-token amount a generator loses when it misses a deadline (locked per task).

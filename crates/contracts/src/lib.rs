@@ -85,6 +85,16 @@ pub mod tee_verifier {
     );
 }
 
+/// Deploys the verifiers markets may use (a market's proof rule is code that cannot change).
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
+pub mod verifier_factory {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        VerifierFactory,
+        "artifacts/VerifierFactory.json"
+    );
+}
+
 /// Mintable test ERC-20 (devnets and tests only).
 #[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod test_token {
@@ -113,3 +123,4 @@ pub use marketplace::ProofMarketplace;
 pub use proxy::ERC1967Proxy;
 pub use tee_verifier::TeeVerifier;
 pub use test_token::TestToken;
+pub use verifier_factory::VerifierFactory;

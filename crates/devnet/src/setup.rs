@@ -9,11 +9,15 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
 };
 use anyhow::Context as _;
-use kalypso_contracts::{Groth16Verifier, TestToken};
+use kalypso_contracts::TestToken;
 use kalypso_provers::{CircuitKind, CircuitSpec, setup::load_or_setup};
 use kalypso_sdk::{DeployConfig, Deployment, Kalypso, MarketId, MarketParams, Quote, SampleMarket};
 use serde::Serialize;
 use std::{path::Path, time::Duration};
+
+/// The protocol's minimum fallback delay on a devnet (seconds): markets may let generators self-assign an ask
+/// the engine left unassigned this soon (production deployments keep minutes).
+pub const MIN_FALLBACK_DELAY: u16 = 5;
 
 /// A wallet provider signing as `role`.
 pub fn provider(rpc_url: &str, role: Role) -> anyhow::Result<DynProvider> {
@@ -182,6 +186,8 @@ pub async fn provision(
     let admin = Role::Admin.signer().address();
     let admin_provider = provider(rpc_url, Role::Admin)?;
     let mut config = DeployConfig::devnet(admin);
+    // Low enough that self-assignment (liveness without the engine) can be shown in a devnet's minutes.
+    config.params.min_fallback_delay = MIN_FALLBACK_DELAY;
     config.matching_engine_key = Some(Bytes::copy_from_slice(
         Role::MatchingEngine.signer().public_key().as_slice(),
     ));
@@ -202,20 +208,20 @@ pub async fn provision(
     on_step("creating the Merkle market and registering its IVS key");
     let admin_client = Kalypso::new(admin_provider.clone(), deployment.clone(), admin);
     let sample = samples[1].clone();
-    let verifier = Groth16Verifier::deploy(
-        admin_provider.clone(),
-        sample.vk,
-        sample.num_inputs,
-        sample.inputs,
-        sample.proof,
-    )
-    .await
-    .context("deploying the Merkle market's Groth16Verifier")?;
+    let (verifier, _) = admin_client
+        .deploy_groth16_verifier(
+            sample.vk,
+            u64::try_from(sample.num_inputs).context("number of inputs")?,
+            sample.inputs,
+            sample.proof,
+        )
+        .await
+        .context("deploying the Merkle market's Groth16Verifier")?;
     let cost = admin_client.params().await?.market_creation_cost;
     mint(&admin_provider, deployment.payment_token, admin, cost).await?;
     let (merkle_id, _) = admin_client
         .create_market(MarketParams {
-            verifier: *verifier.address(),
+            verifier,
             slashing_penalty: sample.slashing_penalty,
             min_stake: sample.min_stake,
             fallback_delay: sample.fallback_delay,
@@ -227,7 +233,7 @@ pub async fn provision(
         id: merkle_id,
         name: specs[1].to_string(),
         spec: specs[1],
-        verifier: *verifier.address(),
+        verifier,
     });
     admin_client
         .add_ivs_signer(

@@ -369,11 +369,10 @@ impl<'a> Tracker<'a> {
                 let name = self.name(e.generator);
                 let ask = self.ask(id(e.askId));
                 ask.slashed.push(name.clone());
-                ask.compensation += e.toRequester;
                 Some(format!(
-                    "ask {}: {name} missed its deadline and was slashed; {} tPOND to the requester{}",
+                    "ask {}: {name} missed its deadline and was slashed; {} tPOND held for the requester{}",
                     id(e.askId),
-                    crate::report::tokens(e.toRequester, 18),
+                    crate::report::tokens(e.held, 18),
                     if e.reopened { ", ask re-opened" } else { "" }
                 ))
             }
@@ -381,7 +380,6 @@ impl<'a> Tracker<'a> {
                 let name = self.name(e.generator);
                 let ask = self.ask(id(e.askId));
                 ask.discarded.push(name.clone());
-                ask.compensation += e.toRequester;
                 Some(format!(
                     "ask {}: {name} gave the task up (discard)",
                     id(e.askId)
@@ -398,6 +396,18 @@ impl<'a> Tracker<'a> {
                 });
                 self.txs.push((tx, id(e.askId)));
                 None
+            }
+            Ev::CompensationSettled(e) => {
+                // Slash and discard shares held for the ask: the requester's once a proof completed it.
+                if !e.toRequester {
+                    return None;
+                }
+                self.ask(id(e.askId)).compensation += e.amount;
+                Some(format!(
+                    "ask {}: {} tPOND compensation paid to the requester with the proof",
+                    id(e.askId),
+                    crate::report::tokens(e.amount, 18)
+                ))
             }
             Ev::InvalidInputsSettled(e) => {
                 let name = self.name(e.generator);

@@ -301,7 +301,7 @@ impl State {
                 }
                 M::TaskDiscarded(e) => self.failed(u64_of(e.askId), u128_of(e.penalty), e.reopened),
                 M::TaskSlashed(e) => {
-                    let taken = u128_of(e.toRequester)
+                    let taken = u128_of(e.held)
                         .saturating_add(u128_of(e.toKeeper))
                         .saturating_add(u128_of(e.toTreasury));
                     self.failed(u64_of(e.askId), taken, e.reopened)
@@ -608,7 +608,7 @@ mod tests {
                 generator: GEN,
                 keeper: Address::ZERO,
                 penalty: U256::from(10),
-                toRequester: U256::from(5),
+                held: U256::from(5),
                 toKeeper: U256::from(1),
                 toTreasury: U256::from(4),
                 reopened: true,

@@ -85,6 +85,13 @@ impl<P: Provider> Kalypso<P> {
         AskInfo::from_abi(id, &record, state)
     }
 
+    /// Staking-token compensation held for an ask from the slashes and discards of its earlier tasks: paid to
+    /// its refund address when a proof completes the ask, to the treasury when it ends without one.
+    pub async fn held_compensation(&self, id: AskId) -> Result<U256> {
+        let m = self.marketplace();
+        view(m.heldCompensation(U256::from(id)), Target::Marketplace).await
+    }
+
     /// The whole request of an ask (inputs, secret, ACL, ...), from its `AskCreated` event: one `eth_getLogs`
     /// filtered on the indexed ask id.
     pub async fn ask_request(&self, id: AskId) -> Result<IProofMarketplace::AskRequest> {

@@ -7,8 +7,8 @@ use alloy::{
     sol_types::SolCall,
 };
 use kalypso_contracts::{
-    AttestationVerifier, ERC1967Proxy, EntityKeyRegistry, GeneratorRegistry, Groth16Verifier,
-    ProofMarketplace, TestToken,
+    AttestationVerifier, ERC1967Proxy, EntityKeyRegistry, GeneratorRegistry, ProofMarketplace,
+    TestToken, VerifierFactory,
 };
 use tracing::info;
 
@@ -17,6 +17,7 @@ use crate::{
     client::view,
     error::Target,
     tx::{self, DEFAULT_RECEIPT_TIMEOUT, Gas},
+    types::to_u64,
 };
 
 /// What to deploy. [`DeployConfig::devnet`] gives the defaults of `ProtocolDeployer._defaultConfig`.
@@ -60,13 +61,13 @@ impl DeployConfig {
     }
 }
 
-/// A Groth16 market created at deployment: a `Groth16Verifier` with this verifying key and sample statement,
-/// and a public market on it.
+/// A Groth16 market created at deployment: a `Groth16Verifier` with this verifying key and sample statement
+/// (deployed through the protocol's verifier factory), and a public market on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleMarket {
     /// Verifying key in the `Groth16Verifier` constructor layout.
     pub vk: Bytes,
-    /// Number of public inputs the requester supplies.
+    /// Number of public inputs the requester supplies (at least one).
     pub num_inputs: U256,
     /// Sample prover data (the verifier's self-check).
     pub inputs: Bytes,
@@ -129,7 +130,7 @@ pub async fn deploy_with_progress<P: Provider>(
     let params = config.params.to_abi()?;
     let total = usize::from(config.payment_token.is_none())
         + usize::from(config.staking_token.is_none())
-        + 8 // four implementations, four proxies
+        + 9 // four implementations, four proxies, the verifier factory
         + 3 // MARKETPLACE_ROLE, two market views
         + usize::from(config.matching_engine_key.is_some())
         + if config.sample_market.is_some() { 2 } else { 0 };
@@ -207,6 +208,12 @@ pub async fn deploy_with_progress<P: Provider>(
         .proxy(implementation, init.abi_encode(), "EntityKeyRegistry proxy")
         .await?;
 
+    let verifier_factory = d
+        .create(
+            VerifierFactory::deploy_builder(&provider),
+            "VerifierFactory",
+        )
+        .await?;
     let implementation = d
         .create(
             ProofMarketplace::deploy_builder(
@@ -214,6 +221,7 @@ pub async fn deploy_with_progress<P: Provider>(
                 payment_token,
                 generator_registry,
                 key_registry,
+                verifier_factory,
             ),
             "ProofMarketplace implementation",
         )
@@ -271,19 +279,16 @@ pub async fn deploy_with_progress<P: Provider>(
     }
 
     if let Some(sample) = config.sample_market {
-        let verifier = d
-            .create(
-                Groth16Verifier::deploy_builder(
-                    &provider,
-                    sample.vk,
-                    sample.num_inputs,
-                    sample.inputs,
-                    sample.proof,
-                ),
-                "sample Groth16Verifier",
+        let client = Kalypso::new(&provider, deployment.clone(), admin);
+        let (verifier, summary) = client
+            .deploy_groth16_verifier(
+                sample.vk,
+                to_u64(sample.num_inputs, "number of inputs")?,
+                sample.inputs,
+                sample.proof,
             )
             .await?;
-        let client = Kalypso::new(&provider, deployment.clone(), admin);
+        d.report("sample Groth16Verifier", summary);
         if config.payment_token.is_none() {
             // Our own test token: mint the creation cost like the forge script does.
             let cost = config.params.market_creation_cost;

@@ -12,6 +12,7 @@ use kalypso_contracts::{
     groth16_verifier::Groth16Verifier::Groth16VerifierErrors,
     key_registry::EntityKeyRegistry::EntityKeyRegistryErrors,
     marketplace::ProofMarketplace::ProofMarketplaceErrors, test_token::TestToken::TestTokenErrors,
+    verifier_factory::VerifierFactory::VerifierFactoryErrors,
 };
 use kalypso_primitives::{AskState, SkipReason};
 use std::{fmt, path::PathBuf};
@@ -190,6 +191,7 @@ pub(crate) enum Target {
     KeyRegistry,
     AttestationVerifier,
     Groth16Verifier,
+    VerifierFactory,
     Token,
     /// A contract without custom errors of ours (a proxy, a test token constructor).
     Other(&'static str),
@@ -203,6 +205,7 @@ impl Target {
             Self::KeyRegistry => "EntityKeyRegistry",
             Self::AttestationVerifier => "AttestationVerifier",
             Self::Groth16Verifier => "Groth16Verifier",
+            Self::VerifierFactory => "VerifierFactory",
             Self::Token => "ERC20",
             Self::Other(name) => name,
         }
@@ -224,6 +227,8 @@ pub enum ContractError {
     AttestationVerifier(AttestationVerifierErrors),
     /// From a `Groth16Verifier` (its constructor checks the verifying key).
     Groth16Verifier(Groth16VerifierErrors),
+    /// From the `VerifierFactory` (a sample proof that does not verify).
+    VerifierFactory(VerifierFactoryErrors),
     /// An OpenZeppelin ERC-20 error of the payment or staking token (balance, allowance).
     Erc20(TestTokenErrors),
 }
@@ -237,7 +242,19 @@ impl ContractError {
             Self::EntityKeyRegistry(_) => Target::KeyRegistry.name(),
             Self::AttestationVerifier(_) => Target::AttestationVerifier.name(),
             Self::Groth16Verifier(_) => Target::Groth16Verifier.name(),
+            Self::VerifierFactory(_) => Target::VerifierFactory.name(),
             Self::Erc20(_) => Target::Token.name(),
+        }
+    }
+
+    /// Which rule the market's verifier says malformed inputs break (the `reason` of an `InvalidInputs`
+    /// revert, decoded as a Groth16 verifier error), when it says one.
+    pub fn invalid_inputs_reason(&self) -> Option<Groth16VerifierErrors> {
+        match self {
+            Self::ProofMarketplace(ProofMarketplaceErrors::InvalidInputs(e)) => {
+                Groth16VerifierErrors::abi_decode(&e.reason).ok()
+            }
+            _ => None,
         }
     }
 
@@ -260,6 +277,8 @@ impl ContractError {
             KeyRegistry => &[KeyRegistry, AttestationVerifier, Marketplace],
             AttestationVerifier => &[AttestationVerifier],
             Groth16Verifier => &[Groth16Verifier],
+            // The factory's calls bubble up the new verifier's constructor errors.
+            VerifierFactory => &[VerifierFactory, Groth16Verifier],
             Token => &[Token],
             Other(_) => &[
                 Marketplace,
@@ -267,6 +286,7 @@ impl ContractError {
                 KeyRegistry,
                 AttestationVerifier,
                 Groth16Verifier,
+                VerifierFactory,
                 Token,
             ],
         };
@@ -286,6 +306,9 @@ impl ContractError {
             Groth16Verifier => Groth16VerifierErrors::abi_decode(data)
                 .ok()
                 .map(Self::Groth16Verifier),
+            VerifierFactory => VerifierFactoryErrors::abi_decode(data)
+                .ok()
+                .map(Self::VerifierFactory),
             Token => TestTokenErrors::abi_decode(data).ok().map(Self::Erc20),
             Other(_) => None,
         })
@@ -321,11 +344,25 @@ impl fmt::Display for ContractError {
                 e.askId,
                 enum_name::<AskState>(e.state)
             ),
+            Self::ProofMarketplace(ProofMarketplaceErrors::InvalidInputs(e)) => {
+                // Show which rule failed rather than the verifier's raw revert data.
+                let reason = match Groth16VerifierErrors::abi_decode(&e.reason) {
+                    Ok(reason) => strip_variant(format!("{reason:?}")),
+                    Err(_) if e.reason.is_empty() => "none given".to_owned(),
+                    Err(_) => e.reason.to_string(),
+                };
+                write!(
+                    f,
+                    "InvalidInputs {{ marketId: {}, reason: {reason} }}",
+                    e.marketId
+                )
+            }
             Self::ProofMarketplace(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::GeneratorRegistry(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::EntityKeyRegistry(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::AttestationVerifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::Groth16Verifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
+            Self::VerifierFactory(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::Erc20(e) => f.write_str(&strip_variant(format!("{e:?}"))),
         }
     }
@@ -421,5 +458,30 @@ mod tests {
 
         let err = from_revert_data(Bytes::from_static(&[1, 2, 3, 4]), Target::Marketplace);
         assert!(matches!(err, Error::RevertedUnknown { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn invalid_inputs_show_the_rule_the_verifier_names() {
+        use kalypso_contracts::groth16_verifier::Groth16Verifier;
+        let reason = Groth16Verifier::InputsTooShort {
+            minLength: U256::from(32),
+            length: U256::from(2),
+        }
+        .abi_encode();
+        let data = ProofMarketplace::InvalidInputs {
+            marketId: U256::from(1),
+            reason: reason.into(),
+        }
+        .abi_encode();
+        let err = from_revert_data(data.into(), Target::Marketplace);
+        assert_eq!(
+            err.to_string(),
+            "ProofMarketplace reverted: InvalidInputs { marketId: 1, reason: InputsTooShort { minLength: 32, length: 2 } }"
+        );
+        assert!(matches!(
+            err.contract_error()
+                .and_then(ContractError::invalid_inputs_reason),
+            Some(Groth16VerifierErrors::InputsTooShort(_))
+        ));
     }
 }

@@ -1,10 +1,10 @@
 //! Markets: creation (paying the creation cost), views, freezing, extra enclave images.
 
 use alloy::{
-    primitives::{B256, Bytes, U256},
+    primitives::{Address, B256, Bytes, U256},
     providers::Provider,
 };
-use kalypso_contracts::marketplace::ProofMarketplace;
+use kalypso_contracts::{VerifierFactory, marketplace::ProofMarketplace};
 
 use crate::{
     Error, Kalypso, MarketInfo, MarketParams, Result, TxSummary,
@@ -49,6 +49,30 @@ impl<P: Provider> Kalypso<P> {
             to_u64(created.marketId, "market id")?,
             TxSummary::from(&receipt),
         ))
+    }
+
+    /// Deploys a `Groth16Verifier` for a circuit through the protocol's verifier factory (the only verifiers
+    /// markets accept: their code cannot change). `vk` is the verifying key in the verifier's layout,
+    /// `num_inputs` (at least one) how many public signals the ask's inputs supply, `inputs`/`proof` a sample
+    /// statement and its proof (the factory refuses a sample that does not verify). Returns the verifier.
+    pub async fn deploy_groth16_verifier(
+        &self,
+        vk: Bytes,
+        num_inputs: u64,
+        inputs: Bytes,
+        proof: Bytes,
+    ) -> Result<(Address, TxSummary)> {
+        let factory = view(self.marketplace().verifierFactory(), Target::Marketplace).await?;
+        let factory = VerifierFactory::new(factory, self.provider());
+        let receipt = self
+            .send_with_gas_margin(
+                factory.deployGroth16(vk, U256::from(num_inputs), inputs, proof),
+                Target::VerifierFactory,
+                "deployGroth16",
+            )
+            .await?;
+        let deployed: VerifierFactory::VerifierDeployed = tx::event(&receipt, *factory.address())?;
+        Ok((deployed.verifier, TxSummary::from(&receipt)))
     }
 
     /// The market's record; [`Error::MarketNotFound`] if there is none.

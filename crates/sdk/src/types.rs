@@ -54,7 +54,8 @@ pub struct ProtocolParams {
     pub fee_per_input_byte: u64,
     /// Seconds between market creation and its first ask.
     pub activation_delay: u32,
-    /// Share of a slashed penalty paid to the requester (basis points).
+    /// Share of a slash or discard penalty held for the requester and paid when a proof completes the ask (to
+    /// the treasury when the ask ends without one), in basis points.
     pub requester_share_bps: u16,
     /// Share of a slashed penalty paid to the slasher, capped by `max_keeper_reward` (basis points).
     pub keeper_share_bps: u16,
@@ -62,12 +63,15 @@ pub struct ProtocolParams {
     pub discard_penalty_bps: u16,
     /// Cap on the keeper's share, in staking-token units (at most 2^96 - 1).
     pub max_keeper_reward: U256,
+    /// Shortest fallback delay a market may have, in seconds (self-assignment never opens earlier).
+    pub min_fallback_delay: u16,
 }
 
 impl ProtocolParams {
     /// The devnet defaults of `ProtocolDeployer._defaultConfig`: a 10-unit (6 decimals) market creation cost,
-    /// no input fee, no activation delay, 50% of a slash to the requester and 10% (capped at 100 tokens of 18
-    /// decimals) to the keeper, discards cost a quarter of the penalty.
+    /// no input fee, no activation delay, 50% of a slash held for the requester and 10% (capped at 100 tokens of
+    /// 18 decimals) to the keeper, discards cost a quarter of the penalty, fallback delays of at least 5 minutes.
+    /// (`kalypso devnet` lowers the minimum to 5 seconds so that self-assignment can be shown.)
     pub fn devnet(treasury: Address) -> Self {
         Self {
             treasury,
@@ -78,6 +82,7 @@ impl ProtocolParams {
             keeper_share_bps: 1000,
             discard_penalty_bps: 2500,
             max_keeper_reward: U256::from(100u64) * U256::from(10u64).pow(U256::from(18)),
+            min_fallback_delay: 5 * 60,
         }
     }
 
@@ -91,6 +96,7 @@ impl ProtocolParams {
             keeperShareBps: self.keeper_share_bps,
             discardPenaltyBps: self.discard_penalty_bps,
             maxKeeperReward: narrow(self.max_keeper_reward, "max keeper reward")?,
+            minFallbackDelay: self.min_fallback_delay,
         })
     }
 }
@@ -106,6 +112,7 @@ impl From<IProofMarketplace::Params> for ProtocolParams {
             keeper_share_bps: p.keeperShareBps,
             discard_penalty_bps: p.discardPenaltyBps,
             max_keeper_reward: U256::from(p.maxKeeperReward),
+            min_fallback_delay: p.minFallbackDelay,
         }
     }
 }
@@ -324,6 +331,9 @@ pub struct AskInfo {
     pub opened_at: u64,
     /// Cost or time.
     pub preference: Preference,
+    /// How often failed tasks (slash, discard) re-opened the ask; the contract refunds it instead after
+    /// `MAX_REOPENS`.
+    pub reopens: u8,
     /// The task, while assigned or once completed.
     pub task: Option<TaskInfo>,
 }
@@ -358,6 +368,7 @@ impl AskInfo {
             deadline: u40(a.deadline),
             opened_at: u40(a.openedAt),
             preference: Preference::try_from(a.preference).map_err(|e| decode("preference", e))?,
+            reopens: a.reopens,
             task: (a.generator != Address::ZERO).then(|| TaskInfo {
                 generator: a.generator,
                 price: U256::from(a.price),

@@ -65,10 +65,10 @@ pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Resul
 
 /// The sample Groth16 market of a proof fixture (`contracts/test/fixtures/groth16_mimc.json` layout, which the
 /// `.vk.json` files of `kalypso prover setup` extend).
-fn sample_market(path: &std::path::Path) -> anyhow::Result<SampleMarket> {
+pub(super) fn sample_market(path: &std::path::Path) -> anyhow::Result<SampleMarket> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
-            "cannot read the sample-market fixture {} (or pass --no-sample-market)",
+            "cannot read the verifier artifact {} (vk, numInputs, inputs, proof)",
             path.display()
         )
     })?;

@@ -13,6 +13,23 @@ use serde::Serialize;
 pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
     let client = &ctx.client;
     match cmd {
+        MarketCmd::DeployVerifier { artifact } => {
+            ctx.signer()?;
+            let sample = super::deploy::sample_market(&artifact)?;
+            let num_inputs = u64::try_from(sample.num_inputs)
+                .map_err(|_| anyhow::anyhow!("{}: numInputs too large", artifact.display()))?;
+            let spinner = ctx.out.spinner("deploying the verifier (its sample proof is checked)");
+            let (verifier, tx) = client
+                .deploy_groth16_verifier(sample.vk, num_inputs, sample.inputs, sample.proof)
+                .await?;
+            spinner.finish_and_clear();
+            sent(
+                ctx,
+                format!("Groth16Verifier {verifier} deployed by the verifier factory"),
+                serde_json::json!({ "verifier": verifier }),
+                tx,
+            );
+        }
         MarketCmd::Create {
             verifier,
             slashing_penalty,

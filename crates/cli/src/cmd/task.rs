@@ -24,7 +24,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: TaskCmd) -> anyhow::Result<()> {
                     "ask": ask,
                     "generator": event.generator,
                     "penalty": event.penalty.to_string(),
-                    "toRequester": event.toRequester.to_string(),
+                    "heldForRequester": event.held.to_string(),
                     "toKeeper": event.toKeeper.to_string(),
                     "toTreasury": event.toTreasury.to_string(),
                     "reopened": reopened,

@@ -62,6 +62,7 @@ async fn marketplace_reverts_decode_into_typed_errors() {
         Address::ZERO,
         Address::ZERO,
         Address::ZERO,
+        Address::ZERO,
     )
     .await
     .expect("deploy marketplace implementation");
@@ -97,9 +98,15 @@ async fn marketplace_reverts_decode_into_typed_errors() {
 async fn eip712_type_strings_match_the_contracts() {
     let chain = Chain::spawn();
     let provider = chain.provider.clone();
-    let market = ProofMarketplace::deploy(provider, Address::ZERO, Address::ZERO, Address::ZERO)
-        .await
-        .expect("deploy marketplace implementation");
+    let market = ProofMarketplace::deploy(
+        provider,
+        Address::ZERO,
+        Address::ZERO,
+        Address::ZERO,
+        Address::ZERO,
+    )
+    .await
+    .expect("deploy marketplace implementation");
     assert_eq!(
         market
             .ASSIGN_BATCH_TYPEHASH()

@@ -16,7 +16,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use kalypso_contracts::{Groth16Verifier, TestToken};
+use kalypso_contracts::TestToken;
 use kalypso_generator::{Node, NodeConfig, store::TaskState};
 use kalypso_primitives::{AskState, eip712};
 use kalypso_provers::{CircuitSpec, Prover, setup};
@@ -158,15 +158,16 @@ impl Env {
     async fn market(&self, spec: CircuitSpec) -> u64 {
         let keys = setup::load_or_setup(None, spec, None).expect("keys");
         let a = keys.verifier_artifact();
-        let verifier = Groth16Verifier::deploy(
-            &self.provider,
-            a.vk.clone().into(),
-            U256::from(a.num_inputs),
-            a.inputs.clone().into(),
-            a.proof.clone().into(),
-        )
-        .await
-        .expect("deploy verifier");
+        let (verifier, _) = self
+            .client(self.admin)
+            .deploy_groth16_verifier(
+                a.vk.clone().into(),
+                a.num_inputs as u64,
+                a.inputs.clone().into(),
+                a.proof.clone().into(),
+            )
+            .await
+            .expect("deploy verifier");
         self.mint(
             self.deployment.payment_token,
             self.admin,
@@ -176,7 +177,7 @@ impl Env {
         let (id, _) = self
             .client(self.admin)
             .create_market(MarketParams {
-                verifier: *verifier.address(),
+                verifier,
                 slashing_penalty: pond(PENALTY),
                 min_stake: pond(2 * PENALTY),
                 metadata: Bytes::from(

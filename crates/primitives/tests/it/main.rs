@@ -47,6 +47,7 @@ async fn marketplace_messages_hash_identically() {
         Address::ZERO,
         Address::ZERO,
         Address::ZERO,
+        Address::ZERO,
     )
     .await
     .expect("deploy marketplace");

@@ -62,13 +62,18 @@ async fn proofs_of_both_circuits_verify_on_chain() {
                 .expect("verifyInputs"),
             "{spec}"
         );
+        // Too short: the verifier says which rule failed (`InputsTooShort`), which `createAsk` passes on.
+        let err = verifier
+            .verifyInputs(inputs[..31].to_vec().into())
+            .call()
+            .await
+            .expect_err("too-short inputs are refused");
+        let reason = err
+            .as_decoded_interface_error::<Groth16Verifier::Groth16VerifierErrors>()
+            .expect("a Groth16Verifier error");
         assert!(
-            !verifier
-                .verifyInputs(inputs[..31].to_vec().into())
-                .call()
-                .await
-                .expect("verifyInputs"),
-            "{spec}"
+            matches!(reason, Groth16Verifier::Groth16VerifierErrors::InputsTooShort(ref e) if e.length == U256::from(31)),
+            "{spec}: {reason:?}"
         );
 
         // A flipped bit in C: not a curve point any more, so false (or a revert), never true.

@@ -244,7 +244,7 @@ async fn slash_after_deadline_reopens_and_compensates() {
     assert_eq!(
         (
             slashed.penalty,
-            slashed.toRequester,
+            slashed.held,
             slashed.toKeeper,
             slashed.toTreasury
         ),
@@ -256,17 +256,14 @@ async fn slash_after_deadline_reopens_and_compensates() {
     let position = g.generator(env.generator, &[]).await.unwrap().position;
     assert_eq!((position.stake, position.locked), (pond(90), U256::ZERO));
 
-    // Compensation and keeper reward are staking-token payouts in the registry.
+    // Keeper reward and treasury share are staking-token payouts in the registry; the requester's share is held
+    // for the ask until a proof completes it.
     let requester = env.client(env.requester);
-    assert_eq!(requester.payout(env.requester).await.unwrap(), pond(5));
+    assert_eq!(requester.payout(env.requester).await.unwrap(), U256::ZERO);
+    assert_eq!(requester.held_compensation(ask_id).await.unwrap(), pond(5));
     assert_eq!(keeper.payout(env.keeper).await.unwrap(), pond(1));
     assert_eq!(keeper.payout(env.admin).await.unwrap(), pond(4));
-    requester
-        .withdraw_payout(env.requester, pond(5))
-        .await
-        .unwrap();
-    assert_eq!(env.balance(d.staking_token, env.requester).await, pond(5));
-    assert_eq!(requester.payout(env.requester).await.unwrap(), U256::ZERO);
+    assert_eq!(keeper.ask(ask_id).await.unwrap().reopens, 1);
 
     // Re-opened, it is matched again; a voluntary discard costs a quarter of the penalty.
     me.assign_task(&assignment(ask_id, &env, USDC, 60))
@@ -275,7 +272,7 @@ async fn slash_after_deadline_reopens_and_compensates() {
     let (discarded, _) = g.discard(ask_id).await.expect("discard");
     let quarter = pond(10) / U256::from(4);
     assert_eq!(
-        (discarded.penalty, discarded.toRequester, discarded.reopened),
+        (discarded.penalty, discarded.held, discarded.reopened),
         (quarter, quarter / U256::from(2), true)
     );
     assert_eq!(keeper.ask(ask_id).await.unwrap().state, AskState::Created);
@@ -292,6 +289,20 @@ async fn slash_after_deadline_reopens_and_compensates() {
     .await
     .expect("proof after re-open");
     assert_eq!(keeper.ask(ask_id).await.unwrap().state, AskState::Completed);
+
+    // The proof pays the requester everything held: half the slash and half the discard penalty.
+    let held = pond(5) + quarter / U256::from(2);
+    assert_eq!(
+        requester.held_compensation(ask_id).await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(requester.payout(env.requester).await.unwrap(), held);
+    requester
+        .withdraw_payout(env.requester, held)
+        .await
+        .unwrap();
+    assert_eq!(env.balance(d.staking_token, env.requester).await, held);
+    assert_eq!(requester.payout(env.requester).await.unwrap(), U256::ZERO);
 }
 
 #[tokio::test]

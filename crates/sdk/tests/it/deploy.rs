@@ -9,8 +9,9 @@ async fn deploys_and_wires_like_the_forge_script() {
     let env = Env::new().await;
     let d = &env.deployment;
 
-    // Tokens, 4 implementations + 4 proxies, 3 wiring calls, ME key, verifier, sample market.
-    let total = 2 + 8 + 3 + 1 + 2;
+    // Tokens, 4 implementations + 4 proxies, the verifier factory, 3 wiring calls, ME key, verifier, sample
+    // market.
+    let total = 2 + 8 + 1 + 3 + 1 + 2;
     assert_eq!(env.progress.len(), total);
     for (i, p) in env.progress.iter().enumerate() {
         assert_eq!((p.step, p.total), (i + 1, total), "{p:?}");
@@ -32,6 +33,18 @@ async fn deploys_and_wires_like_the_forge_script() {
         d.generator_registry
     );
     assert_eq!(market.keyRegistry().call().await.unwrap(), d.key_registry);
+    // The sample market's verifier came from the marketplace's verifier factory.
+    let factory = kalypso_contracts::VerifierFactory::new(
+        market.verifierFactory().call().await.unwrap(),
+        &env.provider,
+    );
+    assert!(
+        factory
+            .isVerifier(d.sample_verifier.unwrap())
+            .call()
+            .await
+            .unwrap()
+    );
     let registry = GeneratorRegistry::new(d.generator_registry, &env.provider);
     let role = registry.MARKETPLACE_ROLE().call().await.unwrap();
     assert!(registry.hasRole(role, d.marketplace).call().await.unwrap());
