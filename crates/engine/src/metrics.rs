@@ -43,6 +43,8 @@ pub struct Metrics {
     pub batches_failed: Counter,
     /// Re-sends with higher fees.
     pub fee_bumps: Counter,
+    /// Given-up batches whose nonce was cancelled on-chain (`invalidateNonces`).
+    pub batches_cancelled: Counter,
     /// Relay transactions in flight.
     pub in_flight: Gauge,
     /// Open asks in the book.
@@ -124,6 +126,7 @@ impl Metrics {
             batches_sent: Counter::default(),
             batches_failed: Counter::default(),
             fee_bumps: Counter::default(),
+            batches_cancelled: Counter::default(),
             in_flight: Gauge::default(),
             open_asks: Gauge::default(),
             time_to_assign: Histogram::new(chain_times),
@@ -173,6 +176,11 @@ impl Metrics {
             "fee_bumps",
             "Relay transactions re-sent with higher fees",
             m.fee_bumps.clone(),
+        );
+        registry.register(
+            "batches_cancelled",
+            "Given-up batches cancelled on-chain before their expiry (invalidateNonces)",
+            m.batches_cancelled.clone(),
         );
         registry.register(
             "in_flight",

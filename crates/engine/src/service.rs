@@ -383,6 +383,10 @@ impl Engine {
             .fee_bumps
             .inner()
             .store(submitter.fee_bumps, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .batches_cancelled
+            .inner()
+            .store(submitter.cancels, std::sync::atomic::Ordering::Relaxed);
         self.metrics.in_flight.set(submitter.in_flight() as i64);
         self.metrics
             .open_asks

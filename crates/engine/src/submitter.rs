@@ -1,7 +1,9 @@
 //! Relays the book's matches on-chain: EIP-712-signed `AssignBatch`es, persisted before they are sent, sent with
 //! the engine's own account nonces (several transactions in flight), re-sent with higher fees when they linger,
 //! and settled from receipts. A batch that can never be mined (reverted, expired, dropped) gives its items back
-//! to the book.
+//! to the book. A batch given up while its signature is still valid (reverted or dropped before its expiry: the
+//! signed batch was public in the mempool) is cancelled on-chain with `invalidateNonces`, so nobody can relay it
+//! later, after the book has re-matched its asks.
 
 use alloy::{
     consensus::TxEnvelope,
@@ -98,6 +100,8 @@ pub struct Submitter {
     in_flight: Vec<InFlight>,
     /// Fee bumps done (metrics).
     pub fee_bumps: u64,
+    /// Batch nonces cancelled on-chain (metrics).
+    pub cancels: u64,
 }
 
 impl Submitter {
@@ -122,6 +126,7 @@ impl Submitter {
             next_nonce: None,
             in_flight: Vec::new(),
             fee_bumps: 0,
+            cancels: 0,
         }
     }
 
@@ -254,6 +259,8 @@ impl Submitter {
                 } else {
                     self.store
                         .finish_batch(id, BatchStatus::Failed, Some(block))?;
+                    // A reverted relay used no batch nonce: the signed batch could still be relayed.
+                    self.cancel_if_live(&flight.batch, chain_now).await;
                     settled.push(Settled::Failed {
                         id,
                         items: flight.batch.items,
@@ -267,6 +274,7 @@ impl Submitter {
                 if !flight.released {
                     // Another transaction took the nonce and none of ours was mined: dropped.
                     self.store.finish_batch(id, BatchStatus::Failed, None)?;
+                    self.cancel_if_live(&flight.batch, chain_now).await;
                     settled.push(Settled::Failed {
                         id,
                         items: flight.batch.items,
@@ -411,6 +419,81 @@ impl Submitter {
             debug!(target: "kalypso::engine", id = b.id, %hash, items = b.items.len(), tx_nonce, "sent batch");
         }
         Ok(())
+    }
+
+    /// Cancels a given-up batch on-chain while its signature is still valid and it was broadcast (anyone may
+    /// relay a signed batch they saw). Best effort: if the cancellation fails, the batch still dies at its expiry,
+    /// and a late relay of it only assigns asks the book re-matched to whichever lands first (the other is skipped).
+    async fn cancel_if_live(&mut self, batch: &Batch, chain_now: u64) {
+        if batch.tx_hashes.is_empty() || chain_now > batch.expiry {
+            return;
+        }
+        match self.cancel(batch.nonce).await {
+            Ok(hash) => {
+                self.cancels += 1;
+                info!(target: "kalypso::engine", id = batch.id, nonce = %batch.nonce, %hash, "cancelled the batch's nonce");
+            }
+            Err(reason) => {
+                warn!(target: "kalypso::engine", id = batch.id, reason, "cancelling the batch's nonce failed; it expires at {}", batch.expiry);
+            }
+        }
+    }
+
+    /// Sends `invalidateNonces` for one batch nonce from the Matching Engine's account (nonces are per signer).
+    async fn cancel(&mut self, batch_nonce: U256) -> std::result::Result<B256, String> {
+        let bit: usize = (batch_nonce & U256::from(0xff)).to();
+        let call = ProofMarketplace::invalidateNoncesCall {
+            word: batch_nonce >> 8,
+            mask: U256::from(1) << bit,
+        };
+        let from = self.signer.address();
+        let request = TransactionRequest::default()
+            .with_from(from)
+            .with_to(self.deployment.marketplace)
+            .with_input(Bytes::from(call.abi_encode()))
+            .with_chain_id(self.deployment.chain_id);
+        let gas = self
+            .provider
+            .estimate_gas(request.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| e.to_string())?;
+        let relayer_signs = from == self.relayer;
+        let tx_nonce = if relayer_signs {
+            self.take_nonce().await.map_err(|e| e.to_string())?
+        } else {
+            self.provider
+                .get_transaction_count(from)
+                .pending()
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let request = request
+            .with_nonce(tx_nonce)
+            .with_gas_limit(gas + gas / 5)
+            .with_max_fee_per_gas(fees.max_fee_per_gas)
+            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        let wallet = if relayer_signs {
+            self.wallet.clone()
+        } else {
+            EthereumWallet::from(self.signer.clone())
+        };
+        let envelope: TxEnvelope =
+            NetworkWallet::<alloy::network::Ethereum>::sign_request(&wallet, request)
+                .await
+                .map_err(|e| e.to_string())?;
+        let hash = *envelope.tx_hash();
+        if let Err(e) = self.provider.send_tx_envelope(envelope).await {
+            if relayer_signs {
+                self.next_nonce = None;
+            }
+            return Err(e.to_string());
+        }
+        Ok(hash)
     }
 
     async fn take_nonce(&mut self) -> Result<u64> {

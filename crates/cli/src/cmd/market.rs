@@ -18,7 +18,9 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             let sample = super::deploy::sample_market(&artifact)?;
             let num_inputs = u64::try_from(sample.num_inputs)
                 .map_err(|_| anyhow::anyhow!("{}: numInputs too large", artifact.display()))?;
-            let spinner = ctx.out.spinner("deploying the verifier (its sample proof is checked)");
+            let spinner = ctx
+                .out
+                .spinner("deploying the verifier (its sample proof is checked)");
             let (verifier, tx) = client
                 .deploy_groth16_verifier(sample.vk, num_inputs, sample.inputs, sample.proof)
                 .await?;

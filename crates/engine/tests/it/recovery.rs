@@ -202,3 +202,107 @@ async fn a_lingering_relay_is_re_sent_with_higher_fees() {
     assert_eq!(env.assignment_events().await.0.len(), 1);
     engine.stop().await;
 }
+
+/// A relay transaction dropped before its batch expires: the engine gives the batch up, cancels its nonce on-chain
+/// (the signed batch was public in the mempool, so nobody can relay it later) and re-matches the ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_relay_is_cancelled_on_chain() {
+    use alloy::{network::TransactionBuilder, rpc::types::TransactionRequest, sol_types::SolCall};
+    use kalypso_sdk::contracts::marketplace::ProofMarketplace;
+
+    let env = Env::new().await;
+    let generator = env.generator(0, 4, 10, 600).await;
+    let ask = env.ask(100, 3_600, Preference::Cost).await;
+    let relayer = env.me.address();
+    let nonce = env
+        .provider
+        .get_transaction_count(relayer)
+        .await
+        .expect("nonce");
+    env.anvil("evm_setAutomine", serde_json::json!([false]))
+        .await;
+    let mut config = env.engine_config("cancel.db");
+    // No re-send of the relay within the test: it is dropped, not lingering.
+    config.submitter.bump_after = Duration::from_secs(3_600);
+    let engine = env.start(config).await;
+
+    // The relay transaction waits in the pool: take its signed batch, then drop it.
+    let (hash, input) = eventually("the relay in the pool", Duration::from_secs(20), || async {
+        let pool: serde_json::Value = env
+            .provider
+            .raw_request("txpool_content".into(), ())
+            .await
+            .ok()?;
+        let (_, txs) = pool["pending"]
+            .as_object()?
+            .iter()
+            .find(|(from, _)| from.eq_ignore_ascii_case(&relayer.to_string()))?;
+        let tx = &txs[nonce.to_string()];
+        Some((
+            tx["hash"].as_str()?.to_owned(),
+            tx["input"].as_str()?.parse::<Bytes>().ok()?,
+        ))
+    })
+    .await;
+    let batch = ProofMarketplace::relayAssignmentsCall::abi_decode(&input).expect("a relay call");
+    env.anvil("anvil_dropTransaction", serde_json::json!([hash]))
+        .await;
+    // Another transaction of the relayer takes its account nonce: the relay is gone for good.
+    let me_provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(env.me.clone()))
+        .connect_http(env.chain.anvil.endpoint_url());
+    let _pending = me_provider
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(relayer)
+                .with_value(U256::ZERO)
+                .with_nonce(nonce),
+        )
+        .await
+        .expect("a transaction under the relay's nonce");
+
+    // The engine cancels the batch's nonce and re-matches the ask; mine whatever it sends.
+    let market = ProofMarketplace::new(env.deployment.marketplace, &env.provider);
+    eventually(
+        "the batch nonce cancelled",
+        Duration::from_secs(30),
+        || async {
+            env.anvil("evm_mine", serde_json::json!([])).await;
+            let used = market.nonceUsed(relayer, batch.nonce).call().await.ok()?;
+            used.then_some(())
+        },
+    )
+    .await;
+    let got = eventually("the ask re-matched", Duration::from_secs(30), || async {
+        env.anvil("evm_mine", serde_json::json!([])).await;
+        env.assigned_to(ask).await
+    })
+    .await;
+    assert_eq!(got, generator);
+    assert_eq!(engine.metric("batches_cancelled_total").await, 1.0);
+
+    // Whoever kept the signed batch cannot relay it any more.
+    let err = market
+        .relayAssignments(
+            batch.assignments,
+            batch.nonce,
+            batch.expiry,
+            batch.signature,
+        )
+        .from(env.requester)
+        .call()
+        .await
+        .expect_err("the cancelled batch is refused");
+    let decoded = err
+        .as_decoded_interface_error::<ProofMarketplace::ProofMarketplaceErrors>()
+        .expect("a marketplace error");
+    assert!(
+        matches!(
+            decoded,
+            ProofMarketplace::ProofMarketplaceErrors::NonceUsed(_)
+        ),
+        "{decoded:?}"
+    );
+    assert_eq!(env.assignment_events().await.0, vec![(ask, generator)]);
+    engine.stop().await;
+}
