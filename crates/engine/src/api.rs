@@ -1,28 +1,40 @@
 //! The engine's HTTP API (JSON; the OpenAPI document is served at `/openapi.json`), the websocket event feed
 //! and Prometheus metrics.
+//!
+//! Every error answer, whoever produces it, is `{"error": "..."}` with `Content-Type: application/json`: the
+//! handlers' own [`ApiError`]s, the router's 404 and 405 (which keeps its `Allow` header), extractor
+//! rejections and panics (through [`router`]'s layers), and the 400/414/431 that hyper answers by itself to a
+//! request it cannot parse (through [`Listener`]). User input quoted in a message is cut to its first
+//! [`ECHO_CHARS`] characters.
+
+mod wire;
 
 use alloy::primitives::{Address, Bytes};
 use axum::{
     Json, Router,
     extract::{
-        Path, Query, State as AxumState,
+        Path, Query, Request, State as AxumState,
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
+use futures::FutureExt;
 use kalypso_sdk::{
     ProtocolEvent, contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc};
 
 use crate::{
     Engine,
     state::{AskRecord, AskStatus},
 };
+
+pub use wire::Listener;
 
 /// The OpenAPI 3.1 document of this API.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -30,11 +42,18 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// Largest page of `/v1/asks`.
 pub const MAX_PAGE: usize = 1000;
 
+/// How much of a piece of user input an error message quotes (characters); longer input is cut, marked with
+/// `…` and followed by its length.
+pub const ECHO_CHARS: usize = 64;
+
+/// Longest body of a foreign error answer (an extractor rejection) kept as the message, in characters.
+const FOREIGN_CHARS: usize = 256;
+
 type Shared = AxumState<Arc<Engine>>;
 
 /// The API's routes.
 pub fn router(engine: Arc<Engine>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
@@ -48,10 +67,85 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/v1/generators/{address}", get(generator))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
-        .with_state(engine)
+        .with_state(engine);
+    json_errors(routes)
 }
 
-/// A 4xx/5xx answer: `{"error": "..."}`.
+/// Wraps `routes` so that every error answer has the JSON error shape: a handler that panics answers 500,
+/// and an error answer that is not JSON (the router's 405, an extractor's rejection) gets its text, if any,
+/// as the message, its status and other headers (`Allow`) kept.
+fn json_errors(routes: Router) -> Router {
+    routes
+        .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::map_response(to_json_error))
+}
+
+async fn catch_panic(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(target: "kalypso::engine::api", %method, path = %clip(&path, ECHO_CHARS), panic = %what, "handler panicked");
+            ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error (the engine logged it)".to_owned(),
+            )
+            .into_response()
+        }
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+async fn to_json_error(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+        format!("{reason}; see /openapi.json")
+    } else {
+        clip(&text, FOREIGN_CHARS)
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let (json, body) = ApiError(status, message).into_response().into_parts();
+    parts.headers.extend(json.headers);
+    Response::from_parts(parts, body)
+}
+
+/// `raw` cut to its first `keep` characters, with `…` and its length in bytes when it was longer.
+fn clip(raw: &str, keep: usize) -> String {
+    match raw.char_indices().nth(keep) {
+        None => raw.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &raw[..cut], raw.len()),
+    }
+}
+
+/// User input for an error message: quoted, cut to [`ECHO_CHARS`] characters (then `…` and its length).
+fn echo(raw: &str) -> String {
+    match raw.char_indices().nth(ECHO_CHARS) {
+        None => format!("{raw:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &raw[..cut], raw.len()),
+    }
+}
+
+/// A 4xx/5xx answer: `{"error": "..."}` (the `Error` schema of the OpenAPI document).
 #[derive(Debug)]
 pub struct ApiError(StatusCode, String);
 
@@ -75,7 +169,8 @@ type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 fn id_param(raw: &str, what: &str) -> ApiResult<u64> {
     raw.parse().map_err(|_| {
         ApiError::bad_request(format!(
-            "{what} must be a non-negative integer, got {raw:?}"
+            "{what} must be a non-negative integer, got {}",
+            echo(raw)
         ))
     })
 }
@@ -84,7 +179,9 @@ fn to_json(v: impl Serialize) -> Json<Value> {
     Json(serde_json::to_value(v).unwrap_or(Value::Null))
 }
 
-async fn health(AxumState(e): Shared) -> Json<Value> {
+/// 200 only when healthy (`ok`): a load balancer reads the status code, so `syncing` and `degraded` are 503
+/// with the same body.
+async fn health(AxumState(e): Shared) -> (StatusCode, Json<Value>) {
     let s = e.status();
     let status = if s.last_error.is_some() {
         "degraded"
@@ -95,7 +192,12 @@ async fn health(AxumState(e): Shared) -> Json<Value> {
     };
     let mut body = serde_json::to_value(&s).unwrap_or(Value::Null);
     body["status"] = json!(status);
-    Json(body)
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
 }
 
 async fn metrics(AxumState(e): Shared) -> impl IntoResponse {
@@ -202,8 +304,7 @@ async fn market_stats(AxumState(e): Shared, Path(id): Path<String>) -> ApiResult
 }
 
 /// Query of `/v1/asks`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 struct AsksQuery {
     status: Option<String>,
     market: Option<String>,
@@ -212,18 +313,49 @@ struct AsksQuery {
     offset: Option<String>,
 }
 
+impl AsksQuery {
+    /// Parsed by hand rather than by serde, so an unknown parameter's name is quoted cut short.
+    fn parse(pairs: Vec<(String, String)>) -> ApiResult<Self> {
+        let mut q = Self::default();
+        for (key, value) in pairs {
+            let slot = match key.as_str() {
+                "status" => &mut q.status,
+                "market" => &mut q.market,
+                "generator" => &mut q.generator,
+                "limit" => &mut q.limit,
+                "offset" => &mut q.offset,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown query parameter {}; expected status, market, generator, limit, offset",
+                        echo(&key)
+                    )));
+                }
+            };
+            if slot.replace(value).is_some() {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter {key} given twice"
+                )));
+            }
+        }
+        Ok(q)
+    }
+}
+
 async fn asks(
     AxumState(e): Shared,
-    query: Result<Query<AsksQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let Query(q) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let Query(pairs) =
+        query.map_err(|r| ApiError::bad_request(clip(&r.body_text(), FOREIGN_CHARS)))?;
+    let q = AsksQuery::parse(pairs)?;
     let status = q
         .status
         .as_deref()
         .map(|s| {
             AskStatus::parse(s).ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "status must be one of open, assigned, proven, invalidInputs, refunded; got {s:?}"
+                    "status must be one of open, assigned, proven, invalidInputs, refunded; got {}",
+                    echo(s)
                 ))
             })
         })
@@ -238,7 +370,7 @@ async fn asks(
         .as_deref()
         .map(|g| {
             g.parse::<Address>().map_err(|_| {
-                ApiError::bad_request(format!("generator must be a 0x address, got {g:?}"))
+                ApiError::bad_request(format!("generator must be a 0x address, got {}", echo(g)))
             })
         })
         .transpose()?;
@@ -248,7 +380,8 @@ async fn asks(
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
             _ => {
                 return Err(ApiError::bad_request(format!(
-                    "limit must be 1..={MAX_PAGE}, got {l:?}"
+                    "limit must be 1..={MAX_PAGE}, got {}",
+                    echo(l)
                 )));
             }
         },
@@ -256,7 +389,10 @@ async fn asks(
     let offset = match q.offset.as_deref() {
         None => 0,
         Some(o) => o.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!("offset must be a non-negative integer, got {o:?}"))
+            ApiError::bad_request(format!(
+                "offset must be a non-negative integer, got {}",
+                echo(o)
+            ))
         })?,
     };
     let state = e.read();
@@ -327,7 +463,10 @@ async fn generators(AxumState(e): Shared) -> Json<Value> {
 
 async fn generator(AxumState(e): Shared, Path(address): Path<String>) -> ApiResult {
     let g: Address = address.parse().map_err(|_| {
-        ApiError::bad_request(format!("generator must be a 0x address, got {address:?}"))
+        ApiError::bad_request(format!(
+            "generator must be a 0x address, got {}",
+            echo(&address)
+        ))
     })?;
     let view = e
         .read()
@@ -397,6 +536,53 @@ mod tests {
     }
 
     #[test]
+    fn echo_quotes_input_cut_short() {
+        assert_eq!(echo("abc"), r#""abc""#);
+        let long = "é".repeat(100);
+        assert_eq!(
+            echo(&long),
+            format!("{:?}… (200 bytes)", "é".repeat(ECHO_CHARS))
+        );
+        assert_eq!(clip("abc", 2), "ab… (3 bytes)");
+    }
+
+    /// A panicking handler answers 500 in the error shape, over a real connection, and the server goes on.
+    #[tokio::test]
+    async fn a_panic_answers_json_500() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let routes = Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("boom");
+                }
+                "unreachable"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server =
+            tokio::spawn(async move { axum::serve(Listener(listener), json_errors(routes)).await });
+        for _ in 0..2 {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            conn.write_all(b"GET /boom HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .await
+                .expect("write");
+            let mut out = String::new();
+            conn.read_to_string(&mut out).await.expect("read");
+            assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+            assert!(out.contains("content-type: application/json\r\n"), "{out}");
+            assert!(
+                out.ends_with(r#"{"error":"internal error (the engine logged it)"}"#),
+                "{out}"
+            );
+        }
+        server.abort();
+    }
+
+    #[test]
     fn openapi_documents_every_route() {
         let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json parses");
         let paths = doc["paths"].as_object().expect("paths");
@@ -420,6 +606,18 @@ mod tests {
             paths.len(),
             12,
             "documented routes that the router does not serve"
+        );
+        for (route, item) in paths {
+            for (method, op) in item.as_object().expect("path item") {
+                assert_eq!(
+                    op["responses"]["default"]["$ref"], "#/components/responses/Error",
+                    "{method} {route} does not document the error shape"
+                );
+            }
+        }
+        assert!(
+            paths["/health"]["get"]["responses"].get("503").is_some(),
+            "/health's 503 is not documented"
         );
     }
 }

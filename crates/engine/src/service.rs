@@ -250,7 +250,7 @@ impl Engine {
         let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let app = crate::api::router(engine.clone());
         let mut api = AbortOnDrop(tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(crate::api::Listener(listener), app)
                 .with_graceful_shutdown(async {
                     let _ = api_stopped.await;
                 })

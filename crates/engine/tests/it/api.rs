@@ -1,4 +1,6 @@
-//! The HTTP API: documented routes answer, bad requests get specific 4xx, the websocket feed streams events.
+//! The HTTP API: documented routes answer, bad requests get specific 4xx, every error answer (malformed
+//! requests hyper rejects itself included) has the JSON error shape and quotes user input cut short, `/health`
+//! is 503 unless healthy, the websocket feed streams events.
 
 use super::*;
 use futures::StreamExt;
@@ -34,7 +36,11 @@ async fn api_answers_and_rejects_clearly() {
     // one succeeds: wait for a good round rather than asserting on whichever came last.
     let health = eventually("a healthy round", Duration::from_secs(20), || async {
         let (status, health) = engine.get("/health").await;
-        assert_eq!(status, 200);
+        assert_eq!(
+            status == 200,
+            health["status"] == "ok",
+            "{status}: {health}"
+        );
         (health["status"] == "ok").then_some(health)
     })
     .await;
@@ -84,24 +90,167 @@ async fn api_answers_and_rejects_clearly() {
         "{metrics}"
     );
 
-    // Clear 4xx for bad requests.
+    // Clear 4xx for bad requests, in the JSON error shape.
     for (path, code, needle) in [
         ("/v1/asks?status=bogus", 400, "status must be one of"),
         ("/v1/asks?limit=0", 400, "limit must be"),
         ("/v1/asks?market=x", 400, "market must be"),
-        ("/v1/asks?colour=red", 400, "unknown field"),
+        (
+            "/v1/asks?colour=red",
+            400,
+            "unknown query parameter \"colour\"",
+        ),
+        ("/v1/asks?limit=1&limit=2", 400, "limit given twice"),
         ("/v1/asks/abc", 400, "ask id must be"),
         ("/v1/asks/999", 404, "ask 999 not found"),
         ("/v1/asks/1/proof", 404, "has no proof"),
         ("/v1/markets/7", 404, "market 7 not found"),
         ("/v1/generators/0x12", 400, "0x address"),
         ("/v2/nothing", 404, "no such route"),
+        // Percent-encoding that is not UTF-8, or not percent-encoding.
+        ("/v1/asks/%FF%FE", 400, "Invalid UTF-8 in `id`"),
+        ("/v1/markets/%C3%28/stats", 400, "Invalid UTF-8 in `id`"),
+        ("/v1/asks?status=%FF", 400, "status must be one of"),
+        (
+            "/v1/asks/%ZZ",
+            400,
+            "ask id must be a non-negative integer, got \"%ZZ\"",
+        ),
+        ("/v2/%FF", 404, "no such route"),
+        // The feed without a websocket handshake.
+        ("/v1/events", 400, ""),
     ] {
-        let (status, body) = engine.get(path).await;
-        assert_eq!(status, code, "{path}: {body}");
-        assert!(body.to_string().contains(needle), "{path}: {body}");
+        let answer = engine.request("GET", path).await;
+        assert_eq!(answer.status, code, "{path}: {answer:?}");
+        let error = answer.error();
+        assert!(error.contains(needle), "{path}: {error}");
     }
+
+    // A wrong method: 405 with its Allow header.
+    for (method, path) in [
+        ("POST", "/v1/markets"),
+        ("DELETE", "/health"),
+        ("PUT", "/v1/asks/1"),
+    ] {
+        let answer = engine.request(method, path).await;
+        assert_eq!(answer.status, 405, "{method} {path}: {answer:?}");
+        assert_eq!(answer.header("allow"), Some("GET,HEAD"), "{answer:?}");
+        assert!(answer.error().contains("method not allowed"), "{answer:?}");
+    }
+
+    // User input is quoted cut short, with its length: never echoed whole.
+    let long = "7".repeat(20_000);
+    for (path, needle) in [
+        (format!("/v1/asks/{long}"), "ask id must be"),
+        (format!("/v1/markets/{long}/stats"), "market id must be"),
+        (format!("/v1/generators/0x{long}"), "0x address"),
+        (format!("/v1/asks?market={long}"), "market must be"),
+        (format!("/v1/asks?{long}=1"), "unknown query parameter"),
+    ] {
+        let answer = engine.request("GET", &path).await;
+        assert_eq!(answer.status, 400, "{answer:?}");
+        let error = answer.error();
+        assert!(error.contains(needle), "{error}");
+        let quoted = format!("{}\"… (", &"7".repeat(62));
+        assert!(error.contains(&quoted), "{error}");
+        assert!(error.contains("bytes)"), "{error}");
+        assert!(!error.contains(&"7".repeat(65)), "{error}");
+        assert!(
+            answer.body.len() < 300,
+            "{} bytes: {error}",
+            answer.body.len()
+        );
+    }
+
+    // What hyper rejects before the router: bytes that are not ASCII in the target, a target too long to parse.
+    for (request, code, needle) in [
+        (
+            b"GET /v1/asks/\xff\xfe HTTP/1.1".to_vec(),
+            400,
+            "malformed request",
+        ),
+        (
+            b"GET /v1/asks?status=op\xe9n HTTP/1.1".to_vec(),
+            400,
+            "malformed request",
+        ),
+        (
+            [
+                &b"GET /v1/asks/"[..],
+                "1".repeat(70_000).as_bytes(),
+                b" HTTP/1.1",
+            ]
+            .concat(),
+            414,
+            "URI too long",
+        ),
+    ] {
+        let answer = engine.raw(&request).await;
+        assert_eq!(answer.status, code, "{answer:?}");
+        let error = answer.error();
+        assert!(error.contains(needle), "{error}");
+        assert_eq!(
+            answer.header("content-length"),
+            Some(answer.body.len().to_string().as_str()),
+            "{answer:?}"
+        );
+    }
+
+    // Still serving after all that.
+    let (status, markets) = engine.get("/v1/markets").await;
+    assert_eq!(status, 200);
+    assert_eq!(markets[0]["market"], MARKET, "{markets}");
+    let answer = engine
+        .raw(format!("GET /v1/asks/{ask} HTTP/1.1").as_bytes())
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["id"], ask, "{answer:?}");
+    let (status, health) = engine.get("/health").await;
+    assert_eq!(
+        (status, &health["status"]),
+        (200, &serde_json::json!("ok")),
+        "{health}"
+    );
     engine.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_503_unless_healthy() {
+    let mut env = Env::new().await;
+
+    // Before its first round the engine has indexed nothing: syncing. Without a websocket and with an hour
+    // between polls, it stays there.
+    let mut config = env.engine_config("health-syncing.db");
+    config.ws_url = None;
+    config.poll_interval = Duration::from_secs(3_600);
+    let engine = env.start(config).await;
+    let answer = engine.request("GET", "/health").await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let health = answer.json();
+    assert_eq!(health["status"], "syncing", "{health}");
+    assert_eq!(health["signer"], serde_json::json!(env.me.address()));
+    engine.stop().await;
+
+    let engine = env.start(env.engine_config("health.db")).await;
+    let answer = eventually("a healthy round", Duration::from_secs(30), || async {
+        let answer = engine.request("GET", "/health").await;
+        (answer.json()["status"] == "ok").then_some(answer)
+    })
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+
+    // The RPC goes away: every round fails and the engine reports it.
+    env.chain.anvil.child_mut().kill().expect("kill anvil");
+    let answer = eventually("a failed round", Duration::from_secs(30), || async {
+        let answer = engine.request("GET", "/health").await;
+        (answer.json()["status"] == "degraded").then_some(answer)
+    })
+    .await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(answer.json()["lastError"].is_string(), "{answer:?}");
+    engine.kill().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

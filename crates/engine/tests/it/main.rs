@@ -85,6 +85,61 @@ impl Running {
             .unwrap_or_else(|| panic!("metric {name} missing in\n{text}"))
     }
 
+    /// `method path` through reqwest, the whole answer kept.
+    async fn request(&self, method: &str, path: &str) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = reqwest::Client::new()
+            .request(method, self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("?").to_owned()))
+            .collect();
+        let body = resp.text().await.expect("body");
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `request` (a request line, then headers; `Connection: close` is added) written as bytes on a fresh
+    /// connection, for what an HTTP client will not send: bytes that are not ASCII in the target, a target
+    /// longer than hyper parses.
+    async fn raw(&self, request: &[u8]) -> Answer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(self.api)
+            .await
+            .expect("connect");
+        conn.write_all(request).await.expect("write");
+        conn.write_all(b"\r\nHost: engine\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut out = Vec::new();
+        conn.read_to_end(&mut out).await.expect("read");
+        let out = String::from_utf8(out).expect("the answer is UTF-8");
+        let (head, body) = out.split_once("\r\n\r\n").expect("a head");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {head}"));
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Answer {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
     async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let resp = reqwest::get(self.url(path)).await.expect("GET");
         let status = resp.status().as_u16();
@@ -93,6 +148,41 @@ impl Running {
             status,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
         )
+    }
+}
+
+/// An HTTP answer: status, headers (names in lower case), body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+
+    /// The message of an error answer, after checking it is the API's error shape: JSON `{"error": "..."}` and
+    /// nothing else, with a JSON content type.
+    fn error(&self) -> String {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{self:?}"
+        );
+        let body = self.json();
+        let fields = body.as_object().expect("an object");
+        assert_eq!(fields.len(), 1, "{self:?}");
+        fields["error"].as_str().expect("a string error").to_owned()
     }
 }
 
