@@ -282,3 +282,207 @@ fn u64_of(v: U256) -> u64 {
 fn rpc(e: impl std::fmt::Display) -> Error {
     Error::Rpc(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::{
+        primitives::{Bytes, address},
+        sol_types::SolEvent,
+    };
+    use kalypso_sdk::contracts::{
+        generator_registry::GeneratorRegistry as G,
+        marketplace::{IProofMarketplace, ProofMarketplace as P},
+    };
+
+    const G1: Address = address!("0x00000000000000000000000000000000000000a1");
+    const G2: Address = address!("0x00000000000000000000000000000000000000a2");
+
+    fn deployment() -> Deployment {
+        let a = |n: u8| Address::with_last_byte(n);
+        Deployment {
+            chain_id: 1,
+            deploy_block: 0,
+            marketplace: a(1),
+            generator_registry: a(2),
+            key_registry: a(3),
+            attestation_verifier: a(4),
+            payment_token: a(5),
+            staking_token: a(6),
+            sample_verifier: None,
+            sample_market_id: None,
+        }
+    }
+
+    /// Logs in blocks of their own, one transaction each unless `tx` says otherwise.
+    #[derive(Default)]
+    struct Chain {
+        logs: Vec<StoredLog>,
+    }
+
+    impl Chain {
+        fn push<E: SolEvent>(&mut self, contract: Address, event: &E, block: u64, tx: u8) {
+            let log_index = self.logs.iter().filter(|l| l.block == block).count() as u64;
+            self.logs.push(StoredLog {
+                block,
+                timestamp: 1_000 + block,
+                log_index,
+                tx_hash: B256::repeat_byte(tx),
+                address: contract,
+                topics: event.encode_topics().into_iter().map(|t| t.0).collect(),
+                data: event.encode_data(),
+            });
+        }
+    }
+
+    fn setup(d: &Deployment) -> Chain {
+        let mut c = Chain::default();
+        c.push(
+            d.marketplace,
+            &P::MarketCreated {
+                marketId: U256::from(1),
+                creator: Address::ZERO,
+                verifier: Address::ZERO,
+                proverImageId: B256::ZERO,
+                ivsImageId: B256::ZERO,
+                slashingPenalty: U256::from(1),
+                minStake: U256::from(1),
+                activationTime: U256::ZERO,
+                fallbackDelay: U256::ZERO,
+                metadata: Bytes::new(),
+            },
+            1,
+            1,
+        );
+        for (i, g) in [G1, G2].into_iter().enumerate() {
+            let block = 2 + i as u64;
+            c.push(
+                d.generator_registry,
+                &G::GeneratorRegistered {
+                    generator: g,
+                    rewardAddress: g,
+                    declaredCompute: U256::from(10),
+                    metadata: Bytes::new(),
+                },
+                block,
+                2,
+            );
+            c.push(
+                d.generator_registry,
+                &G::Staked {
+                    generator: g,
+                    payer: g,
+                    amount: U256::from(100),
+                    stake: U256::from(100),
+                },
+                block,
+                2,
+            );
+            // The same quote: only recency and address tell them apart (G1 has the lower address).
+            c.push(
+                d.generator_registry,
+                &G::MarketJoined {
+                    generator: g,
+                    marketId: U256::from(1),
+                    computePerProof: U256::from(1),
+                    pricePerProof: U256::from(5),
+                    maxProofTime: U256::from(60),
+                },
+                block,
+                2,
+            );
+        }
+        for ask in [1u64, 2] {
+            c.push(
+                d.marketplace,
+                &P::AskCreated {
+                    askId: U256::from(ask),
+                    marketId: U256::from(1),
+                    requester: Address::ZERO,
+                    request: IProofMarketplace::AskRequest {
+                        marketId: U256::from(1),
+                        reward: U256::from(10),
+                        deadline: U256::from(10_000),
+                        preference: 0,
+                        refundAddress: Address::ZERO,
+                        proverData: Bytes::from_static(b"in"),
+                        secret: Bytes::new(),
+                        acl: Bytes::new(),
+                    },
+                    fee: U256::ZERO,
+                },
+                5,
+                3,
+            );
+        }
+        c
+    }
+
+    fn assigned(ask: u64, generator: Address) -> P::TaskAssigned {
+        P::TaskAssigned {
+            askId: U256::from(ask),
+            marketId: U256::from(1),
+            generator,
+            price: U256::from(5),
+            taskDeadline: U256::from(2_000),
+            computePerProof: U256::from(1),
+            fallbackAssignment: false,
+            acl: Bytes::new(),
+        }
+    }
+
+    fn run(c: &Chain) -> AuditReport {
+        let mut auditor = Auditor::new(deployment(), 0, u64::MAX);
+        auditor.feed(&c.logs);
+        auditor.finish()
+    }
+
+    #[test]
+    fn a_batch_is_one_round_and_recency_is_the_chain_s() {
+        let d = deployment();
+        // One relayed batch: both tied asks go to G1 (lower address, never assigned); the first item is no
+        // assignment yet when the second is matched.
+        let mut batch = setup(&d);
+        batch.push(d.marketplace, &assigned(1, G1), 6, 9);
+        batch.push(d.marketplace, &assigned(2, G1), 6, 9);
+        let report = run(&batch);
+        assert_eq!(
+            (report.checked, report.differences.len()),
+            (2, 0),
+            "{report:?}"
+        );
+
+        // Two transactions: when the second is matched, G1's first assignment is on chain, so G2 (never
+        // assigned) is the least recently assigned.
+        let mut apart = setup(&d);
+        apart.push(d.marketplace, &assigned(1, G1), 6, 9);
+        apart.push(d.marketplace, &assigned(2, G1), 7, 10);
+        let report = run(&apart);
+        let [diff] = report.differences.as_slice() else {
+            panic!("one difference expected: {report:?}");
+        };
+        assert_eq!(
+            (diff.ask, diff.block, diff.chosen, diff.expected),
+            (2, 7, G1, Some(G2))
+        );
+        assert!(
+            diff.why.contains("assigned less recently (never)"),
+            "{}",
+            diff.why
+        );
+
+        // Fallback self-assignments are not the Matching Engine's choice.
+        let mut fallback = setup(&d);
+        fallback.push(
+            d.marketplace,
+            &P::TaskAssigned {
+                fallbackAssignment: true,
+                ..assigned(1, G2)
+            },
+            6,
+            9,
+        );
+        let report = run(&fallback);
+        assert_eq!((report.checked, report.fallback), (0, 1));
+    }
+}
