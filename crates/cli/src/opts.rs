@@ -30,9 +30,9 @@ impl Cli {
     /// Log filter when KALYPSO_LOG is unset: services report their progress, one-shot commands only warnings.
     pub(crate) fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Engine(_) | Command::Ivs(_) | Command::Generator(GeneratorCmd::Run(_)) => {
-                "warn,kalypso=info"
-            }
+            Command::Engine(EngineCmd::Run(_))
+            | Command::Ivs(_)
+            | Command::Generator(GeneratorCmd::Run(_)) => "warn,kalypso=info",
             Command::Devnet(_) => "warn,kalypso::devnet=info",
             _ => "warn",
         }
@@ -811,6 +811,29 @@ pub(crate) enum EngineCmd {
     /// also slashes tasks whose generator missed its deadline, so their asks are matched again. Serves a JSON
     /// API (OpenAPI at /openapi.json), a websocket event feed at /v1/events and Prometheus metrics at /metrics.
     Run(EngineRunArgs),
+    /// Check the Matching Engine's assignments against the matching rules, from chain data alone.
+    ///
+    /// Replays the protocol's events from the deployment block through the matching core and, for every
+    /// assignment the Matching Engine made (a `TaskAssigned` that is not a fallback self-assignment) in the
+    /// checked blocks, asks the book which generator it would have chosen for that ask at that block's timestamp
+    /// given every event before the assignment's transaction (earlier items of the same batch hold their
+    /// generator's compute and stake). Lists every assignment that differs, with the reason when the book can
+    /// tell, and exits with status 1 if any does. Needs no database and no key.
+    Audit(EngineAuditArgs),
+}
+
+/// Options of `kalypso engine audit`.
+#[derive(Debug, Args)]
+pub(crate) struct EngineAuditArgs {
+    /// First block whose assignments are checked (the state is always rebuilt from the deployment block).
+    #[arg(long)]
+    pub(crate) from_block: u64,
+    /// Last block checked [default: the chain head].
+    #[arg(long)]
+    pub(crate) to_block: Option<u64>,
+    /// Blocks per eth_getLogs request.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) log_page_blocks: u64,
 }
 
 /// Options of `kalypso engine run`.

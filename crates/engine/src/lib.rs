@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod api;
+pub mod audit;
 pub mod indexer;
 pub mod keeper;
 pub mod metrics;

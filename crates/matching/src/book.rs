@@ -47,10 +47,9 @@ impl Hasher for IdHasher {
 
 type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
-/// When a generator was last assigned in a market, as a count of the assignments the book has recorded (chain
-/// `TaskAssigned` events and its own provisional matches, in the order it saw them; 0 = never). Events arrive in
-/// chain order and a provisional match sits after every event applied before it, so this orders assignments
-/// exactly as their chain positions would, with provisional matches after the last applied event.
+/// When a generator was last assigned in a market, as a count of the chain's `TaskAssigned` events the book has
+/// applied (0 = never). Events arrive in chain order, so this orders assignments exactly as their chain positions
+/// `(block, log index)` do. Provisional matches never count: the same events give the same turns, restart or not.
 type Turn = u64;
 
 /// The index key of a quote.
@@ -70,9 +69,9 @@ struct QuoteEntry {
     generator: GenId,
     /// The quote (None when not joined).
     quote: Option<Quote>,
-    /// Last assignment in this market.
+    /// Last assignment in this market (its `TaskAssigned`).
     last: Turn,
-    /// Position of the last event applied when it was recorded (for views).
+    /// Position of that `TaskAssigned` (for views).
     last_seq: Option<Seq>,
     /// Its node in the market's index while quoted (else `NIL`).
     node: u32,
@@ -150,6 +149,8 @@ struct GenState {
     /// The markets it has a quote in, with the quote's slot there.
     joined: Vec<(Slot, QuoteSlot)>,
     keys: BTreeSet<MarketId>,
+    /// Asks matched to it by this book, not yet mined (their reservations follow its quotes).
+    pending: Vec<AskId>,
 }
 
 impl GenState {
@@ -202,14 +203,17 @@ struct AskState {
     deadline: u64,
     preference: Preference,
     created: Seq,
+    /// Queue position: its `AskCreated`, or the `TaskSlashed`/`TaskDiscarded` that last re-opened it (the chain
+    /// resets the ask's `openedAt` then).
+    opened: Seq,
     status: Status,
-    /// Generators never matched to this ask again.
+    /// Generators never matched to this ask again: those that failed it (slashed or discarded).
     excluded: Vec<GenId>,
     /// `AskRefunded` seen while assigned (it precedes `TaskSlashed`/`TaskDiscarded` in the same transaction).
     refunded: bool,
 }
 
-/// Priority of an open ask: highest reward first, then oldest.
+/// Priority of an open ask: highest reward first, then oldest `openedAt` (as a chain position), then ask id.
 type OpenKey = (Reverse<u128>, Seq, AskId);
 
 /// Open asks read from the queue at a time while matching.
@@ -390,6 +394,7 @@ impl Book {
                             deadline,
                             preference,
                             created: seq,
+                            opened: seq,
                             status: Status::Parked(SkipReason::None),
                             excluded: Vec::new(),
                             refunded: false,
@@ -434,6 +439,8 @@ impl Book {
                         a.excluded.push(res.generator);
                     }
                     let next = if reopened && !a.refunded {
+                        // The chain resets `openedAt`: the ask queues as if created now.
+                        a.opened = seq;
                         Status::Open
                     } else {
                         Status::Closed
@@ -514,6 +521,27 @@ impl Book {
             }
             _ => return Err(SkipReason::AskNotOpen),
         }
+        let (g, q) = self.rules(a, m, now)?;
+        let res = Reservation {
+            generator: g,
+            compute: q.compute_per_proof,
+            lock: self.markets[a.slot as usize].params.slashing_penalty,
+        };
+        self.set_status(
+            m.ask,
+            Status::Pending {
+                res,
+                max_price: m.max_price,
+                max_proof_time: m.max_proof_time,
+            },
+        );
+        self.reserve(res);
+        Ok(())
+    }
+
+    /// The contract's rules for assignment `m` of ask `a` at `now`, in the contract's order, with the signed
+    /// caps: the generator and its quote, or the first failing rule.
+    fn rules(&self, a: &AskState, m: &Match, now: u64) -> Result<(GenId, Quote), SkipReason> {
         let slack = a.deadline.checked_sub(now).ok_or(SkipReason::AskExpired)?;
         let market = &self.markets[a.slot as usize];
         if market.frozen {
@@ -554,23 +582,7 @@ impl Book {
         {
             return Err(SkipReason::InsufficientStake);
         }
-        let res = Reservation {
-            generator: g,
-            compute: q.compute_per_proof,
-            lock: market.params.slashing_penalty,
-        };
-        let slot = a.slot;
-        self.set_status(
-            m.ask,
-            Status::Pending {
-                res,
-                max_price: m.max_price,
-                max_proof_time: m.max_proof_time,
-            },
-        );
-        self.reserve(res);
-        self.touch(slot, qs, self.last_seq);
-        Ok(())
+        Ok((g, q))
     }
 
     /// Gives up a pending assignment that will not be mined (batch expired, transaction dropped): releases the
@@ -585,6 +597,45 @@ impl Book {
             self.set_status(ask, Status::Open);
             self.release(res);
         }
+    }
+
+    /// The match [`Book::match_asks`] would make for open ask `ask` at `now` if it came first in the queue:
+    /// the preference's pick among the generators eligible now (None when nobody is, or the ask is not open).
+    /// Changes nothing (it takes `&mut` only to hide the ask's excluded generators during the query). With
+    /// [`Book::restore_pending`] and [`Book::release_pending`] it replays a batch item by item (audits).
+    pub fn choose(&mut self, ask: AskId, now: u64) -> Option<Match> {
+        if self.asks.get(&ask)?.status != Status::Open {
+            return None;
+        }
+        let (slot, qs) = self.pick(ask, now)?;
+        self.match_of(ask, slot, qs).map(|(m, _)| m)
+    }
+
+    /// Whether `generator` may be assigned open ask `ask` at `now` by the book's rules (the contract's, in the
+    /// contract's order, then the book's exclusion of generators that failed the ask): its quote, or the first
+    /// failing rule (`SkipReason::None` for an excluded generator).
+    pub fn eligibility(
+        &self,
+        ask: AskId,
+        generator: Address,
+        now: u64,
+    ) -> Result<Quote, SkipReason> {
+        let a = self.asks.get(&ask).ok_or(SkipReason::AskNotOpen)?;
+        if a.status != Status::Open {
+            return Err(SkipReason::AskNotOpen);
+        }
+        let m = Match {
+            ask,
+            market: a.market,
+            generator,
+            max_price: u128::MAX,
+            max_proof_time: u64::MAX,
+        };
+        let (g, q) = self.rules(a, &m, now)?;
+        if a.excluded.contains(&g) {
+            return Err(SkipReason::None);
+        }
+        Ok(q)
     }
 
     /// An ask (finished ones until [`Book::forget_finished`]).
@@ -612,6 +663,7 @@ impl Book {
             preference: a.preference,
             status,
             created: a.created,
+            opened: a.opened,
             excluded: a.excluded.iter().map(|&g| addr(g)).collect(),
         })
     }
@@ -739,6 +791,7 @@ impl Book {
             locked: 0,
             joined: Vec::new(),
             keys: BTreeSet::new(),
+            pending: Vec::new(),
         });
         self.gen_ids.insert(addr, g);
         g
@@ -775,6 +828,35 @@ impl Book {
         }
         entry.quote = Some(quote);
         m.refresh(qs, st);
+        if !st.pending.is_empty() {
+            self.follow_quote(g, slot, quote.compute_per_proof);
+        }
+    }
+
+    /// A pending match of `g` in the market in `slot` reserves what the chain will reserve when it is mined: the
+    /// compute of the quote in force. Keeping it so makes the reservation a function of the chain state and the
+    /// match alone, as [`Book::restore_pending`] computes it after a restart.
+    fn follow_quote(&mut self, g: GenId, slot: Slot, compute: u64) {
+        let mut changed = false;
+        for i in 0..self.gens[g as usize].pending.len() {
+            let ask = self.gens[g as usize].pending[i];
+            if let Some(a) = self.asks.get_mut(&ask)
+                && a.slot == slot
+                && let Status::Pending { res, .. } = &mut a.status
+                && res.compute != compute
+            {
+                let st = &mut self.gens[g as usize];
+                st.consumed = st
+                    .consumed
+                    .saturating_sub(res.compute)
+                    .saturating_add(compute);
+                res.compute = compute;
+                changed = true;
+            }
+        }
+        if changed {
+            self.refresh_all(g);
+        }
     }
 
     fn leave(&mut self, addr: Address, market: MarketId) {
@@ -833,13 +915,19 @@ impl Book {
         };
         let old = std::mem::replace(&mut a.status, status);
         let m = &mut self.markets[a.slot as usize];
-        let open_key = (Reverse(a.reward), a.created, ask);
+        let open_key = (Reverse(a.reward), a.opened, ask);
         match old {
             Status::Open => {
                 self.open.remove(&open_key);
                 m.open -= 1;
             }
-            Status::Pending { .. } => m.pending -= 1,
+            Status::Pending { res, .. } => {
+                m.pending -= 1;
+                let pending = &mut self.gens[res.generator as usize].pending;
+                if let Some(i) = pending.iter().position(|&x| x == ask) {
+                    pending.swap_remove(i);
+                }
+            }
             Status::Assigned { .. } => m.assigned -= 1,
             Status::Done | Status::Closed | Status::Parked(_) => {}
         }
@@ -849,7 +937,10 @@ impl Book {
                 self.by_deadline.insert((a.deadline, ask));
                 m.open += 1;
             }
-            Status::Pending { .. } => m.pending += 1,
+            Status::Pending { res, .. } => {
+                m.pending += 1;
+                self.gens[res.generator as usize].pending.push(ask);
+            }
             Status::Assigned { .. } => m.assigned += 1,
             Status::Parked(_) => {}
             Status::Done | Status::Closed => {
@@ -876,8 +967,9 @@ impl Book {
         }
     }
 
-    /// Matches one open ask if a generator can meet it.
-    fn try_match(&mut self, ask: AskId, now: u64) -> Option<Match> {
+    /// The quote slot the preference picks for ask `ask` at `now` among the eligible generators (nothing
+    /// changes; the ask's status is not checked).
+    fn pick(&mut self, ask: AskId, now: u64) -> Option<(Slot, QuoteSlot)> {
         let a = self.asks.get(&ask)?;
         let slot = a.slot;
         let m = &mut self.markets[slot as usize];
@@ -889,7 +981,7 @@ impl Book {
         let qs = if a.excluded.is_empty() {
             best(&m.index, a.preference, a.reward, slack)?
         } else {
-            // Rare (the ask was failed or refused before): its excluded generators are delisted for the query.
+            // Rare (generators failed the ask before): its excluded generators are delisted for the query.
             let out: Vec<u32> = a
                 .excluded
                 .iter()
@@ -907,6 +999,12 @@ impl Book {
             }
             found?
         };
+        Some((slot, qs))
+    }
+
+    /// The match `pick` found, as signed.
+    fn match_of(&self, ask: AskId, slot: Slot, qs: QuoteSlot) -> Option<(Match, Reservation)> {
+        let m = &self.markets[slot as usize];
         let entry = &m.quotes[qs as usize];
         let q = entry.quote?;
         let g = entry.generator;
@@ -922,16 +1020,22 @@ impl Book {
             max_price: q.price,
             max_proof_time: q.max_proof_time,
         };
+        Some((found, res))
+    }
+
+    /// Matches one open ask if a generator can meet it.
+    fn try_match(&mut self, ask: AskId, now: u64) -> Option<Match> {
+        let (slot, qs) = self.pick(ask, now)?;
+        let (found, res) = self.match_of(ask, slot, qs)?;
         self.set_status(
             ask,
             Status::Pending {
                 res,
-                max_price: q.price,
-                max_proof_time: q.max_proof_time,
+                max_price: found.max_price,
+                max_proof_time: found.max_proof_time,
             },
         );
         self.reserve(res);
-        self.touch(slot, qs, self.last_seq);
         Some(found)
     }
 
@@ -967,39 +1071,25 @@ impl Book {
 
     /// `AssignmentSkipped`. For the pending assignment it names, the reservation is released. Whoever signed it,
     /// the chain's verdict is recorded on an open or pending ask the same way (so replaying the events after a
-    /// restart rebuilds the same book): generator-side reasons exclude that generator from the ask; `AskNotOpen`
-    /// and `AskExpired` park the ask (unless a different pending assignment of ours is in flight).
+    /// restart rebuilds the same book): `AskNotOpen` and `AskExpired` park the ask (unless a different pending
+    /// assignment of ours is in flight); any other reason leaves it open. A skip excludes nobody: its cause (a
+    /// batch mined late, a compute race, a changed quote, a frozen market) is in the chain state the book
+    /// tracks, so the generator is matched again exactly when that state allows it.
     fn skipped(&mut self, ask: AskId, addr: Address, reason: SkipReason) {
-        let Some(a) = self.asks.get_mut(&ask) else {
+        let Some(a) = self.asks.get(&ask) else {
             return;
         };
-        let known = self.gen_ids.get(&addr).copied();
         let ours = match a.status {
             Status::Open => None,
             Status::Pending { res, .. } if self.gens[res.generator as usize].addr == addr => {
                 Some(res)
             }
-            Status::Pending { .. } => {
-                // Another assignment of this ask (not ours) was skipped: ours is still in flight.
-                if let (true, Some(g)) = (generator_side(reason), known)
-                    && !a.excluded.contains(&g)
-                {
-                    a.excluded.push(g);
-                }
-                return;
-            }
+            // Another assignment of this ask (not ours) was skipped: ours is still in flight.
+            Status::Pending { .. } => return,
             Status::Assigned { .. } | Status::Done | Status::Closed | Status::Parked(_) => return,
         };
-        let next = if generator_side(reason) {
-            if let Some(g) = known
-                && !a.excluded.contains(&g)
-            {
-                a.excluded.push(g);
-            }
-            Status::Open
-        } else if reason == SkipReason::MarketNotActive {
-            // The market is frozen (its `MarketFrozen` event came first): the ask waits, unmatched, until the
-            // market is unfrozen.
+        let next = if generator_side(reason) || reason == SkipReason::MarketNotActive {
+            // A frozen market (its `MarketFrozen` event came first) leaves the ask unmatched until unfrozen.
             Status::Open
         } else {
             Status::Parked(reason)
@@ -1044,12 +1134,13 @@ impl Book {
             let res = match a.status {
                 Status::Open => {
                     c.0 += 1;
-                    open.insert((Reverse(a.reward), a.created, id));
+                    open.insert((Reverse(a.reward), a.opened, id));
                     assert!(self.by_deadline.contains(&(a.deadline, id)));
                     None
                 }
                 Status::Pending { res, .. } => {
                     c.1 += 1;
+                    assert!(self.gens[res.generator as usize].pending.contains(&id));
                     Some(res)
                 }
                 Status::Assigned { res, .. } => {
@@ -1081,6 +1172,11 @@ impl Book {
             for &(slot, qs) in &st.joined {
                 let e = &self.markets[slot as usize].quotes[qs as usize];
                 assert!(e.generator == g as GenId && e.quote.is_some());
+            }
+            for ask in &st.pending {
+                assert!(
+                    matches!(self.asks[ask].status, Status::Pending { res, .. } if res.generator == g as GenId)
+                );
             }
         }
         assert_eq!(self.market_slots.len(), self.markets.len());

@@ -256,9 +256,12 @@ pub struct AskView {
     pub preference: Preference,
     /// Where it stands.
     pub status: AskStatus,
-    /// Position of its `AskCreated` event (its age in the queue).
+    /// Position of its `AskCreated` event.
     pub created: Seq,
-    /// Generators never matched to it again (they failed it or their assignment was skipped), by address.
+    /// Its place in the queue (the chain's `openedAt`): the position of its `AskCreated`, or of the
+    /// `TaskSlashed`/`TaskDiscarded` that last re-opened it.
+    pub opened: Seq,
+    /// Generators never matched to it again (they failed it: slashed or discarded), by address.
     pub excluded: Vec<Address>,
 }
 
@@ -300,7 +303,7 @@ pub struct QuoteView {
     /// Whether it can be matched now (capacity fits and the market is not frozen); per-ask rules (reward,
     /// deadline, exclusions) come on top.
     pub listed: bool,
-    /// Its last assignment in this market (for a provisional match: the last event applied before it).
+    /// Position of its last `TaskAssigned` in this market (provisional matches do not count).
     pub last_assigned: Option<Seq>,
 }
 

@@ -28,7 +28,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Deploy(args) => deploy::run(&cli.global, &args).await?,
         Command::Prover(cmd) => return prover::run(Output::new(cli.global.json), cmd).await,
-        Command::Engine(cmd) => engine::run(&cli.global, cmd).await?,
+        Command::Engine(cmd) => return engine::run(&cli.global, cmd).await,
         Command::Generator(GeneratorCmd::Run(args)) => {
             generator::run_node(&cli.global, *args).await?;
         }

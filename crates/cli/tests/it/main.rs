@@ -1,5 +1,6 @@
 //! The `kalypso` binary against a fresh anvil: the happy path of every role and clear errors for bad input.
 
+mod audit;
 mod generator;
 mod prover;
 

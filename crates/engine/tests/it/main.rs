@@ -1,8 +1,9 @@
 //! The matching engine against the real contracts on a fresh anvil per test: preference-following matching, an
-//! unmatchable ask that blocks nothing, restarts that lose and duplicate nothing, reorg rollback, the API, and
-//! the keeper (missed deadlines slashed once and re-matched).
+//! unmatchable ask that blocks nothing, restarts that lose and duplicate nothing, reorg rollback, the API, the
+//! keeper (missed deadlines slashed once and re-matched), and the matching audit.
 
 mod api;
+mod audit;
 mod keeper;
 mod matching;
 mod recovery;

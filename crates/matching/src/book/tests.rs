@@ -136,12 +136,28 @@ fn cost_prefers_cheapest_then_fastest_then_least_recently_assigned_then_address(
     t.ask(2, M1, 100, NOW + 100, COST);
     t.quote(1, M1, 90, 1, 1);
     assert_eq!(t.matches(NOW), vec![(2, 3)]);
-    // 3 was just assigned: an identical quote from 5 (never assigned) goes first, and 3 and 5 then alternate.
+    // 3's match is mined: an identical quote from 5 (never assigned) goes first. Provisional matches do not
+    // count as assignments, so 5 takes every ask of the round.
+    t.assigned(2, 3, 60, 1);
     t.quote(5, M1, 60, 4, 1);
     for ask in 3..=6 {
         t.ask(ask, M1, 100, NOW + 100, COST);
     }
-    assert_eq!(t.matches(NOW), vec![(3, 5), (4, 3), (5, 5), (6, 3)]);
+    assert_eq!(t.matches(NOW), vec![(3, 5), (4, 5), (5, 5), (6, 5)]);
+    // Once 5's first one is mined, 3 is the least recently assigned (on chain).
+    t.assigned(3, 5, 60, 1);
+    for ask in 4..=6 {
+        t.book.release_pending(ask);
+    }
+    assert_eq!(t.matches(NOW), vec![(4, 3), (5, 3), (6, 3)]);
+    let quotes = t.book.quotes(M1);
+    let last = |i: u8| {
+        quotes
+            .iter()
+            .find(|q| q.generator == addr(i))
+            .and_then(|q| q.last_assigned)
+    };
+    assert!(last(3) < last(5) && last(5) == Some(Seq::new(t.block, 0)));
 }
 
 #[test]
@@ -153,7 +169,8 @@ fn never_assigned_ties_break_by_address() {
     t.quote(4, M1, 5, 5, 1);
     t.ask(1, M1, 10, NOW + 10, COST);
     t.ask(2, M1, 10, NOW + 10, TIME);
-    assert_eq!(t.matches(NOW), vec![(1, 4), (2, 9)]);
+    // A provisional match is no assignment: both go to the lower address.
+    assert_eq!(t.matches(NOW), vec![(1, 4), (2, 4)]);
 }
 
 #[test]
@@ -168,6 +185,7 @@ fn time_prefers_fastest_then_cheapest_then_least_recently_assigned() {
     t.quote(4, M1, 90, 5, 1); // fastest but above the reward
     t.ask(1, M1, 80, NOW + 100, TIME);
     assert_eq!(t.matches(NOW), vec![(1, 3)]);
+    t.assigned(1, 3, 20, 1);
     t.quote(2, M1, 20, 20, 1); // now identical to 3, which was just assigned
     t.ask(2, M1, 80, NOW + 100, TIME);
     assert_eq!(t.matches(NOW), vec![(2, 2)]);
@@ -476,6 +494,83 @@ fn a_slash_takes_stake_and_reopens_the_ask_without_that_generator() {
 }
 
 #[test]
+fn a_reopened_ask_queues_by_the_time_it_was_reopened() {
+    let mut t = T::new();
+    t.generator(1, 1, 100);
+    t.generator(2, 1, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(2, M1, 1, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    t.assigned(1, 1, 1, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 0,
+        reopened: true,
+    });
+    let view = t.book.ask(1).expect("ask");
+    assert_eq!(
+        (view.created, view.opened),
+        (Seq::new(9, 0), Seq::new(t.block, 0))
+    );
+    // Same reward: ask 2 is older now, so it goes first.
+    assert_eq!(t.book.match_asks(NOW, 1).first().map(|m| m.ask), Some(2));
+}
+
+#[test]
+fn choose_and_eligibility_answer_without_changing_the_book() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.generator(2, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(2, M1, 2, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    let chosen = t.book.choose(1, NOW).expect("a choice");
+    assert_eq!((chosen.generator, chosen.max_price), (addr(1), 1));
+    assert_eq!(t.status(1), AskStatus::Open);
+    assert_eq!(t.gen_view(1).consumed_compute, 0);
+    assert_eq!(t.book.eligibility(1, addr(2), NOW).map(|q| q.price), Ok(2));
+    assert_eq!(
+        t.book.eligibility(1, addr(3), NOW),
+        Err(SkipReason::NotJoined)
+    );
+    assert_eq!(
+        t.book.eligibility(1, addr(2), NOW + 95),
+        Err(SkipReason::DeadlineTooSoon)
+    );
+    // A failed generator is excluded (reported as `None`); pending asks have no choice.
+    t.assigned(1, 1, 1, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: 0,
+        reopened: true,
+    });
+    assert_eq!(t.book.eligibility(1, addr(1), NOW), Err(SkipReason::None));
+    assert_eq!(t.book.choose(1, NOW).map(|m| m.generator), Some(addr(2)));
+    assert_eq!(t.matches(NOW), vec![(1, 2)]);
+    assert_eq!(t.book.choose(1, NOW), None);
+    assert_eq!(
+        t.book.eligibility(1, addr(2), NOW),
+        Err(SkipReason::AskNotOpen)
+    );
+}
+
+#[test]
+fn pending_reservations_follow_the_quote_in_force() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.quote(1, M1, 1, 10, 3);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    assert_eq!(t.gen_view(1).consumed_compute, 3);
+    // The chain reserves the compute of the quote in force when the batch is mined, as a restart would.
+    t.quote(1, M1, 1, 10, 7);
+    assert_eq!(t.gen_view(1).consumed_compute, 7);
+    t.assigned(1, 1, 1, 7);
+    assert_eq!(t.gen_view(1).consumed_compute, 7);
+}
+
+#[test]
 fn an_excluded_sole_generator_leaves_the_ask_unmatched() {
     let mut t = T::new();
     t.generator(1, 100, 100);
@@ -603,7 +698,7 @@ fn an_assignment_of_an_open_ask_is_applied() {
 }
 
 #[test]
-fn generator_side_skips_reopen_the_ask_without_that_generator() {
+fn generator_side_skips_reopen_the_ask_and_exclude_nobody() {
     for reason in [
         SkipReason::NotJoined,
         SkipReason::PriceAboveReward,
@@ -630,6 +725,21 @@ fn generator_side_skips_reopen_the_ask_without_that_generator() {
             (t.gen_view(1).consumed_compute, t.gen_view(1).locked),
             (0, 0)
         );
+        assert_eq!(t.book.ask(1).map(|a| a.excluded), Some(vec![]));
+        // Nothing in the chain state the book tracks rules 1 out: it is chosen again.
+        assert_eq!(t.matches(NOW), vec![(1, 1)], "{reason}");
+        // The state that caused such a skip arrives as an event before it (here: 1 raised its price), and
+        // decides the next choice.
+        t.ev(&Event::QuoteSet {
+            generator: addr(1),
+            market: M1,
+            quote: quote(9, 10, 1),
+        });
+        t.ev(&Event::AssignmentSkipped {
+            ask: 1,
+            generator: addr(1),
+            reason,
+        });
         assert_eq!(t.matches(NOW), vec![(1, 2)], "{reason}");
     }
 }
@@ -972,7 +1082,11 @@ fn leaving_deregistering_and_quote_updates_change_the_listing() {
     assert_eq!(t.matches(NOW), vec![]);
     t.quote(1, M1, 5, 10, 1);
     assert_eq!(t.matches(NOW), vec![(1, 1)]);
-    // The stamp of that assignment survives leaving and rejoining.
+    // A provisional match leaves no stamp; an assignment on chain does, and it survives leaving and rejoining.
+    assert_eq!(t.book.quotes(M1)[0].last_assigned, None);
+    t.ask(2, M1, 5, NOW + 100, COST);
+    t.assigned(2, 1, 5, 1);
+    t.ev(&Event::TaskCompleted { ask: 2 });
     t.ev(&Event::MarketLeft {
         generator: addr(1),
         market: M1,
@@ -1196,15 +1310,15 @@ fn skips_of_asks_not_pending_record_the_verdict_as_on_replay() {
         generator: addr(1),
         reason: SkipReason::AskNotOpen,
     });
-    assert_eq!(t.book.ask(1).map(|a| a.excluded), Some(vec![addr(1)]));
+    assert_eq!(t.book.ask(1).map(|a| a.excluded), Some(vec![]));
     assert_eq!(
         t.status(2),
         AskStatus::Parked {
             reason: SkipReason::AskNotOpen
         }
     );
-    assert_eq!(t.matches(NOW), vec![(1, 2)]);
-    // A skip of another generator while ours is pending excludes it and leaves ours alone.
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    // A skip of another generator while ours is pending leaves ours alone.
     t.ask(3, M1, 5, NOW + 100, COST);
     assert_eq!(t.matches(NOW), vec![(3, 1)]);
     t.ev(&Event::AssignmentSkipped {
@@ -1220,7 +1334,7 @@ fn skips_of_asks_not_pending_record_the_verdict_as_on_replay() {
     let view = t.book.ask(3).expect("ask");
     assert_eq!(
         (view.status, view.excluded),
-        (AskStatus::Pending { generator: addr(1) }, vec![addr(2)])
+        (AskStatus::Pending { generator: addr(1) }, vec![])
     );
 }
 

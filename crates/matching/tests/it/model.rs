@@ -51,23 +51,21 @@ pub(crate) struct Ask {
     pub(crate) deadline: u64,
     pub(crate) preference: Preference,
     pub(crate) created: Seq,
+    /// Queue position: `AskCreated`, or the failure that last re-opened it.
+    pub(crate) opened: Seq,
     pub(crate) state: State,
     pub(crate) excluded: Vec<Address>,
     pub(crate) refunded: bool,
 }
-
-/// Last assignment: (event position, provisional counter).
-type Stamp = (Seq, u64);
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Model {
     pub(crate) markets: BTreeMap<MarketId, Market>,
     pub(crate) gens: BTreeMap<Address, Gen>,
     pub(crate) quotes: BTreeMap<(MarketId, Address), Quote>,
-    pub(crate) last: BTreeMap<(MarketId, Address), Stamp>,
+    /// Position of the last `TaskAssigned` per market and generator (provisional matches never count).
+    pub(crate) last: BTreeMap<(MarketId, Address), Seq>,
     pub(crate) asks: BTreeMap<AskId, Ask>,
-    last_seq: Seq,
-    provisional: u64,
 }
 
 const fn generator_side(reason: SkipReason) -> bool {
@@ -79,7 +77,6 @@ const fn generator_side(reason: SkipReason) -> bool {
 
 impl Model {
     pub(crate) fn apply(&mut self, seq: Seq, event: &Event) {
-        self.last_seq = self.last_seq.max(seq);
         match *event {
             Event::MarketCreated {
                 market,
@@ -135,6 +132,21 @@ impl Model {
                     && self.markets.contains_key(&market)
                 {
                     self.quotes.insert((market, generator), quote);
+                    // Pending matches reserve what the chain will: the compute of the quote in force.
+                    let mut delta: Vec<(u64, u64)> = Vec::new();
+                    for a in self.asks.values_mut() {
+                        if a.market == market
+                            && let State::Pending(h, _, _) = &mut a.state
+                            && h.generator == generator
+                        {
+                            delta.push((h.compute, quote.compute_per_proof));
+                            h.compute = quote.compute_per_proof;
+                        }
+                    }
+                    let g = self.gens.entry(generator).or_default();
+                    for (old, new) in delta {
+                        g.consumed = g.consumed.saturating_sub(old).saturating_add(new);
+                    }
                 }
             }
             Event::MarketLeft { generator, market } => {
@@ -179,6 +191,7 @@ impl Model {
                             deadline,
                             preference,
                             created: seq,
+                            opened: seq,
                             state: State::Open,
                             excluded: Vec::new(),
                             refunded: false,
@@ -209,35 +222,23 @@ impl Model {
                 }
                 self.hold(hold);
                 self.set_state(ask, State::Assigned(hold, price));
-                let stamp = self.last.entry((market, generator)).or_insert((seq, 0));
-                *stamp = (*stamp).max((seq, 0));
+                self.last.insert((market, generator), seq);
             }
             Event::AssignmentSkipped {
                 ask,
                 generator,
                 reason,
             } => {
-                let known = self.gens.contains_key(&generator);
+                // A skip excludes nobody: eligibility is re-derived from the chain state.
                 let Some(a) = self.asks.get_mut(&ask) else {
                     return;
                 };
                 let ours = match a.state {
                     State::Open => None,
                     State::Pending(h, _, _) if h.generator == generator => Some(h),
-                    State::Pending(..) => {
-                        if generator_side(reason) && known && !a.excluded.contains(&generator) {
-                            a.excluded.push(generator);
-                        }
-                        return;
-                    }
                     _ => return,
                 };
-                let next = if generator_side(reason) {
-                    if known && !a.excluded.contains(&generator) {
-                        a.excluded.push(generator);
-                    }
-                    State::Open
-                } else if reason == SkipReason::MarketNotActive {
+                let next = if generator_side(reason) || reason == SkipReason::MarketNotActive {
                     State::Open
                 } else {
                     State::Parked(reason)
@@ -268,6 +269,7 @@ impl Model {
                     a.excluded.push(h.generator);
                 }
                 a.state = if reopened && !a.refunded {
+                    a.opened = seq;
                     State::Open
                 } else {
                     State::Closed
@@ -340,7 +342,7 @@ impl Model {
             .asks
             .iter()
             .filter(|(_, a)| a.state == State::Open)
-            .map(|(&id, a)| (Reverse(a.reward), a.created, id))
+            .map(|(&id, a)| (Reverse(a.reward), a.opened, id))
             .collect();
         order.sort();
         let mut out = Vec::new();
@@ -374,7 +376,6 @@ impl Model {
             };
             self.hold(hold);
             self.set_state(id, State::Pending(hold, q.price, q.max_proof_time));
-            self.stamp(a.market, g);
             out.push(Match {
                 ask: id,
                 market: a.market,
@@ -384,13 +385,6 @@ impl Model {
             });
         }
         out
-    }
-
-    fn stamp(&mut self, market: MarketId, g: Address) {
-        self.provisional += 1;
-        let s = (self.last_seq, self.provisional);
-        let e = self.last.entry((market, g)).or_insert(s);
-        *e = (*e).max(s);
     }
 
     pub(crate) fn restore_pending(&mut self, m: &Match, now: u64) -> Result<(), SkipReason> {
@@ -446,7 +440,6 @@ impl Model {
         };
         self.hold(hold);
         self.set_state(m.ask, State::Pending(hold, m.max_price, m.max_proof_time));
-        self.stamp(a.market, m.generator);
         Ok(())
     }
 

@@ -160,10 +160,13 @@ fn genesis() -> Vec<Event> {
     ]
 }
 
-/// Runs the book under test, a twin book (determinism) and the model through the same scenario.
+/// Runs the book under test, a twin book (determinism), a steady book that is never rebuilt (restarts change
+/// no choice) and the model through the same scenario.
 struct Harness {
     book: Book,
     twin: Book,
+    /// Fed the same events and releases as `book`, but never replaced by a replay at `Op::Restart`.
+    steady: Book,
     model: Model,
     log: Vec<(Seq, Event)>,
     /// Our matches not yet mined, in matching order.
@@ -181,6 +184,7 @@ impl Harness {
         let mut h = Self {
             book: Book::new(),
             twin: Book::new(),
+            steady: Book::new(),
             model: Model::default(),
             log: Vec::new(),
             outbox: Vec::new(),
@@ -200,6 +204,7 @@ impl Harness {
         let seq = Seq::new(self.block, 0);
         self.book.apply(seq, &event);
         self.twin.apply(seq, &event);
+        self.steady.apply(seq, &event);
         self.model.apply(seq, &event);
         self.log.push((seq, event));
     }
@@ -260,16 +265,29 @@ impl Harness {
                 m,
                 price,
                 time,
-                compute,
-            } => self.emit(Event::QuoteSet {
-                generator: addr(g),
-                market: m,
-                quote: Quote {
-                    price,
-                    max_proof_time: time,
-                    compute_per_proof: compute,
-                },
-            }),
+                mut compute,
+            } => {
+                if self.clamp {
+                    // A pending match will reserve the new quote's compute: keep it (the chain would skip the
+                    // batch, which these scenarios leave to `Op::Skip`).
+                    let held = self.model.asks.values().find_map(|a| match a.state {
+                        State::Pending(h, _, _) if a.market == m && h.generator == addr(g) => {
+                            Some(h.compute)
+                        }
+                        _ => None,
+                    });
+                    compute = held.unwrap_or(compute);
+                }
+                self.emit(Event::QuoteSet {
+                    generator: addr(g),
+                    market: m,
+                    quote: Quote {
+                        price,
+                        max_proof_time: time,
+                        compute_per_proof: compute,
+                    },
+                });
+            }
             Op::Leave { g, m } => self.emit(Event::MarketLeft {
                 generator: addr(g),
                 market: m,
@@ -419,6 +437,7 @@ impl Harness {
                 if let Some(m) = self.take_outbox(k) {
                     self.book.release_pending(m.ask);
                     self.twin.release_pending(m.ask);
+                    self.steady.release_pending(m.ask);
                     self.model.release_pending(m.ask);
                 }
             }
@@ -516,6 +535,11 @@ impl Harness {
             &got,
             "two books, same input, different matches"
         );
+        prop_assert_eq!(
+            &self.steady.match_asks(self.now, limit),
+            &got,
+            "a book rebuilt from the events (restart) chose differently from one that never restarted"
+        );
         prop_assert!(got.len() <= limit);
         // Matching never over-commits a generator that was within its capacity.
         for (b, a) in before.iter().zip(self.book.generators()) {
@@ -557,7 +581,9 @@ impl Harness {
             if r.is_ok() {
                 kept.push(m);
             } else {
+                // The engine drops it from its outbox: the chain would skip it now.
                 self.book.release_pending(m.ask);
+                self.steady.release_pending(m.ask);
                 self.model.release_pending(m.ask);
             }
         }
@@ -569,8 +595,8 @@ impl Harness {
         for &id in self.model.asks.keys() {
             let (old, new) = (self.book.ask(id), fresh.ask(id));
             prop_assert_eq!(
-                old.as_ref().map(|a| (&a.status, &a.excluded)),
-                new.as_ref().map(|a| (&a.status, &a.excluded)),
+                old.as_ref().map(|a| (&a.status, &a.excluded, a.opened)),
+                new.as_ref().map(|a| (&a.status, &a.excluded, a.opened)),
                 "ask {} differs after a restart",
                 id
             );
@@ -593,7 +619,14 @@ impl Harness {
                 "status of ask {}",
                 id
             );
-            prop_assert_eq!(view.map(|v| v.excluded), Some(a.excluded.clone()));
+            prop_assert_eq!(
+                view.map(|v| (v.excluded, v.created, v.opened)),
+                Some((a.excluded.clone(), a.created, a.opened))
+            );
+        }
+        // Views of quotes agree too (recency is chain data only).
+        for market in 1..=MARKETS {
+            prop_assert_eq!(self.book.quotes(market), self.steady.quotes(market));
         }
         for market in 1..=MARKETS {
             let m = self.model.markets[&market];
@@ -745,4 +778,125 @@ fn statuses_cover_the_lifecycle() {
         Some(AskStatus::Pending { generator: addr(0) })
     );
     assert_eq!(h.outbox.len(), 1);
+}
+
+/// `ops` with a restart after every `every`-th step.
+fn with_restarts(ops: Vec<Op>, every: usize) -> Vec<Op> {
+    let mut out = Vec::with_capacity(ops.len() * 2);
+    for (i, op) in ops.into_iter().enumerate() {
+        out.push(op);
+        if (i + 1) % every == 0 {
+            out.push(Op::Restart);
+        }
+    }
+    out
+}
+
+/// Generator-side skip reasons: causes a later chain state may lift (a batch mined late, a compute race, a changed
+/// quote...).
+const TRANSIENT: [SkipReason; 7] = [
+    SkipReason::NotJoined,
+    SkipReason::PriceAboveReward,
+    SkipReason::DeadlineTooSoon,
+    SkipReason::InsufficientCompute,
+    SkipReason::InsufficientStake,
+    SkipReason::BelowMinStake,
+    SkipReason::NoEnclaveKey,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// (a) Choices are a function of the events: a book rebuilt from them every few steps (a restart, its outbox
+    /// restored) matches exactly like the steady book that never restarted, and like the model.
+    #[test]
+    fn choices_do_not_depend_on_restarts(ops in scenario(), every in 1usize..6) {
+        check(&with_restarts(ops, every), true)?;
+    }
+
+    /// (b) A re-opened ask queues by its new `openedAt` (the failure that re-opened it), not its creation: with a
+    /// generator that takes one task at a time, asks are served by reward, then by that position, then by id.
+    #[test]
+    fn a_reopened_ask_queues_by_its_new_opened_at(
+        rewards in prop::collection::vec(1u128..4, 2..8),
+        failing in prop::collection::vec(0usize..8, 0..6),
+    ) {
+        let g = addr(0);
+        let mut book = Book::new();
+        let mut block = 0;
+        let mut emit = |book: &mut Book, e: Event| {
+            block += 1;
+            book.apply(Seq::new(block, 0), &e);
+            Seq::new(block, 0)
+        };
+        emit(&mut book, Event::MarketCreated { market: 1, slashing_penalty: 1, min_stake: 1, confidential: false });
+        emit(&mut book, Event::GeneratorRegistered { generator: g, declared_compute: 1 });
+        emit(&mut book, Event::Staked { generator: g, stake: 100 });
+        let quote = Quote { price: 0, max_proof_time: 1, compute_per_proof: 1 };
+        emit(&mut book, Event::QuoteSet { generator: g, market: 1, quote });
+        let mut queue = Vec::new();
+        for (i, &reward) in rewards.iter().enumerate() {
+            let ask = i as AskId + 1;
+            let seq = emit(&mut book, Event::AskCreated {
+                ask, market: 1, reward, deadline: 10_000, preference: Preference::Cost,
+            });
+            queue.push((std::cmp::Reverse(reward), seq, ask));
+        }
+        // Assigned (by anyone) and failed with time left: re-opened now.
+        for i in failing {
+            let i = i % rewards.len();
+            let ask = queue[i].2;
+            emit(&mut book, Event::TaskAssigned { ask, generator: g, price: 0, compute_per_proof: 1 });
+            let seq = emit(&mut book, Event::TaskFailed { ask, stake_taken: 0, reopened: true });
+            queue[i].1 = seq;
+        }
+        for &(_, opened, ask) in &queue {
+            prop_assert_eq!(book.ask(ask).map(|a| a.opened), Some(opened));
+        }
+        // The failed generator is excluded from its asks: a second one serves them.
+        let h = addr(1);
+        emit(&mut book, Event::GeneratorRegistered { generator: h, declared_compute: 1 });
+        emit(&mut book, Event::Staked { generator: h, stake: 100 });
+        emit(&mut book, Event::QuoteSet { generator: h, market: 1, quote: Quote { price: 1, ..quote } });
+        emit(&mut book, Event::GeneratorDeregistered { generator: g });
+        let mut served = Vec::new();
+        loop {
+            let m = book.match_asks(1_000, 1);
+            let Some(m) = m.first() else { break };
+            served.push(m.ask);
+            emit(&mut book, Event::TaskAssigned { ask: m.ask, generator: h, price: 1, compute_per_proof: 1 });
+            emit(&mut book, Event::TaskCompleted { ask: m.ask });
+        }
+        queue.sort();
+        prop_assert_eq!(served, queue.iter().map(|q| q.2).collect::<Vec<_>>());
+    }
+
+    /// (c) A transient skip excludes nobody: right after the chain skips a match (nothing else changed), the next
+    /// round chooses the same generator for that ask again.
+    #[test]
+    fn a_skipped_generator_can_be_chosen_again(
+        ops in scenario(),
+        k in any::<usize>(),
+        reason in prop::sample::select(TRANSIENT.to_vec()),
+    ) {
+        let mut h = Harness::new(true);
+        for op in &ops {
+            h.run(op)?;
+        }
+        let before = h.outbox.len();
+        h.match_round(0, usize::MAX)?;
+        let round = h.outbox.split_off(before);
+        if round.is_empty() {
+            // Nothing matchable at the end of this scenario.
+            return Ok(());
+        }
+        let skipped = round[k % round.len()].clone();
+        h.outbox.extend(round.into_iter().filter(|m| m.ask != skipped.ask));
+        h.emit(Event::AssignmentSkipped { ask: skipped.ask, generator: skipped.generator, reason });
+        h.compare()?;
+        let before = h.outbox.len();
+        h.match_round(0, usize::MAX)?;
+        let again: Vec<&Match> = h.outbox[before..].iter().filter(|m| m.ask == skipped.ask).collect();
+        prop_assert_eq!(again, vec![&skipped], "skipped for {:?}", reason);
+    }
 }
