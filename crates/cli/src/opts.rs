@@ -303,7 +303,8 @@ pub(crate) enum GeneratorCmd {
     /// lingering transaction under the same nonce with higher fees (--bump-after, --max-fee-per-gas). A task
     /// whose proof cannot be on-chain by its deadline (expected proving time + --submit-margin) is discarded
     /// early, which costs a fraction of the slashing penalty. Serves /health, /metrics and /v1/tasks on
-    /// --listen.
+    /// --listen. Also takes asks left unassigned past their market's fallback delay itself (the Matching
+    /// Engine is down; see --no-self-assign).
     Run(Box<GeneratorRunArgs>),
     /// Benchmark the market's prover and suggest maxProofTime and computePerProof for `generator join`
     /// (the prover of `generator run`: flags, --prover-config, or the circuit the market's metadata names).
@@ -377,6 +378,11 @@ pub(crate) struct DevnetArgs {
     /// Give up when the asks are not all settled after this long.
     #[arg(long, value_parser = parse::duration, default_value = "10m")]
     pub(crate) timeout: Duration,
+    /// How long an ask stays unassigned before the generator nodes take it themselves (fallback
+    /// self-assignment; at least 5s). The default lets the running engine match every ask first; stop the
+    /// engine (with --keep) to watch the nodes prove asks without it.
+    #[arg(long, value_parser = parse::duration, default_value = "30s")]
+    pub(crate) fallback_delay: Duration,
 }
 
 /// Options of `kalypso generator run`.
@@ -430,6 +436,14 @@ pub(crate) struct GeneratorRunArgs {
     /// Blocks per eth_getLogs request.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) log_page_blocks: u64,
+    /// Never take asks by fallback self-assignment. By default the node follows the open asks of its markets
+    /// and takes one itself (`selfAssign`, at its own quote) once it has stayed unassigned for the market's
+    /// fallback delay, so asks are still proven while the Matching Engine is down; only asks its quote meets
+    /// (price <= reward, now + maxProofTime <= deadline) and only while it has a free proving slot and free
+    /// compute and stake. Turn it off to work only on what the engine assigns (e.g. to keep capacity for
+    /// it); the delay already leaves the engine the first pick.
+    #[arg(long)]
+    pub(crate) no_self_assign: bool,
 }
 
 /// Options of `kalypso generator benchmark`.
@@ -544,6 +558,17 @@ pub(crate) enum AskCmd {
     },
     /// Cancel an unassigned ask (refund address only), or refund one past its deadline (anyone).
     Cancel {
+        /// Ask id.
+        ask: u64,
+    },
+    /// Take an unassigned ask as the signing generator, without the Matching Engine (fallback).
+    ///
+    /// Allowed once an ask of a public market has stayed unassigned for the market's fallback delay since it
+    /// was created or last re-opened (`kalypso market show`); the generator gets it at its own quote. The
+    /// generator must be registered and joined, with free compute and stake, and its quote must fit the
+    /// ask's reward and deadline. When a rule fails the error says which (and, before the delay, when the
+    /// fallback opens). A running node (`kalypso generator run`) does this by itself.
+    SelfAssign {
         /// Ask id.
         ask: u64,
     },

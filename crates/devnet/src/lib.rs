@@ -50,11 +50,21 @@ pub struct DevnetConfig {
     pub generators: Vec<GeneratorProfile>,
     /// Run the engine's keeper (slashes missed deadlines).
     pub keeper: bool,
+    /// How long an ask of a devnet market stays unassigned before generator nodes may take it themselves
+    /// (fallback self-assignment); at least [`MIN_FALLBACK_DELAY`].
+    pub fallback_delay: Duration,
 }
+
+/// The shortest fallback delay a devnet takes: the protocol's minimum on the devnet deployment.
+pub const MIN_FALLBACK_DELAY: Duration = Duration::from_secs(5);
+
+/// The demo's fallback delay: long enough that the running engine matches every ask first, short enough to
+/// see asks proven without it (stop the engine).
+pub const DEFAULT_FALLBACK_DELAY: Duration = Duration::from_secs(30);
 
 impl DevnetConfig {
     /// The demo's configuration in `dir`: 1 s blocks, MiMC-64 and Merkle-8 markets, the
-    /// [demo generators](GeneratorProfile::demo), keeper on.
+    /// [demo generators](GeneratorProfile::demo), keeper on, a [30 s fallback delay](DEFAULT_FALLBACK_DELAY).
     pub fn demo(kalypso: PathBuf, anvil: PathBuf, dir: PathBuf) -> Self {
         Self {
             kalypso,
@@ -65,6 +75,7 @@ impl DevnetConfig {
             circuits: Circuits::default(),
             generators: GeneratorProfile::demo(),
             keeper: true,
+            fallback_delay: DEFAULT_FALLBACK_DELAY,
         }
     }
 }
@@ -107,6 +118,10 @@ impl Devnet {
             "at most {} generators (anvil's dev accounts)",
             accounts::MAX_GENERATORS
         );
+        anyhow::ensure!(
+            config.fallback_delay >= MIN_FALLBACK_DELAY,
+            "the fallback delay must be at least {MIN_FALLBACK_DELAY:?} (the protocol's minimum on the devnet)"
+        );
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("cannot create {}", config.dir.display()))?;
         let (anvil, rpc_url, ws_url) = match &config.rpc_url {
@@ -123,6 +138,7 @@ impl Devnet {
             &config.dir,
             config.circuits,
             &config.generators,
+            config.fallback_delay,
             |s| progress.step(s),
         )
         .await?;

@@ -113,6 +113,8 @@ pub struct Assignment {
     pub price: U256,
     /// Block timestamp.
     pub at: u64,
+    /// Taken by the generator itself (fallback self-assignment), not by the Matching Engine.
+    pub fallback: bool,
 }
 
 mod dec {
@@ -444,6 +446,7 @@ mod tests {
             generator: "x".into(),
             price: U256::from(1),
             at: 10,
+            fallback: false,
         });
         assert!(!a.open());
         a.slashed.push("x".into());

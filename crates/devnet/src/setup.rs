@@ -146,13 +146,15 @@ impl Default for Circuits {
     }
 }
 
-/// Everything on-chain, reporting each step to `on_step`: deploy, markets, IVS key, generators, requester.
+/// Everything on-chain, reporting each step to `on_step`: deploy, markets (with `fallback_delay`), IVS key,
+/// generators, requester.
 /// Keys of the circuits go to `dir/keys` (made by the INSECURE seeded setup when missing).
 pub async fn provision(
     rpc_url: &str,
     dir: &Path,
     circuits: Circuits,
     generators: &[GeneratorProfile],
+    fallback_delay: Duration,
     mut on_step: impl FnMut(&str),
 ) -> anyhow::Result<Provisioned> {
     let keys_dir = dir.join("keys");
@@ -173,6 +175,7 @@ pub async fn provision(
             slashing_penalty: U256::from(10u64) * token,
             min_stake: U256::from(20u64) * token,
             metadata: Bytes::from(format!(r#"{{"name":"{spec}","kind":"groth16"}}"#).into_bytes()),
+            fallback_delay: fallback_delay.as_secs(),
             ..SampleMarket::groth16(
                 a.vk.clone().into(),
                 U256::from(a.num_inputs),

@@ -356,6 +356,7 @@ impl<'a> Tracker<'a> {
                     generator: name,
                     price: e.price,
                     at: ts,
+                    fallback: e.fallbackAssignment,
                 });
                 self.txs.push((tx, id(e.askId)));
                 None

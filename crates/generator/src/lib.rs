@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod fallback;
 pub mod ivs;
 pub mod metrics;
 mod node;

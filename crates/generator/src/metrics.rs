@@ -26,8 +26,16 @@ pub struct Metrics {
     pub retries: Counter,
     /// Transactions re-sent under the same nonce with higher fees because they lingered unmined.
     pub fee_bumps: Counter,
+    /// Asks this node assigned itself by fallback (`selfAssign`) after the market's fallback delay.
+    pub self_assigned: Counter,
+    /// Self-assignments another generator or the Matching Engine won first (the ask was no longer open).
+    pub self_assign_lost: Counter,
+    /// Self-assignments that failed otherwise (a rule of the contract, an RPC error); retried after a backoff.
+    pub self_assign_failed: Counter,
     /// Tasks the node is working on (seen, proving or proved).
     pub tasks_active: Gauge,
+    /// Unassigned asks of the served markets the node follows for fallback self-assignment.
+    pub open_asks: Gauge,
     /// Proofs running now.
     pub proofs_running: Gauge,
     /// Latest block scanned for assignments.
@@ -58,7 +66,11 @@ impl Metrics {
             tasks_failed: Counter::default(),
             retries: Counter::default(),
             fee_bumps: Counter::default(),
+            self_assigned: Counter::default(),
+            self_assign_lost: Counter::default(),
+            self_assign_failed: Counter::default(),
             tasks_active: Gauge::default(),
+            open_asks: Gauge::default(),
             proofs_running: Gauge::default(),
             scanned_block: Gauge::default(),
             proving_time: Histogram::new(
@@ -106,6 +118,21 @@ impl Metrics {
                 "Transactions re-sent with higher fees under the same nonce",
                 &m.fee_bumps,
             ),
+            (
+                "self_assigned",
+                "Asks assigned to this generator by its own fallback self-assignment",
+                &m.self_assigned,
+            ),
+            (
+                "self_assign_lost",
+                "Self-assignments another generator or the Matching Engine won first",
+                &m.self_assign_lost,
+            ),
+            (
+                "self_assign_failed",
+                "Self-assignments that failed for another reason (retried after a backoff)",
+                &m.self_assign_failed,
+            ),
         ];
         for (name, help, counter) in counters {
             registry.register(name, help, counter.clone());
@@ -114,6 +141,11 @@ impl Metrics {
             "tasks_active",
             "Tasks in progress (seen, proving, proved)",
             m.tasks_active.clone(),
+        );
+        registry.register(
+            "open_asks",
+            "Unassigned asks of the served markets followed for fallback self-assignment",
+            m.open_asks.clone(),
         );
         registry.register(
             "proofs_running",

@@ -1,6 +1,7 @@
 //! The node's main loop: scan the chain for this generator's `TaskAssigned` logs from a durable cursor, record
-//! them, and run one driver per unfinished task (see `task.rs`) with a bounded number of proofs at once; the
-//! status API beside it.
+//! them, and run one driver per unfinished task (see `task.rs`) with a bounded number of proofs at once; with
+//! fallback self-assignment on, the same scan follows the open asks of the served markets and the node takes
+//! those left unassigned past the market's fallback delay (see `fallback.rs`); the status API beside it.
 
 use alloy::{
     network::EthereumWallet,
@@ -25,7 +26,7 @@ use kalypso_sdk::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     future::Future,
     net::SocketAddr,
     path::PathBuf,
@@ -40,6 +41,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     Error, Result,
+    fallback::{self, Fallback, MarketTerms},
     ivs::IvsClient,
     metrics::Metrics,
     store::{Recorded, Store, TaskRecord, quantile},
@@ -93,6 +95,10 @@ pub struct NodeConfig {
     pub bump_after: Duration,
     /// Highest max fee per gas (wei) a transaction is sent or re-sent with; none: no cap.
     pub max_fee_per_gas: Option<u128>,
+    /// Take asks of the served (public) markets left unassigned past the market's fallback delay
+    /// (`selfAssign`, at the node's own quote) when they fit its quote and free capacity: asks are still proven
+    /// while the Matching Engine is down.
+    pub self_assign: bool,
 }
 
 /// Default [`NodeConfig::max_fee_per_gas`]: 200 gwei.
@@ -101,7 +107,7 @@ pub const DEFAULT_MAX_FEE_PER_GAS: u128 = 200_000_000_000;
 impl NodeConfig {
     /// Defaults for everything but the endpoint, key, deployment, provers and database: no websocket, 1 s
     /// polls, a 15 s submit margin, 2 000-block log pages, an 8-block rescan, 30 s backoff cap, 120 s receipt
-    /// timeout, fee bumps after 30 s up to [`DEFAULT_MAX_FEE_PER_GAS`].
+    /// timeout, fee bumps after 30 s up to [`DEFAULT_MAX_FEE_PER_GAS`], fallback self-assignment on.
     pub fn new(
         rpc_url: String,
         signer: PrivateKeySigner,
@@ -129,6 +135,7 @@ impl NodeConfig {
             receipt_timeout: Duration::from_secs(120),
             bump_after: Duration::from_secs(30),
             max_fee_per_gas: Some(DEFAULT_MAX_FEE_PER_GAS),
+            self_assign: true,
         }
     }
 
@@ -180,13 +187,17 @@ pub struct Node {
     pub(crate) metrics: Metrics,
     pub(crate) me: Address,
     pub(crate) permits: Arc<Semaphore>,
+    /// Proofs at once (the permits' number).
+    pub(crate) max_parallel: usize,
     pub(crate) ivs: Option<IvsClient>,
+    /// Fallback self-assignment: the markets it applies to and the claims in flight.
+    pub(crate) fallback: Fallback,
     url: reqwest::Url,
     client: RwLock<Kalypso<DynProvider>>,
     running: Mutex<HashSet<u64>>,
     status: RwLock<Status>,
-    /// Woken by every new head of the websocket subscription (and by nothing else).
-    wake: Arc<Notify>,
+    /// Woken by every new head of the websocket subscription, and by a won self-assignment.
+    pub(crate) wake: Arc<Notify>,
     /// The new-head subscription, when a websocket URL is configured; stops with the node.
     heads: Option<HeadWatcher>,
 }
@@ -235,6 +246,11 @@ impl Node {
                 }
                 Err(e) => warn!(target: "kalypso::generator", %e, "cannot read the tasks"),
             }
+            if node.fallback.enabled()
+                && let Err(e) = fallback::step(&node, &mut drivers).await
+            {
+                warn!(target: "kalypso::generator::fallback", %e, "cannot look for asks to self-assign");
+            }
             tokio::select! {
                 () = &mut shutdown => break,
                 () = node.wake.notified() => {}
@@ -276,8 +292,20 @@ impl Node {
             .with_receipt_timeout(Some(config.receipt_timeout))
             .with_nonce_manager(nonces);
         let markets: Vec<MarketId> = config.provers.keys().copied().collect();
+        let mut fallback = Fallback::default();
         for &market in &markets {
-            client.market(market).await?;
+            let info = client.market(market).await?;
+            if !config.self_assign {
+                continue;
+            }
+            match MarketTerms::of(&info) {
+                Some(terms) => {
+                    fallback.markets.insert(market, terms);
+                }
+                None => {
+                    info!(target: "kalypso::generator", market, "the market has no fallback (confidential or a zero delay): only the Matching Engine assigns its asks")
+                }
+            }
         }
         let info = client.generator(me, &markets).await?;
         for (market, quote) in &info.quotes {
@@ -331,6 +359,7 @@ impl Node {
             ivs = config.ivs_url.as_deref().unwrap_or("none"),
             new_heads = if config.ws_url.is_some() { "websocket + poll" } else { "poll" },
             bump_after = ?config.bump_after,
+            self_assign = ?fallback.markets.iter().map(|(m, t)| (*m, t.delay)).collect::<Vec<_>>(),
             max_fee_per_gas = ?config.max_fee_per_gas,
             db = %config.db_path.display(),
             "generator node starting"
@@ -354,7 +383,9 @@ impl Node {
             metrics: Metrics::new(),
             me,
             permits: Arc::new(Semaphore::new(max_parallel)),
+            max_parallel,
             ivs,
+            fallback,
             url,
             client: RwLock::new(client),
             running: Mutex::new(HashSet::new()),
@@ -463,49 +494,64 @@ impl Node {
             .map(|&m| B256::from(U256::from(m)))
             .collect();
         let page = self.config.log_page_blocks.max(1);
+        let following = self.fallback.enabled();
         while from <= head {
             let to = from.saturating_add(page - 1).min(head);
-            let filter = Filter::new()
-                .address(self.config.deployment.marketplace)
-                .event_signature(TaskAssigned::SIGNATURE_HASH)
-                .topic2(markets.clone())
-                .topic3(self.me.into_word())
-                .from_block(from)
-                .to_block(to);
-            let logs = client
-                .provider()
-                .get_logs(&filter)
-                .await
-                .map_err(kalypso_sdk::Error::from)?;
+            let marketplace = self.config.deployment.marketplace;
+            let logs = if following {
+                // Every assignment and creation in the served markets (to follow the open asks), plus the
+                // events that re-open or refund an ask (not indexed by market), in chain order.
+                let by_market = Filter::new()
+                    .address(marketplace)
+                    .event_signature(fallback::BY_MARKET.to_vec())
+                    .topic2(markets.clone())
+                    .from_block(from)
+                    .to_block(to);
+                let by_ask = Filter::new()
+                    .address(marketplace)
+                    .event_signature(fallback::BY_ASK.to_vec())
+                    .from_block(from)
+                    .to_block(to);
+                let provider = client.provider();
+                let mut logs = provider
+                    .get_logs(&by_market)
+                    .await
+                    .map_err(kalypso_sdk::Error::from)?;
+                logs.extend(
+                    provider
+                        .get_logs(&by_ask)
+                        .await
+                        .map_err(kalypso_sdk::Error::from)?,
+                );
+                logs.sort_by_key(|l| (l.block_number, l.log_index));
+                logs
+            } else {
+                let filter = Filter::new()
+                    .address(marketplace)
+                    .event_signature(TaskAssigned::SIGNATURE_HASH)
+                    .topic2(markets.clone())
+                    .topic3(self.me.into_word())
+                    .from_block(from)
+                    .to_block(to);
+                client
+                    .provider()
+                    .get_logs(&filter)
+                    .await
+                    .map_err(kalypso_sdk::Error::from)?
+            };
+            let mut times = HashMap::new();
             for log in &logs {
-                let Ok(decoded) = log.log_decode::<TaskAssigned>() else {
-                    warn!(target: "kalypso::generator", ?log, "undecodable TaskAssigned log");
-                    continue;
-                };
-                let e = decoded.inner.data;
-                let (Ok(ask), Ok(market), Ok(deadline)) = (
-                    u64::try_from(e.askId),
-                    u64::try_from(e.marketId),
-                    u64::try_from(e.taskDeadline),
-                ) else {
-                    warn!(target: "kalypso::generator", ask = %e.askId, "TaskAssigned values out of range");
-                    continue;
-                };
-                let block = log.block_number.unwrap_or(to);
-                match self.store.record_assignment(ask, market, deadline, block)? {
-                    Recorded::Known => {}
-                    recorded => {
-                        self.metrics.tasks_seen.inc();
-                        info!(
-                            target: "kalypso::generator",
-                            ask_id = ask,
-                            market,
-                            task_deadline = deadline,
-                            block,
-                            reassigned = recorded == Recorded::Reassigned,
-                            "task assigned"
-                        );
-                    }
+                let mine = log.topic0() == Some(&TaskAssigned::SIGNATURE_HASH)
+                    && log.topics().get(3) == Some(&self.me.into_word());
+                if mine {
+                    let Ok(decoded) = log.log_decode::<TaskAssigned>() else {
+                        warn!(target: "kalypso::generator", ?log, "undecodable TaskAssigned log");
+                        continue;
+                    };
+                    self.record_task_assigned(&decoded.inner.data, log.block_number.unwrap_or(to))?;
+                }
+                if following {
+                    fallback::apply(self, log, &mut times).await?;
                 }
             }
             self.store.set_cursor(to)?;
@@ -513,6 +559,35 @@ impl Node {
             self.set_status(|s| s.scanned_block = to);
             *next = to + 1;
             from = to + 1;
+        }
+        Ok(())
+    }
+
+    /// Records an assignment of this generator (from a scanned log or a won self-assignment) as a task.
+    pub(crate) fn record_task_assigned(&self, e: &TaskAssigned, block: u64) -> Result<()> {
+        let (Ok(ask), Ok(market), Ok(deadline)) = (
+            u64::try_from(e.askId),
+            u64::try_from(e.marketId),
+            u64::try_from(e.taskDeadline),
+        ) else {
+            warn!(target: "kalypso::generator", ask = %e.askId, "TaskAssigned values out of range");
+            return Ok(());
+        };
+        match self.store.record_assignment(ask, market, deadline, block)? {
+            Recorded::Known => {}
+            recorded => {
+                self.metrics.tasks_seen.inc();
+                info!(
+                    target: "kalypso::generator",
+                    ask_id = ask,
+                    market,
+                    task_deadline = deadline,
+                    block,
+                    reassigned = recorded == Recorded::Reassigned,
+                    fallback = e.fallbackAssignment,
+                    "task assigned"
+                );
+            }
         }
         Ok(())
     }

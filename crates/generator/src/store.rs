@@ -3,8 +3,13 @@
 //! proved but not submitted is submitted without proving it again, a settled task is left alone. A transaction
 //! the node sent and has not seen mined (its call, nonce, fees and every hash sent under that nonce) is kept
 //! too, so a restart follows it instead of sending the task's transaction a second time.
+//!
+//! For fallback self-assignment the store also follows the asks of the served markets (`asks`): created,
+//! assigned (to anyone), re-opened by a slash or discard, refunded; each row remembers the position of the
+//! last event applied to it, so a rescan applies nothing twice or out of order. Rows go once the ask's deadline
+//! has passed (nothing can re-open it then).
 
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use kalypso_sdk::{Fees, PendingTx, TxCall};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -184,6 +189,24 @@ pub enum Recorded {
     Known,
 }
 
+/// An unassigned ask of a served market, as followed from the marketplace's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAsk {
+    /// The ask.
+    pub ask_id: u64,
+    /// Its market.
+    pub market_id: u64,
+    /// The most it pays.
+    pub reward: U256,
+    /// Time by which its proof must be on-chain (unix seconds).
+    pub deadline: u64,
+    /// Block time of its creation or latest re-opening: the fallback delay runs from here.
+    pub opened_at: u64,
+}
+
+/// Where a marketplace log sits in the chain: `(block, log index)`.
+pub type LogPosition = (u64, u64);
+
 /// The SQLite store. One connection behind a mutex: every operation is short.
 #[derive(Debug)]
 pub struct Store {
@@ -223,6 +246,17 @@ CREATE TABLE IF NOT EXISTS pending_txs (
     hashes BLOB NOT NULL,
     sent_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS asks (
+    ask_id INTEGER PRIMARY KEY,
+    market_id INTEGER NOT NULL,
+    reward TEXT NOT NULL,
+    deadline INTEGER NOT NULL,
+    opened_at INTEGER NOT NULL,
+    open INTEGER NOT NULL,
+    event_block INTEGER NOT NULL,
+    event_index INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS asks_open ON asks (open, opened_at);
 ";
 
 const COLUMNS: &str = "ask_id, market_id, state, task_deadline, assigned_block, seen_at_ms, updated_at_ms, \
@@ -386,6 +420,92 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Starts following an ask created at `at` (its `AskCreated` log), open since `opened_at`; an ask already
+    /// followed is left as it is.
+    pub fn track_ask(&self, ask: &OpenAsk, at: LogPosition) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO asks (ask_id, market_id, reward, deadline, opened_at, open, event_block,
+                                         event_index)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+            params![
+                ask.ask_id as i64,
+                ask.market_id as i64,
+                ask.reward.to_string(),
+                ask.deadline as i64,
+                ask.opened_at as i64,
+                at.0 as i64,
+                at.1 as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Applies a later event of a followed ask: `reopened_at` is `Some` when it re-opened the ask (a slash or
+    /// discard with `reopened`), `None` when it closed it (an assignment, a refund). Ignored for an ask not
+    /// followed (another market) and for an event at or before the last one applied (a rescan).
+    pub fn ask_event(&self, ask_id: u64, reopened_at: Option<u64>, at: LogPosition) -> Result<()> {
+        self.conn().execute(
+            "UPDATE asks SET open = ?2, opened_at = COALESCE(?3, opened_at), event_block = ?4, event_index = ?5
+             WHERE ask_id = ?1 AND (event_block < ?4 OR (event_block = ?4 AND event_index < ?5))",
+            params![
+                ask_id as i64,
+                reopened_at.is_some(),
+                reopened_at.map(|t| t as i64),
+                at.0 as i64,
+                at.1 as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks an ask closed without an event (a self-assignment found it taken); a later re-opening event
+    /// opens it again.
+    pub fn close_ask(&self, ask_id: u64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE asks SET open = 0 WHERE ask_id = ?1",
+            [ask_id as i64],
+        )?;
+        Ok(())
+    }
+
+    /// The followed asks that are open, longest open first.
+    pub fn open_asks(&self) -> Result<Vec<OpenAsk>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT ask_id, market_id, reward, deadline, opened_at FROM asks WHERE open = 1
+             ORDER BY opened_at, ask_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (ask_id, market_id, reward, deadline, opened_at) = row?;
+            Ok(OpenAsk {
+                ask_id: ask_id as u64,
+                market_id: market_id as u64,
+                reward: reward
+                    .parse()
+                    .map_err(|_| Error::Store(format!("ask {ask_id}: bad reward {reward:?}")))?,
+                deadline: deadline as u64,
+                opened_at: opened_at as u64,
+            })
+        })
+        .collect()
+    }
+
+    /// Stops following asks whose deadline is before `now`: none can be assigned or re-opened any more.
+    pub fn prune_asks(&self, now: u64) -> Result<usize> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM asks WHERE deadline < ?1", [now as i64])?)
     }
 
     /// One task.
@@ -680,6 +800,39 @@ mod tests {
 
     fn store() -> Store {
         Store::in_memory(31337, Address::repeat_byte(1), Address::repeat_byte(2)).expect("store")
+    }
+
+    fn open(ask_id: u64, opened_at: u64) -> OpenAsk {
+        OpenAsk {
+            ask_id,
+            market_id: 1,
+            reward: U256::from(5u64),
+            deadline: 1_000,
+            opened_at,
+        }
+    }
+
+    #[test]
+    fn asks_follow_their_latest_event_and_a_rescan_changes_nothing() {
+        let s = store();
+        s.track_ask(&open(1, 10), (5, 0)).expect("track");
+        s.track_ask(&open(2, 12), (6, 3)).expect("track");
+        assert_eq!(s.open_asks().expect("open"), vec![open(1, 10), open(2, 12)]);
+        // Assigned, then re-opened by a slash at t=40.
+        s.ask_event(1, None, (7, 1)).expect("assigned");
+        assert_eq!(s.open_asks().expect("open"), vec![open(2, 12)]);
+        s.ask_event(1, Some(40), (9, 0)).expect("reopened");
+        // A rescan of the older logs (creation, assignment) does not close or reset it.
+        s.track_ask(&open(1, 10), (5, 0)).expect("track again");
+        s.ask_event(1, None, (7, 1)).expect("assigned again");
+        s.ask_event(1, None, (9, 0)).expect("same position");
+        assert_eq!(s.open_asks().expect("open"), vec![open(2, 12), open(1, 40)]);
+        // Events of asks not followed are ignored; a lost race closes without an event.
+        s.ask_event(3, Some(50), (10, 0)).expect("other market");
+        s.close_ask(2).expect("close");
+        assert_eq!(s.open_asks().expect("open"), vec![open(1, 40)]);
+        assert_eq!(s.prune_asks(1_001).expect("prune"), 2);
+        assert!(s.open_asks().expect("open").is_empty());
     }
 
     #[test]

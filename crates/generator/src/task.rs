@@ -630,7 +630,7 @@ async fn follow(node: &Node, task: &TaskRecord, sent: StoredTx) -> Step {
 
 /// After a transaction error that is not the contract's: the provider may have reserved a nonce for a
 /// transaction that never reached the node; start from the chain's count again.
-fn reset_if_unsent(node: &Node, e: &kalypso_sdk::Error) {
+pub(crate) fn reset_if_unsent(node: &Node, e: &kalypso_sdk::Error) {
     if matches!(
         e,
         kalypso_sdk::Error::Rpc(_)

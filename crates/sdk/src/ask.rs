@@ -13,7 +13,8 @@ use kalypso_contracts::marketplace::{IProofMarketplace, ProofMarketplace};
 use kalypso_primitives::{SkipReason, eip712};
 
 use crate::{
-    AskInfo, AskParams, Error, Kalypso, RelayOutcome, Result, SkippedAssignment, TxCall, TxSummary,
+    AskInfo, AskParams, Error, Kalypso, MarketInfo, RelayOutcome, Result, SkippedAssignment,
+    TxCall, TxSummary,
     client::view,
     error::Target,
     tx::{self, Gas},
@@ -314,6 +315,54 @@ impl<P: Provider> Kalypso<P> {
     }
 
     // -----------------------------------------------------------------------------------------------------
+    // Fallback self-assignment
+    // -----------------------------------------------------------------------------------------------------
+
+    /// Assigns an ask to the sender (a generator) at its own quote, without the Matching Engine: allowed for
+    /// an ask of a public market left unassigned for the market's fallback delay since it was created or last
+    /// re-opened (see [`fallback_opens_at`](Self::fallback_opens_at)). The gas is estimated first, so an ask
+    /// that cannot be taken is the marketplace's `AskNotAssignable` error (its
+    /// [`skip_reason`](crate::ContractError::skip_reason) says which rule failed) before anything is sent.
+    pub async fn self_assign(
+        &self,
+        ask_id: AskId,
+    ) -> Result<(ProofMarketplace::TaskAssigned, TxSummary)> {
+        let m = self.marketplace();
+        let receipt = self
+            .send(
+                m.selfAssign(U256::from(ask_id)),
+                Target::Marketplace,
+                "selfAssign",
+            )
+            .await?;
+        let assigned = tx::event(&receipt, self.deployment().marketplace)?;
+        Ok((assigned, TxSummary::from(&receipt)))
+    }
+
+    /// [`self_assign`](Self::self_assign) as a [`TxCall`] for [`send_until_mined`](Self::send_until_mined)
+    /// (see [`prepare_submit_proof`](Self::prepare_submit_proof)): an ask the sender cannot take is the typed
+    /// `AskNotAssignable` error here, before a nonce is taken.
+    pub async fn prepare_self_assign(&self, ask_id: AskId) -> Result<TxCall> {
+        let m = self.marketplace();
+        self.prepare(
+            m.selfAssign(U256::from(ask_id)),
+            self.deployment().marketplace,
+            Target::Marketplace,
+            Gas::Estimate,
+        )
+        .await
+    }
+
+    /// When fallback self-assignment of the ask opens (unix seconds, chain time): the time it was created or
+    /// last re-opened plus its market's fallback delay. `None` when its market has no fallback (confidential,
+    /// or a zero delay). Meaningful while the ask is open; [`Error::AskNotFound`] if there is none.
+    pub async fn fallback_opens_at(&self, ask_id: AskId) -> Result<Option<u64>> {
+        let ask = self.ask(ask_id).await?;
+        let market = self.market(ask.market).await?;
+        Ok(fallback_opens_at(&market, ask.opened_at))
+    }
+
+    // -----------------------------------------------------------------------------------------------------
     // Matching Engine
     // -----------------------------------------------------------------------------------------------------
 
@@ -420,6 +469,14 @@ impl<P: Provider> Kalypso<P> {
             }
         }
     }
+}
+
+/// When fallback self-assignment opens for an ask of `market` opened (created or re-opened) at `opened_at`;
+/// `None` when the market has no fallback: confidential (only the Matching Engine can hand a generator the
+/// secret's key), or a zero delay.
+pub fn fallback_opens_at(market: &MarketInfo, opened_at: u64) -> Option<u64> {
+    (!market.confidential && market.fallback_delay > 0)
+        .then(|| opened_at.saturating_add(market.fallback_delay))
 }
 
 /// The ABI struct of an assignment (same fields as the EIP-712 message).

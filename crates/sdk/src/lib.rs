@@ -13,6 +13,7 @@ mod pending;
 mod tx;
 mod types;
 
+pub use ask::fallback_opens_at;
 pub use client::{DEFAULT_LOG_PAGE_BLOCKS, Kalypso};
 pub use deploy::{DeployConfig, DeployProgress, SampleMarket, deploy, deploy_with_progress};
 pub use deployment::Deployment;

@@ -2,9 +2,12 @@
 
 use super::{relative, sent, units};
 use crate::{context::Ctx, opts::AskCmd, output::fields};
-use alloy::primitives::Bytes;
+use alloy::primitives::{Address, Bytes};
 use anyhow::Context as _;
-use kalypso_sdk::{AskInfo, AskParams, primitives::AskState};
+use kalypso_sdk::{
+    AskInfo, AskParams, ContractError,
+    primitives::{AskState, SkipReason},
+};
 use serde::Serialize;
 
 pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
@@ -97,8 +100,114 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
                 tx,
             );
         }
+        AskCmd::SelfAssign { ask } => {
+            let me = ctx.signer()?;
+            let spinner = ctx.out.spinner("self-assigning");
+            let result = client.self_assign(ask).await;
+            spinner.finish_and_clear();
+            let (event, tx) = match result {
+                Ok(done) => done,
+                Err(e) => {
+                    let reason = e.contract_error().and_then(ContractError::skip_reason);
+                    let Some(reason) = reason else {
+                        return Err(
+                            anyhow::Error::new(e).context(format!("cannot self-assign ask {ask}"))
+                        );
+                    };
+                    let why = not_assignable(ctx, ask, me, reason).await;
+                    return Err(anyhow::Error::new(e)
+                        .context(format!("cannot self-assign ask {ask}: {why}")));
+                }
+            };
+            let decimals = ctx.decimals(client.deployment().payment_token).await?;
+            let now = client.block_timestamp().await?;
+            let task_deadline = event.taskDeadline.saturating_to::<u64>();
+            sent(
+                ctx,
+                format!(
+                    "ask {ask} assigned to {me} by fallback at price {}; prove it by {task_deadline} ({})",
+                    units(event.price, decimals),
+                    relative(task_deadline, now)
+                ),
+                serde_json::json!({
+                    "ask": ask,
+                    "market": event.marketId.saturating_to::<u64>(),
+                    "generator": event.generator,
+                    "price": event.price.to_string(),
+                    "taskDeadline": task_deadline,
+                    "computePerProof": event.computePerProof.saturating_to::<u64>(),
+                    "fallbackAssignment": event.fallbackAssignment,
+                }),
+                tx,
+            );
+        }
     }
     Ok(())
+}
+
+/// Which rule kept `generator` from taking `ask`, with the numbers that broke it (read from the chain; a
+/// failed read leaves just the rule).
+async fn not_assignable(ctx: &Ctx, ask: u64, generator: Address, reason: SkipReason) -> String {
+    let client = &ctx.client;
+    let now = client.block_timestamp().await.ok();
+    let info = client.ask(ask).await.ok();
+    let quote = match &info {
+        Some(a) => client.quote(a.market, generator).await.ok().flatten(),
+        None => None,
+    };
+    let decimals = ctx
+        .decimals(client.deployment().payment_token)
+        .await
+        .unwrap_or(0);
+    match reason {
+        SkipReason::FallbackNotOpen => match (client.fallback_opens_at(ask).await, now) {
+            (Ok(Some(at)), Some(now)) => format!(
+                "the fallback opens at {at} ({}): the ask must stay unassigned for its market's fallback delay \
+                 since it was created or last re-opened",
+                relative(at, now)
+            ),
+            (Ok(None), _) => {
+                "its market has no fallback (confidential, or a zero fallback delay): only the Matching \
+                 Engine assigns it"
+                    .into()
+            }
+            _ => "the fallback is not open yet for this ask".into(),
+        },
+        SkipReason::AskNotOpen => match &info {
+            Some(a) => format!("the ask is {} (only an unassigned ask can be taken)", a.state),
+            None => "the ask is not open".into(),
+        },
+        SkipReason::AskExpired => "the ask's deadline has passed".into(),
+        SkipReason::MarketNotActive => "the market is frozen".into(),
+        SkipReason::NotJoined => format!(
+            "{generator} has no quote in the market (`kalypso generator join`)"
+        ),
+        SkipReason::PriceAboveReward => match (&info, &quote) {
+            (Some(a), Some(q)) => format!(
+                "your price {} is above the ask's reward {}",
+                units(q.price_per_proof, decimals),
+                units(a.reward, decimals)
+            ),
+            _ => "your price is above the ask's reward".into(),
+        },
+        SkipReason::DeadlineTooSoon => match (&info, &quote, now) {
+            (Some(a), Some(q), Some(now)) => format!(
+                "your maxProofTime {}s does not fit: the ask's deadline is {}",
+                q.max_proof_time,
+                relative(a.deadline, now)
+            ),
+            _ => "your maxProofTime does not fit the ask's deadline".into(),
+        },
+        SkipReason::InsufficientCompute => {
+            "not enough free compute (tasks in progress hold it; `kalypso generator status`)".into()
+        }
+        SkipReason::InsufficientStake => {
+            "not enough free stake to lock the market's slashing penalty (`kalypso generator stake`)".into()
+        }
+        SkipReason::BelowMinStake => "your stake is below the market's minimum stake".into(),
+        SkipReason::NoEnclaveKey => "no enclave key registered for the market".into(),
+        SkipReason::None => "no reason given".into(),
+    }
 }
 
 fn human(a: &AskInfo, now: u64, decimals: u8) -> String {

@@ -52,6 +52,7 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
     let mut config = DevnetConfig::demo(kalypso, anvil, dir.clone());
     config.rpc_url = args.node;
     config.block_time = args.block_time;
+    config.fallback_delay = args.fallback_delay;
     config.circuits = Circuits {
         mimc_rounds: args.mimc_rounds,
         merkle_depth: args.merkle_depth,

@@ -293,6 +293,7 @@ pub(super) async fn run_node(global: &GlobalArgs, args: GeneratorRunArgs) -> any
     config.submit_margin = args.submit_margin;
     config.from_block = args.from_block;
     config.log_page_blocks = args.log_page_blocks;
+    config.self_assign = !args.no_self_assign;
     Node::run(config, shutdown_signal(), |addr| {
         tracing::info!(target: "kalypso::generator", "status at http://{addr}/health, metrics at http://{addr}/metrics");
     })

@@ -304,3 +304,85 @@ async fn an_rpc_outage_is_survived() {
     }
     devnet.shutdown().await;
 }
+
+/// The matching engine is down: the generator nodes take the asks themselves once the markets' 10 s fallback
+/// delay has passed, and prove them. The engine then comes back and matches new asks. Over the whole chain no
+/// ask is assigned twice and no relayed assignment is skipped (the engine never relays an ask a node took).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asks_are_self_assigned_while_the_engine_is_down() {
+    use kalypso_sdk::{
+        ProtocolEvent, contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents,
+    };
+    use std::collections::BTreeMap;
+
+    let delay = Duration::from_secs(10);
+    let (mut config, _dir) = config(responsive());
+    config.fallback_delay = delay;
+    let devnet = start(config).await;
+    devnet.stop("engine").await.expect("the engine stops");
+    let plan = valid_asks(&devnet, 6);
+    let (without, with) = plan.split_at(3);
+
+    let report = devnet
+        .run_workload(without, 2.0, Duration::from_secs(120), &quiet())
+        .await
+        .expect("the asks are proven without the engine");
+    assert_as_planned(&devnet, &report).await;
+    assert_eq!(report.asks.len(), without.len());
+    for a in &report.asks {
+        assert!(
+            a.assignments.iter().all(|x| x.fallback),
+            "taken by a node, not the stopped engine: {a:?}"
+        );
+        assert!(
+            a.time_to_assign() >= Some(delay.as_secs()),
+            "not before the fallback delay: {a:?}"
+        );
+    }
+
+    devnet.restart("engine").await.expect("the engine restarts");
+    devnet
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .expect("the engine is healthy again");
+    let report = devnet
+        .run_workload(with, 2.0, Duration::from_secs(120), &quiet())
+        .await
+        .expect("the asks are proven with the engine back");
+    assert_as_planned(&devnet, &report).await;
+    assert_eq!(report.asks.len(), with.len());
+
+    // Every assignment on the chain: one per ask and attempt (a slash or discard re-opens it), none skipped.
+    let client = devnet.client(Role::Admin).unwrap();
+    let head = client.block_number().await.unwrap();
+    let events = client
+        .events(devnet.provisioned.deployment.deploy_block..=head)
+        .await
+        .expect("events");
+    let mut attempts: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+    for record in events {
+        let ProtocolEvent::Marketplace(e) = record.event else {
+            continue;
+        };
+        match e {
+            ProofMarketplaceEvents::TaskAssigned(e) => {
+                attempts.entry(e.askId.to()).or_default().0 += 1;
+            }
+            ProofMarketplaceEvents::TaskSlashed(e) => {
+                attempts.entry(e.askId.to()).or_default().1 += 1;
+            }
+            ProofMarketplaceEvents::TaskDiscarded(e) => {
+                attempts.entry(e.askId.to()).or_default().1 += 1;
+            }
+            ProofMarketplaceEvents::AssignmentSkipped(e) => {
+                panic!("a relayed assignment was skipped: {e:?}")
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(attempts.len(), plan.len(), "{attempts:?}");
+    for (ask, (assigned, reopened)) in attempts {
+        assert_eq!(assigned, 1 + reopened, "ask {ask} assigned twice");
+    }
+    devnet.shutdown().await;
+}

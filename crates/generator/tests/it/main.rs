@@ -1,9 +1,11 @@
 //! The generator node and the IVS against the real contracts on a fresh anvil per test, with real Groth16
 //! proofs verified on-chain: a task proven and accepted, invalid inputs settled through an IVS on a loopback
 //! port, a restart between proving and submitting, discards before a deadline that cannot be met, fee bumps of
-//! a submission held in the mempool (also across a restart), and new heads over a websocket.
+//! a submission held in the mempool (also across a restart), new heads over a websocket, and asks taken by
+//! fallback self-assignment when no Matching Engine assigns them.
 
 mod deadline;
+mod fallback;
 mod fees;
 mod heads;
 mod ivs;
@@ -154,8 +156,14 @@ impl Env {
             .expect("mint receipt");
     }
 
-    /// A public market for `spec` on a `Groth16Verifier` with the circuit's seeded (INSECURE) keys.
+    /// A public market for `spec` on a `Groth16Verifier` with the circuit's seeded (INSECURE) keys, without
+    /// fallback self-assignment.
     async fn market(&self, spec: CircuitSpec) -> u64 {
+        self.market_with_fallback(spec, 0).await
+    }
+
+    /// [`market`](Self::market) whose asks generators may take themselves after `fallback_delay` seconds.
+    async fn market_with_fallback(&self, spec: CircuitSpec, fallback_delay: u64) -> u64 {
         let keys = setup::load_or_setup(None, spec, None).expect("keys");
         let a = keys.verifier_artifact();
         let (verifier, _) = self
@@ -180,6 +188,7 @@ impl Env {
                 verifier,
                 slashing_penalty: pond(PENALTY),
                 min_stake: pond(2 * PENALTY),
+                fallback_delay,
                 metadata: Bytes::from(
                     format!(r#"{{"name":"{spec}","kind":"groth16"}}"#).into_bytes(),
                 ),

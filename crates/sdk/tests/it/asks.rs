@@ -5,8 +5,8 @@ use alloy::{
 use kalypso_contracts::marketplace::ProofMarketplace::{
     ProofMarketplaceErrors, ProofMarketplaceEvents,
 };
-use kalypso_primitives::{AskState, Preference, eip712};
-use kalypso_sdk::{AskParams, ProtocolEvent, TaskInfo};
+use kalypso_primitives::{AskState, Preference, SkipReason, eip712};
+use kalypso_sdk::{AskParams, ContractError, ProtocolEvent, TaskInfo};
 use std::time::Duration;
 
 use crate::{Env, SAMPLE_MARKET, USDC, pond, quote};
@@ -484,5 +484,65 @@ async fn a_lost_race_is_decoded_from_the_mined_failure() {
     assert_eq!(
         requester.ask(ask_id).await.unwrap().state,
         AskState::Refunded
+    );
+}
+
+/// Without the Matching Engine a generator takes an ask itself once the market's fallback delay has passed,
+/// at its own quote; before that, or once the ask is taken, the call is a typed error before any nonce is used.
+#[tokio::test]
+async fn a_generator_self_assigns_after_the_fallback_delay() {
+    let env = Env::new().await;
+    let g = env.onboard(env.generator, quote(2 * USDC, 60)).await;
+    env.funded_requester(U256::from(10 * USDC)).await;
+    let id = ask(&env, 5 * USDC, 3600 * 3).await;
+    let market = g.market(SAMPLE_MARKET).await.expect("market");
+    let info = g.ask(id).await.expect("ask");
+    let opens = g.fallback_opens_at(id).await.expect("opens at");
+    assert_eq!(opens, Some(info.opened_at + market.fallback_delay));
+    assert!(
+        market.fallback_delay > 0,
+        "the sample market has a fallback"
+    );
+
+    let nonce = env
+        .provider
+        .get_transaction_count(env.generator)
+        .await
+        .unwrap();
+    let early = g.prepare_self_assign(id).await.unwrap_err();
+    assert_eq!(
+        early.contract_error().and_then(ContractError::skip_reason),
+        Some(SkipReason::FallbackNotOpen),
+        "{early}"
+    );
+    let early = g.self_assign(id).await.unwrap_err();
+    assert_eq!(
+        early.contract_error().and_then(ContractError::skip_reason),
+        Some(SkipReason::FallbackNotOpen)
+    );
+    assert_eq!(
+        env.provider
+            .get_transaction_count(env.generator)
+            .await
+            .unwrap(),
+        nonce,
+        "nothing was sent"
+    );
+
+    env.advance(market.fallback_delay).await;
+    let (assigned, _) = g.self_assign(id).await.expect("self-assign");
+    assert!(assigned.fallbackAssignment);
+    assert_eq!(assigned.generator, env.generator);
+    assert_eq!(assigned.price, U256::from(2 * USDC), "at its own quote");
+    let now = g.block_timestamp().await.unwrap();
+    assert_eq!(assigned.taskDeadline, U256::from(now + 60));
+    assert_eq!(g.ask(id).await.unwrap().state, AskState::Assigned);
+
+    // Taken: a second generator (or the engine) loses the race with AskNotOpen, typed.
+    let other = env.onboard(env.other, quote(USDC, 60)).await;
+    let lost = other.prepare_self_assign(id).await.unwrap_err();
+    assert_eq!(
+        lost.contract_error().and_then(ContractError::skip_reason),
+        Some(SkipReason::AskNotOpen)
     );
 }
