@@ -31,6 +31,6 @@ if grep -qE 'Failed to resolved name|Missing inheritance|Missing params|ERROR:' 
   exit 1
 fi
 if [ "$status" -ne 0 ]; then
-  echo "slither: untriaged findings (exit $status): fix them or triage them (docs/PROTOCOL.md, Static analysis)" >&2
+  echo "slither: failed or found untriaged findings (exit $status): fix or triage them (docs/PROTOCOL.md, Static analysis)" >&2
   exit "$status"
 fi
