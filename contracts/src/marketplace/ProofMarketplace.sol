@@ -628,9 +628,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
             uint256 price;
             uint256 maxProofTime;
             uint256 compute;
-            // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
-            // its own storage and call nothing, so no code runs during this call that could re-enter.
-            // The loop around it is a batch the Matching Engine signed.
+            // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only
+            // update its own storage and call nothing, so no code runs during this call that could re-enter. The loop
+            // around it is a batch the Matching Engine signed.
             // slither-disable-next-line calls-loop,reentrancy-events
             (reason, price, maxProofTime, compute) = _registry.tryAssign(
                 x.generator,
