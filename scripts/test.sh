@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project from a fresh clone: installs the pinned toolchain, then the Solidity suite
-# (unit, fuzz, invariant), the gas snapshot check, the bindings drift check, and the Rust workspace tests.
+# (unit, fuzz, invariant), the gas snapshot check, the bindings drift check, Slither (every finding triaged), and the
+# Rust workspace tests.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -43,6 +44,9 @@ verifier="$(sed -n 's/.*sample market .*Groth16Verifier \(0x[0-9a-fA-F]\{40\}\).
 [ "$(cast call --rpc-url "$rpc_url" "$verifier" 'checkSampleInputsAndProof()(bool)')" = true ] \
   || { echo "the sample proof did not verify on-chain" >&2; exit 1; }
 kill $anvil_pid; trap - EXIT
+
+step "slither (static analysis of contracts/src; fails on any finding not triaged, see docs/PROTOCOL.md)"
+./scripts/slither.sh
 
 step "cargo test (workspace, including the end-to-end suite)"
 cargo test --workspace --locked

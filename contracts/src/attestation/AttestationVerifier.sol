@@ -104,6 +104,8 @@ contract AttestationVerifier is
             revert AttestationExpired(timestampMs, nowMs);
         }
 
+        // The third value is the error's argument, not needed: the error itself is checked on the next line.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) =
             ECDSA.tryRecoverCalldata(_digest(enclavePubKey, imageId, timestampMs), signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
@@ -126,6 +128,8 @@ contract AttestationVerifier is
         if (pcr0.length != PCR_LENGTH) revert InvalidPcrLength(0, pcr0.length);
         if (pcr1.length != PCR_LENGTH) revert InvalidPcrLength(1, pcr1.length);
         if (pcr2.length != PCR_LENGTH) revert InvalidPcrLength(2, pcr2.length);
+        // Each PCR is exactly PCR_LENGTH bytes (checked above), so the packed bytes split one way only.
+        // slither-disable-next-line encode-packed-collision
         return keccak256(abi.encodePacked(pcr0, pcr1, pcr2));
     }
 

@@ -308,8 +308,11 @@ interface IProofMarketplace is IMarketView {
     /// @notice Protocol parameters changed.
     event ParamsSet(Params params);
     /// @notice `account` paused new business.
+    // The signature of OpenZeppelin's Pausable events (unindexed), so tools that know that topic match.
+    // slither-disable-next-line unindexed-event-address
     event Paused(address account);
     /// @notice `account` lifted the pause.
+    // slither-disable-next-line unindexed-event-address
     event Unpaused(address account);
 
     // ---------------------------------------------------------------------------------------------------------
@@ -320,7 +323,10 @@ interface IProofMarketplace is IMarketView {
     /// the protocol's verifier factory (which deploys only verifiers whose sample proof verifies).
     function createMarket(
         IVerifier verifier,
+        // A parameter of an interface declaration named like a getter: with no body, nothing is shadowed.
+        // slither-disable-next-line shadowing-local
         bytes32 proverImageId,
+        // slither-disable-next-line shadowing-local
         bytes32 ivsImageId,
         uint256 slashingPenalty,
         uint256 minStake,
@@ -412,6 +418,8 @@ interface IProofMarketplace is IMarketView {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Sets the protocol parameters.
+    // A parameter of an interface declaration named like a getter: with no body, nothing is shadowed.
+    // slither-disable-next-line shadowing-local
     function setParams(Params calldata params) external;
 
     /// @notice Stops market creation, new asks and assignments (settlement and withdrawals keep working).

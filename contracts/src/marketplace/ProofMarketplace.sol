@@ -274,6 +274,8 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         for (uint256 i; i < assignments.length; ++i) {
             Assignment memory item = assignments[i];
             IGeneratorRegistry.SkipReason reason = _tryAssign(item, false);
+            // An enum compared with its value, not a balance: exact equality is the meaning.
+            // slither-disable-next-line incorrect-equality
             if (reason == IGeneratorRegistry.SkipReason.None) {
                 ++assigned;
             } else {
@@ -318,12 +320,17 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         uint256 lockedPenalty = $.markets[a.marketId].slashingPenalty;
         uint256 penalty = lockedPenalty * $.params.discardPenaltyBps / BPS;
         bool reopen = _canReopen(a);
+        // Held is a share of the penalty actually taken (rounded down first on purpose); the parts sum to it exactly.
+        // slither-disable-next-line divide-before-multiply
         uint256 held = reopen ? penalty * $.params.requesterShareBps / BPS : 0;
 
         address[] memory recipients = new address[](2);
         uint256[] memory amounts = new uint256[](2);
         (recipients[0], amounts[0]) = (address(this), held);
         (recipients[1], amounts[1]) = ($.params.treasury, penalty - held);
+        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
+        // its own storage and call nothing, so no code runs during this call that could re-enter.
+        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
         _registry.slashTask(generator, a.computePerProof, lockedPenalty, recipients, amounts);
         if (held != 0) $.heldCompensation[askId] += held;
 
@@ -352,6 +359,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         (recipients[0], amounts[0]) = (address(this), held);
         (recipients[1], amounts[1]) = (msg.sender, toKeeper);
         (recipients[2], amounts[2]) = (p.treasury, penalty - held - toKeeper);
+        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
+        // its own storage and call nothing, so no code runs during this call that could re-enter.
+        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
         _registry.slashTask(generator, a.computePerProof, penalty, recipients, amounts);
         if (held != 0) $.heldCompensation[askId] += held;
 
@@ -599,6 +609,8 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
                 return IGeneratorRegistry.SkipReason.FallbackNotOpen;
             }
         }
+        // A view of the protocol's own EntityKeyRegistry; the loop is a batch the Matching Engine signed.
+        // slither-disable-next-line calls-loop
         if (m.confidential && !_keys.hasGeneratorKey(marketId, x.generator)) {
             return IGeneratorRegistry.SkipReason.NoEnclaveKey;
         }
@@ -616,6 +628,10 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
             uint256 price;
             uint256 maxProofTime;
             uint256 compute;
+            // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only
+            // update its own storage and call nothing, so no code runs during this call that could re-enter. The loop
+            // around it is a batch the Matching Engine signed.
+            // slither-disable-next-line calls-loop,reentrancy-events
             (reason, price, maxProofTime, compute) = _registry.tryAssign(
                 x.generator,
                 a.marketId,
@@ -662,6 +678,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         Storage storage $ = _s();
         a.state = AskState.Completed;
         uint256 marketId = a.marketId;
+        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
+        // its own storage and call nothing, so no code runs during this call that could re-enter.
+        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
         rewardAddress = _registry.completeTask(a.generator, a.computePerProof, $.markets[marketId].slashingPenalty);
         price = a.price;
         refund = a.reward - price;
@@ -710,6 +729,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         if (amount == 0) return;
         delete $.heldCompensation[askId];
         address to = proven ? a.refundAddress : $.params.treasury;
+        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
+        // its own storage and call nothing, so no code runs during this call that could re-enter.
+        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
         _registry.transferPayout(to, amount);
         emit CompensationSettled(askId, to, amount, proven);
     }

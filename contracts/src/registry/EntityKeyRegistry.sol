@@ -129,9 +129,13 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Sets the market view (the ProofMarketplace proxy). DEFAULT_ADMIN_ROLE only.
+    // A parameter of an interface declaration named like a getter: with no body, nothing is shadowed.
+    // slither-disable-next-line shadowing-local
     function setMarketView(IMarketView marketView) external;
 
     /// @notice Sets the attestation verifier. DEFAULT_ADMIN_ROLE only.
+    // A parameter of an interface declaration named like a getter: with no body, nothing is shadowed.
+    // slither-disable-next-line shadowing-local
     function setAttestationVerifier(IAttestationVerifier attestationVerifier) external;
 
     /// @notice Sets the image the Matching Engine enclave must run (zero: KEY_ADMIN sets the key directly).
@@ -544,6 +548,8 @@ contract EntityKeyRegistry is
     {
         Storage storage $ = _s();
         enclave = _keyAddress(pubkey);
+        // verify reverts on every failure (IAttestationVerifier); the address it returns is `enclave`, derived above.
+        // slither-disable-next-line unused-return
         $.attestationVerifier.verify(pubkey, imageId, timestampMs, signature);
         bytes32 recorded = $.enclaveImages[enclave];
         if (recorded == bytes32(0)) {

@@ -181,6 +181,8 @@ abstract contract NativeStaking is IStakingPool {
         internal
     {
         StakingStorage storage $ = _staking();
+        // Locals start at zero in Solidity; the sum starts there on purpose.
+        // slither-disable-next-line uninitialized-local
         uint256 total;
         for (uint256 i; i < recipients.length; ++i) {
             uint256 amount = amounts[i];

@@ -18,6 +18,8 @@ import {IVerifier} from "../interfaces/IVerifier.sol";
 /// read with one cold `extcodecopy` (≈2.6k gas) instead of `14 + 2·(k+1)` cold storage slots (2.1k gas each).
 contract Groth16Verifier is IGroth16Verifier {
     /// @dev BN254 scalar field modulus r: public signals must be below it.
+    // The published BN254 scalar field modulus: its run of zeros is the value.
+    // slither-disable-next-line too-many-digits
     uint256 internal constant _R = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
     /// @dev BN254 base field modulus q: point coordinates live below it.
     uint256 internal constant _Q = 0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
@@ -68,6 +70,9 @@ contract Groth16Verifier is IGroth16Verifier {
         if (sampleInput_.length < 32 * numInputs_) revert InputsTooShort(32 * numInputs_, sampleInput_.length);
         if (sampleProof_.length != proofLength) revert InvalidProofLength(proofLength, sampleProof_.length);
 
+        // Not hashed: the bytes become the data contract's code and every part's length is stored (_VK_LENGTH,
+        // _SAMPLE_INPUT_LENGTH, _PROOF_LENGTH), so where one part ends is never ambiguous.
+        // slither-disable-next-line encode-packed-collision
         _DATA = _deployData(abi.encodePacked(verifyingKey_, sampleInput_, sampleProof_));
         _NUM_INPUTS = numInputs_;
         _NUM_SIGNALS = numSignals;
@@ -289,6 +294,9 @@ contract Groth16Verifier is IGroth16Verifier {
     /// call succeeds without the 32-byte output (no pairing precompile on this chain): the check did not run.
     function _isInG2Subgroup(bytes memory vk, uint256 offset) private view returns (bool ok) {
         bytes memory output;
+        // The pairing precompile, not a contract: a low-level call is how it is reached (output size checked below),
+        // and the loop around it is the constructor's three G2 points.
+        // slither-disable-next-line calls-loop,low-level-calls
         (ok, output) = address(0x08).staticcall(abi.encodePacked(uint256(1), uint256(2), _slice(vk, offset, 128)));
         if (ok && output.length != 32) revert PrecompileFailed(0x08);
     }

@@ -96,6 +96,8 @@ contract TeeVerifier is ITeeVerifier, EIP712 {
     function _signerOf(bytes memory inputs, bytes memory proof) internal view returns (address signer) {
         (bytes memory output, bytes memory signature) = abi.decode(proof, (bytes, bytes));
         ECDSA.RecoverError err;
+        // The third value is the error's argument, not needed: the error itself is checked on the next line.
+        // slither-disable-next-line unused-return
         (signer, err,) = ECDSA.tryRecover(_digest(inputs, output), signature);
         if (err != ECDSA.RecoverError.NoError) return address(0);
     }

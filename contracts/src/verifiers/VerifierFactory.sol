@@ -70,6 +70,8 @@ contract VerifierFactory is IVerifierFactory {
         if (nonce < 0x80) {
             rlpNonce = abi.encodePacked(uint8(nonce));
         } else {
+            // Locals start at zero in Solidity; the byte count starts there on purpose.
+            // slither-disable-next-line uninitialized-local
             uint256 len;
             for (uint256 n = nonce; n != 0; n >>= 8) {
                 ++len;
