@@ -547,6 +547,24 @@ async fn proof_slash_and_payouts() {
         .assert()
         .success()
         .stdout(predicate::str::contains("slashed").and(predicate::str::contains("re-opened")));
+    // The requester's share is held for the ask until a proof completes it.
+    cli.as_account(&chain, 2)
+        .args(["balance", "show", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"stakePayouts\": \"0\""));
+    let assignment = Assignment {
+        askId: U256::from(2u64),
+        generator,
+        maxPrice: U256::MAX,
+        maxProofTime: U256::MAX,
+        acl: Bytes::new(),
+    };
+    engine.assign_task(&assignment).await.expect("re-assign");
+    Kalypso::new(provider.clone(), engine.deployment().clone(), generator)
+        .submit_proof(2, fixture.inputs.clone(), fixture.proof.clone())
+        .await
+        .expect("proof of the re-opened ask");
     cli.as_account(&chain, 2)
         .args(["balance", "show", "--json"])
         .assert()
