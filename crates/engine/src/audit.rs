@@ -257,17 +257,7 @@ pub async fn audit(
                 }
             };
             times.insert(block, timestamp);
-            logs.push(StoredLog {
-                block,
-                timestamp,
-                log_index: log
-                    .log_index
-                    .ok_or_else(|| Error::Rpc("log without index".into()))?,
-                tx_hash: log.transaction_hash.unwrap_or_default(),
-                address: log.address(),
-                topics: log.topics().to_vec(),
-                data: log.data().data.to_vec(),
-            });
+            logs.push(crate::indexer::stored(log, block, timestamp)?);
         }
         auditor.feed(&logs);
         start = end + 1;

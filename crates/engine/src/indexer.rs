@@ -166,7 +166,7 @@ impl Indexer {
                     b
                 }
             };
-            logs.push(stored(log, block)?);
+            logs.push(stored(log, block.number, block.timestamp)?);
         }
         let mut refs: Vec<BlockRef> = blocks.into_values().filter(|b| b.number != to).collect();
         refs.sort_by_key(|b| b.number);
@@ -199,7 +199,7 @@ impl Indexer {
                 .address(ProtocolEvent::sources(&self.deployment))
                 .at_block_hash(block.hash);
             for log in self.provider.get_logs(&filter).await.map_err(rpc)? {
-                logs.push(stored(&log, block)?);
+                logs.push(stored(&log, block.number, block.timestamp)?);
             }
             blocks.push(block);
             parent = block;
@@ -253,10 +253,11 @@ impl Indexer {
     }
 }
 
-fn stored(log: &Log, block: BlockRef) -> Result<StoredLog> {
+/// A fetched log as the store keeps it, in block `number` mined at `timestamp`.
+pub(crate) fn stored(log: &Log, number: u64, timestamp: u64) -> Result<StoredLog> {
     Ok(StoredLog {
-        block: block.number,
-        timestamp: block.timestamp,
+        block: number,
+        timestamp,
         log_index: log
             .log_index
             .ok_or_else(|| Error::Rpc("log without index".into()))?,

@@ -8,7 +8,7 @@ use crate::{
     output::{Output, table},
 };
 use alloy::{
-    providers::{Provider, ProviderBuilder},
+    providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 use anyhow::{Context as _, bail};
@@ -22,14 +22,8 @@ use kalypso_engine::{
 use kalypso_sdk::Deployment;
 use std::process::ExitCode;
 
-pub(super) async fn run(global: &GlobalArgs, cmd: EngineCmd) -> anyhow::Result<ExitCode> {
-    match cmd {
-        EngineCmd::Run(args) => run_engine(global, args).await.map(|()| ExitCode::SUCCESS),
-        EngineCmd::Audit(args) => run_audit(global, args).await,
-    }
-}
-
-async fn run_audit(global: &GlobalArgs, args: EngineAuditArgs) -> anyhow::Result<ExitCode> {
+/// A plain provider for `--rpc-url` and the deployment of the chain it serves.
+async fn connect(global: &GlobalArgs) -> anyhow::Result<(DynProvider, Deployment)> {
     let url = global
         .rpc_url
         .parse()
@@ -53,6 +47,18 @@ async fn run_audit(global: &GlobalArgs, args: EngineAuditArgs) -> anyhow::Result
     }
     let deployment =
         Deployment::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((provider, deployment))
+}
+
+pub(super) async fn run(global: &GlobalArgs, cmd: EngineCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        EngineCmd::Run(args) => run_engine(global, args).await.map(|()| ExitCode::SUCCESS),
+        EngineCmd::Audit(args) => run_audit(global, args).await,
+    }
+}
+
+async fn run_audit(global: &GlobalArgs, args: EngineAuditArgs) -> anyhow::Result<ExitCode> {
+    let (provider, deployment) = connect(global).await?;
     if args.to_block.is_some_and(|to| to < args.from_block) {
         bail!("--to-block must not be below --from-block");
     }
@@ -136,29 +142,7 @@ async fn run_engine(global: &GlobalArgs, args: EngineRunArgs) -> anyhow::Result<
         .map(|key| key.0.parse())
         .transpose()
         .context("--keeper-key is not a valid secp256k1 key")?;
-    let url = global
-        .rpc_url
-        .parse()
-        .with_context(|| format!("--rpc-url '{}' is not a URL", global.rpc_url))?;
-    let chain_id = ProviderBuilder::new()
-        .connect_http(url)
-        .get_chain_id()
-        .await
-        .with_context(|| {
-            format!(
-                "cannot reach the chain at {} (is the node running?)",
-                global.rpc_url
-            )
-        })?;
-    let path = deployment_path(global, chain_id);
-    if !path.exists() {
-        bail!(
-            "no deployment at {} for chain {chain_id}: run `kalypso deploy` or pass --deployment <file>",
-            path.display()
-        );
-    }
-    let deployment =
-        Deployment::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (_, deployment) = connect(global).await?;
 
     let mut config =
         EngineConfig::new(global.rpc_url.clone(), deployment, relayer, me_key, args.db);
