@@ -21,6 +21,7 @@ const contracts = {
   VerifierFactory: 'VerifierFactory.sol',
   TestToken: 'TestToken.sol',
   ERC1967Proxy: 'ERC1967Proxy.sol',
+  TimelockController: 'TimelockController.sol',
 };
 
 fs.mkdirSync(dest, { recursive: true });

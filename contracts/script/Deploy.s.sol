@@ -4,25 +4,35 @@ pragma solidity 0.8.30;
 import {TestToken} from "../src/dev/TestToken.sol";
 import {IVerifier} from "../src/interfaces/IVerifier.sol";
 import {ProtocolDeployer} from "./ProtocolDeployer.sol";
+import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {Script, console} from "forge-std/Script.sol";
 
 /// @title Deploy
 /// @notice Deploys the whole protocol with mintable test tokens, plus a sample Groth16 market (MiMC hash chain,
 /// verifying key from test/fixtures/groth16_mimc.json), and writes the addresses to deployments/<chainId>.json.
-/// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY`. The broadcaster
-/// becomes admin and treasury (override the treasury with TREASURY=0x...).
+/// @dev `forge script script/Deploy.s.sol --rpc-url $RPC --broadcast --private-key $KEY`. The admin role of every
+/// contract goes to a new TimelockController (delay TIMELOCK_DELAY seconds, default 2 days) whose proposer is
+/// GOVERNANCE; PAUSER, KEY_ADMIN and TREASURY name the other role holders. Each defaults to the broadcaster, which
+/// keeps no role it is not named for. MATCHING_ENGINE_PUBKEY (64 bytes) registers the ME key.
 contract Deploy is Script, ProtocolDeployer {
+    /// @notice The timelock's delay when TIMELOCK_DELAY is not set.
+    uint256 public constant DEFAULT_TIMELOCK_DELAY = 2 days;
+
     function run() external returns (Deployment memory d, uint256 sampleMarketId) {
         string memory fixture = vm.readFile(string.concat(vm.projectRoot(), "/test/fixtures/groth16_mimc.json"));
 
         uint256 deployBlock = block.number;
         vm.startBroadcast();
-        (, address admin,) = vm.readCallers(); // the broadcaster (--private-key / --sender)
-        address treasury = vm.envOr("TREASURY", admin);
-        d = _deployProtocol(_defaultConfig(admin, treasury));
-        // The Matching Engine's 64-byte public key, when already known (devnet tooling registers it later).
-        bytes memory mePubkey = vm.envOr("MATCHING_ENGINE_PUBKEY", bytes(""));
-        if (mePubkey.length != 0) d.keyRegistry.setMatchingEngineKey(mePubkey);
+        (, address deployer,) = vm.readCallers(); // the broadcaster (--private-key / --sender)
+        address[] memory proposers = new address[](1);
+        proposers[0] = vm.envOr("GOVERNANCE", deployer);
+        TimelockController timelock = _deployTimelock(vm.envOr("TIMELOCK_DELAY", DEFAULT_TIMELOCK_DELAY), proposers);
+        DeployConfig memory cfg = _defaultConfig(deployer, vm.envOr("TREASURY", deployer));
+        cfg.admin = address(timelock);
+        cfg.pauser = vm.envOr("PAUSER", deployer);
+        cfg.keyAdmin = vm.envOr("KEY_ADMIN", deployer);
+        cfg.matchingEngineKey = vm.envOr("MATCHING_ENGINE_PUBKEY", bytes(""));
+        d = _deployProtocol(cfg);
         IVerifier verifier = IVerifier(
             d.verifierFactory
                 .deployGroth16(
@@ -33,7 +43,7 @@ contract Deploy is Script, ProtocolDeployer {
                 )
         );
         uint256 cost = d.marketplace.params().marketCreationCost;
-        TestToken(address(d.paymentToken)).mint(admin, cost);
+        TestToken(address(d.paymentToken)).mint(deployer, cost); // creating a market needs no role
         d.paymentToken.approve(address(d.marketplace), cost);
         sampleMarketId = d.marketplace
             .createMarket(
@@ -47,11 +57,18 @@ contract Deploy is Script, ProtocolDeployer {
             );
         vm.stopBroadcast();
 
-        _write(d, address(verifier), sampleMarketId, deployBlock);
+        _write(d, address(timelock), address(verifier), sampleMarketId, deployBlock);
     }
 
-    function _write(Deployment memory d, address verifier, uint256 sampleMarketId, uint256 deployBlock) internal {
+    function _write(
+        Deployment memory d,
+        address timelock,
+        address verifier,
+        uint256 sampleMarketId,
+        uint256 deployBlock
+    ) internal {
         string memory k = "deployment";
+        vm.serializeAddress(k, "timelock", timelock);
         vm.serializeUint(k, "chainId", block.chainid);
         vm.serializeUint(k, "deployBlock", deployBlock);
         vm.serializeAddress(k, "paymentToken", address(d.paymentToken));
@@ -74,6 +91,7 @@ contract Deploy is Script, ProtocolDeployer {
         console.log("  EntityKeyRegistry    %s", address(d.keyRegistry));
         console.log("  AttestationVerifier  %s", address(d.attestationVerifier));
         console.log("  VerifierFactory      %s", address(d.verifierFactory));
+        console.log("  TimelockController   %s (admin of every contract)", timelock);
         console.log("  payment token tUSDC  %s", address(d.paymentToken));
         console.log("  staking token tPOND  %s", address(d.stakingToken));
         console.log("  sample market %s: Groth16Verifier %s", sampleMarketId, verifier);

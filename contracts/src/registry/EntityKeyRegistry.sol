@@ -142,10 +142,11 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     /// Removes the current ME key, which was admitted under the old rule. DEFAULT_ADMIN_ROLE only.
     function setMatchingEngineImage(bytes32 imageId) external;
 
-    /// @notice Stops the registration of keys (removals stay open). DEFAULT_ADMIN_ROLE only.
+    /// @notice Stops the registration of keys (removals stay open). PAUSER_ROLE only: a guardian acts at once,
+    /// while DEFAULT_ADMIN_ROLE sits behind the timelock.
     function pause() external;
 
-    /// @notice Resumes registrations. DEFAULT_ADMIN_ROLE only.
+    /// @notice Resumes registrations. PAUSER_ROLE only.
     function unpause() external;
 
     // ---------------------------------------------------------------------------------------------------------
@@ -215,6 +216,9 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     /// for it) and to remove it.
     function KEY_ADMIN_ROLE() external view returns (bytes32);
 
+    /// @notice Role allowed to pause and unpause key registrations.
+    function PAUSER_ROLE() external view returns (bytes32);
+
     /// @notice The current ME key: its address and public key (zero and empty when none is set).
     function matchingEngineKey() external view returns (address signer, bytes memory pubkey);
 
@@ -255,6 +259,8 @@ contract EntityKeyRegistry is
 {
     /// @inheritdoc IEntityKeyRegistry
     bytes32 public constant KEY_ADMIN_ROLE = keccak256("KEY_ADMIN_ROLE");
+    /// @inheritdoc IEntityKeyRegistry
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
     /// @dev Length of an uncompressed secp256k1 public key without the 0x04 prefix.
     uint256 private constant PUBLIC_KEY_LENGTH = 64;
@@ -280,7 +286,7 @@ contract EntityKeyRegistry is
     }
 
     /// @notice Initialises the proxy.
-    /// @param admin Receives DEFAULT_ADMIN_ROLE and KEY_ADMIN_ROLE.
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, KEY_ADMIN_ROLE and PAUSER_ROLE (the deployer hands them on).
     /// @param attestationVerifier_ Checks the attestations of enclave keys.
     /// @param marketView_ The ProofMarketplace, or zero when it is deployed later (see `setMarketView`).
     function initialize(address admin, IAttestationVerifier attestationVerifier_, IMarketView marketView_)
@@ -292,6 +298,7 @@ contract EntityKeyRegistry is
         __Pausable_init();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(KEY_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
         _setAttestationVerifier(attestationVerifier_);
         if (address(marketView_) != address(0)) _setMarketView(marketView_);
     }
@@ -318,12 +325,12 @@ contract EntityKeyRegistry is
     }
 
     /// @inheritdoc IEntityKeyRegistry
-    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
     /// @inheritdoc IEntityKeyRegistry
-    function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
 

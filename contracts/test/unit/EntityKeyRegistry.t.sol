@@ -85,6 +85,7 @@ contract EntityKeyRegistryTest is Test {
 
     address internal admin = makeAddr("admin");
     address internal keyAdmin = makeAddr("keyAdmin");
+    address internal pauser = makeAddr("pauser");
     address internal creator = makeAddr("creator");
     address internal generator = makeAddr("generator");
     address internal stranger = makeAddr("stranger");
@@ -115,6 +116,8 @@ contract EntityKeyRegistryTest is Test {
         registry = _deployRegistry(IMarketView(address(markets)));
         vm.startPrank(admin);
         registry.grantRole(KEY_ADMIN_ROLE, keyAdmin);
+        registry.grantRole(registry.PAUSER_ROLE(), pauser);
+        registry.renounceRole(registry.PAUSER_ROLE(), admin);
         vm.stopPrank();
     }
 
@@ -606,7 +609,7 @@ contract EntityKeyRegistryTest is Test {
         vm.prank(generator);
         registry.registerGeneratorKey(PUBLIC_MARKET, _pub(enclaveB));
 
-        vm.prank(admin);
+        vm.prank(pauser);
         registry.pause();
         assertTrue(registry.paused());
 
@@ -637,20 +640,25 @@ contract EntityKeyRegistryTest is Test {
         vm.prank(generator);
         registry.removeGeneratorKey(PUBLIC_MARKET);
 
-        vm.prank(admin);
+        vm.prank(pauser);
         registry.unpause();
         assertFalse(registry.paused());
         _setMeKeyDirect(enclaveA);
         assertEq(registry.matchingEngine(), enclaveA.addr);
     }
 
-    function test_RevertWhen_pauseByNonAdmin() public {
-        vm.expectRevert(_unauthorized(keyAdmin, bytes32(0)));
-        vm.prank(keyAdmin);
-        registry.pause();
+    function test_RevertWhen_pauseByNonPauser() public {
+        bytes32 role = registry.PAUSER_ROLE();
+        // Not even the (timelocked) admin: pausing is the guardian's job, so it can act at once.
+        vm.expectRevert(_unauthorized(admin, role));
         vm.prank(admin);
         registry.pause();
-        vm.expectRevert(_unauthorized(stranger, bytes32(0)));
+        vm.expectRevert(_unauthorized(keyAdmin, role));
+        vm.prank(keyAdmin);
+        registry.pause();
+        vm.prank(pauser);
+        registry.pause();
+        vm.expectRevert(_unauthorized(stranger, role));
         vm.prank(stranger);
         registry.unpause();
     }

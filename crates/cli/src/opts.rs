@@ -191,6 +191,26 @@ pub(crate) struct DeployArgs {
     /// Where to write the deployment [default: contracts/deployments/<chainId>.json].
     #[arg(long, value_name = "PATH")]
     pub(crate) out: Option<PathBuf>,
+    /// Proposes (and may cancel) the timelocked admin operations: upgrades, parameters, trusted attestation
+    /// signers. A multisig in production [default: the deployer].
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) governance: Option<Address>,
+    /// Seconds between scheduling an admin operation on the timelock and executing it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2 * 24 * 60 * 60)]
+    pub(crate) timelock_delay: u64,
+    /// No timelock: the deployer holds the admin role of every contract directly and acts at once (throwaway
+    /// test chains only).
+    #[arg(long, conflicts_with = "governance")]
+    pub(crate) no_timelock: bool,
+    /// Pauses the marketplace and key registrations at once [default: the deployer].
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) pauser: Option<Address>,
+    /// Sets and removes the Matching Engine key [default: the deployer].
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) key_admin: Option<Address>,
+    /// Receives market creation and input fees and the protocol's share of penalties [default: the deployer].
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) treasury: Option<Address>,
 }
 
 /// `kalypso market ...`.

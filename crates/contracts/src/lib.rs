@@ -115,6 +115,16 @@ pub mod proxy {
     );
 }
 
+/// OpenZeppelin timelock, the admin of every upgradeable contract in a production deployment.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
+pub mod timelock {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        TimelockController,
+        "artifacts/TimelockController.json"
+    );
+}
+
 pub use attestation_verifier::AttestationVerifier;
 pub use generator_registry::GeneratorRegistry;
 pub use groth16_verifier::Groth16Verifier;
@@ -123,4 +133,5 @@ pub use marketplace::ProofMarketplace;
 pub use proxy::ERC1967Proxy;
 pub use tee_verifier::TeeVerifier;
 pub use test_token::TestToken;
+pub use timelock::TimelockController;
 pub use verifier_factory::VerifierFactory;

@@ -3,8 +3,8 @@
 
 use alloy::signers::local::PrivateKeySigner;
 
-/// Anvil's default dev keys, in account order.
-const ANVIL_KEYS: [&str; 10] = [
+/// Anvil's dev keys (mnemonic indexes 0 to 12), in account order.
+const ANVIL_KEYS: [&str; 13] = [
     "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
@@ -15,13 +15,25 @@ const ANVIL_KEYS: [&str; 10] = [
     "4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
     "dbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
     "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+    "f214f2b2cd398c806f84e317254e0f0b801d0643303237d97a22a48e01628897",
+    "701b615bbdfb9de65240bc28bd21bbc0d996645a3dd57e7b12bc2bdf6f192c82",
+    "a267530f49f8280200edf313ee7af6b827f2a8bce2897751d06a843f644967b1",
 ];
+
+/// Accounts the devnet's anvil funds (`--accounts`).
+pub const ACCOUNTS: usize = ANVIL_KEYS.len();
 
 /// A devnet role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// Deploys the protocol, creates the markets, registers the IVS key.
+    /// Deploys the protocol, creates the markets, registers the IVS key; the key admin (sets the ME key).
     Admin,
+    /// Proposes timelocked operations (upgrades, parameters): the only way to use the admin role.
+    Governance,
+    /// Pauses the marketplace and key registrations at once.
+    Guardian,
+    /// Receives fees and the protocol's share of penalties (no power).
+    Treasury,
     /// The registered Matching Engine key.
     MatchingEngine,
     /// Slashes missed deadlines (run by the engine with its own account).
@@ -42,14 +54,18 @@ impl Role {
             Self::Keeper => 2,
             Self::Ivs => 3,
             Self::Requester => 4,
-            Self::Generator(i) => 5 + i,
+            Self::Generator(i) if i < MAX_GENERATORS => 5 + i,
+            Self::Generator(_) => usize::MAX, // no account: `key_hex` panics
+            Self::Governance => 10,
+            Self::Guardian => 11,
+            Self::Treasury => 12,
         }
     }
 
     /// The hex private key (no `0x`), for a child process's environment.
     ///
     /// # Panics
-    /// For a generator index above 4 (anvil has ten accounts).
+    /// For a generator index above 4 (generators use accounts 5 to 9).
     pub fn key_hex(self) -> &'static str {
         ANVIL_KEYS
             .get(self.index())

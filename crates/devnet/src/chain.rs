@@ -35,6 +35,8 @@ impl Anvil {
                 "127.0.0.1".into(),
                 "--port".into(),
                 port.to_string(),
+                "--accounts".into(),
+                crate::accounts::ACCOUNTS.to_string(),
                 "--block-time".into(),
                 block_time.to_string(),
                 "--state".into(),

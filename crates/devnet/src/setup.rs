@@ -11,13 +11,19 @@ use alloy::{
 use anyhow::Context as _;
 use kalypso_contracts::TestToken;
 use kalypso_provers::{CircuitKind, CircuitSpec, setup::load_or_setup};
-use kalypso_sdk::{DeployConfig, Deployment, Kalypso, MarketId, MarketParams, Quote, SampleMarket};
+use kalypso_sdk::{
+    Admin, DeployConfig, Deployment, Kalypso, MarketId, MarketParams, Quote, Roles, SampleMarket,
+};
 use serde::Serialize;
 use std::{path::Path, time::Duration};
 
 /// The protocol's minimum fallback delay on a devnet (seconds): markets may let generators self-assign an ask
 /// the engine left unassigned this soon (production deployments keep minutes).
 pub const MIN_FALLBACK_DELAY: u16 = 5;
+
+/// The devnet timelock's delay: short enough to try an upgrade or a parameter change in a devnet's minutes
+/// (`cast send` the timelock's `schedule`, wait, `execute`), unlike the deploy script's two days.
+pub const TIMELOCK_DELAY: Duration = Duration::from_secs(60);
 
 /// A wallet provider signing as `role`.
 pub fn provider(rpc_url: &str, role: Role) -> anyhow::Result<DynProvider> {
@@ -189,6 +195,17 @@ pub async fn provision(
     let admin = Role::Admin.signer().address();
     let admin_provider = provider(rpc_url, Role::Admin)?;
     let mut config = DeployConfig::devnet(admin);
+    // Roles as a production deployment has them, each with its own account: the admin role of every contract
+    // behind a timelock that governance proposes to, a guardian that pauses, a treasury without powers.
+    config.roles = Roles {
+        admin: Admin::Timelock {
+            proposers: vec![Role::Governance.signer().address()],
+            delay: TIMELOCK_DELAY.as_secs(),
+        },
+        pauser: Role::Guardian.signer().address(),
+        key_admin: admin,
+    };
+    config.params.treasury = Role::Treasury.signer().address();
     // Low enough that self-assignment (liveness without the engine) can be shown in a devnet's minutes.
     config.params.min_fallback_delay = MIN_FALLBACK_DELAY;
     config.matching_engine_key = Some(Bytes::copy_from_slice(

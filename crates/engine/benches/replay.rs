@@ -31,6 +31,7 @@ fn deployment() -> Deployment {
         attestation_verifier: Address::repeat_byte(4),
         payment_token: Address::repeat_byte(5),
         staking_token: Address::repeat_byte(6),
+        timelock: None,
         sample_verifier: None,
         sample_market_id: None,
     }

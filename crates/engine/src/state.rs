@@ -528,6 +528,7 @@ mod tests {
             attestation_verifier: a(4),
             payment_token: a(5),
             staking_token: a(6),
+            timelock: None,
             sample_verifier: None,
             sample_market_id: None,
         }

@@ -1,5 +1,6 @@
 //! Deploys the protocol exactly as `contracts/script/ProtocolDeployer.sol` does: test tokens when none are
-//! given, implementations behind ERC-1967 proxies with their initializers, and the wiring between them.
+//! given, implementations behind ERC-1967 proxies with their initializers, the wiring between them, and the
+//! hand-over of every role to the account configured for it (the deployer keeps none it is not named for).
 
 use alloy::{
     primitives::{Address, Bytes, U256},
@@ -8,7 +9,7 @@ use alloy::{
 };
 use kalypso_contracts::{
     AttestationVerifier, ERC1967Proxy, EntityKeyRegistry, GeneratorRegistry, ProofMarketplace,
-    TestToken, VerifierFactory,
+    TestToken, TimelockController, VerifierFactory,
 };
 use tracing::info;
 
@@ -23,8 +24,11 @@ use crate::{
 /// What to deploy. [`DeployConfig::devnet`] gives the defaults of `ProtocolDeployer._defaultConfig`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeployConfig {
-    /// Sends every transaction and holds every admin role afterwards (the provider's wallet must sign for it).
-    pub admin: Address,
+    /// Sends every transaction (the provider's wallet must sign for it). It holds every role while the contracts
+    /// are wired and keeps only those [`DeployConfig::roles`] name it for.
+    pub deployer: Address,
+    /// Who holds each power of the protocol afterwards.
+    pub roles: Roles,
     /// Payment token; `None` deploys a mintable test token ("tUSDC", 6 decimals).
     pub payment_token: Option<Address>,
     /// Staking token; `None` deploys a mintable test token ("tPOND", 18 decimals).
@@ -44,11 +48,13 @@ pub struct DeployConfig {
 }
 
 impl DeployConfig {
-    /// The devnet defaults, `admin` also being the treasury: 1-day withdrawal delay, 10-minute attestation
-    /// freshness, no attestation signers, [`ProtocolParams::devnet`], test tokens, no ME key, no sample market.
+    /// The devnet defaults, `admin` deploying and holding every role and being the treasury: 1-day withdrawal
+    /// delay, 10-minute attestation freshness, no attestation signers, [`ProtocolParams::devnet`], test tokens, no
+    /// ME key, no sample market.
     pub fn devnet(admin: Address) -> Self {
         Self {
-            admin,
+            deployer: admin,
+            roles: Roles::all(admin),
             payment_token: None,
             staking_token: None,
             withdrawal_delay: 24 * 60 * 60,
@@ -59,6 +65,64 @@ impl DeployConfig {
             sample_market: None,
         }
     }
+}
+
+/// Who holds each power of the protocol after deployment (docs/PROTOCOL.md, "Who can do what").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    /// `DEFAULT_ADMIN_ROLE` of every contract: upgrades, protocol parameters, the withdrawal delay, trusted
+    /// attestation signers, the Matching Engine image, role grants.
+    pub admin: Admin,
+    /// `PAUSER_ROLE` of the marketplace and the key registry: stops new markets, asks, assignments and key
+    /// registrations at once (settlement and withdrawals keep working).
+    pub pauser: Address,
+    /// `KEY_ADMIN_ROLE` of the key registry: sets or removes the Matching Engine key at once.
+    pub key_admin: Address,
+}
+
+impl Roles {
+    fn check(&self) -> Result<()> {
+        let named = [self.pauser, self.key_admin]
+            .into_iter()
+            .chain(match self.admin {
+                Admin::Account(account) => Some(account),
+                Admin::Timelock { .. } => None,
+            });
+        for account in named {
+            if account == Address::ZERO {
+                return Err(Error::InvalidArgument {
+                    what: "roles",
+                    reason: "a role holder is the zero address (the role would be lost)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every role held directly by `account` (tests and throwaway devnets).
+    pub fn all(account: Address) -> Self {
+        Self {
+            admin: Admin::Account(account),
+            pauser: account,
+            key_admin: account,
+        }
+    }
+}
+
+/// Who holds the admin role of every contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admin {
+    /// An OpenZeppelin `TimelockController` deployed with the protocol: `proposers` schedule operations (and may
+    /// cancel them), which anyone may execute once `delay` seconds have passed. Only the timelock administers
+    /// itself, so changing its delay or proposers is a timelocked operation too.
+    Timelock {
+        /// Accounts that may schedule and cancel operations (a multisig in production).
+        proposers: Vec<Address>,
+        /// Seconds between scheduling an operation and executing it.
+        delay: u64,
+    },
+    /// An account holds the admin role directly and acts at once (tests, throwaway devnets).
+    Account(Address),
 }
 
 /// A Groth16 market created at deployment: a `Groth16Verifier` with this verifying key and sample statement
@@ -128,21 +192,51 @@ pub async fn deploy_with_progress<P: Provider>(
     mut on_progress: impl FnMut(&DeployProgress),
 ) -> Result<Deployment> {
     let params = config.params.to_abi()?;
+    let deployer = config.deployer;
+    config.roles.check()?;
+    let hand_over = HandOver::plan(&config.roles, deployer);
     let total = usize::from(config.payment_token.is_none())
         + usize::from(config.staking_token.is_none())
+        + usize::from(matches!(config.roles.admin, Admin::Timelock { .. }))
         + 9 // four implementations, four proxies, the verifier factory
         + 3 // MARKETPLACE_ROLE, two market views
         + usize::from(config.matching_engine_key.is_some())
+        + hand_over.steps()
         + if config.sample_market.is_some() { 2 } else { 0 };
     let mut d = Deployer {
         provider: &provider,
-        admin: config.admin,
+        admin: deployer,
         step: 0,
         total,
         on_progress: &mut on_progress,
     };
-    let admin = config.admin;
+    let admin = deployer;
     let deploy_block = provider.get_block_number().await?;
+
+    let timelock = match &config.roles.admin {
+        Admin::Timelock { proposers, delay } => {
+            if proposers.is_empty() || proposers.contains(&Address::ZERO) {
+                return Err(Error::InvalidArgument {
+                    what: "roles",
+                    reason: "a timelock needs at least one proposer, none of them the zero address"
+                        .into(),
+                });
+            }
+            let call = TimelockController::deploy_builder(
+                &provider,
+                U256::from(*delay),
+                proposers.clone(),
+                vec![Address::ZERO], // open execution once the delay has passed
+                Address::ZERO,       // administered by itself only
+            );
+            Some(d.create(call, "TimelockController").await?)
+        }
+        Admin::Account(_) => None,
+    };
+    let final_admin = match &config.roles.admin {
+        Admin::Timelock { .. } => timelock.unwrap_or_default(),
+        Admin::Account(account) => *account,
+    };
 
     let payment_token = match config.payment_token {
         Some(token) => token,
@@ -265,6 +359,7 @@ pub async fn deploy_with_progress<P: Provider>(
         attestation_verifier,
         payment_token,
         staking_token,
+        timelock,
         sample_verifier: None,
         sample_market_id: None,
     };
@@ -274,6 +369,66 @@ pub async fn deploy_with_progress<P: Provider>(
             keys.setMatchingEngineKey(pubkey),
             Target::KeyRegistry,
             "Matching Engine key",
+        )
+        .await?;
+    }
+
+    // The hand-over, in ProtocolDeployer._handOver's order: grant each role to its holder, then renounce it.
+    let marketplace_view = ProofMarketplace::new(marketplace, &provider);
+    let key_admin_role = view(keys.KEY_ADMIN_ROLE(), Target::KeyRegistry).await?;
+    let key_pauser_role = view(keys.PAUSER_ROLE(), Target::KeyRegistry).await?;
+    let pauser_role = view(marketplace_view.PAUSER_ROLE(), Target::Marketplace).await?;
+    let admin_role = alloy::primitives::B256::ZERO;
+    let transfers = [
+        (
+            attestation_verifier,
+            Target::AttestationVerifier,
+            admin_role,
+            final_admin,
+        ),
+        (
+            generator_registry,
+            Target::Registry,
+            admin_role,
+            final_admin,
+        ),
+        (
+            key_registry,
+            Target::KeyRegistry,
+            key_admin_role,
+            config.roles.key_admin,
+        ),
+        (
+            key_registry,
+            Target::KeyRegistry,
+            key_pauser_role,
+            config.roles.pauser,
+        ),
+        (key_registry, Target::KeyRegistry, admin_role, final_admin),
+        (
+            marketplace,
+            Target::Marketplace,
+            pauser_role,
+            config.roles.pauser,
+        ),
+        (marketplace, Target::Marketplace, admin_role, final_admin),
+    ];
+    for (contract, target, role, holder) in transfers {
+        if holder == deployer {
+            continue;
+        }
+        // Every contract inherits AccessControl: the registry's binding encodes grantRole/renounceRole for all.
+        let access = GeneratorRegistry::new(contract, &provider);
+        d.call(
+            access.grantRole(role, holder),
+            target,
+            "role granted to its holder",
+        )
+        .await?;
+        d.call(
+            access.renounceRole(role, deployer),
+            target,
+            "role renounced by the deployer",
         )
         .await?;
     }
@@ -325,6 +480,29 @@ pub async fn deploy_with_progress<P: Provider>(
         "protocol deployed"
     );
     Ok(deployment)
+}
+
+/// How many role transfers the hand-over makes: each role whose holder is not the deployer is granted, then
+/// renounced (two transactions).
+struct HandOver {
+    transfers: usize,
+}
+
+impl HandOver {
+    fn plan(roles: &Roles, deployer: Address) -> Self {
+        let admin_moves = match roles.admin {
+            Admin::Timelock { .. } => true,
+            Admin::Account(account) => account != deployer,
+        };
+        let transfers = 4 * usize::from(admin_moves) // admin role of the four upgradeable contracts
+            + 2 * usize::from(roles.pauser != deployer) // marketplace and key registry
+            + usize::from(roles.key_admin != deployer);
+        Self { transfers }
+    }
+
+    const fn steps(&self) -> usize {
+        2 * self.transfers
+    }
 }
 
 /// Sends the deployment's transactions and counts its steps.

@@ -35,6 +35,13 @@ pub struct Deployment {
     /// Staking token (generator stake).
     #[serde(serialize_with = "checksummed")]
     pub staking_token: Address,
+    /// `TimelockController` holding the admin role of every contract, when the deployment made one.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "checksummed_opt"
+    )]
+    pub timelock: Option<Address>,
     /// `Groth16Verifier` of the sample market, when one was created.
     #[serde(
         default,

@@ -15,7 +15,9 @@ mod types;
 
 pub use ask::fallback_opens_at;
 pub use client::{DEFAULT_LOG_PAGE_BLOCKS, Kalypso};
-pub use deploy::{DeployConfig, DeployProgress, SampleMarket, deploy, deploy_with_progress};
+pub use deploy::{
+    Admin, DeployConfig, DeployProgress, Roles, SampleMarket, deploy, deploy_with_progress,
+};
 pub use deployment::Deployment;
 pub use error::{ContractError, Error, Result};
 pub use events::{EventRecord, ProtocolEvent};

@@ -7,7 +7,7 @@ use crate::{
 };
 use alloy::primitives::{Bytes, U256};
 use anyhow::Context as _;
-use kalypso_sdk::{DeployConfig, SampleMarket};
+use kalypso_sdk::{Admin, DeployConfig, Roles, SampleMarket};
 
 pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Result<()> {
     let out = Output::new(global.json);
@@ -15,6 +15,21 @@ pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Resul
     let admin = signer
         .context("deploy sends transactions: set KALYPSO_PRIVATE_KEY (or pass --private-key)")?;
     let mut config = DeployConfig::devnet(admin);
+    config.roles = Roles {
+        admin: if args.no_timelock {
+            Admin::Account(admin)
+        } else {
+            Admin::Timelock {
+                proposers: vec![args.governance.unwrap_or(admin)],
+                delay: args.timelock_delay,
+            }
+        },
+        pauser: args.pauser.unwrap_or(admin),
+        key_admin: args.key_admin.unwrap_or(admin),
+    };
+    config.params.treasury = args.treasury.unwrap_or(admin);
+    let roles = config.roles.clone();
+    let treasury = config.params.treasury;
     if !args.no_sample_market {
         config.sample_market = Some(sample_market(&args.sample_market)?);
     }
@@ -54,6 +69,22 @@ pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Resul
             ("payment token", deployment.payment_token.to_string()),
             ("staking token", deployment.staking_token.to_string()),
         ];
+        let admin_role = match (&roles.admin, deployment.timelock) {
+            (Admin::Timelock { proposers, delay }, Some(timelock)) => format!(
+                "TimelockController {timelock} (delay {delay} s, proposers {})",
+                proposers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (Admin::Account(account), _) => format!("{account} (no timelock)"),
+            (Admin::Timelock { .. }, None) => "timelock missing".into(),
+        };
+        rows.push(("admin (upgrades, parameters)", admin_role));
+        rows.push(("pauser", roles.pauser.to_string()));
+        rows.push(("key admin (ME key)", roles.key_admin.to_string()));
+        rows.push(("treasury", treasury.to_string()));
         if let (Some(id), Some(v)) = (deployment.sample_market_id, deployment.sample_verifier) {
             rows.push(("sample market", format!("{id} (Groth16Verifier {v})")));
         }
