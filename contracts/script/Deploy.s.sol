@@ -18,7 +18,7 @@ contract Deploy is Script, ProtocolDeployer {
     /// @notice The timelock's delay when TIMELOCK_DELAY is not set.
     uint256 public constant DEFAULT_TIMELOCK_DELAY = 2 days;
 
-    function run() external returns (Deployment memory d, uint256 sampleMarketId) {
+    function run() external returns (Deployment memory d, uint256 sampleMarketId, TimelockController timelock) {
         string memory fixture = vm.readFile(string.concat(vm.projectRoot(), "/test/fixtures/groth16_mimc.json"));
 
         uint256 deployBlock = block.number;
@@ -26,7 +26,7 @@ contract Deploy is Script, ProtocolDeployer {
         (, address deployer,) = vm.readCallers(); // the broadcaster (--private-key / --sender)
         address[] memory proposers = new address[](1);
         proposers[0] = vm.envOr("GOVERNANCE", deployer);
-        TimelockController timelock = _deployTimelock(vm.envOr("TIMELOCK_DELAY", DEFAULT_TIMELOCK_DELAY), proposers);
+        timelock = _deployTimelock(vm.envOr("TIMELOCK_DELAY", DEFAULT_TIMELOCK_DELAY), proposers);
         DeployConfig memory cfg = _defaultConfig(deployer, vm.envOr("TREASURY", deployer));
         cfg.admin = address(timelock);
         cfg.pauser = vm.envOr("PAUSER", deployer);

@@ -35,8 +35,7 @@ contract DeployTest is Test, ProtocolDeployer {
         vm.setEnv("TREASURY", vm.toString(treasury));
         vm.setEnv("TIMELOCK_DELAY", vm.toString(DELAY));
         Deploy script = new Deploy();
-        (d, marketId) = script.run();
-        timelock = TimelockController(payable(vm.parseJsonAddress(_deploymentJson(), ".timelock")));
+        (d, marketId, timelock) = script.run();
     }
 
     function test_run_deploysWiredProtocolWithSampleMarket() public view {
@@ -192,10 +191,6 @@ contract DeployTest is Test, ProtocolDeployer {
     /// @dev External so that the expected revert is one call deep.
     function deployExternally(DeployConfig memory cfg) external returns (Deployment memory) {
         return _deployProtocol(cfg);
-    }
-
-    function _deploymentJson() internal view returns (string memory) {
-        return vm.readFile(string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json"));
     }
 
     function _validPubkey() internal returns (bytes memory) {
