@@ -84,6 +84,10 @@ struct InFlight {
     /// Expired unmined: its items were given back; the transaction is kept (and bumped) only until its account
     /// nonce is used, so later transactions are not stuck behind a gap.
     released: bool,
+    /// Polls that found the transaction's account nonce used but no receipt for any of its hashes. A node may
+    /// expose the new account nonce a moment before the receipt (anvil does, under load), so a batch is called
+    /// dropped only when a later poll still finds no receipt.
+    nonce_used_polls: u8,
 }
 
 /// The submitter.
@@ -147,6 +151,7 @@ impl Submitter {
                 batch,
                 last_sent: None,
                 released: false,
+                nonce_used_polls: 0,
             })
             .collect();
         Ok(items)
@@ -216,6 +221,7 @@ impl Submitter {
                 batch,
                 last_sent: None,
                 released: false,
+                nonce_used_polls: 0,
             };
             match self.send(&mut flight, false).await {
                 Ok(()) => self.in_flight.push(flight),
@@ -271,6 +277,11 @@ impl Submitter {
             }
             let nonce_used = flight.batch.tx_nonce.is_some_and(|n| n < confirmed_nonce);
             if nonce_used {
+                flight.nonce_used_polls += 1;
+                if flight.nonce_used_polls < 2 {
+                    keep.push(flight);
+                    continue;
+                }
                 if !flight.released {
                     // Another transaction took the nonce and none of ours was mined: dropped.
                     self.store.finish_batch(id, BatchStatus::Failed, None)?;
@@ -389,6 +400,13 @@ impl Submitter {
                 .await
                 .map_err(|e| e.to_string())?;
         let hash = *envelope.tx_hash();
+        // Write-ahead: the hash is stored before the broadcast. Were it stored after, a crash in between would
+        // lose it, and once that transaction (say a fee bump) is mined the restarted engine would find no
+        // receipt for the hashes it knows, call the batch dropped, cancel it and match its asks again. A stored
+        // hash that never reached the pool is harmless: it simply has no receipt.
+        self.store
+            .record_send(b.id, tx_nonce, hash, max_fee, priority_fee, gas)
+            .map_err(|e| e.to_string())?;
         match self.provider.send_tx_envelope(envelope).await {
             Ok(_) => {}
             Err(e) => {
@@ -404,9 +422,6 @@ impl Submitter {
                 return Err(format!("sending relay transaction failed: {text}"));
             }
         }
-        self.store
-            .record_send(b.id, tx_nonce, hash, max_fee, priority_fee, gas)
-            .map_err(|e| e.to_string())?;
         let b = &mut flight.batch;
         b.tx_nonce = Some(tx_nonce);
         b.tx_hashes.push(hash);
