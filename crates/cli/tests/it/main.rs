@@ -128,6 +128,25 @@ fn bad_arguments_name_the_field_and_the_fix() {
     .stderr(predicate::str::contains("'200' has no unit"));
 }
 
+/// Logs written to a pipe (or a file) are plain text: no ANSI colour codes, `NO_COLOR` or not.
+#[test]
+fn logs_to_a_pipe_have_no_colours() {
+    for no_color in [None, Some("1")] {
+        let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+        cmd.env("KALYPSO_LOG", "debug").env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        cmd.args(["market", "list", "--rpc-url", "http://127.0.0.1:1"])
+            .assert()
+            .failure()
+            .stderr(
+                predicate::str::contains("DEBUG")
+                    .and(predicate::str::contains("\u{1b}[").not()),
+            );
+    }
+}
+
 /// `kalypso devnet` refuses bad options before it starts anything, and says what was missing.
 #[test]
 fn devnet_checks_its_options_first() {
