@@ -524,7 +524,9 @@ pub(crate) enum AskCmd {
         /// Market id.
         #[arg(long)]
         market: u64,
-        /// Inputs: hex (`0x…`) or `@file`.
+        /// Inputs: hex (`0x…`) or `@file`. A file of hex text (`0x` optional, whitespace and line breaks
+        /// ignored, e.g. from `kalypso prover sample-inputs > in.hex`) is decoded; any other file is sent as
+        /// raw bytes. The result says how many bytes the ask carries.
         #[arg(long, value_parser = parse::bytes)]
         inputs: Bytes,
         /// Most you pay, in payment tokens (`5`) or base units (`raw:5000000`).
@@ -767,10 +769,10 @@ pub(crate) struct BackendArgs {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct InputsArgs {
-    /// Prover data: hex (0x…) or @file (raw bytes).
+    /// Prover data: hex (0x…) or @file (a file of hex text is decoded, any other file read as raw bytes).
     #[arg(long, value_parser = parse::bytes)]
     pub(crate) inputs: Option<Bytes>,
-    /// File holding the prover data as 0x-hex text or raw bytes.
+    /// File holding the prover data as hex text (0x optional) or raw bytes.
     #[arg(long, value_name = "FILE")]
     pub(crate) inputs_file: Option<PathBuf>,
 }

@@ -23,6 +23,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
             from_balance,
         } => {
             ctx.signer()?;
+            let input_bytes = inputs.len();
             let reward_units = ctx.payment(&reward).await?;
             // The next block's time: an idle node's latest block can be far behind the clock, and a
             // deadline counted from it would be shorter than asked for.
@@ -47,11 +48,12 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
             sent(
                 ctx,
                 format!(
-                    "ask {id} created in market {market} (reward {}, {preference}, deadline in {}s)",
+                    "ask {id} created in market {market} ({input_bytes} input bytes, reward {}, {preference}, \
+                     deadline in {}s)",
                     reward.0,
                     deadline.as_secs()
                 ),
-                serde_json::json!({ "ask": id, "market": market }),
+                serde_json::json!({ "ask": id, "market": market, "inputBytes": input_bytes }),
                 tx,
             );
         }

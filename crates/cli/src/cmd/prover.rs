@@ -147,15 +147,7 @@ fn read_inputs(args: &InputsArgs) -> anyhow::Result<Vec<u8>> {
         .inputs_file
         .as_ref()
         .context("pass --inputs or --inputs-file")?;
-    let raw =
-        std::fs::read(path).with_context(|| format!("cannot read inputs {}", path.display()))?;
-    // Hex text (what `sample-inputs` and the command backend write), else raw bytes.
-    match std::str::from_utf8(&raw).map(str::trim) {
-        Ok(text) if text.starts_with("0x") || text.starts_with("0X") => hex0x::decode(text)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("{} starts with 0x but is not hex", path.display())),
-        _ => Ok(raw),
-    }
+    crate::parse::file_bytes(path).map_err(anyhow::Error::msg)
 }
 
 #[derive(Serialize)]
