@@ -178,15 +178,13 @@ pub(crate) enum Command {
 /// `kalypso deploy`.
 #[derive(Debug, Args)]
 pub(crate) struct DeployArgs {
-    /// Also create the sample Groth16 market from this fixture (VK, sample inputs and proof).
-    #[arg(
-        long,
-        value_name = "JSON",
-        default_value = "contracts/test/fixtures/groth16_mimc.json"
-    )]
-    pub(crate) sample_market: PathBuf,
+    /// Create the sample Groth16 market from this verifier artifact (VK, sample inputs and proof: a `.vk.json`
+    /// of `kalypso prover setup`, or the layout of `contracts/test/fixtures/groth16_mimc.json`) [default: that
+    /// MiMC fixture, built into the binary].
+    #[arg(long, value_name = "JSON")]
+    pub(crate) sample_market: Option<PathBuf>,
     /// Skip the sample market.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sample_market")]
     pub(crate) no_sample_market: bool,
     /// Where to write the deployment [default: contracts/deployments/<chainId>.json].
     #[arg(long, value_name = "PATH")]

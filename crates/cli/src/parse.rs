@@ -2,7 +2,7 @@
 
 use alloy::primitives::{Address, Bytes, U256};
 use clap::builder::TypedValueParser as _;
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 /// An address (`0x` + 40 hex digits).
 pub(crate) fn address(s: &str) -> Result<Address, String> {

@@ -141,8 +141,7 @@ fn logs_to_a_pipe_have_no_colours() {
             .assert()
             .failure()
             .stderr(
-                predicate::str::contains("DEBUG")
-                    .and(predicate::str::contains("\u{1b}[").not()),
+                predicate::str::contains("DEBUG").and(predicate::str::contains("\u{1b}[").not()),
             );
     }
 }
@@ -365,6 +364,84 @@ fn full_flow_against_anvil() {
         .assert()
         .success()
         .stdout(predicate::str::contains("\"claimable\": \"5000000\""));
+}
+
+/// `kalypso deploy` works from any directory (the sample fixture is built in), `market show` prints the
+/// market's metadata, and a custom verifier artifact's market is named after the artifact, not the fixture.
+#[test]
+fn deploy_anywhere_and_show_the_metadata() {
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let outside = |cmd: &mut Command| {
+        cmd.current_dir(elsewhere.path())
+            .env_remove("KALYPSO_DEPLOYMENT");
+    };
+    let mut deploy = cli.as_account(&chain, 0);
+    outside(&mut deploy);
+    deploy.args(["deploy"]).assert().success();
+    assert!(
+        elsewhere
+            .path()
+            .join("contracts/deployments/31337.json")
+            .exists()
+    );
+    let mut show = cli.as_account(&chain, 0);
+    outside(&mut show);
+    show.args(["market", "show", "1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#""name":"mimc-chain-64""#));
+    let mut show = cli.as_account(&chain, 0);
+    outside(&mut show);
+    let out = show
+        .args(["market", "show", "1", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["metadata"]["name"], "mimc-chain-64");
+    assert_eq!(json["metadata"]["kind"], "groth16");
+    assert!(
+        json["metadataHex"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("0x7b"))
+    );
+
+    // A second deployment whose sample market is a custom artifact (the fixture's key, no circuit fields).
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("contracts/test/fixtures/groth16_mimc.json"))
+            .expect("fixture"),
+    )
+    .expect("json");
+    let custom = elsewhere.path().join("poseidon.vk.json");
+    let artifact = serde_json::json!({
+        "numInputs": fixture["numInputs"],
+        "vk": fixture["vk"],
+        "inputs": fixture["inputs"],
+        "proof": fixture["proof"],
+    });
+    std::fs::write(&custom, artifact.to_string()).expect("write artifact");
+    let second = elsewhere.path().join("second.json");
+    let mut deploy = cli.as_account(&chain, 0);
+    outside(&mut deploy);
+    deploy
+        .args(["deploy", "--sample-market"])
+        .arg(&custom)
+        .arg("--out")
+        .arg(&second)
+        .assert()
+        .success();
+    let mut show = cli.as_account(&chain, 0);
+    outside(&mut show);
+    show.env("KALYPSO_DEPLOYMENT", &second)
+        .args(["market", "show", "1"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(r#""name":"poseidon""#)
+                .and(predicate::str::contains("mimc-chain").not()),
+        );
 }
 
 #[test]
