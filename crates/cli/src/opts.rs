@@ -594,9 +594,25 @@ pub(crate) enum TaskCmd {
 pub(crate) enum KeysCmd {
     /// Show the Matching Engine key.
     Show,
+    /// Print the public key of a private key (for `keys set-matching-engine`, `keys add-ivs`), and its address
+    /// with --json. The private key is read from the environment, a file or the signing key, and never printed.
+    /// No chain needed.
+    ///
+    /// The Matching Engine's key: `kalypso keys set-matching-engine $(kalypso keys public-key --from-env
+    /// KALYPSO_MATCHING_ENGINE_KEY)`; without --matching-engine-key the engine signs with the signing key, so
+    /// the public key of KALYPSO_PRIVATE_KEY (no option) is the one to register.
+    PublicKey {
+        /// Read the private key (hex) from this environment variable, e.g. KALYPSO_MATCHING_ENGINE_KEY or
+        /// KALYPSO_IVS_KEY [default: the signing key, KALYPSO_PRIVATE_KEY or --keystore].
+        #[arg(long, value_name = "VAR", conflicts_with = "key_file")]
+        from_env: Option<String>,
+        /// Read the private key (hex text) from this file.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
     /// Set the Matching Engine key (key admin; markets without an ME image).
     SetMatchingEngine {
-        /// 64-byte uncompressed secp256k1 public key (hex, no 04 prefix).
+        /// 64-byte uncompressed secp256k1 public key (hex, no 04 prefix): `kalypso keys public-key` prints it.
         #[arg(value_parser = parse::bytes)]
         pubkey: Bytes,
     },
@@ -604,7 +620,7 @@ pub(crate) enum KeysCmd {
     AddIvs {
         /// Market id.
         market: u64,
-        /// 64-byte public key.
+        /// 64-byte public key (`kalypso keys public-key --from-env KALYPSO_IVS_KEY`).
         #[arg(value_parser = parse::bytes)]
         pubkey: Bytes,
     },

@@ -538,7 +538,43 @@ async fn proof_slash_and_payouts() {
         .args(["deploy"])
         .assert()
         .success();
+    // The Matching Engine's public key, printed from its private key (never the private key itself).
     let pubkey = alloy::hex::encode_prefixed(me.public_key().as_slice());
+    let secret = alloy::hex::encode(me.to_bytes());
+    let me_address = me.address().to_string();
+    let mut cmd = cli.as_account(&chain, 3);
+    cmd.env("ME_KEY", format!("0x{secret}\n"))
+        .args(["keys", "public-key", "--from-env", "ME_KEY"])
+        .assert()
+        .success()
+        .stdout(predicate::eq(format!("{pubkey}\n")));
+    let key_file = cli.deployment.with_file_name("me.key");
+    std::fs::write(&key_file, &secret).expect("write key file");
+    cli.as_account(&chain, 0)
+        .args(["keys", "public-key", "--json", "--key-file"])
+        .arg(&key_file)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(&pubkey)
+                .and(predicate::function(move |out: &str| {
+                    out.to_lowercase().contains(&me_address.to_lowercase())
+                }))
+                .and(predicate::str::contains(&secret).not()),
+        );
+    cli.as_account(&chain, 0)
+        .args(["keys", "public-key"])
+        .assert()
+        .success()
+        .stdout(predicate::eq(format!("{pubkey}\n")));
+    let mut cmd = cli.as_account(&chain, 0);
+    cmd.env("ME_KEY", "0x1234")
+        .args(["keys", "public-key", "--from-env", "ME_KEY"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "ME_KEY does not hold a private key",
+        ));
     cli.as_account(&chain, 0)
         .args(["keys", "set-matching-engine", &pubkey])
         .assert()
