@@ -704,14 +704,26 @@ async fn proof_slash_and_payouts() {
         .stdout(predicate::str::contains(
             "\"stakePayouts\": \"5000000000000000000\"",
         ));
+    // Withdrawals print tokens with their symbol, like `balance show`; --json has the base units too.
+    cli.as_account(&chain, 2)
+        .args(["balance", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("5 tPOND"));
     cli.as_account(&chain, 2)
         .args(["balance", "withdraw", "--payouts"])
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("withdrew 5 tPOND to"));
     cli.as_account(&chain, 2)
-        .args(["balance", "withdraw"])
+        .args(["balance", "withdraw", "--json"])
         .assert()
-        .success();
+        .success()
+        .stdout(
+            predicate::str::contains("\"token\": \"tUSDC\"")
+                .and(predicate::str::contains("\"amountTokens\": \"8\""))
+                .and(predicate::str::contains("\"amount\": \"8000000\"")),
+        );
     cli.as_account(&chain, 2)
         .args(["balance", "show", "--json"])
         .assert()
