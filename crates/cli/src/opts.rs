@@ -542,6 +542,24 @@ pub(crate) enum AskCmd {
         /// Pay from the marketplace balance (deposits, earlier refunds) instead of the wallet.
         #[arg(long)]
         from_balance: bool,
+        /// Then follow the ask to its end like `kalypso ask wait` (same exit codes).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        follow: WaitArgs,
+    },
+    /// Follow an ask until it ends; write its proof and exit with a code that says how it ended.
+    ///
+    /// Progress (assigned, re-opened, ...) goes to stderr; the result to stdout (--json: outcome, generator,
+    /// price, refund, proof). Exit codes: 0 completed (the proof is written to --out, or printed); 3 refunded or
+    /// expired without a proof (the reward is back in the refund address's balance, or refundable with
+    /// `kalypso ask cancel`); 4 invalid inputs (an IVS attested that no proof of the inputs can exist); 5
+    /// --timeout reached while the ask is still open or assigned; 1 any other failure; 2 bad arguments.
+    Wait {
+        /// Ask id.
+        ask: u64,
+        #[command(flatten)]
+        follow: WaitArgs,
     },
     /// Show an ask.
     Status {
@@ -572,6 +590,20 @@ pub(crate) enum AskCmd {
         /// Ask id.
         ask: u64,
     },
+}
+
+/// How `ask wait` and `ask create --wait` follow an ask.
+#[derive(Debug, Args)]
+pub(crate) struct WaitArgs {
+    /// Write the proof bytes to this file (when the ask completes with a proof).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) out: Option<PathBuf>,
+    /// Give up after this long (exit code 5) [default: wait as long as the ask can still end].
+    #[arg(long, value_parser = parse::duration)]
+    pub(crate) timeout: Option<Duration>,
+    /// How often to read the ask's state.
+    #[arg(long, value_parser = parse::duration, default_value = "2s")]
+    pub(crate) poll_interval: Duration,
 }
 
 /// `kalypso task ...`.

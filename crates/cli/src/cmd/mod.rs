@@ -51,7 +51,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Command::Market(cmd) => market::run(&ctx, cmd).await?,
                 Command::Generator(cmd) => generator::run(&ctx, cmd).await?,
-                Command::Ask(cmd) => ask::run(&ctx, cmd).await?,
+                Command::Ask(cmd) => return ask::run(&ctx, cmd).await,
                 Command::Task(cmd) => task::run(&ctx, cmd).await?,
                 Command::Keys(cmd) => keys::run(&ctx, cmd).await?,
                 Command::Balance(cmd) => balance::run(&ctx, cmd).await?,

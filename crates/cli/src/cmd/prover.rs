@@ -486,7 +486,11 @@ pub(super) async fn measure(
 
 /// Where a benchmark's threads per proof (and so the suggested computePerProof) come from.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "source")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "source"
+)]
 pub(super) enum ThreadsPerProof {
     /// The backend's configuration (`--threads`, or all cores for the built-in prover).
     Configured,

@@ -733,3 +733,220 @@ async fn proof_slash_and_payouts() {
                 .and(predicate::str::contains("\"stakePayouts\": \"0\"")),
         );
 }
+
+/// `kalypso ask wait` follows an ask to its end and says how it ended, in its exit code and output: a proof
+/// (written to --out), a cancellation, an expiry, inputs an IVS attested invalid, and a timeout. The Matching
+/// Engine's assignments and the generator's settlements come from the SDK; the proof is the fixture's real one.
+#[tokio::test(flavor = "multi_thread")]
+async fn ask_wait_names_how_the_ask_ended() {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::{Bytes, U256},
+        providers::{Provider, ProviderBuilder},
+    };
+    use kalypso_sdk::{Deployment, Kalypso, primitives::eip712::Assignment};
+    use std::io::BufRead as _;
+
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    let dir = cli.deployment.parent().expect("temp dir").to_owned();
+    cli.as_account(&chain, 0)
+        .args(["deploy"])
+        .assert()
+        .success();
+    let me = alloy::hex::encode_prefixed(chain.account(0).public_key().as_slice());
+    let ivs = alloy::hex::encode_prefixed(chain.account(4).public_key().as_slice());
+    for (account, args) in [
+        (0, vec!["keys", "set-matching-engine", me.as_str()]),
+        (0, vec!["keys", "add-ivs", "1", ivs.as_str()]),
+        (1, vec!["faucet"]),
+        (2, vec!["faucet"]),
+        (1, vec!["generator", "register", "--compute", "4"]),
+        (1, vec!["generator", "stake", "100"]),
+        (
+            1,
+            vec![
+                "generator",
+                "join",
+                "1",
+                "--price",
+                "1",
+                "--max-proof-time",
+                "60s",
+            ],
+        ),
+    ] {
+        cli.as_account(&chain, account)
+            .args(args)
+            .assert()
+            .success();
+    }
+    let fixture = kalypso_test_utils::Groth16Fixture::load();
+    let inputs = alloy::hex::encode_prefixed(&fixture.inputs);
+    // Asks 1 (proven), 2 (cancelled), 3 (expires), 4 (invalid inputs), 5 (still open at the timeout).
+    for deadline in ["1h", "1h", "2m", "1h", "1h"] {
+        cli.as_account(&chain, 2)
+            .args([
+                "ask",
+                "create",
+                "--market",
+                "1",
+                "--inputs",
+                &inputs,
+                "--reward",
+                "5",
+                "--deadline",
+                deadline,
+            ])
+            .assert()
+            .success();
+    }
+
+    let mut wallet = EthereumWallet::new(chain.account(0));
+    wallet.register_signer(chain.account(1));
+    let provider = ProviderBuilder::new()
+        .wallet(wallet)
+        .connect_http(chain.anvil.endpoint_url())
+        .erased();
+    let deployment = Deployment::load(&cli.deployment).expect("deployment");
+    let engine = Kalypso::new(
+        provider.clone(),
+        deployment.clone(),
+        chain.account(0).address(),
+    );
+    let generator_address = chain.account(1).address();
+    let generator = Kalypso::new(provider.clone(), deployment, generator_address);
+    let assign = |ask: u64| Assignment {
+        askId: U256::from(ask),
+        generator: generator_address,
+        maxPrice: U256::MAX,
+        maxProofTime: U256::MAX,
+        acl: Bytes::new(),
+    };
+
+    // Ask 1: a waiter started while the ask is open sees it assigned and proven, and writes the proof.
+    let proof_file = dir.join("proof.bin");
+    let waiter = cli.as_account(&chain, 2);
+    let mut child = std::process::Command::new(waiter.get_program());
+    child
+        .args(["ask", "wait", "1", "--poll-interval", "1s", "--out"])
+        .arg(&proof_file)
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in waiter.get_envs() {
+        match v {
+            Some(v) => child.env(k, v),
+            None => child.env_remove(k),
+        };
+    }
+    let mut child = child.spawn().expect("kalypso ask wait starts");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("progress line");
+    assert!(
+        first.starts_with("ask 1: open, waiting for a generator"),
+        "{first}"
+    );
+    engine.assign_task(&assign(1)).await.expect("assign");
+    generator
+        .submit_proof(1, fixture.inputs.clone(), fixture.proof.clone())
+        .await
+        .expect("proof");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("stderr");
+    let output = child.wait_with_output().expect("waiter ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{first}{rest}");
+    assert!(stdout.contains("✓ ask 1 completed by"), "{stdout}");
+    assert!(stdout.contains("at 1 tUSDC (4 tUSDC refunded)"), "{stdout}");
+    assert_eq!(
+        std::fs::read(&proof_file).expect("proof written"),
+        fixture.proof.to_vec()
+    );
+
+    // Ask 2: cancelled by the requester.
+    cli.as_account(&chain, 2)
+        .args(["ask", "cancel", "2"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "2"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "✗ ask 2 cancelled; refunded 5 tUSDC",
+        ));
+
+    // Ask 4: assigned, then settled with the IVS key's attestation that its inputs cannot be proven.
+    engine.assign_task(&assign(4)).await.expect("assign");
+    let hash = engine.ask(4).await.expect("ask 4").inputs_hash;
+    let signature = engine
+        .sign_invalid_input(&chain.account(4), 1, 4, hash)
+        .await
+        .expect("sign");
+    generator
+        .submit_invalid_input_attestation(4, signature)
+        .await
+        .expect("attestation");
+    let output = cli
+        .as_account(&chain, 2)
+        .args(["ask", "wait", "4", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(4));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(result["outcome"], "invalid-inputs");
+    assert_eq!(result["exitCode"], 4);
+    assert_eq!(
+        result["ivsSigner"].as_str().map(str::to_lowercase),
+        Some(chain.account(4).address().to_string().to_lowercase())
+    );
+
+    // Ask 5: still open when --timeout passes.
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "5", "--timeout", "1s", "--json"])
+        .assert()
+        .code(5)
+        .stdout(
+            predicate::str::contains("\"outcome\": \"timeout\"")
+                .and(predicate::str::contains("\"state\": \"CREATED\"")),
+        );
+
+    // Ask 3: its deadline passes unassigned: expired (refundable), then refunded.
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (180u64,))
+        .await
+        .expect("warp");
+    let _: serde_json::Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("mine");
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "3"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("✗ ask 3 expired unassigned"));
+    cli.as_account(&chain, 3)
+        .args(["ask", "cancel", "3"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "3", "--json"])
+        .assert()
+        .code(3)
+        .stdout(
+            predicate::str::contains("\"outcome\": \"refunded\"")
+                .and(predicate::str::contains("\"cancelled\": false")),
+        );
+
+    // --out without --wait is refused, not ignored.
+    cli.as_account(&chain, 2)
+        .args([
+            "ask", "create", "--market", "1", "--inputs", &inputs, "--reward", "5", "--out",
+            "p.bin",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("add --wait"));
+}
