@@ -40,7 +40,8 @@ impl AskOutcome {
 }
 
 impl<P: Provider> Kalypso<P> {
-    /// How the ask ended, or `None` while it can still be proven (open or assigned). [`Error::AskNotFound`]
+    /// How the ask ended, or `None` while it can still be proven (open or assigned; also for an instant after it
+    /// completed, until the node serves the settling log). [`Error::AskNotFound`]
     /// if there is no such ask.
     ///
     /// [`Error::AskNotFound`]: crate::Error::AskNotFound
@@ -78,19 +79,15 @@ impl<P: Provider> Kalypso<P> {
     /// The outcome of an ask in the state `info`, reading the settling event.
     async fn outcome_of(&self, info: &AskInfo) -> Result<Option<AskOutcome>> {
         Ok(match info.state {
-            AskState::Completed => {
-                if let Some(proof) = self.ask_proof(info.id).await? {
-                    Some(AskOutcome::Completed(proof))
-                } else if let Some(settled) = self
+            AskState::Completed => match self.ask_proof(info.id).await? {
+                Some(proof) => Some(AskOutcome::Completed(proof)),
+                // Settled by an attestation; `None` when the state was read at a newer block than the node's
+                // logs have indexed: the next poll looks again.
+                None => self
                     .ask_event::<ProofMarketplace::InvalidInputsSettled>(info.id)
                     .await?
-                {
-                    Some(AskOutcome::InvalidInputs(settled))
-                } else {
-                    // The state is read at a newer block than the logs' node has indexed: look again.
-                    None
-                }
-            }
+                    .map(AskOutcome::InvalidInputs),
+            },
             AskState::Refunded => Some(AskOutcome::Refunded(
                 self.ask_event::<ProofMarketplace::AskRefunded>(info.id)
                     .await?,
