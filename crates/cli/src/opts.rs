@@ -542,7 +542,8 @@ pub(crate) enum AskCmd {
         /// Pay from the marketplace balance (deposits, earlier refunds) instead of the wallet.
         #[arg(long)]
         from_balance: bool,
-        /// Then follow the ask to its end like `kalypso ask wait` (same exit codes).
+        /// Then follow the ask to its end like `kalypso ask wait` (same exit codes; with --json the outcome is a
+        /// second document after the creation's).
         #[arg(long)]
         wait: bool,
         #[command(flatten)]
