@@ -6,9 +6,9 @@ use std::time::Duration;
 use alloy::providers::Provider;
 use kalypso_contracts::marketplace::ProofMarketplace;
 use kalypso_primitives::AskState;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use crate::{AskInfo, Kalypso, Result, types::AskId};
+use crate::{AskInfo, Error, Kalypso, Result, types::AskId};
 
 /// How an ask ended.
 #[derive(Debug, Clone)]
@@ -52,8 +52,10 @@ impl<P: Provider> Kalypso<P> {
 
     /// Follows an ask until it ends and returns how: polls its state every `poll` and calls `on_update` with
     /// the ask once at the start and again whenever its state, generator or re-open count changes (for progress
-    /// output). Completed asks come back with their proof. Waits as long as the ask can still end: bound it
-    /// with a timeout (`tokio::time::timeout`) if the caller must give up.
+    /// output). Completed asks come back with their proof. A node that cannot be reached (or drops a request)
+    /// is logged and asked again at the next poll, so a long wait survives a node restart; any other error ends
+    /// the wait. Waits as long as the ask can still end: bound it with a timeout (`tokio::time::timeout`) if the
+    /// caller must give up.
     pub async fn wait_for_ask(
         &self,
         id: AskId,
@@ -62,18 +64,33 @@ impl<P: Provider> Kalypso<P> {
     ) -> Result<AskOutcome> {
         let mut last: Option<(AskState, Option<alloy::primitives::Address>, u8)> = None;
         loop {
-            let info = self.ask(id).await?;
-            let key = (info.state, info.task.map(|t| t.generator), info.reopens);
-            if last != Some(key) {
-                debug!(target: "kalypso::sdk::wait", ask_id = id, state = %info.state, "ask changed");
-                on_update(&info);
-                last = Some(key);
-            }
-            if let Some(outcome) = self.outcome_of(&info).await? {
-                return Ok(outcome);
+            match self.poll_ask(id, &mut last, &mut on_update).await {
+                Ok(Some(outcome)) => return Ok(outcome),
+                Ok(None) => {}
+                Err(e) if is_transport(&e) => {
+                    warn!(target: "kalypso::sdk::wait", ask_id = id, error = %e, "cannot read the ask; retrying");
+                }
+                Err(e) => return Err(e),
             }
             tokio::time::sleep(poll).await;
         }
+    }
+
+    /// One look at the ask: reports a change to `on_update` and returns the outcome once it has ended.
+    async fn poll_ask(
+        &self,
+        id: AskId,
+        last: &mut Option<(AskState, Option<alloy::primitives::Address>, u8)>,
+        on_update: &mut (impl FnMut(&AskInfo) + Send),
+    ) -> Result<Option<AskOutcome>> {
+        let info = self.ask(id).await?;
+        let key = (info.state, info.task.map(|t| t.generator), info.reopens);
+        if *last != Some(key) {
+            debug!(target: "kalypso::sdk::wait", ask_id = id, state = %info.state, "ask changed");
+            on_update(&info);
+            *last = Some(key);
+        }
+        self.outcome_of(&info).await
     }
 
     /// The outcome of an ask in the state `info`, reading the settling event.
@@ -96,4 +113,12 @@ impl<P: Provider> Kalypso<P> {
             AskState::None | AskState::Created | AskState::Assigned => None,
         })
     }
+}
+
+/// Whether `e` is the node failing to answer (connection refused or dropped, a timeout), not an answer.
+fn is_transport(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Rpc(_) | Error::Contract(alloy::contract::Error::TransportError(_))
+    )
 }

@@ -615,3 +615,39 @@ async fn wait_for_ask_follows_an_ask_to_its_outcome() {
         Some("refunded")
     );
 }
+
+/// A node that cannot be reached does not end the wait: the ask is read again at the next poll.
+#[tokio::test]
+async fn wait_for_ask_rides_out_an_unreachable_node() {
+    use alloy::providers::ProviderBuilder;
+    let zero = alloy::primitives::Address::ZERO;
+    let deployment: kalypso_sdk::Deployment = serde_json::from_value(serde_json::json!({
+        "chainId": 31337,
+        "marketplace": zero,
+        "generatorRegistry": zero,
+        "keyRegistry": zero,
+        "attestationVerifier": zero,
+        "paymentToken": zero,
+        "stakingToken": zero,
+    }))
+    .expect("deployment");
+    let provider = ProviderBuilder::new()
+        .connect_http("http://127.0.0.1:1".parse().expect("url"))
+        .erased();
+    let client = kalypso_sdk::Kalypso::new(provider, deployment, zero);
+    // The read fails at once; the direct call says so, the wait keeps polling until the timeout.
+    let err = client.ask(1).await.expect_err("nothing listens on port 1");
+    assert!(
+        matches!(
+            err,
+            kalypso_sdk::Error::Contract(_) | kalypso_sdk::Error::Rpc(_)
+        ),
+        "{err:?}"
+    );
+    let waited = tokio::time::timeout(
+        Duration::from_millis(300),
+        client.wait_for_ask(1, Duration::from_millis(20), |_| {}),
+    )
+    .await;
+    assert!(waited.is_err(), "the wait ended: {waited:?}");
+}
