@@ -133,6 +133,18 @@ impl Ctx {
             .with_context(|| format!("cannot read the decimals of token {token}"))
     }
 
+    /// Decimals and symbol of an ERC-20 token (the symbol falls back to the token's address when it has
+    /// none).
+    pub(crate) async fn token(&self, token: Address) -> anyhow::Result<Token> {
+        let decimals = self.decimals(token).await?;
+        let symbol = kalypso_contracts::TestToken::new(token, self.client.provider().clone())
+            .symbol()
+            .call()
+            .await
+            .unwrap_or_else(|_| token.to_string());
+        Ok(Token { decimals, symbol })
+    }
+
     /// `amount` in base units of the payment token.
     pub(crate) async fn payment(&self, amount: &Amount) -> anyhow::Result<U256> {
         let decimals = self
@@ -147,5 +159,24 @@ impl Ctx {
             .decimals(self.client.deployment().staking_token)
             .await?;
         amount.to_base_units(decimals).map_err(anyhow::Error::msg)
+    }
+}
+
+/// How to print amounts of a token.
+pub(crate) struct Token {
+    /// Its decimals.
+    pub(crate) decimals: u8,
+    /// Its symbol (`tUSDC`).
+    pub(crate) symbol: String,
+}
+
+impl Token {
+    /// `amount` base units in tokens with the symbol: `1.5 tUSDC`.
+    pub(crate) fn format(&self, amount: U256) -> String {
+        format!(
+            "{} {}",
+            crate::cmd::units(amount, self.decimals),
+            self.symbol
+        )
     }
 }

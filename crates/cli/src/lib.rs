@@ -7,7 +7,7 @@ mod output;
 mod parse;
 
 use clap::Parser;
-use std::process::ExitCode;
+use std::{ffi::OsStr, io::IsTerminal as _, process::ExitCode};
 
 /// Runs the command line of this process and returns its exit code: 0 on success, 1 when the command failed
 /// (the error and its causes are printed to stderr), 2 for a usage error (printed by clap).
@@ -15,6 +15,10 @@ pub fn main() -> ExitCode {
     let cli = opts::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(log_colours(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KALYPSO_LOG")
                 .unwrap_or_else(|_| cli.default_log_filter().into()),
@@ -31,6 +35,12 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => fail(&e),
     }
+}
+
+/// Whether log lines carry ANSI colours: only on a terminal, and never when `NO_COLOR` is set to anything
+/// but the empty string (<https://no-color.org>). Logs sent to a file or a pipe stay plain text.
+fn log_colours(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
 #[allow(clippy::print_stderr)]
@@ -61,5 +71,18 @@ fn hint(error: &anyhow::Error) -> Option<&'static str> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, Some(OsStr::new(""))));
+        assert!(!log_colours(true, Some(OsStr::new("1"))));
+        assert!(!log_colours(false, None));
     }
 }

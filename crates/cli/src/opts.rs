@@ -178,15 +178,13 @@ pub(crate) enum Command {
 /// `kalypso deploy`.
 #[derive(Debug, Args)]
 pub(crate) struct DeployArgs {
-    /// Also create the sample Groth16 market from this fixture (VK, sample inputs and proof).
-    #[arg(
-        long,
-        value_name = "JSON",
-        default_value = "contracts/test/fixtures/groth16_mimc.json"
-    )]
-    pub(crate) sample_market: PathBuf,
+    /// Create the sample Groth16 market from this verifier artifact (VK, sample inputs and proof: a `.vk.json`
+    /// of `kalypso prover setup`, or the layout of `contracts/test/fixtures/groth16_mimc.json`) [default: that
+    /// MiMC fixture, built into the binary].
+    #[arg(long, value_name = "JSON")]
+    pub(crate) sample_market: Option<PathBuf>,
     /// Skip the sample market.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sample_market")]
     pub(crate) no_sample_market: bool,
     /// Where to write the deployment [default: contracts/deployments/<chainId>.json].
     #[arg(long, value_name = "PATH")]
@@ -544,7 +542,9 @@ pub(crate) enum AskCmd {
         /// Market id.
         #[arg(long)]
         market: u64,
-        /// Inputs: hex (`0x…`) or `@file`.
+        /// Inputs: hex (`0x…`) or `@file`. A file of hex text (`0x` optional, whitespace and line breaks
+        /// ignored, e.g. from `kalypso prover sample-inputs > in.hex`) is decoded; any other file is sent as
+        /// raw bytes. The result says how many bytes the ask carries.
         #[arg(long, value_parser = parse::bytes)]
         inputs: Bytes,
         /// Most you pay, in payment tokens (`5`) or base units (`raw:5000000`).
@@ -562,6 +562,25 @@ pub(crate) enum AskCmd {
         /// Pay from the marketplace balance (deposits, earlier refunds) instead of the wallet.
         #[arg(long)]
         from_balance: bool,
+        /// Then follow the ask to its end like `kalypso ask wait` (same exit codes; with --json the outcome is a
+        /// second document after the creation's).
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        follow: WaitArgs,
+    },
+    /// Follow an ask until it ends; write its proof and exit with a code that says how it ended.
+    ///
+    /// Progress (assigned, re-opened, ...) goes to stderr; the result to stdout (--json: outcome, generator,
+    /// price, refund, proof). Exit codes: 0 completed (the proof is written to --out, or printed); 3 refunded or
+    /// expired without a proof (the reward is back in the refund address's balance, or refundable with
+    /// `kalypso ask cancel`); 4 invalid inputs (an IVS attested that no proof of the inputs can exist); 5
+    /// --timeout reached while the ask is still open or assigned; 1 any other failure; 2 bad arguments.
+    Wait {
+        /// Ask id.
+        ask: u64,
+        #[command(flatten)]
+        follow: WaitArgs,
     },
     /// Show an ask.
     Status {
@@ -594,6 +613,20 @@ pub(crate) enum AskCmd {
     },
 }
 
+/// How `ask wait` and `ask create --wait` follow an ask.
+#[derive(Debug, Args)]
+pub(crate) struct WaitArgs {
+    /// Write the proof bytes to this file (when the ask completes with a proof).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) out: Option<PathBuf>,
+    /// Give up after this long (exit code 5) [default: wait as long as the ask can still end].
+    #[arg(long, value_parser = parse::duration)]
+    pub(crate) timeout: Option<Duration>,
+    /// How often to read the ask's state.
+    #[arg(long, value_parser = parse::duration, default_value = "2s")]
+    pub(crate) poll_interval: Duration,
+}
+
 /// `kalypso task ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum TaskCmd {
@@ -614,9 +647,25 @@ pub(crate) enum TaskCmd {
 pub(crate) enum KeysCmd {
     /// Show the Matching Engine key.
     Show,
+    /// Print the public key of a private key (for `keys set-matching-engine`, `keys add-ivs`), and its address
+    /// with --json. The private key is read from the environment, a file or the signing key, and never printed.
+    /// No chain needed.
+    ///
+    /// The Matching Engine's key: `kalypso keys set-matching-engine $(kalypso keys public-key --from-env
+    /// KALYPSO_MATCHING_ENGINE_KEY)`; without --matching-engine-key the engine signs with the signing key, so
+    /// the public key of KALYPSO_PRIVATE_KEY (no option) is the one to register.
+    PublicKey {
+        /// Read the private key (hex) from this environment variable, e.g. KALYPSO_MATCHING_ENGINE_KEY or
+        /// KALYPSO_IVS_KEY [default: the signing key, KALYPSO_PRIVATE_KEY or --keystore].
+        #[arg(long, value_name = "VAR", conflicts_with = "key_file")]
+        from_env: Option<String>,
+        /// Read the private key (hex text) from this file.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+    },
     /// Set the Matching Engine key (key admin; markets without an ME image).
     SetMatchingEngine {
-        /// 64-byte uncompressed secp256k1 public key (hex, no 04 prefix).
+        /// 64-byte uncompressed secp256k1 public key (hex, no 04 prefix): `kalypso keys public-key` prints it.
         #[arg(value_parser = parse::bytes)]
         pubkey: Bytes,
     },
@@ -624,7 +673,7 @@ pub(crate) enum KeysCmd {
     AddIvs {
         /// Market id.
         market: u64,
-        /// 64-byte public key.
+        /// 64-byte public key (`kalypso keys public-key --from-env KALYPSO_IVS_KEY`).
         #[arg(value_parser = parse::bytes)]
         pubkey: Bytes,
     },
@@ -787,10 +836,10 @@ pub(crate) struct BackendArgs {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct InputsArgs {
-    /// Prover data: hex (0x…) or @file (raw bytes).
+    /// Prover data: hex (0x…) or @file (a file of hex text is decoded, any other file read as raw bytes).
     #[arg(long, value_parser = parse::bytes)]
     pub(crate) inputs: Option<Bytes>,
-    /// File holding the prover data as 0x-hex text or raw bytes.
+    /// File holding the prover data as hex text (0x optional) or raw bytes.
     #[arg(long, value_name = "FILE")]
     pub(crate) inputs_file: Option<PathBuf>,
 }

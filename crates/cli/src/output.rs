@@ -42,6 +42,12 @@ impl Output {
         println!("{line}");
     }
 
+    /// A progress line on stderr (also with `--json`: stdout keeps the result alone).
+    #[allow(clippy::print_stderr)]
+    pub(crate) fn note(self, line: &str) {
+        eprintln!("{line}");
+    }
+
     /// A spinner on stderr while waiting (hidden for JSON output and when stderr is not a terminal).
     pub(crate) fn spinner(self, message: impl Into<String>) -> ProgressBar {
         if self.json || !std::io::stderr().is_terminal() {

@@ -2,7 +2,7 @@
 
 use alloy::primitives::{Address, Bytes, U256};
 use clap::builder::TypedValueParser as _;
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 /// An address (`0x` + 40 hex digits).
 pub(crate) fn address(s: &str) -> Result<Address, String> {
@@ -149,15 +149,73 @@ pub(crate) fn gas_price(s: &str) -> Result<u128, String> {
     Ok(wei)
 }
 
-/// Hex bytes (`0x…`) or `@path` to read them from a file (raw bytes).
+/// Hex bytes (`0x…`) or `@path` to read them from a file (see [`file_bytes`]).
 pub(crate) fn bytes(s: &str) -> Result<Bytes, String> {
     if let Some(path) = s.strip_prefix('@') {
-        return std::fs::read(PathBuf::from(path))
-            .map(Bytes::from)
-            .map_err(|e| format!("cannot read '{path}': {e}"));
+        return file_bytes(std::path::Path::new(path)).map(Bytes::from);
     }
     s.parse::<Bytes>()
         .map_err(|_| format!("'{s}' is not hex bytes (expected 0x… or @file)"))
+}
+
+/// The bytes a file holds: a file of hex text (`0x` optional, whitespace and line breaks ignored, as
+/// `kalypso prover sample-inputs > in.hex` writes it) is decoded; any other file is taken as raw bytes. Text
+/// that looks like hex but cannot be decoded (an odd number of digits, a stray character after `0x`) is refused
+/// rather than silently sent as raw bytes.
+pub(crate) fn file_bytes(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    match hex_text(&raw) {
+        HexText::Hex(bytes) => Ok(bytes),
+        HexText::NotHex => Ok(raw),
+        HexText::Malformed(why) => Err(format!(
+            "'{}' looks like hex text but {why} (a file is read as hex text when it is hex digits, 0x \
+             optional; else as raw bytes)",
+            path.display()
+        )),
+    }
+}
+
+/// How a file's content reads as hex text.
+#[derive(Debug, PartialEq, Eq)]
+enum HexText {
+    /// Hex text, decoded.
+    Hex(Vec<u8>),
+    /// Not hex text: raw bytes.
+    NotHex,
+    /// Hex text that does not decode; why.
+    Malformed(&'static str),
+}
+
+fn hex_text(raw: &[u8]) -> HexText {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return HexText::NotHex;
+    };
+    let digits: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let (prefixed, body) = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(body) => (true, body),
+        None => (false, digits.as_str()),
+    };
+    if body.is_empty() {
+        return if prefixed {
+            HexText::Malformed("has no digits after 0x")
+        } else {
+            HexText::NotHex
+        };
+    }
+    if !body.chars().all(|c| c.is_ascii_hexdigit()) {
+        return if prefixed {
+            HexText::Malformed("has characters other than hex digits after 0x")
+        } else {
+            HexText::NotHex
+        };
+    }
+    if body.len() % 2 == 1 {
+        return HexText::Malformed("has an odd number of hex digits");
+    }
+    alloy::hex::decode(body).map_or(HexText::Malformed("does not decode"), HexText::Hex)
 }
 
 /// A 32-byte hex value.
@@ -309,6 +367,47 @@ mod tests {
             bytes("@/definitely/missing")
                 .unwrap_err()
                 .contains("cannot read")
+        );
+    }
+
+    #[test]
+    fn files_of_hex_text_are_decoded_and_others_read_raw() {
+        assert_eq!(hex_text(b"0x0102\n"), HexText::Hex(vec![1, 2]));
+        assert_eq!(hex_text(b"  0X0a0B  \r\n"), HexText::Hex(vec![10, 11]));
+        assert_eq!(hex_text(b"0102\n0304\n"), HexText::Hex(vec![1, 2, 3, 4]));
+        assert_eq!(hex_text(&[0, 0, 0, 1]), HexText::NotHex);
+        assert_eq!(hex_text(&[0xff, 0xfe]), HexText::NotHex);
+        assert_eq!(hex_text(b"hello"), HexText::NotHex);
+        assert_eq!(hex_text(b""), HexText::NotHex);
+        assert!(matches!(hex_text(b"0x012"), HexText::Malformed(w) if w.contains("odd")));
+        assert!(matches!(hex_text(b"abc"), HexText::Malformed(w) if w.contains("odd")));
+        assert!(matches!(hex_text(b"0x01zz"), HexText::Malformed(w) if w.contains("other than")));
+        assert!(matches!(hex_text(b"0x\n"), HexText::Malformed(w) if w.contains("no digits")));
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hex = dir.path().join("in.hex");
+        std::fs::write(
+            &hex,
+            "0x00000000000000000000000000000000000000000000000000000000000000ff\n",
+        )
+        .expect("write");
+        let decoded = bytes(&format!("@{}", hex.display())).expect("hex file");
+        assert_eq!(decoded.len(), 32);
+        assert_eq!(decoded[31], 0xff);
+        let raw = dir.path().join("in.bin");
+        std::fs::write(&raw, [0u8; 32]).expect("write");
+        assert_eq!(
+            bytes(&format!("@{}", raw.display()))
+                .expect("raw file")
+                .len(),
+            32
+        );
+        let odd = dir.path().join("odd.hex");
+        std::fs::write(&odd, "0x123").expect("write");
+        assert!(
+            bytes(&format!("@{}", odd.display()))
+                .unwrap_err()
+                .contains("odd number of hex digits")
         );
     }
 }

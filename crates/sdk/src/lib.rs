@@ -12,6 +12,7 @@ mod market;
 mod pending;
 mod tx;
 mod types;
+mod wait;
 
 pub use ask::fallback_opens_at;
 pub use client::{DEFAULT_LOG_PAGE_BLOCKS, Kalypso};
@@ -28,6 +29,7 @@ pub use types::{
     AskId, AskInfo, AskParams, GeneratorInfo, MarketId, MarketInfo, MarketParams, ProtocolParams,
     Quote, Registration, RelayOutcome, SkippedAssignment, StakePosition, TaskInfo, TxSummary,
 };
+pub use wait::AskOutcome;
 
 /// The contract bindings the SDK's results use (events, ABI structs, error enums).
 pub use kalypso_contracts as contracts;

@@ -1,16 +1,21 @@
 //! `kalypso ask ...`.
 
 use super::{relative, sent, units};
-use crate::{context::Ctx, opts::AskCmd, output::fields};
+use crate::{
+    context::{Ctx, Token},
+    opts::{AskCmd, WaitArgs},
+    output::fields,
+};
 use alloy::primitives::{Address, Bytes};
 use anyhow::Context as _;
 use kalypso_sdk::{
-    AskInfo, AskParams, ContractError,
+    AskInfo, AskOutcome, AskParams, ContractError,
     primitives::{AskState, SkipReason},
 };
 use serde::Serialize;
+use std::process::ExitCode;
 
-pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
+pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
     let client = &ctx.client;
     match cmd {
         AskCmd::Create {
@@ -21,8 +26,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
             preference,
             refund_address,
             from_balance,
+            wait,
+            follow,
         } => {
             ctx.signer()?;
+            if !wait && (follow.out.is_some() || follow.timeout.is_some()) {
+                anyhow::bail!("--out and --timeout apply to the wait for the proof: add --wait");
+            }
+            let input_bytes = inputs.len();
             let reward_units = ctx.payment(&reward).await?;
             // The next block's time: an idle node's latest block can be far behind the clock, and a
             // deadline counted from it would be shorter than asked for.
@@ -47,14 +58,19 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
             sent(
                 ctx,
                 format!(
-                    "ask {id} created in market {market} (reward {}, {preference}, deadline in {}s)",
+                    "ask {id} created in market {market} ({input_bytes} input bytes, reward {}, {preference}, \
+                     deadline in {}s)",
                     reward.0,
                     deadline.as_secs()
                 ),
-                serde_json::json!({ "ask": id, "market": market }),
+                serde_json::json!({ "ask": id, "market": market, "inputBytes": input_bytes }),
                 tx,
             );
+            if wait {
+                return wait_for(ctx, id, &follow).await;
+            }
         }
+        AskCmd::Wait { ask, follow } => return wait_for(ctx, ask, &follow).await,
         AskCmd::Status { ask } => {
             let info = client.ask(ask).await?;
             let now = client.block_timestamp().await?;
@@ -142,7 +158,153 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exit code of `ask wait` when the ask ended without a proof and its reward went back (or can go back).
+const EXIT_REFUNDED: u8 = 3;
+/// Exit code of `ask wait` when an IVS attested that the ask's inputs cannot be proven.
+const EXIT_INVALID_INPUTS: u8 = 4;
+/// Exit code of `ask wait` when `--timeout` passed first.
+const EXIT_TIMEOUT: u8 = 5;
+
+/// `ask wait`: follows `ask` to its end with progress on stderr, writes the proof, prints the outcome and returns
+/// the exit code that names it.
+async fn wait_for(ctx: &Ctx, ask: u64, args: &WaitArgs) -> anyhow::Result<ExitCode> {
+    let client = &ctx.client;
+    let token = ctx.token(client.deployment().payment_token).await?;
+    let out = ctx.out;
+    let on_update = |info: &AskInfo| out.note(&format!("ask {ask}: {}", progress(info, &token)));
+    let waited = client.wait_for_ask(ask, args.poll_interval, on_update);
+    let outcome = match args.timeout {
+        Some(limit) => match tokio::time::timeout(limit, waited).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let info = client.ask(ask).await?;
+                let value = serde_json::json!({
+                    "ask": ask,
+                    "outcome": "timeout",
+                    "state": info.state,
+                    "exitCode": EXIT_TIMEOUT,
+                });
+                ctx.out.print(&value, || {
+                    format!(
+                        "✗ ask {ask} is still {} after {}s (`kalypso ask wait {ask}` follows it again)",
+                        info.state,
+                        limit.as_secs()
+                    )
+                });
+                return Ok(ExitCode::from(EXIT_TIMEOUT));
+            }
+        },
+        None => waited.await,
+    }
+    .with_context(|| format!("cannot follow ask {ask}"))?;
+    let mut value = serde_json::json!({ "ask": ask, "outcome": outcome.as_str() });
+    let (human, code) = match &outcome {
+        AskOutcome::Completed(p) => {
+            let written = match &args.out {
+                Some(path) => {
+                    std::fs::write(path, &p.proof)
+                        .with_context(|| format!("cannot write the proof to {}", path.display()))?;
+                    value["proofFile"] = serde_json::json!(path);
+                    format!("written to {} ({} bytes)", path.display(), p.proof.len())
+                }
+                None => format!("{} ({} bytes)", p.proof, p.proof.len()),
+            };
+            value["generator"] = serde_json::json!(p.generator);
+            value["price"] = serde_json::json!(p.price.to_string());
+            value["refund"] = serde_json::json!(p.refund.to_string());
+            value["proof"] = serde_json::json!(p.proof);
+            (
+                format!(
+                    "✓ ask {ask} completed by {} at {} ({} refunded); proof {written}",
+                    p.generator,
+                    token.format(p.price),
+                    token.format(p.refund)
+                ),
+                0,
+            )
+        }
+        AskOutcome::InvalidInputs(s) => {
+            value["generator"] = serde_json::json!(s.generator);
+            value["ivsSigner"] = serde_json::json!(s.signer);
+            value["price"] = serde_json::json!(s.price.to_string());
+            value["refund"] = serde_json::json!(s.refund.to_string());
+            (
+                format!(
+                    "✗ ask {ask}: its inputs cannot be proven (attested by IVS signer {}); {} paid to generator \
+                     {}, {} refunded",
+                    s.signer,
+                    token.format(s.price),
+                    s.generator,
+                    token.format(s.refund)
+                ),
+                EXIT_INVALID_INPUTS,
+            )
+        }
+        AskOutcome::Refunded(event) => {
+            let how = match event {
+                Some(e) => {
+                    value["refunded"] = serde_json::json!(e.amount.to_string());
+                    value["cancelled"] = serde_json::json!(e.cancelled);
+                    value["refundAddress"] = serde_json::json!(e.refundAddress);
+                    format!(
+                        "{} {} to the balance of {} (`kalypso balance withdraw`)",
+                        if e.cancelled {
+                            "cancelled; refunded"
+                        } else {
+                            "ended without a proof; refunded"
+                        },
+                        token.format(e.amount),
+                        e.refundAddress
+                    )
+                }
+                None => "ended without a proof; its reward was refunded".into(),
+            };
+            (format!("✗ ask {ask} {how}"), EXIT_REFUNDED)
+        }
+        AskOutcome::Expired => (
+            format!(
+                "✗ ask {ask} expired unassigned: no generator can take it any more; `kalypso ask cancel {ask}` \
+                 refunds its reward"
+            ),
+            EXIT_REFUNDED,
+        ),
+    };
+    value["exitCode"] = serde_json::json!(code);
+    ctx.out.print(&value, || human);
+    Ok(ExitCode::from(code))
+}
+
+/// One progress line: where the ask stands.
+fn progress(info: &AskInfo, token: &Token) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let reopened = if info.reopens > 0 {
+        format!(
+            " (re-opened {} time(s) after missed or given-up tasks)",
+            info.reopens
+        )
+    } else {
+        String::new()
+    };
+    match (info.state, &info.task) {
+        (AskState::Created, _) => format!(
+            "open, waiting for a generator{reopened}; deadline {}",
+            relative(info.deadline, now)
+        ),
+        (AskState::Assigned, Some(t)) => format!(
+            "assigned to {} at {}; proof due {}{reopened} (a missed task deadline is slashed by a keeper, \
+             `kalypso task slash {}`, and the ask re-opens)",
+            t.generator,
+            token.format(t.price),
+            relative(t.task_deadline, now),
+            info.id
+        ),
+        (state, _) => format!("{state}"),
+    }
 }
 
 /// Which rule kept `generator` from taking `ask`, with the numbers that broke it (read from the chain; a

@@ -10,18 +10,22 @@ pub(super) async fn run(ctx: &Ctx, cmd: BalanceCmd) -> anyhow::Result<()> {
             let account = ctx.account_or_signer(account)?;
             let claimable = client.claimable(account).await?;
             let payout = client.payout(account).await?;
-            let pay = ctx.decimals(client.deployment().payment_token).await?;
-            let stake = ctx.decimals(client.deployment().staking_token).await?;
+            let pay = ctx.token(client.deployment().payment_token).await?;
+            let stake = ctx.token(client.deployment().staking_token).await?;
             let value = serde_json::json!({
                 "account": account,
                 "claimable": claimable.to_string(),
+                "claimableTokens": units(claimable, pay.decimals),
+                "paymentToken": pay.symbol,
                 "stakePayouts": payout.to_string(),
+                "stakePayoutsTokens": units(payout, stake.decimals),
+                "stakingToken": stake.symbol,
             });
             ctx.out.print(&value, || {
                 fields([
                     ("account", account.to_string()),
-                    ("claimable (payment token)", units(claimable, pay)),
-                    ("slashing payouts (staking token)", units(payout, stake)),
+                    ("claimable", pay.format(claimable)),
+                    ("slashing payouts", stake.format(payout)),
                 ])
             });
         }
@@ -43,31 +47,32 @@ pub(super) async fn run(ctx: &Ctx, cmd: BalanceCmd) -> anyhow::Result<()> {
         } => {
             let me = ctx.signer()?;
             let to = to.unwrap_or(me);
-            if payouts {
+            let (token, value, tx) = if payouts {
                 let value = match &amount {
                     Some(a) => ctx.staking(a).await?,
                     None => client.payout(me).await?,
                 };
                 let tx = client.withdraw_payout(to, value).await?;
-                sent(
-                    ctx,
-                    format!("withdrew {value} staking-token base units to {to}"),
-                    serde_json::json!({ "amount": value.to_string() }),
-                    tx,
-                );
+                (client.deployment().staking_token, value, tx)
             } else {
                 let value = match &amount {
                     Some(a) => ctx.payment(a).await?,
                     None => client.claimable(me).await?,
                 };
                 let tx = client.withdraw(to, value).await?;
-                sent(
-                    ctx,
-                    format!("withdrew {value} payment-token base units to {to}"),
-                    serde_json::json!({ "amount": value.to_string() }),
-                    tx,
-                );
-            }
+                (client.deployment().payment_token, value, tx)
+            };
+            let token = ctx.token(token).await?;
+            sent(
+                ctx,
+                format!("withdrew {} to {to}", token.format(value)),
+                serde_json::json!({
+                    "amount": value.to_string(),
+                    "amountTokens": units(value, token.decimals),
+                    "token": token.symbol,
+                }),
+                tx,
+            );
         }
     }
     Ok(())

@@ -337,6 +337,11 @@ pub(super) async fn market_prover(
     }))
 }
 
+/// Whether a market's metadata names a built-in circuit a generator derives its prover from.
+pub(super) fn names_builtin_circuit(metadata: &[u8]) -> bool {
+    circuit_of_metadata(metadata).is_some()
+}
+
 /// The circuit a market's metadata names: `{"name": "<circuit>-<size>", "kind": "groth16"}` as `kalypso deploy`
 /// writes it for `kalypso prover setup` files (keys from the default devnet seed), or `"mimc-chain-<rounds>"`
 /// for the committed fixture (keys from its own seed).

@@ -1,7 +1,14 @@
 //! `kalypso keys ...`.
 
 use super::sent;
-use crate::{context::Ctx, opts::KeysCmd, output::fields};
+use crate::{
+    context::{Ctx, signer},
+    opts::{GlobalArgs, KeysCmd, SecretKey},
+    output::{Output, fields},
+};
+use alloy::signers::local::PrivateKeySigner;
+use anyhow::Context as _;
+use std::path::Path;
 
 pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
     let client = &ctx.client;
@@ -13,6 +20,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                 fields([("Matching Engine signer", me.to_string())])
             });
         }
+        KeysCmd::PublicKey { .. } => unreachable!("needs no chain: handled before connecting"),
         KeysCmd::SetMatchingEngine { pubkey } => {
             ctx.signer()?;
             let tx = client.set_matching_engine_key(pubkey).await?;
@@ -40,4 +48,38 @@ pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `kalypso keys public-key`: the 64-byte public key (and address) of a private key from `from_env`, `key_file`
+/// or the signing key. Error messages name where the key was looked for, never its value.
+pub(super) fn public_key(
+    global: &GlobalArgs,
+    from_env: Option<&str>,
+    key_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let key: PrivateKeySigner = if let Some(var) = from_env {
+        let text = std::env::var(var).with_context(|| format!("{var} is not set"))?;
+        parse_key(&text).with_context(|| format!("{var} does not hold a private key"))?
+    } else if let Some(path) = key_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key file {}", path.display()))?;
+        parse_key(&text)
+            .with_context(|| format!("{} does not hold a private key", path.display()))?
+    } else {
+        signer(global)?.context(
+            "no key: pass --from-env VAR or --key-file FILE, or set KALYPSO_PRIVATE_KEY (or KALYPSO_KEYSTORE)",
+        )?
+    };
+    let public = key.public_key();
+    let value = serde_json::json!({ "publicKey": public, "address": key.address() });
+    Output::new(global.json).print(&value, || public.to_string());
+    Ok(())
+}
+
+/// A secp256k1 private key from hex text (0x optional, surrounding whitespace ignored).
+fn parse_key(text: &str) -> anyhow::Result<PrivateKeySigner> {
+    let hex: SecretKey = text.parse().map_err(anyhow::Error::msg)?;
+    hex.0
+        .parse()
+        .context("not a valid secp256k1 private key (zero or above the curve order)")
 }

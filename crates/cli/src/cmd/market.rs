@@ -104,9 +104,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
         }
         MarketCmd::Show { market } => {
             let m = client.market(market).await?;
+            let metadata = client.market_metadata(market).await?;
             let decimals = ctx.decimals(client.deployment().staking_token).await?;
             let now = client.block_timestamp().await?;
-            ctx.out.print(&json(&m), || {
+            let mut value = json(&m);
+            value["metadata"] = decoded_metadata(&metadata);
+            value["metadataHex"] = serde_json::json!(metadata);
+            ctx.out.print(&value, || {
                 fields([
                     ("market", m.id.to_string()),
                     ("creator", m.creator.to_string()),
@@ -127,6 +131,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
                     ("state", if m.frozen { "frozen" } else { "active" }.into()),
                     ("prover image", m.prover_image_id.to_string()),
                     ("IVS image", m.ivs_image_id.to_string()),
+                    ("metadata", metadata_text(&metadata)),
                 ])
             });
         }
@@ -162,10 +167,64 @@ fn json(m: &MarketInfo) -> serde_json::Value {
     })
 }
 
+/// A market's metadata for `--json`: the JSON document it holds, else its UTF-8 text, else `null` (binary: see
+/// `metadataHex`).
+fn decoded_metadata(metadata: &[u8]) -> serde_json::Value {
+    if metadata.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(metadata).unwrap_or_else(|_| {
+        std::str::from_utf8(metadata).map_or(serde_json::Value::Null, |text| text.into())
+    })
+}
+
+/// A market's metadata for the table: its text (JSON as written) when it is UTF-8 without control characters,
+/// else hex.
+fn metadata_text(metadata: &[u8]) -> String {
+    if metadata.is_empty() {
+        return "(none)".into();
+    }
+    match std::str::from_utf8(metadata) {
+        Ok(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => {
+            text.trim().to_owned()
+        }
+        _ => format!(
+            "{} ({} bytes, not UTF-8 text)",
+            Bytes::copy_from_slice(metadata),
+            metadata.len()
+        ),
+    }
+}
+
 fn fallback(m: &MarketInfo) -> String {
     if m.fallback_delay == 0 {
         "off".into()
     } else {
         format!("after {}s", m.fallback_delay)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_shown_decoded_when_it_can_be() {
+        let json = br#"{"name":"mimc-chain-64","kind":"groth16"}"#;
+        assert_eq!(decoded_metadata(json)["name"], "mimc-chain-64");
+        assert_eq!(
+            metadata_text(json),
+            r#"{"name":"mimc-chain-64","kind":"groth16"}"#
+        );
+        assert_eq!(decoded_metadata(b"my market"), "my market");
+        assert_eq!(metadata_text(b"my market"), "my market");
+        assert_eq!(decoded_metadata(&[0xff, 0x00]), serde_json::Value::Null);
+        assert_eq!(
+            metadata_text(&[0xff, 0x00]),
+            "0xff00 (2 bytes, not UTF-8 text)"
+        );
+        assert_eq!(metadata_text(&[0x01]), "0x01 (1 bytes, not UTF-8 text)");
+        assert_eq!(decoded_metadata(b""), serde_json::Value::Null);
+        assert_eq!(metadata_text(b""), "(none)");
     }
 }

@@ -15,7 +15,7 @@ mod task;
 
 use crate::{
     context::Ctx,
-    opts::{Cli, Command, GeneratorCmd},
+    opts::{Cli, Command, GeneratorCmd, KeysCmd},
     output::Output,
 };
 use alloy::primitives::{U256, utils::format_units};
@@ -34,6 +34,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ivs(cmd) => ivs::run(&cli.global, cmd).await?,
         Command::Devnet(args) => return devnet::run(&cli.global, args).await,
+        Command::Keys(KeysCmd::PublicKey { from_env, key_file }) => {
+            keys::public_key(&cli.global, from_env.as_deref(), key_file.as_deref())?;
+        }
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -42,12 +45,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Engine(_)
                 | Command::Ivs(_)
                 | Command::Devnet(_)
+                | Command::Keys(KeysCmd::PublicKey { .. })
                 | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }
                 Command::Market(cmd) => market::run(&ctx, cmd).await?,
                 Command::Generator(cmd) => generator::run(&ctx, cmd).await?,
-                Command::Ask(cmd) => ask::run(&ctx, cmd).await?,
+                Command::Ask(cmd) => return ask::run(&ctx, cmd).await,
                 Command::Task(cmd) => task::run(&ctx, cmd).await?,
                 Command::Keys(cmd) => keys::run(&ctx, cmd).await?,
                 Command::Balance(cmd) => balance::run(&ctx, cmd).await?,

@@ -8,6 +8,7 @@ use crate::{
 use anyhow::{Context as _, bail};
 use kalypso_provers::{
     CircuitSpec, Groth16Config, InputCheck, ProveRequest, Prover, ProverConfig, ProverInfo,
+    ProverKind,
     bench::{self, BenchmarkReport, QuoteSuggestion},
     hex0x,
     server::{self, GatewayOptions},
@@ -147,15 +148,7 @@ fn read_inputs(args: &InputsArgs) -> anyhow::Result<Vec<u8>> {
         .inputs_file
         .as_ref()
         .context("pass --inputs or --inputs-file")?;
-    let raw =
-        std::fs::read(path).with_context(|| format!("cannot read inputs {}", path.display()))?;
-    // Hex text (what `sample-inputs` and the command backend write), else raw bytes.
-    match std::str::from_utf8(&raw).map(str::trim) {
-        Ok(text) if text.starts_with("0x") || text.starts_with("0X") => hex0x::decode(text)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("{} starts with 0x but is not hex", path.display())),
-        _ => Ok(raw),
-    }
+    crate::parse::file_bytes(path).map_err(anyhow::Error::msg)
 }
 
 #[derive(Serialize)]
@@ -378,6 +371,7 @@ pub(super) struct BenchmarkOutput {
     pub(super) prover: ProverInfo,
     pub(super) warmup: u32,
     pub(super) report: BenchmarkReport,
+    pub(super) threads_per_proof: ThreadsPerProof,
     pub(super) suggestion: QuoteSuggestion,
 }
 
@@ -433,7 +427,16 @@ pub(super) async fn measure(
                         took.as_secs_f64()
                     ));
                 };
-                Ok(bench::run(prover.as_ref(), &request, 0, runs, &mut on_run)?)
+                // A command's proofs run in child processes: their CPU time per wall-clock second is the
+                // number of cores one proof keeps busy.
+                let cpu_before = children_cpu();
+                let started = Instant::now();
+                let report = bench::run(prover.as_ref(), &request, 0, runs, &mut on_run)?;
+                let wall = started.elapsed();
+                let cpu = cpu_before
+                    .zip(children_cpu())
+                    .map(|(a, b)| b.saturating_sub(a));
+                Ok((report, cpu.map(|cpu| (cpu, wall))))
             })
             .await
             .context("the benchmark failed")?;
@@ -447,8 +450,28 @@ pub(super) async fn measure(
                 .await
                 .context("the benchmark failed")?;
             spinner.finish_and_clear();
-            report
+            (report, None)
         }
+    };
+    let (mut report, child_usage) = report;
+    let threads = match (report.threads, info.kind, child_usage) {
+        (Some(_), _, _) => ThreadsPerProof::Configured,
+        (None, ProverKind::Command, Some((cpu, wall))) if !wall.is_zero() => {
+            let busy = cpu.as_secs_f64() / wall.as_secs_f64();
+            report.threads = Some((busy.round() as u64).max(1));
+            ThreadsPerProof::Measured {
+                child_cpu_secs: cpu.as_secs_f64(),
+                wall_secs: wall.as_secs_f64(),
+            }
+        }
+        (None, ProverKind::Webhook, _) => ThreadsPerProof::Assumed {
+            why: "the gateway proves on its own machine; its threads are not visible from here"
+                .into(),
+        },
+        (None, _, _) => ThreadsPerProof::Assumed {
+            why: "the backend does not report its threads and its CPU time could not be measured"
+                .into(),
+        },
     };
     let suggestion =
         bench::suggest_quote(&report, safety_factor, margin, report.threads.unwrap_or(1));
@@ -456,8 +479,76 @@ pub(super) async fn measure(
         prover: info,
         warmup,
         report,
+        threads_per_proof: threads,
         suggestion,
     })
+}
+
+/// Where a benchmark's threads per proof (and so the suggested computePerProof) come from.
+#[derive(Debug, Serialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "source"
+)]
+pub(super) enum ThreadsPerProof {
+    /// The backend's configuration (`--threads`, or all cores for the built-in prover).
+    Configured,
+    /// The command's CPU time over the wall-clock time of the timed runs, rounded (at least 1).
+    Measured {
+        /// CPU seconds (user + system) the command's processes used in the timed runs.
+        child_cpu_secs: f64,
+        /// Wall-clock seconds of the timed runs.
+        wall_secs: f64,
+    },
+    /// Unknown: 1 is assumed.
+    Assumed {
+        /// Why it is unknown.
+        why: String,
+    },
+}
+
+/// User + system CPU time of this process's terminated, waited-for children (and theirs), or `None` where it
+/// cannot be read.
+fn children_cpu() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        // SAFETY: `getrusage` only writes the `rusage` it is given, which lives for the call; an all-zero
+        // `rusage` is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage) };
+        if rc != 0 {
+            return None;
+        }
+        let time = |t: libc::timeval| {
+            Duration::from_secs(u64::try_from(t.tv_sec).ok()?)
+                .checked_add(Duration::from_micros(u64::try_from(t.tv_usec).ok()?))
+        };
+        time(usage.ru_utime)?.checked_add(time(usage.ru_stime)?)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Threads per proof and where the figure comes from.
+fn threads_text(threads: Option<u64>, source: &ThreadsPerProof) -> String {
+    let n = threads.unwrap_or(1);
+    match source {
+        ThreadsPerProof::Configured => format!("{n} (configured)"),
+        ThreadsPerProof::Measured {
+            child_cpu_secs,
+            wall_secs,
+        } => format!(
+            "{n} (measured: the command used {child_cpu_secs:.2} CPU-seconds in {wall_secs:.2}s of proving, \
+             {:.1} cores busy)",
+            child_cpu_secs / wall_secs
+        ),
+        ThreadsPerProof::Assumed { why } => {
+            format!("{n} assumed ({why}; pass the real figure as --compute-per-proof)")
+        }
+    }
 }
 
 /// The table of a benchmark and the `generator join` line it suggests (for `market` when known).
@@ -472,8 +563,7 @@ pub(super) fn human_benchmark(b: &BenchmarkOutput, market: Option<u64>) -> Strin
     rows.extend([
         (
             "threads per proof",
-            r.threads
-                .map_or_else(|| "unknown".into(), |t| t.to_string()),
+            threads_text(r.threads, &b.threads_per_proof),
         ),
         ("runs", format!("{} (+{} warm-up)", r.runs, b.warmup)),
         ("p50", secs(r.p50_ms)),

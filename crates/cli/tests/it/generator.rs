@@ -5,10 +5,7 @@
 use super::Cli;
 use kalypso_test_utils::{Chain, Groth16Fixture};
 use predicates::prelude::*;
-use std::{
-    process::{Child, Stdio},
-    time::{Duration, Instant},
-};
+use std::process::{Child, Stdio};
 
 /// A child process killed on drop.
 struct Service(Child);
@@ -138,32 +135,56 @@ fn engine_and_generator_node_prove_a_cli_ask() {
         "0x{}",
         alloy::hex::encode(Groth16Fixture::load().inputs.as_ref())
     );
-    cli.as_account(&chain, 2)
+    // The requester waits for the proof: `ask create --wait` follows the ask until the node's proof lands
+    // and writes it out.
+    let proof_file = dir.join("proof.bin");
+    let output = cli
+        .as_account(&chain, 2)
         .args([
-            "ask", "create", "--market", "1", "--inputs", &inputs, "--reward", "2",
+            "ask",
+            "create",
+            "--market",
+            "1",
+            "--inputs",
+            &inputs,
+            "--reward",
+            "2",
+            "--wait",
+            "--timeout",
+            "3m",
+            "--poll-interval",
+            "1s",
+            "--json",
+            "--out",
         ])
-        .assert()
-        .success();
-    let started = Instant::now();
-    loop {
-        let output = cli
-            .as_account(&chain, 2)
-            .args(["ask", "status", "1", "--json"])
-            .output()
-            .expect("status runs");
-        let status: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-        if status["state"] == "COMPLETED" {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "ask not proven in 90 s: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+        .arg(&proof_file)
+        .output()
+        .expect("ask create --wait runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // Progress goes to stderr; how many steps it shows depends on how fast the node proves, but the last one
+    // is always the completion.
+    assert!(stderr.trim_end().ends_with("ask 1: completed"), "{stderr}");
+    // Two JSON documents: the creation, then the outcome.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let outcome: serde_json::Value = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<serde_json::Value>()
+        .last()
+        .expect("an outcome")
+        .expect("JSON");
+    assert_eq!(outcome["outcome"], "completed", "{stdout}");
+    assert_eq!(outcome["exitCode"], 0);
+    let proof = std::fs::read(&proof_file).expect("proof written");
+    assert!(!proof.is_empty());
     cli.as_account(&chain, 2)
         .args(["ask", "proof", "1"])
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("0x"));
+        .stdout(predicate::str::contains(alloy::hex::encode_prefixed(
+            &proof,
+        )));
+    assert_eq!(
+        outcome["proof"].as_str(),
+        Some(alloy::hex::encode_prefixed(&proof).as_str())
+    );
 }

@@ -128,6 +128,24 @@ fn bad_arguments_name_the_field_and_the_fix() {
     .stderr(predicate::str::contains("'200' has no unit"));
 }
 
+/// Logs written to a pipe (or a file) are plain text: no ANSI colour codes, `NO_COLOR` or not.
+#[test]
+fn logs_to_a_pipe_have_no_colours() {
+    for no_color in [None, Some("1")] {
+        let mut cmd = Command::cargo_bin("kalypso").expect("binary built");
+        cmd.env("KALYPSO_LOG", "debug").env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        cmd.args(["market", "list", "--rpc-url", "http://127.0.0.1:1"])
+            .assert()
+            .failure()
+            .stderr(
+                predicate::str::contains("DEBUG").and(predicate::str::contains("\u{1b}[").not()),
+            );
+    }
+}
+
 /// `kalypso devnet` refuses bad options before it starts anything, and says what was missing.
 #[test]
 fn devnet_checks_its_options_first() {
@@ -348,6 +366,84 @@ fn full_flow_against_anvil() {
         .stdout(predicate::str::contains("\"claimable\": \"5000000\""));
 }
 
+/// `kalypso deploy` works from any directory (the sample fixture is built in), `market show` prints the
+/// market's metadata, and a custom verifier artifact's market is named after the artifact, not the fixture.
+#[test]
+fn deploy_anywhere_and_show_the_metadata() {
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let outside = |cmd: &mut Command| {
+        cmd.current_dir(elsewhere.path())
+            .env_remove("KALYPSO_DEPLOYMENT");
+    };
+    let mut deploy = cli.as_account(&chain, 0);
+    outside(&mut deploy);
+    deploy.args(["deploy"]).assert().success();
+    assert!(
+        elsewhere
+            .path()
+            .join("contracts/deployments/31337.json")
+            .exists()
+    );
+    let mut show = cli.as_account(&chain, 0);
+    outside(&mut show);
+    show.args(["market", "show", "1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r#""name":"mimc-chain-64""#));
+    let mut show = cli.as_account(&chain, 0);
+    outside(&mut show);
+    let out = show
+        .args(["market", "show", "1", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["metadata"]["name"], "mimc-chain-64");
+    assert_eq!(json["metadata"]["kind"], "groth16");
+    assert!(
+        json["metadataHex"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("0x7b"))
+    );
+
+    // A second deployment whose sample market is a custom artifact (the fixture's key, no circuit fields).
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("contracts/test/fixtures/groth16_mimc.json"))
+            .expect("fixture"),
+    )
+    .expect("json");
+    let custom = elsewhere.path().join("poseidon.vk.json");
+    let artifact = serde_json::json!({
+        "numInputs": fixture["numInputs"],
+        "vk": fixture["vk"],
+        "inputs": fixture["inputs"],
+        "proof": fixture["proof"],
+    });
+    std::fs::write(&custom, artifact.to_string()).expect("write artifact");
+    let second = elsewhere.path().join("second.json");
+    let mut deploy = cli.as_account(&chain, 0);
+    outside(&mut deploy);
+    deploy
+        .args(["deploy", "--sample-market"])
+        .arg(&custom)
+        .arg("--out")
+        .arg(&second)
+        .assert()
+        .success();
+    let mut show = cli.as_account(&chain, 0);
+    outside(&mut show);
+    show.env("KALYPSO_DEPLOYMENT", &second)
+        .args(["market", "show", "1"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(r#""name":"poseidon""#)
+                .and(predicate::str::contains("mimc-chain").not()),
+        );
+}
+
 #[test]
 fn missing_deployment_says_how_to_get_one() {
     let chain = Chain::spawn();
@@ -442,7 +538,43 @@ async fn proof_slash_and_payouts() {
         .args(["deploy"])
         .assert()
         .success();
+    // The Matching Engine's public key, printed from its private key (never the private key itself).
     let pubkey = alloy::hex::encode_prefixed(me.public_key().as_slice());
+    let secret = alloy::hex::encode(me.to_bytes());
+    let me_address = me.address().to_string();
+    let mut cmd = cli.as_account(&chain, 3);
+    cmd.env("ME_KEY", format!("0x{secret}\n"))
+        .args(["keys", "public-key", "--from-env", "ME_KEY"])
+        .assert()
+        .success()
+        .stdout(predicate::eq(format!("{pubkey}\n")));
+    let key_file = cli.deployment.with_file_name("me.key");
+    std::fs::write(&key_file, &secret).expect("write key file");
+    cli.as_account(&chain, 0)
+        .args(["keys", "public-key", "--json", "--key-file"])
+        .arg(&key_file)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains(&pubkey)
+                .and(predicate::function(move |out: &str| {
+                    out.to_lowercase().contains(&me_address.to_lowercase())
+                }))
+                .and(predicate::str::contains(&secret).not()),
+        );
+    cli.as_account(&chain, 0)
+        .args(["keys", "public-key"])
+        .assert()
+        .success()
+        .stdout(predicate::eq(format!("{pubkey}\n")));
+    let mut cmd = cli.as_account(&chain, 0);
+    cmd.env("ME_KEY", "0x1234")
+        .args(["keys", "public-key", "--from-env", "ME_KEY"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "ME_KEY does not hold a private key",
+        ));
     cli.as_account(&chain, 0)
         .args(["keys", "set-matching-engine", &pubkey])
         .assert()
@@ -572,14 +704,26 @@ async fn proof_slash_and_payouts() {
         .stdout(predicate::str::contains(
             "\"stakePayouts\": \"5000000000000000000\"",
         ));
+    // Withdrawals print tokens with their symbol, like `balance show`; --json has the base units too.
+    cli.as_account(&chain, 2)
+        .args(["balance", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("5 tPOND"));
     cli.as_account(&chain, 2)
         .args(["balance", "withdraw", "--payouts"])
         .assert()
-        .success();
+        .success()
+        .stdout(predicate::str::contains("withdrew 5 tPOND to"));
     cli.as_account(&chain, 2)
-        .args(["balance", "withdraw"])
+        .args(["balance", "withdraw", "--json"])
         .assert()
-        .success();
+        .success()
+        .stdout(
+            predicate::str::contains("\"token\": \"tUSDC\"")
+                .and(predicate::str::contains("\"amountTokens\": \"8\""))
+                .and(predicate::str::contains("\"amount\": \"8000000\"")),
+        );
     cli.as_account(&chain, 2)
         .args(["balance", "show", "--json"])
         .assert()
@@ -588,4 +732,221 @@ async fn proof_slash_and_payouts() {
             predicate::str::contains("\"claimable\": \"0\"")
                 .and(predicate::str::contains("\"stakePayouts\": \"0\"")),
         );
+}
+
+/// `kalypso ask wait` follows an ask to its end and says how it ended, in its exit code and output: a proof
+/// (written to --out), a cancellation, an expiry, inputs an IVS attested invalid, and a timeout. The Matching
+/// Engine's assignments and the generator's settlements come from the SDK; the proof is the fixture's real one.
+#[tokio::test(flavor = "multi_thread")]
+async fn ask_wait_names_how_the_ask_ended() {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::{Bytes, U256},
+        providers::{Provider, ProviderBuilder},
+    };
+    use kalypso_sdk::{Deployment, Kalypso, primitives::eip712::Assignment};
+    use std::io::BufRead as _;
+
+    let chain = Chain::spawn();
+    let cli = Cli::new(&chain);
+    let dir = cli.deployment.parent().expect("temp dir").to_owned();
+    cli.as_account(&chain, 0)
+        .args(["deploy"])
+        .assert()
+        .success();
+    let me = alloy::hex::encode_prefixed(chain.account(0).public_key().as_slice());
+    let ivs = alloy::hex::encode_prefixed(chain.account(4).public_key().as_slice());
+    for (account, args) in [
+        (0, vec!["keys", "set-matching-engine", me.as_str()]),
+        (0, vec!["keys", "add-ivs", "1", ivs.as_str()]),
+        (1, vec!["faucet"]),
+        (2, vec!["faucet"]),
+        (1, vec!["generator", "register", "--compute", "4"]),
+        (1, vec!["generator", "stake", "100"]),
+        (
+            1,
+            vec![
+                "generator",
+                "join",
+                "1",
+                "--price",
+                "1",
+                "--max-proof-time",
+                "60s",
+            ],
+        ),
+    ] {
+        cli.as_account(&chain, account)
+            .args(args)
+            .assert()
+            .success();
+    }
+    let fixture = kalypso_test_utils::Groth16Fixture::load();
+    let inputs = alloy::hex::encode_prefixed(&fixture.inputs);
+    // Asks 1 (proven), 2 (cancelled), 3 (expires), 4 (invalid inputs), 5 (still open at the timeout).
+    for deadline in ["1h", "1h", "2m", "1h", "1h"] {
+        cli.as_account(&chain, 2)
+            .args([
+                "ask",
+                "create",
+                "--market",
+                "1",
+                "--inputs",
+                &inputs,
+                "--reward",
+                "5",
+                "--deadline",
+                deadline,
+            ])
+            .assert()
+            .success();
+    }
+
+    let mut wallet = EthereumWallet::new(chain.account(0));
+    wallet.register_signer(chain.account(1));
+    let provider = ProviderBuilder::new()
+        .wallet(wallet)
+        .connect_http(chain.anvil.endpoint_url())
+        .erased();
+    let deployment = Deployment::load(&cli.deployment).expect("deployment");
+    let engine = Kalypso::new(
+        provider.clone(),
+        deployment.clone(),
+        chain.account(0).address(),
+    );
+    let generator_address = chain.account(1).address();
+    let generator = Kalypso::new(provider.clone(), deployment, generator_address);
+    let assign = |ask: u64| Assignment {
+        askId: U256::from(ask),
+        generator: generator_address,
+        maxPrice: U256::MAX,
+        maxProofTime: U256::MAX,
+        acl: Bytes::new(),
+    };
+
+    // Ask 1: a waiter started while the ask is open sees it assigned and proven, and writes the proof.
+    let proof_file = dir.join("proof.bin");
+    let waiter = cli.as_account(&chain, 2);
+    let mut child = std::process::Command::new(waiter.get_program());
+    child
+        .args(["ask", "wait", "1", "--poll-interval", "1s", "--out"])
+        .arg(&proof_file)
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in waiter.get_envs() {
+        match v {
+            Some(v) => child.env(k, v),
+            None => child.env_remove(k),
+        };
+    }
+    let mut child = child.spawn().expect("kalypso ask wait starts");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("progress line");
+    assert!(
+        first.starts_with("ask 1: open, waiting for a generator"),
+        "{first}"
+    );
+    engine.assign_task(&assign(1)).await.expect("assign");
+    generator
+        .submit_proof(1, fixture.inputs.clone(), fixture.proof.clone())
+        .await
+        .expect("proof");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("stderr");
+    let output = child.wait_with_output().expect("waiter ends");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{first}{rest}");
+    assert!(stdout.contains("✓ ask 1 completed by"), "{stdout}");
+    assert!(stdout.contains("at 1 tUSDC (4 tUSDC refunded)"), "{stdout}");
+    assert_eq!(
+        std::fs::read(&proof_file).expect("proof written"),
+        fixture.proof.to_vec()
+    );
+
+    // Ask 2: cancelled by the requester.
+    cli.as_account(&chain, 2)
+        .args(["ask", "cancel", "2"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "2"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "✗ ask 2 cancelled; refunded 5 tUSDC",
+        ));
+
+    // Ask 4: assigned, then settled with the IVS key's attestation that its inputs cannot be proven.
+    engine.assign_task(&assign(4)).await.expect("assign");
+    let hash = engine.ask(4).await.expect("ask 4").inputs_hash;
+    let signature = engine
+        .sign_invalid_input(&chain.account(4), 1, 4, hash)
+        .await
+        .expect("sign");
+    generator
+        .submit_invalid_input_attestation(4, signature)
+        .await
+        .expect("attestation");
+    let output = cli
+        .as_account(&chain, 2)
+        .args(["ask", "wait", "4", "--json"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(4));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(result["outcome"], "invalid-inputs");
+    assert_eq!(result["exitCode"], 4);
+    assert_eq!(
+        result["ivsSigner"].as_str().map(str::to_lowercase),
+        Some(chain.account(4).address().to_string().to_lowercase())
+    );
+
+    // Ask 5: still open when --timeout passes.
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "5", "--timeout", "1s", "--json"])
+        .assert()
+        .code(5)
+        .stdout(
+            predicate::str::contains("\"outcome\": \"timeout\"")
+                .and(predicate::str::contains("\"state\": \"CREATED\"")),
+        );
+
+    // Ask 3: its deadline passes unassigned: expired (refundable), then refunded.
+    let _: serde_json::Value = provider
+        .raw_request("evm_increaseTime".into(), (180u64,))
+        .await
+        .expect("warp");
+    let _: serde_json::Value = provider
+        .raw_request("evm_mine".into(), ())
+        .await
+        .expect("mine");
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "3"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("✗ ask 3 expired unassigned"));
+    cli.as_account(&chain, 3)
+        .args(["ask", "cancel", "3"])
+        .assert()
+        .success();
+    cli.as_account(&chain, 2)
+        .args(["ask", "wait", "3", "--json"])
+        .assert()
+        .code(3)
+        .stdout(
+            predicate::str::contains("\"outcome\": \"refunded\"")
+                .and(predicate::str::contains("\"cancelled\": false")),
+        );
+
+    // --out without --wait is refused, not ignored.
+    cli.as_account(&chain, 2)
+        .args([
+            "ask", "create", "--market", "1", "--inputs", &inputs, "--reward", "5", "--out",
+            "p.bin",
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("add --wait"));
 }

@@ -314,6 +314,56 @@ fn command_backend_runs_kalypso_itself() {
     assert_eq!(proved["prover"]["kind"], "command");
     let proof = hex_field(&proved, "proof");
     assert!(keys.verify_submission(&inputs, &proof).expect("parses"));
+
+    // Its benchmark measures the threads per proof from the child's CPU time instead of reporting "unknown".
+    let bench = json(
+        kalypso()
+            .args([
+                "prover",
+                "benchmark",
+                "--runs",
+                "1",
+                "--warmup",
+                "0",
+                "--config",
+            ])
+            .arg(&config)
+            .args(["--inputs", &hex0x::encode(&inputs)]),
+    );
+    let threads = &bench["threadsPerProof"];
+    assert_eq!(threads["source"], "measured", "{bench}");
+    assert!(
+        threads["childCpuSecs"].as_f64().is_some_and(|s| s > 0.0),
+        "{bench}"
+    );
+    assert!(
+        threads["wallSecs"].as_f64().is_some_and(|s| s > 0.0),
+        "{bench}"
+    );
+    let measured = bench["report"]["threads"].as_u64().expect("threads set");
+    assert!(measured >= 1);
+    assert_eq!(
+        bench["suggestion"]["computePerProof"].as_u64(),
+        Some(measured)
+    );
+    kalypso()
+        .args([
+            "prover",
+            "benchmark",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--config",
+        ])
+        .arg(&config)
+        .args(["--inputs", &hex0x::encode(&inputs)])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("(measured: the command used")
+                .and(predicate::str::contains("unknown").not()),
+        );
 }
 
 /// A `kalypso prover serve` process, killed on drop.
@@ -388,6 +438,12 @@ fn serve_exposes_a_built_in_prover_as_a_gateway() {
     );
     assert_eq!(bench["report"]["runs"], 2);
     assert_eq!(bench["prover"]["kind"], "webhook");
+    // The gateway's built-in prover reports its threads; where it does not, 1 is assumed and said so.
+    assert!(
+        ["configured", "assumed"]
+            .contains(&bench["threadsPerProof"]["source"].as_str().unwrap_or("")),
+        "{bench}"
+    );
     kalypso()
         .args([
             "prover",
@@ -423,6 +479,7 @@ fn benchmark_reports_percentiles_and_suggests_a_quote() {
     let p90 = report["p90Ms"].as_f64().expect("p90");
     assert!(p50 > 0.0 && p50 <= p90);
     assert_eq!(report["threads"], 1);
+    assert_eq!(bench["threadsPerProof"]["source"], "configured");
     let suggestion = &bench["suggestion"];
     assert_eq!(suggestion["computePerProof"], 1);
     // p90 × 2 + 30 s, rounded up.

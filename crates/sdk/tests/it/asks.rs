@@ -6,7 +6,7 @@ use kalypso_contracts::marketplace::ProofMarketplace::{
     ProofMarketplaceErrors, ProofMarketplaceEvents,
 };
 use kalypso_primitives::{AskState, Preference, SkipReason, eip712};
-use kalypso_sdk::{AskParams, ContractError, ProtocolEvent, TaskInfo};
+use kalypso_sdk::{AskOutcome, AskParams, ContractError, ProtocolEvent, TaskInfo};
 use std::time::Duration;
 
 use crate::{Env, SAMPLE_MARKET, USDC, pond, quote};
@@ -545,4 +545,109 @@ async fn a_generator_self_assigns_after_the_fallback_delay() {
         lost.contract_error().and_then(ContractError::skip_reason),
         Some(SkipReason::AskNotOpen)
     );
+}
+
+#[tokio::test]
+async fn wait_for_ask_follows_an_ask_to_its_outcome() {
+    let env = Env::new().await;
+    let g = env.onboard(env.generator, quote(USDC, 600)).await;
+    let requester = env.funded_requester(U256::from(10 * USDC)).await;
+    let proven = ask(&env, 5 * USDC, 3600).await;
+    let cancelled = ask(&env, 5 * USDC, 3600).await;
+    assert!(requester.ask_outcome(proven).await.unwrap().is_none());
+
+    // A waiter started while the ask is open reports each change and ends with the proof.
+    let (updates, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let client = env.client(env.requester);
+    let waiter = tokio::spawn(async move {
+        client
+            .wait_for_ask(proven, Duration::from_millis(50), move |a| {
+                let _ = updates.send(a.state);
+            })
+            .await
+    });
+    assert_eq!(seen.recv().await, Some(AskState::Created));
+    env.client(env.me.address())
+        .assign_task(&assignment(proven, &env, USDC, 600))
+        .await
+        .expect("assign");
+    g.submit_proof(
+        proven,
+        env.fixture.inputs.clone(),
+        env.fixture.proof.clone(),
+    )
+    .await
+    .expect("proof");
+    match waiter.await.expect("joins").expect("waits") {
+        AskOutcome::Completed(p) => {
+            assert_eq!(p.proof, env.fixture.proof);
+            assert_eq!(p.generator, env.generator);
+            assert_eq!(p.price, U256::from(USDC));
+        }
+        other => panic!("expected a proof, got {other:?}"),
+    }
+    let mut last = None;
+    while let Some(state) = seen.recv().await {
+        last = Some(state);
+    }
+    assert_eq!(last, Some(AskState::Completed));
+
+    // A cancelled ask ends refunded, with its refund event.
+    requester.cancel_ask(cancelled).await.expect("cancel");
+    match requester
+        .wait_for_ask(cancelled, Duration::from_millis(50), |_| {})
+        .await
+        .expect("waits")
+    {
+        AskOutcome::Refunded(Some(e)) => {
+            assert!(e.cancelled);
+            assert_eq!(e.amount, U256::from(5 * USDC));
+            assert_eq!(e.refundAddress, env.requester);
+        }
+        other => panic!("expected a refund, got {other:?}"),
+    }
+    assert_eq!(
+        requester
+            .ask_outcome(cancelled)
+            .await
+            .unwrap()
+            .map(|o| o.as_str()),
+        Some("refunded")
+    );
+}
+
+/// A node that cannot be reached does not end the wait: the ask is read again at the next poll.
+#[tokio::test]
+async fn wait_for_ask_rides_out_an_unreachable_node() {
+    use alloy::providers::ProviderBuilder;
+    let zero = alloy::primitives::Address::ZERO;
+    let deployment: kalypso_sdk::Deployment = serde_json::from_value(serde_json::json!({
+        "chainId": 31337,
+        "marketplace": zero,
+        "generatorRegistry": zero,
+        "keyRegistry": zero,
+        "attestationVerifier": zero,
+        "paymentToken": zero,
+        "stakingToken": zero,
+    }))
+    .expect("deployment");
+    let provider = ProviderBuilder::new()
+        .connect_http("http://127.0.0.1:1".parse().expect("url"))
+        .erased();
+    let client = kalypso_sdk::Kalypso::new(provider, deployment, zero);
+    // The read fails at once; the direct call says so, the wait keeps polling until the timeout.
+    let err = client.ask(1).await.expect_err("nothing listens on port 1");
+    assert!(
+        matches!(
+            err,
+            kalypso_sdk::Error::Contract(_) | kalypso_sdk::Error::Rpc(_)
+        ),
+        "{err:?}"
+    );
+    let waited = tokio::time::timeout(
+        Duration::from_millis(300),
+        client.wait_for_ask(1, Duration::from_millis(20), |_| {}),
+    )
+    .await;
+    assert!(waited.is_err(), "the wait ended: {waited:?}");
 }
