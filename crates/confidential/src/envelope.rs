@@ -48,6 +48,36 @@ pub const ACL_HEADER_LEN: usize = ACL_WRAPPED;
 /// Length of an acl (version 1).
 pub const ACL_LEN: usize = ACL_HEADER_LEN + DATA_KEY_LEN + TAG_LEN;
 
+/// Where a secret may be used: the ask it is sealed for. It is the ciphertext's associated data, so a
+/// ciphertext copied into another requester's ask (or another market or marketplace) does not decrypt:
+/// nobody can have a proof computed over someone else's secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Context {
+    /// Chain id of the marketplace.
+    pub chain_id: u64,
+    /// The `ProofMarketplace` proxy.
+    pub marketplace: Address,
+    /// The market the ask is created in.
+    pub market_id: u64,
+    /// The account that creates the ask (`msg.sender` of `createAsk`, the `requester` of `AskCreated`).
+    pub requester: Address,
+}
+
+impl Context {
+    /// Length of [`Context::encode`].
+    pub const ENCODED_LEN: usize = 32 + 20 + 32 + 20;
+
+    /// `chain_id (32, big-endian) ‖ marketplace (20) ‖ market_id (32, big-endian) ‖ requester (20)`.
+    pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
+        let mut out = [0u8; Self::ENCODED_LEN];
+        out[24..32].copy_from_slice(&self.chain_id.to_be_bytes());
+        out[32..52].copy_from_slice(self.marketplace.as_slice());
+        out[76..84].copy_from_slice(&self.market_id.to_be_bytes());
+        out[84..].copy_from_slice(self.requester.as_slice());
+        out
+    }
+}
+
 /// A sealed secret: the ciphertext and the acl that lets its recipient read it. Both are public (they go
 /// into the ask's `secret` and `acl`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,22 +95,23 @@ impl Sealed {
     }
 }
 
-/// Encrypts `secret` under a fresh data key and wraps the key to `recipient` (the Matching Engine's key),
-/// with the operating system's CSPRNG.
-pub fn seal(secret: &[u8], recipient: &PublicKey) -> Result<Sealed> {
-    seal_with_rng(secret, recipient, &mut rand_core::OsRng)
+/// Encrypts `secret` for the ask `context` under a fresh data key and wraps the key to `recipient` (the
+/// Matching Engine's key), with the operating system's CSPRNG.
+pub fn seal(secret: &[u8], context: &Context, recipient: &PublicKey) -> Result<Sealed> {
+    seal_with_rng(secret, context, recipient, &mut rand_core::OsRng)
 }
 
 /// [`seal`] with the randomness (data key, nonce, ephemeral key) drawn from `rng`.
 pub fn seal_with_rng(
     secret: &[u8],
+    context: &Context,
     recipient: &PublicKey,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Sealed> {
     let key = DataKey::random(rng);
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
-    let ciphertext = encrypt(secret, &key, nonce)?;
+    let ciphertext = encrypt(secret, &key, nonce, context)?;
     let acl = wrap(&key, commitment(&ciphertext), recipient, rng)?;
     Ok(Sealed { ciphertext, acl })
 }
@@ -119,9 +150,10 @@ pub fn rewrap_with_rng(
     wrap(&data_key, acl.commitment, recipient, rng)
 }
 
-/// Decrypts a sealed secret with the acl wrapped to `key`: checks that the acl belongs to this ciphertext
-/// and to this key, unwraps the data key, checks the key commitment and decrypts.
-pub fn open(ciphertext: &[u8], acl: &[u8], key: &SecretKey) -> Result<Secret> {
+/// Decrypts a sealed secret of the ask `context` with the acl wrapped to `key`: checks that the acl
+/// belongs to this ciphertext and to this key, unwraps the data key, checks the key commitment and
+/// decrypts.
+pub fn open(ciphertext: &[u8], acl: &[u8], context: &Context, key: &SecretKey) -> Result<Secret> {
     let acl = Acl::parse(acl)?;
     check_ciphertext_header(ciphertext)?;
     let actual = commitment(ciphertext);
@@ -132,18 +164,18 @@ pub fn open(ciphertext: &[u8], acl: &[u8], key: &SecretKey) -> Result<Secret> {
         });
     }
     let data_key = acl.unwrap(key)?;
-    decrypt(ciphertext, &data_key)
+    decrypt(ciphertext, &data_key, context)
 }
 
-/// Decrypts a ciphertext with its data key (checks the key commitment first).
-pub fn decrypt(ciphertext: &[u8], key: &DataKey) -> Result<Secret> {
+/// Decrypts a ciphertext of the ask `context` with its data key (checks the key commitment first).
+pub fn decrypt(ciphertext: &[u8], key: &DataKey, context: &Context) -> Result<Secret> {
     check_ciphertext_header(ciphertext)?;
     let (header, body) = ciphertext.split_at(CIPHERTEXT_HEADER_LEN);
     if header[1..1 + COMMITMENT_LEN] != key_commitment(key) {
         return Err(Error::CorruptCiphertext);
     }
     let nonce = &header[1 + COMMITMENT_LEN..];
-    let aad = [SECRET_AAD_DOMAIN, header].concat();
+    let aad = [SECRET_AAD_DOMAIN, header, &context.encode()].concat();
     let plaintext = aes(key.as_array())
         .decrypt(
             nonce.into(),
@@ -244,11 +276,13 @@ impl Acl {
             )
             .map(Zeroizing::new)
             .map_err(|_| Error::CorruptAcl)?;
-        let data_key: [u8; DATA_KEY_LEN] = data_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::CorruptAcl)?;
-        Ok(DataKey::from_array(Zeroizing::new(data_key)))
+        // The tag authenticated a 32-byte wrapped key, so decryption yields 32 bytes; checked anyway.
+        if data_key.len() != DATA_KEY_LEN {
+            return Err(Error::CorruptAcl);
+        }
+        let mut out = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        out.copy_from_slice(&data_key);
+        Ok(DataKey::from_array(out))
     }
 
     fn header(&self) -> [u8; ACL_HEADER_LEN] {
@@ -271,12 +305,17 @@ pub(crate) fn key_commitment(key: &DataKey) -> [u8; COMMITMENT_LEN] {
         .into()
 }
 
-pub(crate) fn encrypt(secret: &[u8], key: &DataKey, nonce: [u8; NONCE_LEN]) -> Result<Vec<u8>> {
+pub(crate) fn encrypt(
+    secret: &[u8],
+    key: &DataKey,
+    nonce: [u8; NONCE_LEN],
+    context: &Context,
+) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(CIPHERTEXT_MIN_LEN + secret.len());
     out.push(VERSION);
     out.extend_from_slice(&key_commitment(key));
     out.extend_from_slice(&nonce);
-    let aad = [SECRET_AAD_DOMAIN, &out].concat();
+    let aad = [SECRET_AAD_DOMAIN, &out, &context.encode()].concat();
     let body = aes(key.as_array())
         .encrypt(
             (&nonce).into(),
@@ -394,12 +433,19 @@ mod tests {
 
     use super::*;
 
+    const CONTEXT: Context = Context {
+        chain_id: 1,
+        marketplace: Address::repeat_byte(1),
+        market_id: 2,
+        requester: Address::repeat_byte(3),
+    };
+
     #[test]
     fn a_requester_wrapping_another_key_gives_a_corrupt_ciphertext() {
         let engine = SecretKey::random();
         let generator = SecretKey::random();
         let mut rng = rand_core::OsRng;
-        let sealed = seal(b"secret", &engine.public_key()).unwrap();
+        let sealed = seal(b"secret", &CONTEXT, &engine.public_key()).unwrap();
         // The acl commits to the ciphertext, but carries a key the ciphertext was not made with.
         let acl = wrap(
             &DataKey::random(&mut rng),
@@ -411,7 +457,7 @@ mod tests {
         // The engine re-wraps it (it cannot tell), the generator finds the ciphertext corrupt.
         let acl = rewrap(&acl, &engine, &generator.public_key()).unwrap();
         assert_eq!(
-            open(&sealed.ciphertext, &acl, &generator).unwrap_err(),
+            open(&sealed.ciphertext, &acl, &CONTEXT, &generator).unwrap_err(),
             Error::CorruptCiphertext
         );
     }
@@ -423,7 +469,7 @@ mod tests {
         let mut rng = rand_core::OsRng;
         let key = DataKey::random(&mut rng);
         let other = DataKey::random(&mut rng);
-        let mut ciphertext = encrypt(b"secret", &other, [0; NONCE_LEN]).unwrap();
+        let mut ciphertext = encrypt(b"secret", &other, [0; NONCE_LEN], &CONTEXT).unwrap();
         ciphertext[1..1 + COMMITMENT_LEN].copy_from_slice(&key_commitment(&key));
         let acl = wrap(
             &key,
@@ -433,7 +479,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            open(&ciphertext, &acl, &engine).unwrap_err(),
+            open(&ciphertext, &acl, &CONTEXT, &engine).unwrap_err(),
             Error::CorruptCiphertext
         );
     }

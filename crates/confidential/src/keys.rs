@@ -117,7 +117,9 @@ impl SecretKey {
 
     /// The 32 secret bytes, for storage in a keystore. Zeroized when the returned value is dropped.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        Zeroizing::new(self.0.to_bytes().into())
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&self.0.to_bytes());
+        out
     }
 
     /// The matching public key.

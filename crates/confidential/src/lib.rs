@@ -12,7 +12,7 @@ use std::fmt;
 use alloy::primitives::{Address, B256};
 
 pub use envelope::{
-    ACL_DOMAIN, ACL_HEADER_LEN, ACL_LEN, Acl, CIPHERTEXT_HEADER_LEN, CIPHERTEXT_MIN_LEN,
+    ACL_DOMAIN, ACL_HEADER_LEN, ACL_LEN, Acl, CIPHERTEXT_HEADER_LEN, CIPHERTEXT_MIN_LEN, Context,
     KEY_COMMITMENT_DOMAIN, SECRET_AAD_DOMAIN, SECRET_COMMITMENT_DOMAIN, Sealed, VERSION,
     commitment, decrypt, open, rewrap, rewrap_with_rng, seal, seal_with_rng, unwrap,
 };

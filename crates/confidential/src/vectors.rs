@@ -10,8 +10,10 @@ use k256::ecdh::diffie_hellman;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use alloy::primitives::address;
+
 use crate::{
-    DataKey, Error, PublicKey, SecretKey,
+    Context, DataKey, Error, PublicKey, SecretKey,
     envelope::{self, encrypt, key_commitment, wrap_key, wrap_with_ephemeral},
 };
 
@@ -42,6 +44,11 @@ struct Invalid {
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Vectors {
     description: String,
+    context_chain_id: u64,
+    context_marketplace: String,
+    context_market_id: u64,
+    context_requester: String,
+    context_encoded: String,
     plaintext: String,
     data_key: String,
     key_commitment: String,
@@ -52,6 +59,13 @@ struct Vectors {
     rewrapped_to_generator: Wrap,
     invalid: Vec<Invalid>,
 }
+
+const CONTEXT: Context = Context {
+    chain_id: 31337,
+    marketplace: address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+    market_id: 7,
+    requester: address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+};
 
 fn h(bytes: impl AsRef<[u8]>) -> String {
     hex::encode_prefixed(bytes)
@@ -106,7 +120,7 @@ fn generate() -> Vectors {
     let plaintext = b"kalypso confidential input: {\"witness\": 42}".to_vec();
     let data_key = DataKey::from_array(Zeroizing::new([0x42; 32]));
     let nonce = [0x24; 12];
-    let ciphertext = encrypt(&plaintext, &data_key, nonce).unwrap();
+    let ciphertext = encrypt(&plaintext, &data_key, nonce, &CONTEXT).unwrap();
     let commitment = envelope::commitment(&ciphertext);
     let engine = key(0xe1);
     let generator = key(0x9e);
@@ -115,8 +129,8 @@ fn generate() -> Vectors {
 
     let acl = hex::decode(&to_generator.acl).unwrap();
     let mut invalid = Vec::new();
-    let mut case = |description: &str, ciphertext: &[u8], acl: &[u8]| {
-        let error = match crate::open(ciphertext, acl, &generator) {
+    let mut case = |description: &str, ciphertext: &[u8], acl: &[u8], context: &Context| {
+        let error = match crate::open(ciphertext, acl, context, &generator) {
             Ok(_) => "none".to_string(),
             Err(e) => error_name(&e).to_string(),
         };
@@ -133,19 +147,34 @@ fn generate() -> Vectors {
         "ciphertext tag flipped (acl commits to the original)",
         &flipped,
         &acl,
+        &CONTEXT,
     );
     let mut bad_tag = acl.clone();
     *bad_tag.last_mut().unwrap() ^= 1;
-    case("acl tag flipped", &ciphertext, &bad_tag);
+    case("acl tag flipped", &ciphertext, &bad_tag, &CONTEXT);
     case(
         "acl wrapped to the Matching Engine, opened by the generator",
         &ciphertext,
         &hex::decode(&to_engine.acl).unwrap(),
+        &CONTEXT,
     );
-    case("acl truncated", &ciphertext, &acl[..acl.len() - 1]);
+    let mut other = CONTEXT;
+    other.requester = address!("0x3C44CdDdB6a900fa2b585c299e03d12FA4293BC5");
+    case(
+        "ciphertext opened for another requester (0x3C44CdDdB6a900fa2b585c299e03d12FA4293BC5)",
+        &ciphertext,
+        &acl,
+        &other,
+    );
+    case(
+        "acl truncated",
+        &ciphertext,
+        &acl[..acl.len() - 1],
+        &CONTEXT,
+    );
     let mut v2 = acl.clone();
     v2[0] = 2;
-    case("acl version 2", &ciphertext, &v2);
+    case("acl version 2", &ciphertext, &v2, &CONTEXT);
     // The requester wraps a key that is not the ciphertext's (its acl commits to the ciphertext).
     let other_key = DataKey::from_array(Zeroizing::new([0x43; 32]));
     let wrong_key_acl =
@@ -154,10 +183,16 @@ fn generate() -> Vectors {
         "acl carries another data key (requester's garbage)",
         &ciphertext,
         &wrong_key_acl,
+        &CONTEXT,
     );
 
     Vectors {
         description: "kalypso-confidential envelope v1: AES-256-GCM secret, ECIES (secp256k1 ECDH, HKDF-SHA256, AES-256-GCM) acl. All byte strings are hex; keys are 32-byte big-endian scalars and 64-byte x||y points.".into(),
+        context_chain_id: CONTEXT.chain_id,
+        context_marketplace: CONTEXT.marketplace.to_checksum(None),
+        context_market_id: CONTEXT.market_id,
+        context_requester: CONTEXT.requester.to_checksum(None),
+        context_encoded: h(CONTEXT.encode()),
         plaintext: h(&plaintext),
         data_key: h(data_key.as_array()),
         key_commitment: h(key_commitment(&data_key)),
@@ -215,7 +250,9 @@ fn vectors() {
         assert_eq!(secret.public_key(), public);
         let acl = hex::decode(&wrap.acl).unwrap();
         assert_eq!(
-            crate::open(&ciphertext, &acl, &secret).unwrap().expose(),
+            crate::open(&ciphertext, &acl, &CONTEXT, &secret)
+                .unwrap()
+                .expose(),
             plaintext
         );
     }
@@ -224,6 +261,7 @@ fn vectors() {
         "AclMismatch",
         "CorruptAcl",
         "WrongRecipient",
+        "CorruptCiphertext",
         "Truncated",
         "UnsupportedVersion",
         "CorruptCiphertext",

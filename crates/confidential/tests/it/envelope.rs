@@ -1,8 +1,16 @@
 //! Seal, re-wrap and open, and every specific failure.
 
+use alloy::primitives::Address;
 use kalypso_confidential::{
-    ACL_LEN, Acl, CIPHERTEXT_MIN_LEN, Error, Part, PublicKey, SecretKey, commitment, decrypt, open,
-    rewrap, seal, unwrap,
+    ACL_LEN, Acl, CIPHERTEXT_MIN_LEN, Context, Error, Part, PublicKey, SecretKey, commitment,
+    decrypt, open, rewrap, seal, unwrap,
+};
+
+const CONTEXT: Context = Context {
+    chain_id: 31337,
+    marketplace: Address::repeat_byte(0xaa),
+    market_id: 3,
+    requester: Address::repeat_byte(0x01),
 };
 
 struct Parties {
@@ -23,11 +31,11 @@ fn parties() -> Parties {
 fn requester_engine_generator_round_trip() {
     let p = parties();
     let secret = b"witness: 42, salt: 7".to_vec();
-    let sealed = seal(&secret, &p.engine.public_key()).unwrap();
+    let sealed = seal(&secret, &CONTEXT, &p.engine.public_key()).unwrap();
 
     // The engine can open what is wrapped to it, then re-wraps to the generator.
     assert_eq!(
-        open(&sealed.ciphertext, &sealed.acl, &p.engine)
+        open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &p.engine)
             .unwrap()
             .expose(),
         secret
@@ -42,17 +50,24 @@ fn requester_engine_generator_round_trip() {
     assert_eq!(parsed.to_bytes(), acl);
 
     assert_eq!(
-        open(&sealed.ciphertext, &acl, &p.generator)
+        open(&sealed.ciphertext, &acl, &CONTEXT, &p.generator)
             .unwrap()
             .expose(),
         secret
     );
     let key = unwrap(&acl, &p.generator).unwrap();
-    assert_eq!(decrypt(&sealed.ciphertext, &key).unwrap().expose(), secret);
+    assert_eq!(
+        decrypt(&sealed.ciphertext, &key, &CONTEXT)
+            .unwrap()
+            .expose(),
+        secret
+    );
     // The data key is the same one the engine unwraps.
     let engine_key = unwrap(&sealed.acl, &p.engine).unwrap();
     assert_eq!(
-        decrypt(&sealed.ciphertext, &engine_key).unwrap().expose(),
+        decrypt(&sealed.ciphertext, &engine_key, &CONTEXT)
+            .unwrap()
+            .expose(),
         secret
     );
 }
@@ -62,10 +77,10 @@ fn empty_and_large_secrets_round_trip() {
     let p = parties();
     for len in [0, 1, 15, 16, 17, 1 << 16] {
         let secret: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        let sealed = seal(&secret, &p.engine.public_key()).unwrap();
+        let sealed = seal(&secret, &CONTEXT, &p.engine.public_key()).unwrap();
         assert_eq!(sealed.ciphertext.len(), CIPHERTEXT_MIN_LEN + len);
         assert_eq!(
-            open(&sealed.ciphertext, &sealed.acl, &p.engine)
+            open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &p.engine)
                 .unwrap()
                 .expose(),
             secret
@@ -76,8 +91,8 @@ fn empty_and_large_secrets_round_trip() {
 #[test]
 fn sealing_twice_gives_unrelated_envelopes() {
     let p = parties();
-    let a = seal(b"same", &p.engine.public_key()).unwrap();
-    let b = seal(b"same", &p.engine.public_key()).unwrap();
+    let a = seal(b"same", &CONTEXT, &p.engine.public_key()).unwrap();
+    let b = seal(b"same", &CONTEXT, &p.engine.public_key()).unwrap();
     assert_ne!(a.ciphertext, b.ciphertext);
     assert_ne!(a.acl, b.acl);
     assert_ne!(a.commitment(), b.commitment());
@@ -86,14 +101,14 @@ fn sealing_twice_gives_unrelated_envelopes() {
 #[test]
 fn wrong_recipient_is_named() {
     let p = parties();
-    let sealed = seal(b"s", &p.engine.public_key()).unwrap();
+    let sealed = seal(b"s", &CONTEXT, &p.engine.public_key()).unwrap();
     let expected = Error::WrongRecipient {
         recipient: p.engine.public_key().address(),
         key: p.other.public_key().address(),
     };
     assert_eq!(unwrap(&sealed.acl, &p.other).unwrap_err(), expected);
     assert_eq!(
-        open(&sealed.ciphertext, &sealed.acl, &p.other).unwrap_err(),
+        open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &p.other).unwrap_err(),
         expected
     );
     assert_eq!(
@@ -107,7 +122,7 @@ fn a_recipient_address_swapped_in_does_not_unwrap() {
     // Rewriting the recipient field to another key's address does not let that key in: the field is
     // authenticated, and the wrap key is derived for the original recipient.
     let p = parties();
-    let sealed = seal(b"s", &p.engine.public_key()).unwrap();
+    let sealed = seal(b"s", &CONTEXT, &p.engine.public_key()).unwrap();
     let mut acl = sealed.acl.clone();
     acl[33..53].copy_from_slice(p.other.public_key().address().as_slice());
     assert_eq!(unwrap(&acl, &p.other).unwrap_err(), Error::CorruptAcl);
@@ -116,11 +131,11 @@ fn a_recipient_address_swapped_in_does_not_unwrap() {
 #[test]
 fn every_flipped_acl_byte_is_rejected() {
     let p = parties();
-    let sealed = seal(b"secret", &p.engine.public_key()).unwrap();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     for i in 0..sealed.acl.len() {
         let mut acl = sealed.acl.clone();
         acl[i] ^= 0x01;
-        let err = open(&sealed.ciphertext, &acl, &p.engine).unwrap_err();
+        let err = open(&sealed.ciphertext, &acl, &CONTEXT, &p.engine).unwrap_err();
         let expected = match i {
             0 => matches!(
                 err,
@@ -140,13 +155,13 @@ fn every_flipped_acl_byte_is_rejected() {
 #[test]
 fn every_flipped_ciphertext_byte_is_rejected() {
     let p = parties();
-    let sealed = seal(b"secret", &p.engine.public_key()).unwrap();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     let key = unwrap(&sealed.acl, &p.engine).unwrap();
     for i in 0..sealed.ciphertext.len() {
         let mut ciphertext = sealed.ciphertext.clone();
         ciphertext[i] ^= 0x80;
         // With the acl: the commitment no longer matches.
-        let err = open(&ciphertext, &sealed.acl, &p.engine).unwrap_err();
+        let err = open(&ciphertext, &sealed.acl, &CONTEXT, &p.engine).unwrap_err();
         if i == 0 {
             assert!(
                 matches!(
@@ -167,7 +182,7 @@ fn every_flipped_ciphertext_byte_is_rejected() {
         // With the key alone: the key commitment or the tag fails.
         if i > 0 {
             assert_eq!(
-                decrypt(&ciphertext, &key).unwrap_err(),
+                decrypt(&ciphertext, &key, &CONTEXT).unwrap_err(),
                 Error::CorruptCiphertext,
                 "byte {i}"
             );
@@ -180,11 +195,11 @@ fn an_acl_of_another_ask_is_a_mismatch_not_a_corrupt_ciphertext() {
     // An engine that puts one ask's acl into another ask's assignment must not make the generator blame
     // the requester: the acl commits to its ciphertext.
     let p = parties();
-    let first = seal(b"first", &p.engine.public_key()).unwrap();
-    let second = seal(b"second", &p.engine.public_key()).unwrap();
+    let first = seal(b"first", &CONTEXT, &p.engine.public_key()).unwrap();
+    let second = seal(b"second", &CONTEXT, &p.engine.public_key()).unwrap();
     let acl = rewrap(&first.acl, &p.engine, &p.generator.public_key()).unwrap();
     assert_eq!(
-        open(&second.ciphertext, &acl, &p.generator).unwrap_err(),
+        open(&second.ciphertext, &acl, &CONTEXT, &p.generator).unwrap_err(),
         Error::AclMismatch {
             acl: first.commitment(),
             ciphertext: commitment(&second.ciphertext)
@@ -193,15 +208,56 @@ fn an_acl_of_another_ask_is_a_mismatch_not_a_corrupt_ciphertext() {
     // With the data key alone, the other ciphertext fails the key commitment.
     let key = unwrap(&acl, &p.generator).unwrap();
     assert_eq!(
-        decrypt(&second.ciphertext, &key).unwrap_err(),
+        decrypt(&second.ciphertext, &key, &CONTEXT).unwrap_err(),
         Error::CorruptCiphertext
+    );
+}
+
+#[test]
+fn a_ciphertext_copied_into_another_ask_does_not_decrypt() {
+    // Someone copies a requester's ciphertext and acl into an ask of their own (or of another market,
+    // marketplace or chain): the engine re-wraps the key, but the enclave cannot decrypt, so no proof over
+    // the copied secret is ever made.
+    let p = parties();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
+    let acl = rewrap(&sealed.acl, &p.engine, &p.generator.public_key()).unwrap();
+    let copies = [
+        Context {
+            requester: Address::repeat_byte(0x02),
+            ..CONTEXT
+        },
+        Context {
+            market_id: 4,
+            ..CONTEXT
+        },
+        Context {
+            marketplace: Address::repeat_byte(0xbb),
+            ..CONTEXT
+        },
+        Context {
+            chain_id: 1,
+            ..CONTEXT
+        },
+    ];
+    for context in copies {
+        assert_eq!(
+            open(&sealed.ciphertext, &acl, &context, &p.generator).unwrap_err(),
+            Error::CorruptCiphertext,
+            "{context:?}"
+        );
+    }
+    assert_eq!(
+        open(&sealed.ciphertext, &acl, &CONTEXT, &p.generator)
+            .unwrap()
+            .expose(),
+        b"secret"
     );
 }
 
 #[test]
 fn truncated_and_overlong_inputs() {
     let p = parties();
-    let sealed = seal(b"secret", &p.engine.public_key()).unwrap();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     assert_eq!(
         unwrap(&[], &p.engine).unwrap_err(),
         Error::Truncated {
@@ -228,6 +284,7 @@ fn truncated_and_overlong_inputs() {
         open(
             &sealed.ciphertext[..CIPHERTEXT_MIN_LEN - 1],
             &sealed.acl,
+            &CONTEXT,
             &p.engine
         )
         .unwrap_err(),
@@ -238,7 +295,7 @@ fn truncated_and_overlong_inputs() {
         }
     );
     assert_eq!(
-        open(&[], &sealed.acl, &p.engine).unwrap_err(),
+        open(&[], &sealed.acl, &CONTEXT, &p.engine).unwrap_err(),
         Error::Truncated {
             part: Part::Ciphertext,
             len: 0,
@@ -248,7 +305,7 @@ fn truncated_and_overlong_inputs() {
     // A truncated body (still above the minimum) changes the commitment.
     let cut = &sealed.ciphertext[..sealed.ciphertext.len() - 1];
     assert!(matches!(
-        open(cut, &sealed.acl, &p.engine).unwrap_err(),
+        open(cut, &sealed.acl, &CONTEXT, &p.engine).unwrap_err(),
         Error::AclMismatch { .. }
     ));
 }
@@ -256,7 +313,7 @@ fn truncated_and_overlong_inputs() {
 #[test]
 fn unknown_versions_are_named() {
     let p = parties();
-    let sealed = seal(b"secret", &p.engine.public_key()).unwrap();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     let mut acl = sealed.acl.clone();
     acl[0] = 2;
     assert_eq!(
@@ -270,7 +327,7 @@ fn unknown_versions_are_named() {
     ciphertext[0] = 0xff;
     let key = unwrap(&sealed.acl, &p.engine).unwrap();
     assert_eq!(
-        decrypt(&ciphertext, &key).unwrap_err(),
+        decrypt(&ciphertext, &key, &CONTEXT).unwrap_err(),
         Error::UnsupportedVersion {
             part: Part::Ciphertext,
             version: 0xff
@@ -333,8 +390,8 @@ fn key_addresses_are_ethereum_addresses() {
 fn debug_output_never_shows_secrets() {
     let p = parties();
     let plaintext = b"TOP-SECRET-PLAINTEXT".to_vec();
-    let sealed = seal(&plaintext, &p.engine.public_key()).unwrap();
-    let secret = open(&sealed.ciphertext, &sealed.acl, &p.engine).unwrap();
+    let sealed = seal(&plaintext, &CONTEXT, &p.engine.public_key()).unwrap();
+    let secret = open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &p.engine).unwrap();
     let data_key = unwrap(&sealed.acl, &p.engine).unwrap();
     let engine_bytes = alloy::hex::encode(p.engine.to_bytes().as_slice());
 

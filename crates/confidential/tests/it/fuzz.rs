@@ -1,10 +1,20 @@
 //! Arbitrary and mutated bytes never panic and never open.
 
-use kalypso_confidential::{Acl, PublicKey, SecretKey, decrypt, nitro, open, rewrap, seal, unwrap};
+use alloy::primitives::Address;
+use kalypso_confidential::{
+    Acl, Context, PublicKey, SecretKey, decrypt, nitro, open, rewrap, seal, unwrap,
+};
 use proptest::prelude::*;
 
 const DOCUMENT: &[u8] = include_bytes!("../fixtures/nitro-attestation.cose");
 const DOCUMENT_TIME_MS: u64 = 1_736_179_625_472;
+
+const CONTEXT: Context = Context {
+    chain_id: 1,
+    marketplace: Address::repeat_byte(0xaa),
+    market_id: 0,
+    requester: Address::repeat_byte(0x01),
+};
 
 fn engine() -> SecretKey {
     SecretKey::from_bytes(&[7u8; 32]).expect("7…7 is a valid scalar")
@@ -20,8 +30,8 @@ proptest! {
         let key = engine();
         prop_assert!(unwrap(&acl, &key).is_err());
         prop_assert!(rewrap(&acl, &key, &key.public_key()).is_err());
-        let sealed = seal(b"s", &key.public_key()).unwrap();
-        prop_assert!(open(&sealed.ciphertext, &acl, &key).is_err());
+        let sealed = seal(b"s", &CONTEXT, &key.public_key()).unwrap();
+        prop_assert!(open(&sealed.ciphertext, &acl, &CONTEXT, &key).is_err());
         let _ = Acl::parse(&acl);
     }
 
@@ -30,10 +40,10 @@ proptest! {
         let mut ciphertext = bytes;
         if let Some(b) = ciphertext.first_mut() { *b = first; }
         let key = engine();
-        let sealed = seal(b"s", &key.public_key()).unwrap();
-        prop_assert!(open(&ciphertext, &sealed.acl, &key).is_err());
+        let sealed = seal(b"s", &CONTEXT, &key.public_key()).unwrap();
+        prop_assert!(open(&ciphertext, &sealed.acl, &CONTEXT, &key).is_err());
         let data_key = unwrap(&sealed.acl, &key).unwrap();
-        prop_assert!(decrypt(&ciphertext, &data_key).is_err());
+        prop_assert!(decrypt(&ciphertext, &data_key, &CONTEXT).is_err());
     }
 
     #[test]
@@ -50,14 +60,14 @@ proptest! {
         mask in 1u8..,
     ) {
         let key = engine();
-        let sealed = seal(&secret, &key.public_key()).unwrap();
-        let opened = open(&sealed.ciphertext, &sealed.acl, &key).unwrap();
+        let sealed = seal(&secret, &CONTEXT, &key.public_key()).unwrap();
+        let opened = open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &key).unwrap();
         prop_assert_eq!(opened.expose(), &secret[..]);
         let (mut ciphertext, mut acl) = (sealed.ciphertext, sealed.acl);
         let target = if in_acl { &mut acl } else { &mut ciphertext };
         let i = position % target.len();
         target[i] ^= mask;
-        prop_assert!(open(&ciphertext, &acl, &key).is_err());
+        prop_assert!(open(&ciphertext, &acl, &CONTEXT, &key).is_err());
     }
 
     #[test]
