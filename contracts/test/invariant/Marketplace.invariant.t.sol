@@ -17,9 +17,10 @@ import {StdUtils} from "forge-std/StdUtils.sol";
 /// their replays and cancellations, the self-assignment fallback, proofs, IVS attestations, discards, keeper
 /// slashes, re-opens up to `MAX_REOPENS`, quotes, stake and unstake, payouts), recording in ghost variables what
 /// each call was expected to do and what it did.
-/// @dev Every action bounds its inputs so it cannot revert unexpectedly (`fail_on_revert`); try/catch and low-level
-/// calls appear only where a revert is the outcome being checked, and an unexpected outcome is counted in a ghost
-/// the invariants require to stay zero.
+/// @dev Every action bounds its inputs so it cannot revert unexpectedly (`fail_on_revert`): a revert fails the run
+/// with the contract's own error. Low-level calls and try/catch appear only where a revert is the outcome being
+/// checked; an unexpected outcome there is counted in a ghost the invariants require to stay zero. Lifecycle
+/// actions create or assign an ask when none is in the state they need, so short runs still reach deep states.
 contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
     /// Actors and fixtures of a run.
     struct Config {
