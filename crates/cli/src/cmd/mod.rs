@@ -11,6 +11,7 @@ mod ivs;
 mod keys;
 mod market;
 mod prover;
+mod sim;
 mod task;
 
 use crate::{
@@ -23,6 +24,8 @@ use kalypso_sdk::TxSummary;
 use serde::Serialize;
 use std::process::ExitCode;
 
+pub(crate) use sim::SimCmd;
+
 /// Runs one command and returns the process exit code (`prover check` exits 1 for invalid inputs).
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -34,6 +37,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ivs(cmd) => ivs::run(&cli.global, cmd).await?,
         Command::Devnet(args) => return devnet::run(&cli.global, args).await,
+        Command::Sim(cmd) => return sim::run(Output::new(cli.global.json), cmd).await,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -42,6 +46,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Engine(_)
                 | Command::Ivs(_)
                 | Command::Devnet(_)
+                | Command::Sim(_)
                 | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }
