@@ -47,6 +47,9 @@ impl Mechanism for Rotation {
     fn round(&mut self, core: &mut Core<'_>) {
         let now = core.now;
         let keys: Vec<(u64, u32)> = self.waiting.iter().copied().collect();
+        // Markets whose scan window found no generator with free compute and stake this round: the window
+        // only moves on an assignment, so every later ask of that market would scan the same window in vain.
+        let mut exhausted = vec![false; self.next.len()];
         for key in keys {
             let ask = key.1;
             let a = core.world.asks[ask as usize];
@@ -54,15 +57,23 @@ impl Mechanism for Rotation {
                 self.waiting.remove(&key);
                 continue;
             }
+            if exhausted[a.market as usize] {
+                continue;
+            }
             let market = &core.world.markets[a.market as usize];
             let n = market.members.len();
             let start = self.next[a.market as usize];
             let excluded = self.excluded.get(&ask);
             let mut chosen = None;
+            let mut any_free = false;
             for i in 0..self.scan.min(n) {
                 let pos = (start + i) % n;
                 let g = market.members[pos];
-                if excluded.is_some_and(|x| x.contains(&g)) || !core.fits(g, a.market, true) {
+                if !core.fits(g, a.market, true) {
+                    continue;
+                }
+                any_free = true;
+                if excluded.is_some_and(|x| x.contains(&g)) {
                     continue;
                 }
                 if core
@@ -74,7 +85,10 @@ impl Mechanism for Rotation {
                     break;
                 }
             }
-            let Some((pos, g)) = chosen else { continue };
+            let Some((pos, g)) = chosen else {
+                exhausted[a.market as usize] = !any_free;
+                continue;
+            };
             self.next[a.market as usize] = (pos + 1) % n;
             self.waiting.remove(&key);
             let Some(offer) = core.world.offer(g, a.market).copied() else {
