@@ -273,6 +273,15 @@ impl<'w> Core<'w> {
         progress(total, total);
     }
 
+    /// Length of a round: the block time, or 1 s in continuous mode.
+    pub(crate) const fn tick_ms(&self) -> u64 {
+        if self.block_ms == 0 {
+            1000
+        } else {
+            self.block_ms
+        }
+    }
+
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
         self.queue.push(Reverse((at, self.seq, ev)));

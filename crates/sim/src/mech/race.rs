@@ -3,7 +3,8 @@
 //! work is thrown away (they stop when the winner's proof lands). No stake, no slashing: a failed race (no
 //! valid proof) is raced again by other free generators while the deadline allows. Racing every free generator
 //! of a 10k market on every ask would cost 10k proofs per ask; the race is limited to `race_max_racers`
-//! generators drawn at random among those that qualify.
+//! generators drawn at random among those that qualify. An ask that finds no racer is retried after 1, 2, 4, 8,
+//! then every 16 rounds.
 
 use crate::{
     core::{Core, Mechanism, Start},
@@ -19,6 +20,9 @@ pub(crate) struct Race {
     /// Per racing ask: racers still running, the winner's task (if any), the race number.
     racing: BTreeMap<u32, (u32, Option<u32>)>,
     races: BTreeMap<u32, u32>,
+    /// Asks that found no racer: (failed rounds, next round to try). Retried after 1, 2, 4, 8, then every 16
+    /// rounds, which bounds the simulator's cost when most generators are busy.
+    backoff: BTreeMap<u32, (u32, u64)>,
     max_racers: usize,
     order: u64,
 }
@@ -29,6 +33,7 @@ impl Race {
             waiting: BTreeSet::new(),
             racing: BTreeMap::new(),
             races: BTreeMap::new(),
+            backoff: BTreeMap::new(),
             max_racers,
             order: 0,
         }
@@ -49,15 +54,21 @@ impl Mechanism for Race {
         let now = core.now;
         let keys: Vec<(u64, u32)> = self.waiting.iter().copied().collect();
         let mut racers: Vec<u32> = Vec::with_capacity(self.max_racers);
+        // Markets found without any generator with free compute this round (their asks cannot be raced).
+        let mut full: Vec<Option<bool>> = vec![None; core.world.markets.len()];
         for key in keys {
             let ask = key.1;
             let a = core.world.asks[ask as usize];
             if a.deadline < now {
                 self.waiting.remove(&key);
+                self.backoff.remove(&ask);
                 continue;
             }
             let members = &core.world.markets[a.market as usize].members;
-            if members.is_empty() {
+            if members.is_empty() || full[a.market as usize] == Some(true) {
+                continue;
+            }
+            if self.backoff.get(&ask).is_some_and(|&(_, at)| at > now) {
                 continue;
             }
             let race = *self.races.entry(ask).or_insert(0) + 1;
@@ -88,9 +99,18 @@ impl Mechanism for Race {
                 }
             }
             if racers.is_empty() {
+                let tick = core.tick_ms();
+                let b = self.backoff.entry(ask).or_insert((0, now));
+                b.0 += 1;
+                b.1 = now + tick * (1u64 << b.0.min(5).saturating_sub(1));
+                // Checked once per market and round, only when a draw came back empty.
+                let m = a.market;
+                full[m as usize]
+                    .get_or_insert_with(|| !members.iter().any(|&g| core.fits(g, m, false)));
                 continue;
             }
             self.waiting.remove(&key);
+            self.backoff.remove(&ask);
             self.races.insert(ask, race);
             // Draw every racer's outcome; the earliest valid proof by the deadline wins and stops the others.
             let outs: Vec<_> = racers
