@@ -164,6 +164,9 @@ pub(crate) enum Command {
     /// otherwise); --keep leaves everything running. Keys are anvil's public dev keys: never use them
     /// on a real network.
     Devnet(DevnetArgs),
+    /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.
+    #[command(subcommand)]
+    Sim(crate::cmd::SimCmd),
     /// Mint the deployment's test tokens (devnets only: tUSDC / tPOND mint to anyone).
     Faucet {
         /// Amount of each token, in tokens.

@@ -11,6 +11,7 @@ mod ivs;
 mod keys;
 mod market;
 mod prover;
+mod sim;
 mod task;
 
 use crate::{
@@ -22,6 +23,8 @@ use alloy::primitives::{U256, utils::format_units};
 use kalypso_sdk::TxSummary;
 use serde::Serialize;
 use std::process::ExitCode;
+
+pub(crate) use sim::SimCmd;
 
 /// Runs one command and returns the process exit code (`prover check` exits 1 for invalid inputs).
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -37,6 +40,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(KeysCmd::PublicKey { from_env, key_file }) => {
             keys::public_key(&cli.global, from_env.as_deref(), key_file.as_deref())?;
         }
+        Command::Sim(cmd) => return sim::run(Output::new(cli.global.json), cmd).await,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -46,6 +50,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Ivs(_)
                 | Command::Devnet(_)
                 | Command::Keys(KeysCmd::PublicKey { .. })
+                | Command::Sim(_)
                 | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }

@@ -3,6 +3,7 @@
 mod audit;
 mod generator;
 mod prover;
+mod sim;
 
 use assert_cmd::Command;
 use kalypso_test_utils::{Chain, repo_root};
