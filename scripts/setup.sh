@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned toolchain into .tools/ (git-ignored): forge/anvil/cast 1.7.1, solc 0.8.30 (solcjs
-# behind a native-looking wrapper), OpenZeppelin 5 and forge-std, and Slither in a Python venv
+# behind a native-looking wrapper), OpenZeppelin 5 and forge-std, circom2 and snarkjs (circom circuits:
+# scripts/circom-circuit.sh and the tests that run `snarkjs groth16 verify`), and Slither in a Python venv
 # (.tools/slither-venv, pinned by toolchain/requirements-slither.txt). Idempotent: quick when already present.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
