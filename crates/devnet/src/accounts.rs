@@ -1,5 +1,5 @@
-//! Who is who on the devnet: anvil's ten well-known dev accounts (mnemonic "test test … junk"), one role
-//! each. These keys are public: never fund them on a real network.
+//! Who is who on the devnet: anvil's well-known dev accounts 0 to 12 (mnemonic "test test … junk"; anvil runs with
+//! `--accounts 13`), one role each. These keys are public: never fund them on a real network.
 
 use alloy::signers::local::PrivateKeySigner;
 
