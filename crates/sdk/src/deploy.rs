@@ -3,7 +3,7 @@
 //! hand-over of every role to the account configured for it (the deployer keeps none it is not named for).
 
 use alloy::{
-    primitives::{Address, Bytes, U256},
+    primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
     sol_types::SolCall,
 };
@@ -82,21 +82,35 @@ pub struct Roles {
 
 impl Roles {
     fn check(&self) -> Result<()> {
-        let named = [self.pauser, self.key_admin]
-            .into_iter()
-            .chain(match self.admin {
-                Admin::Account(account) => Some(account),
-                Admin::Timelock { .. } => None,
-            });
-        for account in named {
-            if account == Address::ZERO {
-                return Err(Error::InvalidArgument {
-                    what: "roles",
-                    reason: "a role holder is the zero address (the role would be lost)".into(),
-                });
-            }
+        let lost = |reason: &str| Error::InvalidArgument {
+            what: "roles",
+            reason: reason.into(),
+        };
+        if let Admin::Timelock { proposers, .. } = &self.admin
+            && (proposers.is_empty() || proposers.contains(&Address::ZERO))
+        {
+            return Err(lost(
+                "a timelock needs at least one proposer, none of them the zero address",
+            ));
+        }
+        let holders =
+            [RoleName::Admin, RoleName::Pauser, RoleName::KeyAdmin].map(|role| self.holder(role));
+        if holders.contains(&Some(Address::ZERO)) {
+            return Err(lost(
+                "a role holder is the zero address (the role would be lost)",
+            ));
         }
         Ok(())
+    }
+
+    /// Who receives `role`; `None` for the admin role when it goes to the timelock (deployed first).
+    const fn holder(&self, role: RoleName) -> Option<Address> {
+        match (role, &self.admin) {
+            (RoleName::Admin, Admin::Account(account)) => Some(*account),
+            (RoleName::Admin, Admin::Timelock { .. }) => None,
+            (RoleName::Pauser, _) => Some(self.pauser),
+            (RoleName::KeyAdmin, _) => Some(self.key_admin),
+        }
     }
 
     /// Every role held directly by `account` (tests and throwaway devnets).
@@ -194,14 +208,18 @@ pub async fn deploy_with_progress<P: Provider>(
     let params = config.params.to_abi()?;
     let deployer = config.deployer;
     config.roles.check()?;
-    let hand_over = HandOver::plan(&config.roles, deployer);
+    // Each grant to someone other than the deployer is a grant and a renounce.
+    let hand_over_steps = 2 * HAND_OVER
+        .iter()
+        .filter(|(_, role)| config.roles.holder(*role) != Some(deployer))
+        .count();
     let total = usize::from(config.payment_token.is_none())
         + usize::from(config.staking_token.is_none())
         + usize::from(matches!(config.roles.admin, Admin::Timelock { .. }))
         + 9 // four implementations, four proxies, the verifier factory
         + 3 // MARKETPLACE_ROLE, two market views
         + usize::from(config.matching_engine_key.is_some())
-        + hand_over.steps()
+        + hand_over_steps
         + if config.sample_market.is_some() { 2 } else { 0 };
     let mut d = Deployer {
         provider: &provider,
@@ -215,13 +233,6 @@ pub async fn deploy_with_progress<P: Provider>(
 
     let timelock = match &config.roles.admin {
         Admin::Timelock { proposers, delay } => {
-            if proposers.is_empty() || proposers.contains(&Address::ZERO) {
-                return Err(Error::InvalidArgument {
-                    what: "roles",
-                    reason: "a timelock needs at least one proposer, none of them the zero address"
-                        .into(),
-                });
-            }
             let call = TimelockController::deploy_builder(
                 &provider,
                 U256::from(*delay),
@@ -232,10 +243,6 @@ pub async fn deploy_with_progress<P: Provider>(
             Some(d.create(call, "TimelockController").await?)
         }
         Admin::Account(_) => None,
-    };
-    let final_admin = match &config.roles.admin {
-        Admin::Timelock { .. } => timelock.unwrap_or_default(),
-        Admin::Account(account) => *account,
     };
 
     let payment_token = match config.payment_token {
@@ -373,60 +380,32 @@ pub async fn deploy_with_progress<P: Provider>(
         .await?;
     }
 
-    // The hand-over, in ProtocolDeployer._handOver's order: grant each role to its holder, then renounce it.
-    let marketplace_view = ProofMarketplace::new(marketplace, &provider);
-    let key_admin_role = view(keys.KEY_ADMIN_ROLE(), Target::KeyRegistry).await?;
-    let key_pauser_role = view(keys.PAUSER_ROLE(), Target::KeyRegistry).await?;
-    let pauser_role = view(marketplace_view.PAUSER_ROLE(), Target::Marketplace).await?;
-    let admin_role = alloy::primitives::B256::ZERO;
-    let transfers = [
-        (
-            attestation_verifier,
-            Target::AttestationVerifier,
-            admin_role,
-            final_admin,
-        ),
-        (
-            generator_registry,
-            Target::Registry,
-            admin_role,
-            final_admin,
-        ),
-        (
-            key_registry,
-            Target::KeyRegistry,
-            key_admin_role,
-            config.roles.key_admin,
-        ),
-        (
-            key_registry,
-            Target::KeyRegistry,
-            key_pauser_role,
-            config.roles.pauser,
-        ),
-        (key_registry, Target::KeyRegistry, admin_role, final_admin),
-        (
-            marketplace,
-            Target::Marketplace,
-            pauser_role,
-            config.roles.pauser,
-        ),
-        (marketplace, Target::Marketplace, admin_role, final_admin),
-    ];
-    for (contract, target, role, holder) in transfers {
+    for (target, role) in HAND_OVER {
+        let holder = config
+            .roles
+            .holder(role)
+            .or(timelock)
+            .unwrap_or_else(|| unreachable!("a timelock was deployed for the admin role"));
         if holder == deployer {
             continue;
         }
+        let contract = match target {
+            Target::AttestationVerifier => attestation_verifier,
+            Target::Registry => generator_registry,
+            Target::KeyRegistry => key_registry,
+            _ => marketplace,
+        };
         // Every contract inherits AccessControl: the registry's binding encodes grantRole/renounceRole for all.
         let access = GeneratorRegistry::new(contract, &provider);
+        let id = role.id();
         d.call(
-            access.grantRole(role, holder),
+            access.grantRole(id, holder),
             target,
             "role granted to its holder",
         )
         .await?;
         d.call(
-            access.renounceRole(role, deployer),
+            access.renounceRole(id, deployer),
             target,
             "role renounced by the deployer",
         )
@@ -482,28 +461,38 @@ pub async fn deploy_with_progress<P: Provider>(
     Ok(deployment)
 }
 
-/// How many role transfers the hand-over makes: each role whose holder is not the deployer is granted, then
-/// renounced (two transactions).
-struct HandOver {
-    transfers: usize,
+/// A role the deployment hands over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RoleName {
+    /// `DEFAULT_ADMIN_ROLE`, to [`Roles::admin`].
+    Admin,
+    /// `PAUSER_ROLE`, to [`Roles::pauser`].
+    Pauser,
+    /// `KEY_ADMIN_ROLE`, to [`Roles::key_admin`].
+    KeyAdmin,
 }
 
-impl HandOver {
-    fn plan(roles: &Roles, deployer: Address) -> Self {
-        let admin_moves = match roles.admin {
-            Admin::Timelock { .. } => true,
-            Admin::Account(account) => account != deployer,
-        };
-        let transfers = 4 * usize::from(admin_moves) // admin role of the four upgradeable contracts
-            + 2 * usize::from(roles.pauser != deployer) // marketplace and key registry
-            + usize::from(roles.key_admin != deployer);
-        Self { transfers }
-    }
-
-    const fn steps(&self) -> usize {
-        2 * self.transfers
+impl RoleName {
+    /// The AccessControl role id (the contracts' `keccak256("<NAME>")` constants; the admin role is zero).
+    fn id(self) -> B256 {
+        match self {
+            Self::Admin => B256::ZERO,
+            Self::Pauser => keccak256("PAUSER_ROLE"),
+            Self::KeyAdmin => keccak256("KEY_ADMIN_ROLE"),
+        }
     }
 }
+
+/// `ProtocolDeployer._handOver`'s grants, in its order: the contract and the role its holder receives.
+const HAND_OVER: [(Target, RoleName); 7] = [
+    (Target::AttestationVerifier, RoleName::Admin),
+    (Target::Registry, RoleName::Admin),
+    (Target::KeyRegistry, RoleName::KeyAdmin),
+    (Target::KeyRegistry, RoleName::Pauser),
+    (Target::KeyRegistry, RoleName::Admin),
+    (Target::Marketplace, RoleName::Pauser),
+    (Target::Marketplace, RoleName::Admin),
+];
 
 /// Sends the deployment's transactions and counts its steps.
 struct Deployer<'a, P, F> {
