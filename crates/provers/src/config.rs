@@ -22,6 +22,20 @@
 //! check = ["my-prover", "check", "{input}"]
 //! timeout_secs = 600
 //! ```
+//!
+//! A circom circuit (snarkjs keys; [`backend::circom`](crate::backend::circom) documents the prover data),
+//! its public signals in `public.json` order:
+//!
+//! ```toml
+//! [prover]
+//! backend = "circom"
+//! wasm = "circuits/factors/fixture/factors.wasm"
+//! zkey = "circuits/factors/fixture/factors.zkey"
+//! public = [{ name = "n", source = "input" }]
+//! private_inputs = "json"        # the ask's words are followed by {"p": ..., "q": ...}
+//! sample = "circuits/factors/fixture/input.json"
+//! threads = 2
+//! ```
 
 use std::sync::Arc;
 
@@ -29,6 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     backend::{
+        circom::{CircomConfig, CircomProver},
         command::{CommandConfig, CommandProver},
         groth16::{Groth16Config, Groth16Prover},
         webhook::{WebhookConfig, WebhookProver},
@@ -43,6 +58,9 @@ pub enum ProverConfig {
     /// A built-in circuit proven in-process: `circuit`, `size`, optional `keys_dir`, `threads`,
     /// `setup_seed`.
     Groth16(Groth16Config),
+    /// A circom circuit with snarkjs keys proven in-process: `wasm`, `zkey`, `public`, optional
+    /// `private_inputs`, `threads`, `sample`.
+    Circom(CircomConfig),
     /// An external program per proof: `prove`, optional `check`, `timeout_secs`, `encoding`, ...
     Command(CommandConfig),
     /// A prover gateway over HTTP: `url`, optional `timeout_secs`, `bearer_token_env`.
@@ -50,12 +68,14 @@ pub enum ProverConfig {
 }
 
 impl ProverConfig {
-    /// Builds the backend: loads or makes Groth16 keys (cached per process), validates commands and URLs.
+    /// Builds the backend: loads or makes Groth16 keys and loads circom circuits (both cached per process),
+    /// validates commands and URLs.
     /// Nothing is contacted: a gateway that is down shows at the first call (or
     /// [`WebhookProver::health`]).
     pub fn build(&self) -> Result<Arc<dyn Prover>, ProverError> {
         Ok(match self {
             Self::Groth16(c) => Arc::new(Groth16Prover::from_config(c)?),
+            Self::Circom(c) => Arc::new(CircomProver::new(c)?),
             Self::Command(c) => Arc::new(CommandProver::new(c.clone())?),
             Self::Webhook(c) => Arc::new(WebhookProver::new(c)?),
         })
@@ -97,7 +117,26 @@ mod tests {
             webhook,
             ProverConfig::Webhook(crate::WebhookConfig::new("http://127.0.0.1:1"))
         );
-        for config in [groth16, command, webhook] {
+        let circom: ProverConfig = serde_json::from_str(
+            r#"{"backend":"circom","wasm":"c.wasm","zkey":"c.zkey","private_inputs":"json",
+                "public":[{"name":"y","source":"output"},{"name":"a[0]","source":"input"}]}"#,
+        )
+        .expect("circom config");
+        let ProverConfig::Circom(c) = &circom else {
+            panic!("wrong variant {circom:?}")
+        };
+        assert_eq!(
+            c.public,
+            [
+                crate::PublicSignal::output("y"),
+                crate::PublicSignal::input("a[0]")
+            ]
+        );
+        assert_eq!(
+            (c.private_inputs, c.threads, c.sample.as_ref()),
+            (crate::PrivateInputs::Json, None, None)
+        );
+        for config in [groth16, command, webhook, circom] {
             let json = serde_json::to_string(&config).expect("serializes");
             assert_eq!(
                 serde_json::from_str::<ProverConfig>(&json).expect("round trip"),
@@ -119,6 +158,15 @@ mod tests {
                 .contains("key_dir")
         );
         assert!(err(r#"{"backend":"groth16","circuit":"sha","size":8}"#).contains("sha"));
+        assert!(
+            err(r#"{"backend":"circom","wasm":"a","zkey":"b","public":[{"name":"x","source":"in"}]}"#)
+                .contains("unknown variant `in`")
+        );
+        assert!(
+            err(r#"{"backend":"circom","wasm":"a","zkey":"b","public":[],"private_inputs":"yes"}"#)
+                .contains("unknown variant `yes`")
+        );
+        assert!(err(r#"{"backend":"circom","wasm":"a","public":[]}"#).contains("zkey"));
 
         let build = |json: &str| {
             serde_json::from_str::<ProverConfig>(json)

@@ -156,6 +156,8 @@ impl InputCheck {
 pub enum ProverKind {
     /// A built-in Groth16 circuit proven in-process (arkworks, BN254).
     Groth16,
+    /// A circom circuit with snarkjs Groth16 keys proven in-process (kalypso-circom).
+    Circom,
     /// An external program run per proof.
     Command,
     /// A prover gateway reached over HTTP.
@@ -166,6 +168,7 @@ impl fmt::Display for ProverKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Groth16 => "groth16",
+            Self::Circom => "circom",
             Self::Command => "command",
             Self::Webhook => "webhook",
         })
@@ -176,11 +179,11 @@ impl fmt::Display for ProverKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProverInfo {
-    /// Human-readable name (`groth16/merkle-20`, the command's program, the gateway's URL).
+    /// Human-readable name (`groth16/merkle-20`, `circom/chain`, the command's program, the gateway's URL).
     pub name: String,
     /// Backend family.
     pub kind: ProverKind,
-    /// Circuit identifier (`mimc`, `merkle`).
+    /// Circuit identifier (`mimc`, `merkle`, a circom circuit's wasm stem).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit: Option<String>,
     /// The circuit's size parameter (MiMC rounds, Merkle depth).
