@@ -47,6 +47,8 @@ pub enum ProverConfig {
     Command(CommandConfig),
     /// A prover gateway over HTTP: `url`, optional `timeout_secs`, `bearer_token_env`.
     Webhook(WebhookConfig),
+    /// temp
+    Circom(crate::CircomConfig),
 }
 
 impl ProverConfig {
@@ -58,6 +60,7 @@ impl ProverConfig {
             Self::Groth16(c) => Arc::new(Groth16Prover::from_config(c)?),
             Self::Command(c) => Arc::new(CommandProver::new(c.clone())?),
             Self::Webhook(c) => Arc::new(WebhookProver::new(c)?),
+            Self::Circom(_) => return Err(crate::backend::circom::unsupported()),
         })
     }
 }

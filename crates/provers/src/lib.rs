@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use ark_bn254::{Bn254, Fr};
 pub use backend::{
+    circom::{CircomConfig, PrivateInputs, PublicSignal, SignalSource},
     command::{CommandConfig, CommandProver, IoEncoding},
     groth16::{Groth16Config, Groth16Prover},
     webhook::{WebhookConfig, WebhookProver},
