@@ -164,6 +164,11 @@ pub(crate) enum Command {
     /// otherwise); --keep leaves everything running. Keys are anvil's public dev keys: never use them
     /// on a real network.
     Devnet(DevnetArgs),
+    /// Circuit packages (no chain needed): bring your own circuit. A package is a directory with a
+    /// circuit.toml manifest, the verifying key, proving artifacts and a sample proof, every file hashed;
+    /// `market create --circuit DIR` turns one into a live market (docs/circuits.md).
+    #[command(subcommand)]
+    Circuit(crate::cmd::CircuitCmd),
     /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.
     #[command(subcommand)]
     Sim(crate::cmd::SimCmd),
@@ -225,12 +230,22 @@ pub(crate) enum MarketCmd {
         #[arg(long)]
         artifact: std::path::PathBuf,
     },
-    /// Create a market (pays the market creation cost).
+    /// Create a market (pays the market creation cost): for a circuit package (--circuit DIR: checked
+    /// offline, its verifier deployed, the market's metadata naming the package), or for a verifier deployed
+    /// before (--verifier).
     Create {
         /// The market's verifier: deployed by the protocol's verifier factory (`kalypso market
         /// deploy-verifier`).
-        #[arg(long, value_parser = parse::address)]
-        verifier: Address,
+        #[arg(long, value_parser = parse::address, required_unless_present = "circuit", conflicts_with = "circuit")]
+        verifier: Option<Address>,
+        /// A circuit package directory (`kalypso circuit init|check|pack`): checks it, deploys a verifier for its
+        /// key and creates the market with metadata carrying the package's name, hash and --url.
+        #[arg(long, value_name = "DIR", conflicts_with = "metadata")]
+        circuit: Option<PathBuf>,
+        /// Where generators and IVSs fetch the package (the directory holding circuit.toml: http(s)://, e.g.
+        /// `kalypso circuit serve`, or file://) [default: file:// of --circuit, for one machine].
+        #[arg(long, value_name = "URL", requires = "circuit")]
+        url: Option<String>,
         /// Staking-token amount a generator loses when it misses a deadline (locked per task).
         #[arg(long, value_parser = parse::amount)]
         slashing_penalty: parse::Amount,
@@ -356,6 +371,20 @@ pub(crate) struct MarketProverArgs {
     /// "groth16"`, `"command"` or `"webhook"` with its fields.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["circuit", "size"])]
     pub(crate) prover_config: Option<PathBuf>,
+}
+
+impl MarketProverArgs {
+    /// No flags: the prover the market's metadata names.
+    pub(crate) fn from_market() -> Self {
+        Self {
+            prover: BuiltinProver::Groth16,
+            circuit: None,
+            size: None,
+            keys: None,
+            threads: None,
+            prover_config: None,
+        }
+    }
 }
 
 /// Backends configurable by flags.
@@ -529,9 +558,11 @@ pub(crate) struct QuoteArgs {
     /// Price per proof, in payment tokens (`0.5`) or base units (`raw:500000`).
     #[arg(long, value_parser = parse::amount)]
     pub(crate) price: parse::Amount,
-    /// Longest time the generator commits to deliver a proof in (missing it is slashed).
+    /// Longest time the generator commits to deliver a proof in (missing it is slashed) [default: measured:
+    /// the market's prover (its circuit package, fetched and checked first, or its built-in circuit) is
+    /// benchmarked and the suggestion of `generator benchmark` is used].
     #[arg(long, value_parser = parse::duration)]
-    pub(crate) max_proof_time: Duration,
+    pub(crate) max_proof_time: Option<Duration>,
     /// Compute units one proof of this market occupies.
     #[arg(long, default_value_t = 1)]
     pub(crate) compute_per_proof: u64,

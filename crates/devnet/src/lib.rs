@@ -1,9 +1,10 @@
 //! The whole Kalypso marketplace on one machine, for the `kalypso devnet` demo and the end-to-end tests.
 //!
 //! [`Devnet::start`] starts anvil (1 s blocks, state kept in a file so it can be stopped and resumed),
-//! deploys the protocol with test tokens and two Groth16 markets ([`setup`]), then runs the matching engine
-//! (with a keeper account that slashes missed deadlines), the Merkle market's IVS and a node per generator
-//! as supervised `kalypso` child processes ([`process`]). [`Devnet::run_workload`] places a stream of asks
+//! deploys the protocol with test tokens and three Groth16 markets ([`setup`]: two built-in circuits and a
+//! circom circuit package), then runs the matching engine (with a keeper account that slashes missed
+//! deadlines), the Merkle market's IVS, a server of the circom package and a node per generator (each
+//! fetching the package) as supervised `kalypso` child processes ([`process`]). [`Devnet::run_workload`] places a stream of asks
 //! and follows each to its end ([`workload`]), giving a [`Report`].
 
 pub mod accounts;
@@ -17,7 +18,7 @@ pub mod workload;
 pub use accounts::Role;
 pub use progress::{Mode as ProgressMode, Progress};
 pub use report::{AskOutcome, Expected, Outcome, Report};
-pub use setup::{Circuits, DevnetMarket, GeneratorProfile, Provisioned};
+pub use setup::{Circuits, DevnetCircuit, DevnetMarket, GeneratorProfile, Provisioned};
 pub use workload::{AskPlan, demo_plan};
 
 use alloy::{
@@ -95,6 +96,8 @@ pub struct Devnet {
     pub engine_url: String,
     /// The IVS of the Merkle market.
     pub ivs_url: String,
+    /// The circuit package server (`kalypso circuit serve`): `GET /packages`.
+    pub packages_url: String,
     /// Status APIs of the generator nodes, by generator name.
     pub generator_urls: Vec<(String, String)>,
 }
@@ -133,12 +136,22 @@ impl Devnet {
                 (Some(tokio::sync::Mutex::new(anvil)), http, Some(ws))
             }
         };
+        // The circom market's package, served by hash to the generator nodes (they fetch and check it).
+        let package_dir = setup::write_chain_package(&config.dir)?;
+        let package_sha256 = kalypso_package::Package::open(&package_dir)?.sha256_hex();
+        let packages_port = free_port()?;
+        let packages_url = format!("http://127.0.0.1:{packages_port}");
+        let package = setup::PackageSource {
+            dir: package_dir.clone(),
+            url: format!("{packages_url}/packages/{package_sha256}/"),
+        };
         let provisioned = setup::provision(
             &rpc_url,
             &config.dir,
             config.circuits,
             &config.generators,
             config.fallback_delay,
+            Some(&package),
             |s| progress.step(s),
         )
         .await?;
@@ -164,6 +177,20 @@ impl Devnet {
             envs,
         };
         let path = |p: &str| config.dir.join(p).display().to_string();
+
+        services
+            .start(spec(
+                "packages".into(),
+                vec![
+                    "circuit".into(),
+                    "serve".into(),
+                    package_dir.display().to_string(),
+                    "--listen".into(),
+                    format!("127.0.0.1:{packages_port}"),
+                ],
+                Vec::new(),
+            ))
+            .await?;
 
         let engine_port = free_port()?;
         let mut args = vec![
@@ -193,7 +220,7 @@ impl Devnet {
         let merkle = provisioned
             .markets
             .iter()
-            .find(|m| m.spec.kind() == kalypso_provers::CircuitKind::Merkle)
+            .find(|m| m.circuit.is_merkle())
             .context("no Merkle market")?;
         let ivs_port = free_port()?;
         services
@@ -246,9 +273,10 @@ impl Devnet {
             if let Some(ws) = &ws_url {
                 args.extend(["--ws-url".into(), ws.clone()]);
             }
-            services
-                .start(spec(name, args, env(Role::Generator(i))))
-                .await?;
+            // Each node fetches the circom package into its own cache, as separate machines would.
+            let mut envs = env(Role::Generator(i));
+            envs.push(("KALYPSO_CACHE_DIR".into(), path(&format!("{name}-cache"))));
+            services.start(spec(name, args, envs)).await?;
             generator_urls.push((profile.name.clone(), format!("http://127.0.0.1:{port}")));
         }
         let watcher = services.watch(Duration::from_millis(500));
@@ -261,6 +289,7 @@ impl Devnet {
             watcher,
             engine_url,
             ivs_url,
+            packages_url,
             generator_urls,
         };
         devnet.wait_healthy(Duration::from_secs(60)).await?;
@@ -276,6 +305,10 @@ impl Devnet {
         let mut urls = vec![
             ("engine".to_owned(), format!("{}/health", self.engine_url)),
             ("ivs".to_owned(), format!("{}/health", self.ivs_url)),
+            (
+                "packages".to_owned(),
+                format!("{}/packages", self.packages_url),
+            ),
         ];
         for (name, url) in &self.generator_urls {
             urls.push((generator_service(name), format!("{url}/health")));

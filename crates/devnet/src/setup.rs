@@ -1,6 +1,7 @@
-//! The on-chain part of the devnet: the protocol with test tokens and the Matching Engine key, two Groth16
-//! markets (a MiMC hash chain and a Merkle membership proof, keys from the INSECURE seeded setup), the IVS key
-//! of the Merkle market, generators registered, staked and quoting, and a funded requester.
+//! The on-chain part of the devnet: the protocol with test tokens and the Matching Engine key, three Groth16
+//! markets (a MiMC hash chain and a Merkle membership proof with keys from the INSECURE seeded setup, and the
+//! circom chain circuit from its circuit package), the IVS key of the Merkle market, generators registered,
+//! staked and quoting, and a funded requester.
 
 use crate::accounts::Role;
 use alloy::{
@@ -10,12 +11,16 @@ use alloy::{
 };
 use anyhow::Context as _;
 use kalypso_contracts::TestToken;
-use kalypso_provers::{CircuitKind, CircuitSpec, setup::load_or_setup};
+use kalypso_provers::{CircuitKind, CircuitSpec, Fr, evm, setup::load_or_setup};
 use kalypso_sdk::{
-    Admin, DeployConfig, Deployment, Kalypso, MarketId, MarketParams, Quote, Roles, SampleMarket,
+    Admin, DeployConfig, Deployment, Kalypso, MarketId, MarketParams, MarketTerms, Quote, Roles,
+    SampleMarket,
 };
 use serde::Serialize;
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 /// The protocol's minimum fallback delay on a devnet (seconds): markets may let generators self-assign an ask
 /// the engine left unassigned this soon (production deployments keep minutes).
@@ -52,13 +57,96 @@ pub fn client(
 pub struct DevnetMarket {
     /// On-chain id.
     pub id: MarketId,
-    /// `mimc-64`, `merkle-8`: the metadata name generators build their prover from.
+    /// `mimc-64`, `merkle-8`, `chain-16`: the metadata name generators build their prover from.
     pub name: String,
     /// The circuit.
     #[serde(skip)]
-    pub spec: CircuitSpec,
+    pub circuit: DevnetCircuit,
     /// The market's verifier contract.
     pub verifier: Address,
+}
+
+/// The circuit of a devnet market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevnetCircuit {
+    /// A built-in circuit (keys from the INSECURE seeded setup).
+    Builtin(CircuitSpec),
+    /// The circom chain circuit's package ([`CHAIN_PACKAGE`]), fetched by the generators from the devnet's
+    /// package server.
+    CircomChain,
+}
+
+impl DevnetCircuit {
+    /// Valid prover data, different for each `i`.
+    pub fn sample_inputs(&self, i: u64) -> Vec<u8> {
+        match self {
+            Self::Builtin(spec) => spec.sample_inputs(i),
+            // x must be non-zero.
+            Self::CircomChain => evm::encode_inputs(&[Fr::from(i.saturating_add(2))]),
+        }
+    }
+
+    /// Whether this is the Merkle market (the one with an IVS).
+    pub fn is_merkle(&self) -> bool {
+        matches!(self, Self::Builtin(spec) if spec.kind() == CircuitKind::Merkle)
+    }
+}
+
+/// The circom chain circuit package (`circuits/chain/fixture`, 16 rounds, INSECURE setup), built into the
+/// binary so a devnet runs outside the checkout: `(file, bytes)`.
+pub const CHAIN_PACKAGE: [(&str, &[u8]); 8] = [
+    (
+        "circuit.toml",
+        include_bytes!("../../../circuits/chain/fixture/circuit.toml"),
+    ),
+    (
+        "chain.r1cs",
+        include_bytes!("../../../circuits/chain/fixture/chain.r1cs"),
+    ),
+    (
+        "chain.wasm",
+        include_bytes!("../../../circuits/chain/fixture/chain.wasm"),
+    ),
+    (
+        "chain.zkey",
+        include_bytes!("../../../circuits/chain/fixture/chain.zkey"),
+    ),
+    (
+        "input.json",
+        include_bytes!("../../../circuits/chain/fixture/input.json"),
+    ),
+    (
+        "proof.json",
+        include_bytes!("../../../circuits/chain/fixture/proof.json"),
+    ),
+    (
+        "public.json",
+        include_bytes!("../../../circuits/chain/fixture/public.json"),
+    ),
+    (
+        "verification_key.json",
+        include_bytes!("../../../circuits/chain/fixture/verification_key.json"),
+    ),
+];
+
+/// Writes [`CHAIN_PACKAGE`] to `dir/packages/chain-16` and returns the directory.
+pub fn write_chain_package(dir: &Path) -> anyhow::Result<PathBuf> {
+    let out = dir.join("packages").join("chain-16");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (file, bytes) in CHAIN_PACKAGE {
+        let path = out.join(file);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(out)
+}
+
+/// A circuit package market: the package's directory and the URL generators fetch it from.
+#[derive(Debug, Clone)]
+pub struct PackageSource {
+    /// The package.
+    pub dir: PathBuf,
+    /// Where it is served (`http://…/packages/<sha256>/`).
+    pub url: String,
 }
 
 /// A generator's part in the devnet.
@@ -128,7 +216,7 @@ impl GeneratorProfile {
 pub struct Provisioned {
     /// The deployment (also written to `dir/deployment.json`).
     pub deployment: Deployment,
-    /// The markets: MiMC chain first, Merkle second.
+    /// The markets: MiMC chain first, Merkle second, the circom package's third (when given).
     pub markets: Vec<DevnetMarket>,
     /// Payment-token decimals.
     pub payment_decimals: u8,
@@ -161,6 +249,7 @@ pub async fn provision(
     circuits: Circuits,
     generators: &[GeneratorProfile],
     fallback_delay: Duration,
+    package: Option<&PackageSource>,
     mut on_step: impl FnMut(&str),
 ) -> anyhow::Result<Provisioned> {
     let keys_dir = dir.join("keys");
@@ -219,7 +308,7 @@ pub async fn provision(
             .sample_market_id
             .context("the deployment made no sample market")?,
         name: specs[0].to_string(),
-        spec: specs[0],
+        circuit: DevnetCircuit::Builtin(specs[0]),
         verifier: deployment
             .sample_verifier
             .context("the deployment made no sample verifier")?,
@@ -252,7 +341,7 @@ pub async fn provision(
     markets.push(DevnetMarket {
         id: merkle_id,
         name: specs[1].to_string(),
-        spec: specs[1],
+        circuit: DevnetCircuit::Builtin(specs[1]),
         verifier,
     });
     admin_client
@@ -261,6 +350,34 @@ pub async fn provision(
             Bytes::copy_from_slice(Role::Ivs.signer().public_key().as_slice()),
         )
         .await?;
+
+    if let Some(source) = package {
+        on_step(
+            "creating the circom market from its circuit package (verifier for the package's key)",
+        );
+        let package = kalypso_package::Package::open(&source.dir)?;
+        mint(&admin_provider, deployment.payment_token, admin, cost).await?;
+        let created = admin_client
+            .create_package_market(
+                &package,
+                &source.url,
+                MarketTerms {
+                    slashing_penalty: sample.slashing_penalty,
+                    min_stake: sample.min_stake,
+                    fallback_delay: sample.fallback_delay,
+                    ..MarketTerms::default()
+                },
+                |_| {},
+            )
+            .await
+            .context("creating the circom package market")?;
+        markets.push(DevnetMarket {
+            id: created.market,
+            name: package.manifest().name.clone(),
+            circuit: DevnetCircuit::CircomChain,
+            verifier: created.verifier,
+        });
+    }
 
     let payment_decimals = TestToken::new(deployment.payment_token, &admin_provider)
         .decimals()

@@ -57,21 +57,20 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
                 } else {
                     Preference::Time
                 },
-                inputs: markets[market].spec.sample_inputs(i as u64).into(),
+                inputs: markets[market].circuit.sample_inputs(i as u64).into(),
                 reward: "5".into(),
                 deadline: Duration::from_secs(180),
                 expected: Expected::Proof,
             }
         })
         .collect();
-    if let Some(merkle) = markets
-        .iter()
-        .position(|m| m.spec.kind() == kalypso_provers::CircuitKind::Merkle)
+    if let Some(merkle) = markets.iter().position(|m| m.circuit.is_merkle())
+        && let crate::setup::DevnetCircuit::Builtin(spec) = markets[merkle].circuit
     {
         plan.push(AskPlan {
             market: merkle,
             preference: Preference::Time,
-            inputs: markets[merkle].spec.invalid_sample_inputs().0.into(),
+            inputs: spec.invalid_sample_inputs().0.into(),
             reward: "5".into(),
             deadline: Duration::from_secs(180),
             expected: Expected::InvalidInputs,
@@ -80,7 +79,7 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
     plan.push(AskPlan {
         market: 0,
         preference: Preference::Cost,
-        inputs: markets[0].spec.sample_inputs(u64::MAX).into(),
+        inputs: markets[0].circuit.sample_inputs(u64::MAX).into(),
         reward: "0.1".into(),
         deadline: Duration::from_secs(20),
         expected: Expected::Refund,

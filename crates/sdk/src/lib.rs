@@ -9,6 +9,8 @@ mod events;
 mod generator;
 mod heads;
 mod market;
+#[cfg(feature = "packages")]
+mod package;
 mod pending;
 mod tx;
 mod types;
@@ -23,6 +25,8 @@ pub use deployment::Deployment;
 pub use error::{ContractError, Error, Result};
 pub use events::{EventRecord, ProtocolEvent};
 pub use heads::{HeadWatcher, MAX_RECONNECT_BACKOFF, is_ws_url};
+#[cfg(feature = "packages")]
+pub use package::{MarketTerms, PackageMarket, PackageMarketStep};
 pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;
 pub use types::{

@@ -12,10 +12,11 @@ use crate::{
 use alloy::primitives::Bytes;
 use anyhow::Context as _;
 use kalypso_generator::{Node, NodeConfig};
+use kalypso_package::PackageRef;
 use kalypso_provers::{CircuitKind, CircuitSpec, Groth16Config, ProverConfig, fixture};
 use kalypso_sdk::{MarketId, Quote};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 pub(super) async fn run(ctx: &Ctx, cmd: GeneratorCmd) -> anyhow::Result<()> {
     let client = &ctx.client;
@@ -176,13 +177,42 @@ pub(super) async fn run(ctx: &Ctx, cmd: GeneratorCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The quote of `join`/`update`. The market's prover is prepared first when it names a circuit package
+/// (fetched, every hash checked, cached: tasks never wait for a download), and benchmarked when no
+/// --max-proof-time is given.
 async fn quote(ctx: &Ctx, q: &QuoteArgs) -> anyhow::Result<(u64, Quote)> {
     let price = ctx.payment(&q.price).await?;
+    let market = q.market;
+    let metadata = ctx.client.market_metadata(market).await?;
+    let packaged = PackageRef::from_metadata(&metadata).is_some();
+    let max_proof_time = match q.max_proof_time {
+        Some(t) => {
+            if packaged {
+                market_prover(ctx, market, &MarketProverArgs::from_market()).await?;
+            }
+            t.as_secs()
+        }
+        None => {
+            let config = market_prover(ctx, market, &MarketProverArgs::from_market())
+                .await
+                .context("--max-proof-time was not given, so the market's prover is benchmarked")?;
+            let measured =
+                prover::measure(ctx.out, config, 3, 1, 2.0, Duration::from_secs(30), None)
+                    .await
+                    .context("benchmarking the market's prover for --max-proof-time")?;
+            let secs = measured.suggestion.max_proof_time_secs;
+            ctx.out.note(&format!(
+                "benchmark: p90 {:.0} ms per proof on this machine; committing to maxProofTime {secs}s (2 x p90 + 30s)",
+                measured.report.p90_ms
+            ));
+            secs
+        }
+    };
     Ok((
-        q.market,
+        market,
         Quote {
             price_per_proof: price,
-            max_proof_time: q.max_proof_time.as_secs(),
+            max_proof_time,
             compute_per_proof: q.compute_per_proof,
         },
     ))
@@ -318,6 +348,9 @@ pub(super) async fn market_prover(
         });
     }
     let metadata = ctx.client.market_metadata(market).await?;
+    if let Some(package) = PackageRef::from_metadata(&metadata) {
+        return package_prover(ctx, market, package?, args.threads).await;
+    }
     let (spec, setup_seed) = circuit_of_metadata(&metadata).with_context(|| {
         format!(
             "market {market}'s metadata ({}) names no built-in circuit: pass --circuit and --size, or \
@@ -335,6 +368,44 @@ pub(super) async fn market_prover(
         setup_seed: setup_seed.map(|s| s.to_vec()),
         ..Groth16Config::new(spec.kind(), spec.size())
     }))
+}
+
+/// The prover of a market whose metadata names a circuit package: fetched (or found in the cache), every hash
+/// checked, and refused unless the market's verifier was deployed for exactly its key.
+async fn package_prover(
+    ctx: &Ctx,
+    market: MarketId,
+    package: PackageRef,
+    threads: Option<u64>,
+) -> anyhow::Result<ProverConfig> {
+    let package = super::circuit::fetch(ctx.out, package).await?;
+    let verifier = ctx.client.market(market).await?.verifier;
+    anyhow::ensure!(
+        ctx.client
+            .verifier_matches_package(verifier, &package)
+            .await?,
+        "market {market}'s verifier {verifier} was not deployed for the key of the package its metadata names \
+         ({}, sha256 {}): proofs made with that package would not verify, so this node will not prove for it",
+        package.manifest().name,
+        package.sha256_hex()
+    );
+    let mut config = package.prover_config()?;
+    if let ProverConfig::Circom(c) = &mut config {
+        c.threads = threads
+            .map(usize::try_from)
+            .transpose()
+            .context("--threads is too large")?;
+    }
+    tracing::info!(
+        target: "kalypso::generator",
+        market,
+        package = %package.manifest().name,
+        sha256 = %package.sha256_hex(),
+        dir = %package.dir().display(),
+        "market {market} proves circuit package {}",
+        package.manifest().name
+    );
+    Ok(config)
 }
 
 /// Whether a market's metadata names a built-in circuit a generator derives its prover from.

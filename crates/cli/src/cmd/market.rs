@@ -7,7 +7,8 @@ use crate::{
     output::{fields, table},
 };
 use alloy::primitives::{B256, Bytes};
-use kalypso_sdk::{MarketInfo, MarketParams};
+use anyhow::Context as _;
+use kalypso_sdk::{MarketInfo, MarketParams, MarketTerms, PackageMarketStep};
 use serde::Serialize;
 
 pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
@@ -33,7 +34,69 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             );
         }
         MarketCmd::Create {
+            verifier: None,
+            circuit: Some(dir),
+            url,
+            slashing_penalty,
+            min_stake,
+            fallback_delay,
+            prover_image,
+            ivs_image,
+            metadata: _,
+        } => {
+            ctx.signer()?;
+            let package = kalypso_package::Package::open(&dir)?;
+            let url = match url {
+                Some(url) => url,
+                None => format!(
+                    "file://{}/",
+                    std::fs::canonicalize(&dir)
+                        .with_context(|| dir.display().to_string())?
+                        .display()
+                ),
+            };
+            let terms = MarketTerms {
+                slashing_penalty: ctx.staking(&slashing_penalty).await?,
+                min_stake: ctx.staking(&min_stake).await?,
+                fallback_delay: fallback_delay.as_secs(),
+                prover_image_id: prover_image.unwrap_or(B256::ZERO),
+                ivs_image_id: ivs_image.unwrap_or(B256::ZERO),
+            };
+            let spinner = ctx.out.spinner("checking the package");
+            let created = client
+                .create_package_market(&package, &url, terms, |step| {
+                    spinner.set_message(match step {
+                        PackageMarketStep::Checking => {
+                            "checking the package (hashes, key, sample proof)"
+                        }
+                        PackageMarketStep::DeployingVerifier => {
+                            "deploying its verifier (the factory checks the sample proof on-chain)"
+                        }
+                        PackageMarketStep::CreatingMarket => "creating the market",
+                    });
+                })
+                .await;
+            spinner.finish_and_clear();
+            let created = created?;
+            ctx.out.print(&created, || {
+                format!(
+                    "✓ market {} created for package {} (sha256 {})\n  verifier {} (tx {})\n  market tx {}, \
+                     block {}\n  generators fetch the package from {}",
+                    created.market,
+                    package.manifest().name,
+                    created.package_sha256,
+                    created.verifier,
+                    created.verifier_tx.hash,
+                    created.market_tx.hash,
+                    created.market_tx.block_number,
+                    created.package_url
+                )
+            });
+        }
+        MarketCmd::Create {
             verifier,
+            circuit: _,
+            url: _,
             slashing_penalty,
             min_stake,
             fallback_delay,
@@ -42,6 +105,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             metadata,
         } => {
             ctx.signer()?;
+            let verifier = verifier.context("--verifier or --circuit")?;
             let params = MarketParams {
                 verifier,
                 prover_image_id: prover_image.unwrap_or(B256::ZERO),

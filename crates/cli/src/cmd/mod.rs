@@ -2,6 +2,7 @@
 
 mod ask;
 mod balance;
+mod circuit;
 mod deploy;
 mod devnet;
 mod engine;
@@ -24,6 +25,7 @@ use kalypso_sdk::TxSummary;
 use serde::Serialize;
 use std::process::ExitCode;
 
+pub(crate) use circuit::CircuitCmd;
 pub(crate) use sim::SimCmd;
 
 /// Runs one command and returns the process exit code (`prover check` exits 1 for invalid inputs).
@@ -41,6 +43,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys::public_key(&cli.global, from_env.as_deref(), key_file.as_deref())?;
         }
         Command::Sim(cmd) => return sim::run(Output::new(cli.global.json), cmd).await,
+        Command::Circuit(cmd) => return circuit::run(Output::new(cli.global.json), cmd).await,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -51,6 +54,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Devnet(_)
                 | Command::Keys(KeysCmd::PublicKey { .. })
                 | Command::Sim(_)
+                | Command::Circuit(_)
                 | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }

@@ -1,6 +1,7 @@
 //! The `kalypso` binary against a fresh anvil: the happy path of every role and clear errors for bad input.
 
 mod audit;
+mod circuit;
 mod generator;
 mod prover;
 mod sim;
