@@ -72,11 +72,7 @@ impl Digits {
     }
 
     fn windows(&self) -> usize {
-        if self.n == 0 {
-            0
-        } else {
-            self.digits.len() / self.n
-        }
+        self.digits.len().checked_div(self.n).unwrap_or(0)
     }
 }
 
@@ -121,10 +117,10 @@ fn bits(limbs: &[u64], start: usize, c: usize) -> u64 {
         return 0;
     };
     let mut v = low >> offset;
-    if offset + c > 64 {
-        if let Some(&high) = limbs.get(limb + 1) {
-            v |= high << (64 - offset);
-        }
+    if offset + c > 64
+        && let Some(&high) = limbs.get(limb + 1)
+    {
+        v |= high << (64 - offset);
     }
     v & ((1u64 << c) - 1)
 }
@@ -355,5 +351,76 @@ mod tests {
             msm(&[p, -p], &Digits::new(&bigints(&[repeated, repeated]), 254)).into_affine(),
             G1Affine::identity()
         );
+    }
+}
+/// Timing against arkworks' MSM, outside the normal test run:
+/// `cargo test -p kalypso-circom --lib msm::timing -- --ignored --nocapture`.
+#[cfg(test)]
+mod timing {
+    #![allow(clippy::print_stdout)]
+
+    use std::time::Instant;
+
+    use ark_bn254::{Fr, G1Projective, G2Projective};
+    use ark_ec::{CurveGroup, VariableBaseMSM};
+    use ark_ff::UniformRand;
+    use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
+
+    use super::*;
+
+    /// User + system CPU seconds of this process (the machine is shared: wall time says little).
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    fn time<T>(what: &str, f: impl FnOnce() -> T) -> T {
+        let (cpu, wall) = (cpu_seconds(), Instant::now());
+        let result = f();
+        println!(
+            "{what}: {:.3} s wall, {:.2} s CPU",
+            wall.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu
+        );
+        result
+    }
+
+    #[test]
+    #[ignore = "timing, not a check: run by hand"]
+    fn against_arkworks_2_16() {
+        let mut rng = ChaCha20Rng::from_seed([2; 32]);
+        let n = 1 << 16;
+        let (p, q) = (G1Projective::rand(&mut rng), G2Projective::rand(&mut rng));
+        let g1 = G1Projective::normalize_batch(
+            &(1..=n as u64).map(|i| p * Fr::from(i)).collect::<Vec<_>>(),
+        );
+        let g2 = G2Projective::normalize_batch(
+            &(1..=n as u64).map(|i| q * Fr::from(i)).collect::<Vec<_>>(),
+        );
+        let scalars: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+        for _ in 0..2 {
+            let theirs = time("arkworks G1", || G1Projective::msm(&g1, &scalars));
+            let ours = time("ours G1", || {
+                msm(&g1, &Digits::new(&bigints(&scalars), 254))
+            });
+            assert_eq!(theirs, Ok(ours));
+            let theirs = time("arkworks G2", || G2Projective::msm(&g2, &scalars));
+            let ours = time("ours G2", || {
+                msm(&g2, &Digits::new(&bigints(&scalars), 254))
+            });
+            assert_eq!(theirs, Ok(ours));
+        }
     }
 }
