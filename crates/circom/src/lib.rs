@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod inputs;
+mod msm;
 pub mod prover;
 pub mod snarkjs;
 pub mod witness;

@@ -1,6 +1,7 @@
 //! Groth16 proving with a snarkjs zkey: snarkjs's R1CS-to-QAP variant on arkworks' prover.
 
-use ark_ff::{Field, UniformRand};
+use ark_ec::CurveGroup;
+use ark_ff::{Field, PrimeField, UniformRand};
 use ark_groth16::{Groth16, Proof, r1cs_to_qap::R1CSToQAP};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::{
@@ -12,7 +13,11 @@ use rand_core::{CryptoRng, RngCore};
 #[cfg(feature = "parallel")]
 use rayon::prelude::*;
 
-use crate::{Bn254, Error, Fr, Result, zkey::Zkey};
+use crate::{
+    Bn254, Error, Fr, Result,
+    msm::{self, Digits},
+    zkey::Zkey,
+};
 
 /// snarkjs's reduction: the quotient is handed to the prover as its evaluations on the odd powers of a
 /// primitive `2n`-th root of unity `ω₂ₙ` (the coset `ω₂ₙ·H` of the domain `H`), in the order
@@ -131,20 +136,47 @@ pub fn prove<R: RngCore + CryptoRng>(
         )));
     }
     let (r, s) = (Fr::rand(rng), Fr::rand(rng));
-    let proof = Groth16::<Bn254, CircomReduction>::create_proof_with_reduction_and_matrices(
-        &zkey.proving_key,
-        r,
-        s,
-        &zkey.matrices,
-        zkey.num_public + 1,
-        zkey.num_rows,
-        witness,
-    )?;
+    let proof = create_proof(zkey, r, s, witness)?;
     let public = &witness[1..=zkey.num_public];
     if !verify(zkey.verifying_key(), public, &proof)? {
         return Err(Error::Unsatisfied);
     }
     Ok(proof)
+}
+
+/// Groth16's prover (as arkworks' `create_proof_with_reduction_and_matrices`, whose result it equals for the
+/// same `r` and `s`) on this crate's MSM ([`crate::msm`]), with the digits of the witness computed once for
+/// the three MSMs over it.
+fn create_proof(zkey: &Zkey, r: Fr, s: Fr, witness: &[Fr]) -> Result<Proof<Bn254>> {
+    let pk = &zkey.proving_key;
+    let num_inputs = zkey.num_public + 1;
+    let h = CircomReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
+        &zkey.matrices,
+        num_inputs,
+        zkey.num_rows,
+        witness,
+    )?;
+    let bits = Fr::MODULUS_BIT_SIZE as usize;
+    let h_acc = msm::msm(&pk.h_query, &Digits::new(&msm::bigints(&h), bits));
+    drop(h);
+    let witness = msm::bigints(witness);
+    let l_acc = msm::msm(&pk.l_query, &Digits::new(&witness[num_inputs..], bits));
+    // Signal 0 is the constant 1: its query points are added as they are.
+    let digits = Digits::new(&witness[1..], bits);
+    let a_acc = msm::msm(&pk.a_query[1..], &digits);
+    let b1_acc = msm::msm(&pk.b_g1_query[1..], &digits);
+    let b2_acc = msm::msm(&pk.b_g2_query[1..], &digits);
+    drop(digits);
+
+    let g_a = pk.delta_g1 * r + pk.a_query[0] + a_acc + pk.vk.alpha_g1;
+    let g1_b = pk.delta_g1 * s + pk.b_g1_query[0] + b1_acc + pk.beta_g1;
+    let g2_b = pk.vk.delta_g2 * s + pk.b_g2_query[0] + b2_acc + pk.vk.beta_g2;
+    let g_c = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + l_acc + h_acc;
+    Ok(Proof {
+        a: g_a.into_affine(),
+        b: g2_b.into_affine(),
+        c: g_c.into_affine(),
+    })
 }
 
 /// Verifies `proof` for the public signals in snarkjs order (outputs, then public inputs).
