@@ -2,8 +2,10 @@
 //! `Groth16Verifier` contract on anvil, key files, the command backend with real shell commands, and the
 //! webhook client against the reference gateway on a loopback port.
 
+mod adapter;
 mod command;
 mod fixture;
+mod gnark;
 mod groth16;
 mod keys;
 mod onchain;
