@@ -16,8 +16,7 @@ use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
 use ark_groth16::{VerifyingKey, prepare_verifying_key};
 use kalypso_contracts::Groth16Verifier;
 use kalypso_provers::{
-    Bn254, Fr, InputCheck, ProveRequest, Prover, ProverConfig, ProverError, evm,
-    groth16::Bn254Groth16,
+    Bn254, Fr, InputCheck, ProveRequest, ProverConfig, ProverError, evm, groth16::Bn254Groth16,
 };
 use kalypso_test_utils::Chain;
 
