@@ -31,9 +31,8 @@
 //! gnark circuits that call `api.Commit` (`frontend.Committer`), which many standard gadgets do for Groth16
 //! (range checks, emulated arithmetic, lookups), add Pedersen commitments to the key and the proof, with
 //! an extra pairing check and a public value derived from a hash. The `Groth16Verifier` contract checks
-//! plain Groth16 only, so a key or proof with commitments is rejected with [`GnarkError::Commitments`];
-//! compile such a circuit without commitments (plain `api.AssertIsLessOrEqual`-style constraints) to
-//! serve it on a Kalypso market.
+//! plain Groth16 only, so a key or proof with commitments is rejected with [`GnarkError::Commitments`]: a
+//! circuit for a Kalypso market must do without `api.Commit` and the gadgets that use it.
 //!
 //! # Public inputs and the market statement
 //!
@@ -44,7 +43,7 @@
 //! the ask's inputs are the first `numInputs` values, and when a market lists outputs (values the prover
 //! computes, such as a hash), they are the last `n − 1 − numInputs` public inputs of the circuit, which the
 //! prover appends after the 256-byte proof ([`evm::encode_proof_with_outputs`]). With `numInputs = n − 1`
-//! every public value comes from the ask.
+//! every public value comes from the ask; the contract needs `numInputs ≥ 1`.
 //!
 //! ```
 //! use kalypso_provers::{evm, gnark};
