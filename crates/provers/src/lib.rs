@@ -6,6 +6,7 @@ pub mod circuit;
 pub mod config;
 pub mod evm;
 pub mod fixture;
+pub mod gnark;
 pub mod groth16;
 pub mod hex0x;
 pub mod merkle;
@@ -28,6 +29,7 @@ pub use backend::{
 pub use bench::{BenchmarkReport, QuoteSuggestion};
 pub use circuit::{CircuitKind, CircuitSpec};
 pub use config::ProverConfig;
+pub use gnark::{GnarkError, GnarkVerifyingKey};
 pub use prover::{InputCheck, Proof, ProveRequest, Prover, ProverError, ProverInfo, ProverKind};
 pub use setup::{CircuitKeys, KeyFiles, VerifierArtifact};
 

@@ -3,9 +3,11 @@
 //! command backend with real shell commands, and the webhook client against the reference gateway on a
 //! loopback port.
 
+mod adapter;
 mod circom;
 mod command;
 mod fixture;
+mod gnark;
 mod groth16;
 mod keys;
 mod onchain;
