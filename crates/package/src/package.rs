@@ -148,18 +148,24 @@ impl Package {
                 VerifyingKey::<Bn254>::deserialize_compressed(&self.read(file)?[..])
                     .map_err(|e| Error::artifact(file, format!("arkworks verifying key: {e}")))
             }
-            Framework::Gnark => Err(Error::artifact(
-                file,
-                "gnark verifying keys are not supported by this version yet",
-            )),
+            Framework::Gnark => kalypso_provers::gnark::parse_verifying_key(&self.read(file)?)
+                .map(|k| k.vk)
+                .map_err(|e| Error::artifact(file, e)),
         }
     }
 
     /// The sample's public signals (framework order) and proof.
     pub fn sample(&self) -> Result<(Vec<Fr>, Proof<Bn254>)> {
         let Sample { proof, public, .. } = &self.manifest.sample;
-        let signals = snarkjs::parse_public_signals(&self.read_json(public)?)
-            .map_err(|e| Error::artifact(public, e))?;
+        let signals = match self.manifest.framework {
+            // gnark's `publicWitness.WriteTo` bytes, or the snarkjs-style JSON list.
+            Framework::Gnark if serde_json::from_slice::<Value>(&self.read(public)?).is_err() => {
+                kalypso_provers::gnark::parse_public_witness(&self.read(public)?)
+                    .map_err(|e| Error::artifact(public, e))?
+            }
+            _ => snarkjs::parse_public_signals(&self.read_json(public)?)
+                .map_err(|e| Error::artifact(public, e))?,
+        };
         let proof_value = match self.manifest.framework {
             Framework::Circom => snarkjs::parse_proof(&self.read_json(proof)?)
                 .map_err(|e| Error::artifact(proof, e))?,
@@ -167,12 +173,8 @@ impl Package {
                 Proof::<Bn254>::deserialize_compressed(&self.read(proof)?[..])
                     .map_err(|e| Error::artifact(proof, format!("arkworks proof: {e}")))?
             }
-            Framework::Gnark => {
-                return Err(Error::artifact(
-                    proof,
-                    "gnark proofs are not supported by this version yet",
-                ));
-            }
+            Framework::Gnark => kalypso_provers::gnark::parse_proof(&self.read(proof)?)
+                .map_err(|e| Error::artifact(proof, e))?,
         };
         Ok((signals, proof_value))
     }

@@ -133,7 +133,7 @@ fn tampered_packages_are_refused_with_the_reason() {
         .check()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("public input `y`"), "{err}");
+    assert!(err.contains("listed after an input"), "{err}");
 
     // A proof of another statement.
     let (_tmp, dir) = copy();
@@ -293,4 +293,62 @@ fn ureq_status(url: &str) -> u16 {
         Err(ureq::Error::StatusCode(code)) => code,
         Err(e) => panic!("{url}: {e}"),
     }
+}
+
+/// A gnark package: the real gnark v0.10 key, proof and public witness of `x³ + x + 5 == y` (y = 35 public,
+/// from the ask), proven through a command backend.
+#[test]
+fn a_gnark_package_checks_with_real_gnark_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../provers/tests/fixtures/gnark");
+    for file in ["cubic.vk", "cubic.proof", "cubic.pub"] {
+        fs::copy(fixtures.join(file), dir.join(file)).expect("copy");
+    }
+    fs::write(
+        dir.join(MANIFEST),
+        r#"name = "cubic"
+proving_system = "groth16-bn254"
+framework = "gnark"
+verifying_key = "cubic.vk"
+
+[public]
+signals = [{ name = "Y", source = "input" }]
+
+[sample]
+proof = "cubic.proof"
+public = "cubic.pub"
+
+[prover]
+backend = "command"
+prove = ["my-gnark-prover", "--in", "{input}", "--out", "{output}"]
+"#,
+    )
+    .expect("write");
+    let package = pack(dir).expect("packs");
+    let report = package.check().expect("the real gnark proof verifies");
+    assert_eq!((report.num_inputs, report.num_outputs), (1, 0));
+    let mut y = [0u8; 32];
+    y[31] = 35;
+    assert_eq!(report.verifier.inputs, y);
+    assert!(
+        package
+            .verify_submission(&report.verifier.inputs, &report.verifier.proof)
+            .expect("well-formed")
+    );
+    assert!(matches!(
+        package.prover_config().expect("a prover"),
+        kalypso_provers::ProverConfig::Command(_)
+    ));
+
+    // Without a [prover] a gnark package cannot be proven by generators: said plainly.
+    edit(&dir.join(MANIFEST), |t| {
+        t[..t.find("[prover]").expect("table")].to_owned()
+    });
+    let err = pack(dir)
+        .expect("packs")
+        .prover_config()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs a [prover] table"), "{err}");
 }

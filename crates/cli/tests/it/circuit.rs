@@ -193,12 +193,20 @@ fn a_package_becomes_a_market_that_generators_fetch_check_and_join() {
             .join("chain.zkey")
             .is_file()
     );
-    let benchmark = generator(&["generator", "benchmark", "2", "--runs", "2", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let benchmark = generator(&[
+        "generator",
+        "benchmark",
+        "--market",
+        "2",
+        "--runs",
+        "2",
+        "--json",
+    ])
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
     assert_eq!(json(&benchmark)["prover"]["kind"], "circom");
 
     // A market whose metadata names the package but whose verifier is another circuit's: refused before
