@@ -193,7 +193,8 @@ impl GeneratorProfile {
         }
     }
 
-    /// The demo's generators: cheap-slow, middle and fast-expensive run nodes on both markets; "unresponsive"
+    /// The demo's generators: cheap-slow, middle and fast-expensive run nodes on every market (fast-expensive
+    /// with room for one TIME ask per market at once); "unresponsive"
     /// is the cheapest in the MiMC market, stakes exactly the minimum and runs no node, so the first COST ask
     /// there goes to it, misses its deadline, is slashed and re-matched (after which its stake is below the
     /// minimum and it gets nothing more).
@@ -201,7 +202,7 @@ impl GeneratorProfile {
         vec![
             Self::new("cheap-slow", 1, 100, "1", 45),
             Self::new("middle", 2, 100, "2", 25),
-            Self::new("fast-expensive", 2, 100, "4", 10),
+            Self::new("fast-expensive", 3, 100, "4", 10),
             Self {
                 markets: Some(vec![0]),
                 runs_node: false,

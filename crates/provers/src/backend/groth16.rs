@@ -100,30 +100,17 @@ impl Groth16Prover {
 
     /// Proves on a dedicated pool of `threads` threads (what one proof's `computePerProof` buys).
     pub fn with_threads(self, threads: usize) -> Result<Self, ProverError> {
-        if threads == 0 {
-            return Err(ProverError::config("threads must be at least 1"));
-        }
         #[cfg(feature = "parallel")]
         {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("groth16-{i}"))
-                .build()
-                .map_err(|e| ProverError::config(format!("cannot start {threads} threads: {e}")))?;
             Ok(Self {
-                pool: Some(Arc::new(pool)),
+                pool: Some(super::proving_pool(threads, "groth16")?),
                 ..self
             })
         }
         #[cfg(not(feature = "parallel"))]
         {
-            if threads == 1 {
-                Ok(self)
-            } else {
-                Err(ProverError::config(
-                    "kalypso-provers was built without the `parallel` feature: one thread per proof",
-                ))
-            }
+            super::proving_pool(threads, "groth16")?;
+            Ok(self)
         }
     }
 
