@@ -153,10 +153,12 @@ pub(crate) enum Command {
     Prover(ProverCmd),
     /// Run the whole marketplace locally and push a stream of asks through it.
     ///
-    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and two Groth16 markets (MiMC hash
-    /// chain, Merkle membership; INSECURE seeded keys), then runs the matching engine (with a keeper that
-    /// slashes missed deadlines), the Merkle market's IVS and three generator nodes - cheap-slow, middle,
-    /// fast-expensive - as supervised child processes. A fourth, cheapest generator runs no node: the first
+    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and three Groth16 markets (MiMC hash
+    /// chain and Merkle membership with INSECURE seeded keys, and the circom chain circuit created from its
+    /// circuit package), then runs the matching engine (with a keeper that slashes missed deadlines), the
+    /// Merkle market's IVS, a server of the circom package (`circuit serve`) and three generator nodes -
+    /// cheap-slow, middle, fast-expensive - as supervised child processes; each node fetches and checks the
+    /// package and proves it natively. A fourth, cheapest generator runs no node: the first
     /// COST ask goes to it, misses its deadline, is slashed (the requester is compensated) and is re-matched.
     /// The requester places --asks asks at --rate per second with mixed COST/TIME preferences, plus one
     /// Merkle ask with invalid inputs (settled through the IVS) and one priced below every quote (refunded

@@ -45,7 +45,7 @@ pub struct DevnetConfig {
     pub rpc_url: Option<String>,
     /// Seconds per block of the anvil started.
     pub block_time: u64,
-    /// Sizes of the two markets' circuits.
+    /// Sizes of the two built-in markets' circuits.
     pub circuits: Circuits,
     /// The generators (at most [`accounts::MAX_GENERATORS`]).
     pub generators: Vec<GeneratorProfile>,

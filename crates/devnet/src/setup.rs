@@ -223,7 +223,7 @@ pub struct Provisioned {
     pub payment_decimals: u8,
 }
 
-/// Circuit sizes of the two markets.
+/// Circuit sizes of the two built-in markets.
 #[derive(Debug, Clone, Copy)]
 pub struct Circuits {
     /// MiMC rounds of the first market.
