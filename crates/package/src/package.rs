@@ -10,7 +10,7 @@ use std::{
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, Proof, VerifyingKey};
 use ark_serialize::CanonicalDeserialize;
-use kalypso_circom::{CircomCircuit, Inputs, snarkjs};
+use kalypso_circom::{Inputs, snarkjs};
 use kalypso_provers::{
     CircomConfig, PrivateInputs, ProverConfig, PublicSignal, SignalSource, VerifierArtifact,
     backend::circom,
@@ -241,8 +241,10 @@ impl Package {
         vk: &VerifyingKey<Bn254>,
         public: &[Fr],
     ) -> Result<(Vec<u8>, Option<u64>)> {
-        let circuit = CircomCircuit::load(&self.path(&artifacts.wasm), &self.path(&artifacts.zkey))
-            .map_err(|e| Error::artifact(&artifacts.zkey, e))?;
+        // Through the backend's per-process cache: the prover built for this package reuses the parsed zkey.
+        let circuit =
+            circom::load_circuit(&self.path(&artifacts.wasm), &self.path(&artifacts.zkey))
+                .map_err(|e| Error::artifact(&artifacts.zkey, e))?;
         if circuit.verifying_key() != vk {
             return Err(Error::artifact(
                 &artifacts.zkey,

@@ -32,6 +32,7 @@ pub struct Served {
 
 struct Packages {
     by_hash: BTreeMap<String, Package>,
+    served: Vec<Served>,
 }
 
 /// Checks every package and builds the routes serving them.
@@ -41,7 +42,7 @@ pub fn router(packages: Vec<Package>) -> Result<(Router, Vec<Served>)> {
         package.verify_files()?;
         by_hash.insert(package.sha256_hex(), package);
     }
-    let served = by_hash
+    let served: Vec<Served> = by_hash
         .iter()
         .map(|(hash, p)| Served {
             name: p.manifest().name.clone(),
@@ -52,7 +53,10 @@ pub fn router(packages: Vec<Package>) -> Result<(Router, Vec<Served>)> {
     let router = Router::new()
         .route("/packages", get(list))
         .route("/packages/{hash}/{*file}", get(file))
-        .with_state(Arc::new(Packages { by_hash }));
+        .with_state(Arc::new(Packages {
+            by_hash,
+            served: served.clone(),
+        }));
     Ok((router, served))
 }
 
@@ -68,17 +72,7 @@ pub async fn serve(
 }
 
 async fn list(State(packages): State<Arc<Packages>>) -> Json<Vec<Served>> {
-    Json(
-        packages
-            .by_hash
-            .iter()
-            .map(|(hash, p)| Served {
-                name: p.manifest().name.clone(),
-                sha256: hash.clone(),
-                path: format!("/packages/{hash}/"),
-            })
-            .collect(),
-    )
+    Json(packages.served.clone())
 }
 
 async fn file(
