@@ -15,8 +15,9 @@
 #
 # Environment: NATIVE_FLAGS (extra flags of the example, e.g. `--arkworks` for arkworks' own prover); RUNS (default 5 for k < 18, 3 for k ≥ 18); BENCH_DIR (default target/bench-circom) holds the
 # circuits and the powers of tau, reused by later runs (delete a chain-2^k folder to rebuild it);
-# KALYPSO_PTAU: a prepared powers-of-tau file of power ≥ the largest k (default: BENCH_DIR/pot18.ptau, generated
-# once, niced, with a public beacon only — INSECURE, benchmark use only; it takes tens of minutes).
+# KALYPSO_PTAU: a prepared powers-of-tau file of power ≥ the largest k (default: BENCH_DIR/pot18.ptau, written
+# once by the `insecure_ptau` example from a public seed — INSECURE, benchmark use only: snarkjs's own
+# `powersoftau prepare phase2` takes hours at 2^18 on two cores, the example 95 s).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -33,25 +34,20 @@ mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
 log() { echo "bench-circom: $*" >&2; }
 
 max_power=0; for k in "${powers[@]}"; do [ "$k" -gt "$max_power" ] && max_power=$k; done
+log "building the native prover and the insecure powers-of-tau writer (cargo build --workspace --examples --locked)"
+cargo build --workspace --examples --locked >&2
+examples="${CARGO_TARGET_DIR:-$root/target}/debug/examples"
+native="$examples/circom_prove"
+[ -x "$native" ] || { echo "$native not built" >&2; exit 1; }
 ptau="${KALYPSO_PTAU:-}"
 if [ -z "$ptau" ]; then
   p=$((max_power > 18 ? max_power : 18))
   ptau="$dir/pot$p.ptau"
   if [ ! -f "$ptau" ]; then
-    log "powers of tau 2^$p (beacon only: INSECURE; once, niced; tens of minutes)"
-    beacon=0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
-    nice -n 19 "$snarkjs" powersoftau new bn128 "$p" "$dir/pot$p.0.ptau" >/dev/null
-    nice -n 19 "$snarkjs" powersoftau beacon "$dir/pot$p.0.ptau" "$dir/pot$p.1.ptau" "$beacon" 10 \
-      -n="kalypso insecure beacon" >/dev/null
-    nice -n 19 "$snarkjs" powersoftau prepare phase2 "$dir/pot$p.1.ptau" "$ptau.tmp" >/dev/null
-    mv "$ptau.tmp" "$ptau"; rm -f "$dir/pot$p.0.ptau" "$dir/pot$p.1.ptau"
+    log "powers of tau 2^$p (τ from a public seed: INSECURE; about a minute and a half at 2^18 on two cores)"
+    "$examples/insecure_ptau" "$p" "$ptau"
   fi
 fi
-
-log "building the native prover (cargo build --example circom_prove -p kalypso-circom --locked)"
-cargo build --example circom_prove -p kalypso-circom --locked >&2
-native="${CARGO_TARGET_DIR:-$root/target}/debug/examples/circom_prove"
-[ -x "$native" ] || { echo "$native not built" >&2; exit 1; }
 
 # Median (with min and max) of the numbers on stdin: "median min max".
 stats() { sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; printf "%.2f %.2f %.2f\n", m, v[1], v[NR]}'; }

@@ -2,7 +2,9 @@
 
 pub mod inputs;
 mod msm;
+mod native_field;
 pub mod prover;
+pub mod ptau;
 pub mod snarkjs;
 pub mod witness;
 pub mod zkey;

@@ -76,9 +76,48 @@ impl Digits {
     }
 }
 
+/// The base field of a curve the MSM runs on, with the products its affine additions use.
+pub(crate) trait BaseField: Field {
+    /// `self · rhs`.
+    #[inline(always)]
+    fn product(self, rhs: Self) -> Self {
+        self * rhs
+    }
+
+    /// `self²`.
+    #[inline(always)]
+    fn squared(self) -> Self {
+        self.square()
+    }
+}
+
+impl BaseField for ark_bn254::Fq {}
+
+impl BaseField for ark_bn254::Fq2 {
+    /// Karatsuba over `Fq[u]/(u² + 1)`: `(a₀ + a₁u)(b₀ + b₁u) = (a₀b₀ − a₁b₁) + ((a₀ + a₁)(b₀ + b₁) − a₀b₀ − a₁b₁)u`.
+    #[inline(always)]
+    fn product(self, rhs: Self) -> Self {
+        let v0 = self.c0 * rhs.c0;
+        let v1 = self.c1 * rhs.c1;
+        let c1 = (self.c0 + self.c1) * (rhs.c0 + rhs.c1) - v0 - v1;
+        Self::new(v0 - v1, c1)
+    }
+
+    /// `(a₀ + a₁u)² = (a₀ + a₁)(a₀ − a₁) + 2a₀a₁u`.
+    #[inline(always)]
+    fn squared(self) -> Self {
+        let c0 = (self.c0 + self.c1) * (self.c0 - self.c1);
+        let c1 = self.c0 * self.c1;
+        Self::new(c0, c1.double())
+    }
+}
+
 /// `Σ scalar_i · bases_i` for the scalars `digits` was made from. Like arkworks' MSM, the longer of the two
 /// lists is cut to the length of the shorter.
-pub(crate) fn msm<P: SWCurveConfig>(bases: &[Affine<P>], digits: &Digits) -> Projective<P> {
+pub(crate) fn msm<P: SWCurveConfig>(bases: &[Affine<P>], digits: &Digits) -> Projective<P>
+where
+    P::BaseField: BaseField,
+{
     let n = bases.len().min(digits.n);
     let window_sum =
         |w: usize| window_sum(&bases[..n], &digits.digits[w * digits.n..][..n], digits.c);
@@ -136,7 +175,10 @@ fn rayon_threads() -> usize {
 }
 
 /// `Σ_i digits_i · bases_i` for one window.
-fn window_sum<P: SWCurveConfig>(bases: &[Affine<P>], digits: &[i32], c: usize) -> Projective<P> {
+fn window_sum<P: SWCurveConfig>(bases: &[Affine<P>], digits: &[i32], c: usize) -> Projective<P>
+where
+    P::BaseField: BaseField,
+{
     let num_buckets = 1usize << (c - 1);
     let mut acc = Accumulator::<P>::new(num_buckets);
     for (base, &digit) in bases.iter().zip(digits) {
@@ -152,11 +194,69 @@ fn window_sum<P: SWCurveConfig>(bases: &[Affine<P>], digits: &[i32], c: usize) -
     let mut running = Bucket::<P>::ZERO;
     let mut sum = Bucket::<P>::ZERO;
     for (affine, overflow) in acc.buckets.iter().zip(&acc.overflow).rev() {
-        running += affine;
-        running += overflow;
-        sum += &running;
+        add_affine(&mut running, affine);
+        add(&mut running, overflow);
+        add(&mut sum, &running);
     }
     sum.into()
+}
+
+/// `bucket += point` (madd-2008-s, as arkworks' `Bucket += Affine`) with [`BaseField`]'s products; the
+/// identity and equal points go to arkworks.
+fn add_affine<P: SWCurveConfig>(bucket: &mut Bucket<P>, point: &Affine<P>)
+where
+    P::BaseField: BaseField,
+{
+    if bucket.is_zero() || point.is_zero() {
+        *bucket += point;
+        return;
+    }
+    let u2 = point.x.product(bucket.zz);
+    let s2 = point.y.product(bucket.zzz);
+    if bucket.x == u2 {
+        *bucket += point;
+        return;
+    }
+    let p = u2 - bucket.x;
+    let r = s2 - bucket.y;
+    let pp = p.squared();
+    let ppp = pp.product(p);
+    let q = bucket.x.product(pp);
+    let x = r.squared() - ppp - q.double();
+    bucket.y = r.product(q - x) - bucket.y.product(ppp);
+    bucket.x = x;
+    bucket.zz = bucket.zz.product(pp);
+    bucket.zzz = bucket.zzz.product(ppp);
+}
+
+/// `bucket += other` (add-2008-s, as arkworks' `Bucket += &Bucket`) with [`BaseField`]'s products; the
+/// identity and equal points go to arkworks.
+fn add<P: SWCurveConfig>(bucket: &mut Bucket<P>, other: &Bucket<P>)
+where
+    P::BaseField: BaseField,
+{
+    if bucket.is_zero() || other.is_zero() {
+        *bucket += other;
+        return;
+    }
+    let u1 = bucket.x.product(other.zz);
+    let u2 = other.x.product(bucket.zz);
+    let s1 = bucket.y.product(other.zzz);
+    let s2 = other.y.product(bucket.zzz);
+    if u1 == u2 {
+        *bucket += other;
+        return;
+    }
+    let p = u2 - u1;
+    let r = s2 - s1;
+    let pp = p.squared();
+    let ppp = pp.product(p);
+    let q = u1.product(pp);
+    let x = r.squared() - ppp - q.double();
+    bucket.y = r.product(q - x) - s1.product(ppp);
+    bucket.x = x;
+    bucket.zz = bucket.zz.product(pp).product(other.zz);
+    bucket.zzz = bucket.zzz.product(ppp).product(other.zzz);
 }
 
 /// The buckets of one window and the batch of additions pending on them.
@@ -175,7 +275,10 @@ struct Accumulator<P: SWCurveConfig> {
     batch_size: usize,
 }
 
-impl<P: SWCurveConfig> Accumulator<P> {
+impl<P: SWCurveConfig> Accumulator<P>
+where
+    P::BaseField: BaseField,
+{
     fn new(num_buckets: usize) -> Self {
         // Few enough that conflicts stay rare (≈ batch / (2 · buckets) of the additions), enough to spread
         // the inversion.
@@ -193,12 +296,12 @@ impl<P: SWCurveConfig> Accumulator<P> {
     fn add(&mut self, bucket: usize, point: Affine<P>) {
         let current = self.buckets[bucket];
         if self.busy[bucket] {
-            self.overflow[bucket] += point;
+            add_affine(&mut self.overflow[bucket], &point);
         } else if current.is_zero() {
             self.buckets[bucket] = point;
         } else if current.x == point.x {
             // Doubling or cancellation: not the affine addition formula.
-            self.overflow[bucket] += point;
+            add_affine(&mut self.overflow[bucket], &point);
         } else {
             self.busy[bucket] = true;
             self.batch.push((bucket, point));
@@ -214,7 +317,7 @@ impl<P: SWCurveConfig> Accumulator<P> {
         let mut product = P::BaseField::ONE;
         for &(bucket, point) in &self.batch {
             self.scratch.push(product);
-            product *= point.x - self.buckets[bucket].x;
+            product = product.product(point.x - self.buckets[bucket].x);
         }
         // Every denominator is non-zero (`add` keeps equal `x` out of the batch), so the product is too.
         let Some(mut inverse) = product.inverse() else {
@@ -223,11 +326,11 @@ impl<P: SWCurveConfig> Accumulator<P> {
         for (&(bucket, point), prefix) in self.batch.iter().zip(&self.scratch).rev() {
             let q = self.buckets[bucket];
             let dx = point.x - q.x;
-            let dx_inverse = inverse * prefix;
-            inverse *= dx;
-            let lambda = (point.y - q.y) * dx_inverse;
-            let x = lambda.square() - q.x - point.x;
-            let y = lambda * (q.x - x) - q.y;
+            let dx_inverse = inverse.product(*prefix);
+            inverse = inverse.product(dx);
+            let lambda = (point.y - q.y).product(dx_inverse);
+            let x = lambda.squared() - q.x - point.x;
+            let y = lambda.product(q.x - x) - q.y;
             self.buckets[bucket] = Affine::new_unchecked(x, y);
             self.busy[bucket] = false;
         }
@@ -253,7 +356,10 @@ mod tests {
 
     use super::*;
 
-    fn check<G: SWCurveConfig<ScalarField = Fr>>(bases: &[Affine<G>], scalars: &[Fr]) {
+    fn check<G: SWCurveConfig<ScalarField = Fr>>(bases: &[Affine<G>], scalars: &[Fr])
+    where
+        G::BaseField: BaseField,
+    {
         let digits = Digits::new(&bigints(scalars), Fr::MODULUS_BIT_SIZE as usize);
         let expected =
             <Projective<G> as VariableBaseMSM>::msm(bases, scalars).expect("same length");

@@ -12,7 +12,7 @@ use std::{fmt, path::Path};
 use ark_ff::{BigInteger, PrimeField};
 use wasmi::{Caller, Engine, Extern, Instance, Linker, Memory, Module, Store, TypedFunc};
 
-use crate::{Error, Fr, Result, inputs::Inputs};
+use crate::{Error, Fr, Result, inputs::Inputs, native_field};
 
 /// Limbs of a BN254 scalar as the witness calculator exchanges them (32-bit, little-endian order).
 const N32: usize = 8;
@@ -30,6 +30,8 @@ pub struct WitnessCalculator {
     input_size: usize,
     /// circom version that compiled the module (`major.minor.patch`).
     version: (u32, u32, u32),
+    /// Whether the field arithmetic runs natively ([`crate::native_field`]).
+    native: bool,
 }
 
 impl fmt::Debug for WitnessCalculator {
@@ -38,6 +40,7 @@ impl fmt::Debug for WitnessCalculator {
             .field("witness_size", &self.witness_size)
             .field("input_size", &self.input_size)
             .field("version", &self.version)
+            .field("native", &self.native)
             .finish_non_exhaustive()
     }
 }
@@ -49,6 +52,14 @@ struct HostState {
     error_messages: String,
     /// The code of the last `exceptionHandler` call.
     exception: Option<i32>,
+    /// The instance's memory, for the native field imports.
+    memory: Option<Memory>,
+}
+
+impl native_field::HostMemory for HostState {
+    fn memory(&self) -> Option<Memory> {
+        self.memory
+    }
 }
 
 /// The module's exports, looked up once per instance.
@@ -64,12 +75,34 @@ struct Exports {
 
 impl WitnessCalculator {
     /// Compiles the witness calculator `wasm` and checks that it is a circom 2 module for BN254.
+    ///
+    /// circom's field arithmetic runs natively when the module has the functions
+    /// [`native_field`](crate::native_field) replaces (every circom 2 module does), in the interpreter
+    /// otherwise.
     pub fn new(wasm: &[u8]) -> Result<Self> {
+        Module::validate(&Engine::default(), wasm)
+            .map_err(|e| Error::Wasm(format!("not a valid WebAssembly module: {e}")))?;
+        match native_field::accelerate(wasm) {
+            Some(accelerated) => Self::compile(&accelerated, true),
+            None => Self::compile(wasm, false),
+        }
+    }
+
+    /// Compiles the witness calculator `wasm` with its field arithmetic in the interpreter, as circom wrote
+    /// it (for comparisons with [`Self::new`]).
+    pub fn interpreted(wasm: &[u8]) -> Result<Self> {
+        Self::compile(wasm, false)
+    }
+
+    fn compile(wasm: &[u8], native: bool) -> Result<Self> {
         let engine = Engine::default();
         let module = Module::new(&engine, wasm)
             .map_err(|e| Error::Wasm(format!("not a valid WebAssembly module: {e}")))?;
         let mut linker = <Linker<HostState>>::new(&engine);
         define_runtime(&mut linker)?;
+        if native {
+            native_field::define(&mut linker)?;
+        }
         let mut calculator = Self {
             engine,
             module,
@@ -77,6 +110,7 @@ impl WitnessCalculator {
             witness_size: 0,
             input_size: 0,
             version: (0, 0, 0),
+            native,
         };
         let (mut store, instance) = calculator.instantiate()?;
         let call = |store: &mut Store<HostState>, name: &str| -> Result<i32> {
@@ -131,6 +165,11 @@ impl WitnessCalculator {
     /// Input signal elements (public and private, arrays flattened) the circuit expects.
     pub fn input_size(&self) -> usize {
         self.input_size
+    }
+
+    /// Whether circom's field arithmetic runs natively rather than in the interpreter.
+    pub fn native_field(&self) -> bool {
+        self.native
     }
 
     /// The circom version that compiled the module.
@@ -231,6 +270,7 @@ impl WitnessCalculator {
                     "cannot instantiate the witness calculator (not a circom 2 module?): {e}"
                 ))
             })?;
+        store.data_mut().memory = instance.get_memory(&store, "memory");
         Ok((store, instance))
     }
 }

@@ -1,6 +1,8 @@
 //! The committed chain circuit (`circuits/chain/fixture`, made by `scripts/circom-circuit.sh`): native
 //! witness and proof, checked by snarkjs itself, and the errors of bad inputs and damaged artifacts.
 
+mod native_field;
+mod ptau;
 mod snarkjs_cli;
 
 use std::path::PathBuf;
@@ -11,7 +13,7 @@ use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
 /// Rounds of the committed fixture.
 const ROUNDS: u64 = 16;
 
-fn fixture_dir() -> PathBuf {
+pub(crate) fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../circuits/chain/fixture")
 }
 
