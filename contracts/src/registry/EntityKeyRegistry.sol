@@ -8,6 +8,7 @@ import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/acce
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 /// @title IEntityKeyRegistry
 /// @notice Keys of the protocol's off-chain entities: the Matching Engine (ME) key that signs assignment batches
@@ -68,6 +69,10 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
 
     /// @notice `generator` has no enclave key registered for `marketId`.
     error GeneratorKeyNotFound(uint256 marketId, address generator);
+
+    /// @notice The enclave key `enclave` did not sign this registration (`generatorKeyRegistrationDigest` of the
+    /// caller and the market): an attestation copied from another generator's registration registers nothing.
+    error InvalidEnclaveSignature(address enclave);
 
     /// @notice `signer` was already attested for `recordedImageId`, but the new attestation names `imageId`.
     error EnclaveImageConflict(address signer, bytes32 recordedImageId, bytes32 imageId);
@@ -196,13 +201,18 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     function registerGeneratorKey(uint256 marketId, bytes calldata pubkey) external;
 
     /// @notice Registers (or rotates) the caller's enclave key for a market, with an attestation for `imageId`,
-    /// which must be one of the market's prover images.
+    /// which must be one of the market's prover images, and the enclave key's own signature naming the caller and
+    /// the market (`generatorKeyRegistrationDigest`): the attestation says which image holds the key, the enclave
+    /// signature says whose key it is.
+    /// @param signature The attestation signer's EIP-712 `EnclaveAttestation` signature.
+    /// @param enclaveSignature The enclave key's EIP-712 `GeneratorKeyRegistration` signature.
     function registerGeneratorKeyWithAttestation(
         uint256 marketId,
         bytes calldata pubkey,
         bytes32 imageId,
         uint64 timestampMs,
-        bytes calldata signature
+        bytes calldata signature,
+        bytes calldata enclaveSignature
     ) external;
 
     /// @notice Removes the caller's key for `marketId`. The enclave's image record (`enclaveImageOf`) stays.
@@ -234,6 +244,14 @@ interface IEntityKeyRegistry is IEntityKeyRegistryView {
     /// @notice `generator`'s encryption key for `marketId` (empty when none).
     function generatorKey(uint256 marketId, address generator) external view returns (bytes memory pubkey);
 
+    /// @notice EIP-712 type hash of `GeneratorKeyRegistration(address generator,uint256 marketId)`, which a
+    /// generator's enclave key signs to be registered for that generator and market.
+    function GENERATOR_KEY_REGISTRATION_TYPEHASH() external view returns (bytes32);
+
+    /// @notice The EIP-712 digest an enclave key signs to be registered as `generator`'s key for `marketId`; domain
+    /// name "Kalypso EntityKeyRegistry", version "1", the chain id and this contract (the proxy).
+    function generatorKeyRegistrationDigest(address generator, uint256 marketId) external view returns (bytes32);
+
     /// @notice The image the enclave key `signer` was attested for (zero when never attested). Set on the first
     /// attestation of the key in any role and kept after the key is removed from a role: it is a fact about the
     /// key, not a permission.
@@ -261,6 +279,12 @@ contract EntityKeyRegistry is
     bytes32 public constant KEY_ADMIN_ROLE = keccak256("KEY_ADMIN_ROLE");
     /// @inheritdoc IEntityKeyRegistry
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @inheritdoc IEntityKeyRegistry
+    bytes32 public constant GENERATOR_KEY_REGISTRATION_TYPEHASH =
+        keccak256("GeneratorKeyRegistration(address generator,uint256 marketId)");
+
+    bytes32 private constant _DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
 
     /// @dev Length of an uncompressed secp256k1 public key without the 0x04 prefix.
     uint256 private constant PUBLIC_KEY_LENGTH = 64;
@@ -429,13 +453,12 @@ contract EntityKeyRegistry is
         bytes calldata pubkey,
         bytes32 imageId,
         uint64 timestampMs,
-        bytes calldata signature
+        bytes calldata signature,
+        bytes calldata enclaveSignature
     ) external whenNotPaused {
-        IMarketView market = _existingMarket(marketId);
-        if (imageId == bytes32(0) || !market.isProverImage(marketId, imageId)) {
-            revert ImageNotAllowed(marketId, imageId);
-        }
+        _checkProverImage(marketId, imageId);
         address enclave = _verifyAttestation(pubkey, imageId, timestampMs, signature);
+        _checkEnclaveSignature(enclave, marketId, enclaveSignature);
         _s().generatorKeys[marketId][msg.sender] = pubkey;
         emit GeneratorKeyRegistered(marketId, msg.sender, enclave, pubkey, imageId);
     }
@@ -491,6 +514,11 @@ contract EntityKeyRegistry is
     /// @inheritdoc IEntityKeyRegistry
     function generatorKey(uint256 marketId, address generator) external view returns (bytes memory) {
         return _s().generatorKeys[marketId][generator];
+    }
+
+    /// @inheritdoc IEntityKeyRegistry
+    function generatorKeyRegistrationDigest(address generator, uint256 marketId) external view returns (bytes32) {
+        return _generatorKeyRegistrationDigest(generator, marketId);
     }
 
     /// @inheritdoc IEntityKeyRegistry
@@ -565,6 +593,31 @@ contract EntityKeyRegistry is
         } else if (recorded != imageId) {
             revert EnclaveImageConflict(enclave, recorded, imageId);
         }
+    }
+
+    function _checkProverImage(uint256 marketId, bytes32 imageId) internal view {
+        if (imageId == bytes32(0) || !_existingMarket(marketId).isProverImage(marketId, imageId)) {
+            revert ImageNotAllowed(marketId, imageId);
+        }
+    }
+
+    /// @dev Reverts unless `enclave` signed the caller's registration for `marketId`.
+    function _checkEnclaveSignature(address enclave, uint256 marketId, bytes calldata enclaveSignature) internal view {
+        // The third value is the error's argument: any error means the enclave did not sign.
+        // slither-disable-next-line unused-return
+        (address signer, ECDSA.RecoverError err,) =
+            ECDSA.tryRecover(_generatorKeyRegistrationDigest(msg.sender, marketId), enclaveSignature);
+        if (err != ECDSA.RecoverError.NoError || signer != enclave) revert InvalidEnclaveSignature(enclave);
+    }
+
+    function _generatorKeyRegistrationDigest(address generator, uint256 marketId) internal view returns (bytes32) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                _DOMAIN_TYPEHASH, keccak256("Kalypso EntityKeyRegistry"), keccak256("1"), block.chainid, address(this)
+            )
+        );
+        bytes32 structHash = keccak256(abi.encode(GENERATOR_KEY_REGISTRATION_TYPEHASH, generator, marketId));
+        return keccak256(abi.encodePacked(hex"1901", domain, structHash));
     }
 
     /// @dev The market view, after checking that `marketId` exists.

@@ -64,6 +64,8 @@ contract EntityKeyRegistryTest is Test {
     bytes32 internal constant ATTESTATION_TYPEHASH =
         keccak256("EnclaveAttestation(bytes enclavePubKey,bytes32 imageId,uint64 timestampMs)");
     bytes32 internal constant TEE_PROOF_TYPEHASH = keccak256("TeeProof(bytes32 inputsHash,bytes32 outputHash)");
+    bytes32 internal constant GENERATOR_KEY_REGISTRATION_TYPEHASH =
+        keccak256("GeneratorKeyRegistration(address generator,uint256 marketId)");
     bytes32 internal constant KEY_ADMIN_ROLE = keccak256("KEY_ADMIN_ROLE");
     bytes32 internal constant AV_SLOT = 0xb11838783b7eef33b7461fa2eccc5da4c9f4dc8b32a2ad4c8cdfa97474ed4900;
     bytes32 internal constant REGISTRY_SLOT = 0x57183df08b1b31dbc45f9b44db0e765f2707aad80bedcf8910d0645fca475b00;
@@ -630,7 +632,9 @@ contract EntityKeyRegistryTest is Test {
         registry.registerGeneratorKey(PUBLIC_MARKET, pk);
         vm.expectRevert(PausableUpgradeable.EnforcedPause.selector);
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, "");
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, "", _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
 
         // Revocations stay open during an emergency.
         vm.prank(keyAdmin);
@@ -1107,7 +1111,12 @@ contract EntityKeyRegistryTest is Test {
         emit IEntityKeyRegistry.GeneratorKeyRegistered(TEE_MARKET, generator, enclaveA.addr, pkA, PROVER_IMAGE);
         vm.prank(generator);
         registry.registerGeneratorKeyWithAttestation(
-            TEE_MARKET, pkA, PROVER_IMAGE, NOW_MS, _attest(pkA, PROVER_IMAGE, NOW_MS)
+            TEE_MARKET,
+            pkA,
+            PROVER_IMAGE,
+            NOW_MS,
+            _attest(pkA, PROVER_IMAGE, NOW_MS),
+            _enclaveSig(enclaveA, generator, TEE_MARKET)
         );
         assertTrue(registry.hasGeneratorKey(TEE_MARKET, generator));
         assertEq(registry.generatorKey(TEE_MARKET, generator), pkA);
@@ -1116,7 +1125,12 @@ contract EntityKeyRegistryTest is Test {
         bytes memory pkB = _pub(enclaveB);
         vm.prank(stranger);
         registry.registerGeneratorKeyWithAttestation(
-            TEE_MARKET, pkB, EXTRA_IMAGE, NOW_MS, _attest(pkB, EXTRA_IMAGE, NOW_MS)
+            TEE_MARKET,
+            pkB,
+            EXTRA_IMAGE,
+            NOW_MS,
+            _attest(pkB, EXTRA_IMAGE, NOW_MS),
+            _enclaveSig(enclaveB, stranger, TEE_MARKET)
         );
         assertTrue(registry.hasGeneratorKey(TEE_MARKET, stranger));
         assertEq(registry.enclaveImageOf(enclaveB.addr), EXTRA_IMAGE);
@@ -1126,10 +1140,14 @@ contract EntityKeyRegistryTest is Test {
         bytes memory pk = _pub(enclaveA);
         bytes memory sig = _attest(pk, PROVER_IMAGE, NOW_MS);
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
         vm.recordLogs();
         vm.prank(stranger);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, stranger, TEE_MARKET)
+        );
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1);
         assertEq(logs[0].topics[0], IEntityKeyRegistry.GeneratorKeyRegistered.selector);
@@ -1140,12 +1158,19 @@ contract EntityKeyRegistryTest is Test {
         bytes memory sig = _attest(pk, OTHER_IMAGE, NOW_MS);
         vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.ImageNotAllowed.selector, TEE_MARKET, OTHER_IMAGE));
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, OTHER_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, OTHER_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
         // A public market has no prover image to attest against.
         vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.ImageNotAllowed.selector, PUBLIC_MARKET, bytes32(0)));
         vm.prank(generator);
         registry.registerGeneratorKeyWithAttestation(
-            PUBLIC_MARKET, pk, bytes32(0), NOW_MS, _attest(pk, bytes32(0), NOW_MS)
+            PUBLIC_MARKET,
+            pk,
+            bytes32(0),
+            NOW_MS,
+            _attest(pk, bytes32(0), NOW_MS),
+            _enclaveSig(enclaveA, generator, PUBLIC_MARKET)
         );
     }
 
@@ -1155,7 +1180,9 @@ contract EntityKeyRegistryTest is Test {
         bytes memory sig = _attest(pk, IVS_IMAGE, NOW_MS);
         vm.expectPartialRevert(IAttestationVerifier.UntrustedSigner.selector);
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
     }
 
     function test_RevertWhen_registerGeneratorKeyWithAttestationExpired() public {
@@ -1166,7 +1193,9 @@ contract EntityKeyRegistryTest is Test {
             abi.encodeWithSelector(IAttestationVerifier.AttestationExpired.selector, NOW_MS, NOW_MS + 3_600_000)
         );
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
     }
 
     function test_RevertWhen_registerGeneratorKeyWithAttestationUnknownMarket() public {
@@ -1174,7 +1203,9 @@ contract EntityKeyRegistryTest is Test {
         bytes memory sig = _attest(pk, PROVER_IMAGE, NOW_MS);
         vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.MarketNotFound.selector, MISSING_MARKET));
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(MISSING_MARKET, pk, PROVER_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            MISSING_MARKET, pk, PROVER_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, generator, MISSING_MARKET)
+        );
     }
 
     function test_RevertWhen_registerGeneratorKeyWithAttestationImageConflict() public {
@@ -1182,7 +1213,12 @@ contract EntityKeyRegistryTest is Test {
         bytes memory pk = _pub(enclaveA);
         vm.prank(generator);
         registry.registerGeneratorKeyWithAttestation(
-            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, _attest(pk, PROVER_IMAGE, NOW_MS)
+            TEE_MARKET,
+            pk,
+            PROVER_IMAGE,
+            NOW_MS,
+            _attest(pk, PROVER_IMAGE, NOW_MS),
+            _enclaveSig(enclaveA, generator, TEE_MARKET)
         );
         bytes memory sig = _attest(pk, EXTRA_IMAGE, NOW_MS);
         vm.expectRevert(
@@ -1191,20 +1227,68 @@ contract EntityKeyRegistryTest is Test {
             )
         );
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, EXTRA_IMAGE, NOW_MS, sig);
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, EXTRA_IMAGE, NOW_MS, sig, _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
     }
 
     function test_RevertWhen_registerGeneratorKeyWithAttestationMalformedSignature() public {
         vm.expectRevert(IAttestationVerifier.InvalidSignature.selector);
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, _pub(enclaveA), PROVER_IMAGE, NOW_MS, "");
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, _pub(enclaveA), PROVER_IMAGE, NOW_MS, "", _enclaveSig(enclaveA, generator, TEE_MARKET)
+        );
+    }
+
+    /// Attack: a generator without an enclave copies another generator's attested key and attestation from
+    /// calldata to be matched in a confidential market. The enclave signed its registration for its own generator
+    /// only, so the copy registers nothing.
+    function test_RevertWhen_registerGeneratorKeyWithCopiedAttestation() public {
+        bytes memory pk = _pub(enclaveA);
+        bytes memory attestation = _attest(pk, PROVER_IMAGE, NOW_MS);
+        bytes memory enclaveSig = _enclaveSig(enclaveA, generator, TEE_MARKET);
+        vm.prank(generator);
+        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, attestation, enclaveSig);
+
+        vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.InvalidEnclaveSignature.selector, enclaveA.addr));
+        vm.prank(stranger);
+        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, attestation, enclaveSig);
+        // Nor with a signature of the copier's own key, or one made for another market.
+        bytes memory ownSig = _enclaveSig(enclaveB, stranger, TEE_MARKET);
+        vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.InvalidEnclaveSignature.selector, enclaveA.addr));
+        vm.prank(stranger);
+        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, attestation, ownSig);
+        bytes memory otherMarket = _enclaveSig(enclaveA, stranger, PUBLIC_MARKET);
+        vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.InvalidEnclaveSignature.selector, enclaveA.addr));
+        vm.prank(stranger);
+        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, attestation, otherMarket);
+        // A malformed enclave signature is the same error.
+        vm.expectRevert(abi.encodeWithSelector(IEntityKeyRegistry.InvalidEnclaveSignature.selector, enclaveA.addr));
+        vm.prank(stranger);
+        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, attestation, "");
+        assertFalse(registry.hasGeneratorKey(TEE_MARKET, stranger));
+    }
+
+    function test_generatorKeyRegistrationDigest_matchesIndependentEip712() public view {
+        assertEq(registry.GENERATOR_KEY_REGISTRATION_TYPEHASH(), GENERATOR_KEY_REGISTRATION_TYPEHASH);
+        bytes32 domain = _domain("Kalypso EntityKeyRegistry", block.chainid, address(registry));
+        bytes32 structHash = keccak256(abi.encode(GENERATOR_KEY_REGISTRATION_TYPEHASH, generator, TEE_MARKET));
+        assertEq(
+            registry.generatorKeyRegistrationDigest(generator, TEE_MARKET),
+            keccak256(abi.encodePacked("\x19\x01", domain, structHash))
+        );
     }
 
     function test_removeGeneratorKey_removesKeyKeepsImageRecord() public {
         bytes memory pk = _pub(enclaveA);
         vm.prank(generator);
         registry.registerGeneratorKeyWithAttestation(
-            TEE_MARKET, pk, PROVER_IMAGE, NOW_MS, _attest(pk, PROVER_IMAGE, NOW_MS)
+            TEE_MARKET,
+            pk,
+            PROVER_IMAGE,
+            NOW_MS,
+            _attest(pk, PROVER_IMAGE, NOW_MS),
+            _enclaveSig(enclaveA, generator, TEE_MARKET)
         );
         vm.expectEmit(address(registry));
         emit IEntityKeyRegistry.GeneratorKeyRemoved(TEE_MARKET, generator);
@@ -1389,7 +1473,9 @@ contract EntityKeyRegistryTest is Test {
     function _registerAttestedGenerator(Vm.Wallet memory enclave, bytes32 imageId_) internal {
         bytes memory pk = _pub(enclave);
         vm.prank(generator);
-        registry.registerGeneratorKeyWithAttestation(TEE_MARKET, pk, imageId_, NOW_MS, _attest(pk, imageId_, NOW_MS));
+        registry.registerGeneratorKeyWithAttestation(
+            TEE_MARKET, pk, imageId_, NOW_MS, _attest(pk, imageId_, NOW_MS), _enclaveSig(enclave, generator, TEE_MARKET)
+        );
     }
 
     function _setMeKeyDirect(Vm.Wallet memory w) internal {
@@ -1412,6 +1498,13 @@ contract EntityKeyRegistryTest is Test {
     /// @dev A trusted attestation for `av` on the current chain.
     function _attest(bytes memory pubkey, bytes32 imageId_, uint64 timestampMs) internal view returns (bytes memory) {
         return _sign(attester, _attestationDigest(address(av), block.chainid, pubkey, imageId_, timestampMs));
+    }
+
+    /// @dev The enclave's signature registering it as `as_`'s key for `marketId`, computed from the spec.
+    function _enclaveSig(Vm.Wallet memory enclave, address as_, uint256 marketId) internal view returns (bytes memory) {
+        bytes32 domain = _domain("Kalypso EntityKeyRegistry", block.chainid, address(registry));
+        bytes32 structHash = keccak256(abi.encode(GENERATOR_KEY_REGISTRATION_TYPEHASH, as_, marketId));
+        return _sign(enclave, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
     }
 
     function _teeProof(Vm.Wallet memory enclave, address verifier, bytes memory inputs, bytes memory output)

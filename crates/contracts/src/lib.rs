@@ -19,6 +19,10 @@ pub const INVALID_INPUT_TYPE: &str =
 pub const ENCLAVE_ATTESTATION_TYPE: &str =
     "EnclaveAttestation(bytes enclavePubKey,bytes32 imageId,uint64 timestampMs)";
 
+/// The EIP-712 type a generator's enclave key signs to be registered for that generator and market.
+pub const GENERATOR_KEY_REGISTRATION_TYPE: &str =
+    "GeneratorKeyRegistration(address generator,uint256 marketId)";
+
 /// The EIP-712 type a TEE verifier's enclave key signs over a result.
 pub const TEE_PROOF_TYPE: &str = "TeeProof(bytes32 inputsHash,bytes32 outputHash)";
 

@@ -42,6 +42,14 @@ alloy::sol! {
         uint64 timestampMs;
     }
 
+    /// An enclave key's consent to be registered as `generator`'s key for `marketId` (signed by the enclave key
+    /// itself, so an attestation copied from another generator's registration registers nothing).
+    #[derive(Debug, PartialEq, Eq)]
+    struct GeneratorKeyRegistration {
+        address generator;
+        uint256 marketId;
+    }
+
     /// An enclave's signature over a result, accepted by the TEE verifier.
     #[derive(Debug, PartialEq, Eq)]
     struct TeeProof {
@@ -68,6 +76,16 @@ pub fn attestation_domain(chain_id: u64, attestation_verifier: Address) -> Eip71
         version: "1",
         chain_id: chain_id,
         verifying_contract: attestation_verifier,
+    }
+}
+
+/// Domain of `GeneratorKeyRegistration` (the entity key registry proxy).
+pub fn key_registry_domain(chain_id: u64, key_registry: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "Kalypso EntityKeyRegistry",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: key_registry,
     }
 }
 

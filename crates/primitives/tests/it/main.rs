@@ -8,7 +8,7 @@ use alloy::{
     sol_types::{SolCall, SolStruct, SolValue},
 };
 use kalypso_contracts::{
-    AttestationVerifier, ERC1967Proxy, ProofMarketplace, TeeVerifier,
+    AttestationVerifier, ERC1967Proxy, EntityKeyRegistry, ProofMarketplace, TeeVerifier,
     marketplace::IProofMarketplace,
 };
 use kalypso_primitives::eip712;
@@ -202,5 +202,40 @@ async fn tee_proof_signed_in_rust_verifies_in_solidity() {
     assert_eq!(
         eip712::TeeProof::eip712_encode_type(),
         kalypso_contracts::TEE_PROOF_TYPE
+    );
+}
+
+/// The registration an enclave key signs: the registry's digest is Rust's, and the type strings agree.
+#[tokio::test]
+async fn generator_key_registration_digest_matches_the_registry() {
+    let chain = Chain::spawn();
+    let chain_id = chain.provider.get_chain_id().await.expect("chain id");
+    // The implementation computes the digest for its own address; no initialisation needed for a view.
+    let registry = EntityKeyRegistry::deploy(chain.provider.clone())
+        .await
+        .expect("deploy registry implementation");
+    let message = eip712::GeneratorKeyRegistration {
+        generator: Address::repeat_byte(0x6e),
+        marketId: U256::from(7),
+    };
+    assert_eq!(
+        registry
+            .generatorKeyRegistrationDigest(message.generator, message.marketId)
+            .call()
+            .await
+            .expect("digest"),
+        message.eip712_signing_hash(&eip712::key_registry_domain(chain_id, *registry.address()))
+    );
+    assert_eq!(
+        registry
+            .GENERATOR_KEY_REGISTRATION_TYPEHASH()
+            .call()
+            .await
+            .expect("typehash"),
+        keccak256(kalypso_contracts::GENERATOR_KEY_REGISTRATION_TYPE)
+    );
+    assert_eq!(
+        eip712::GeneratorKeyRegistration::eip712_encode_type(),
+        kalypso_contracts::GENERATOR_KEY_REGISTRATION_TYPE
     );
 }
