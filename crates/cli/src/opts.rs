@@ -598,6 +598,11 @@ pub(crate) enum AskCmd {
         /// Pay from the marketplace balance (deposits, earlier refunds) instead of the wallet.
         #[arg(long)]
         from_balance: bool,
+        /// Secret inputs of a confidential market, read from this file (`-`: stdin) as raw bytes. They are
+        /// encrypted here (AES-256-GCM, the key wrapped to the Matching Engine's registered key) and only the
+        /// ciphertext goes on-chain; the result shows the secret commitment the ask carries.
+        #[arg(long, value_name = "PATH")]
+        secret_file: Option<PathBuf>,
         /// Then follow the ask to its end like `kalypso ask wait` (same exit codes; with --json the outcome is a
         /// second document after the creation's).
         #[arg(long)]

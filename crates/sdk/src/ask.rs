@@ -39,7 +39,26 @@ impl<P: Provider> Kalypso<P> {
                 reason: "the prover data is empty".into(),
             });
         }
-        self.market(ask.market).await?;
+        let market = self.market(ask.market).await?;
+        if market.confidential && (ask.secret.is_empty() || ask.acl.is_empty()) {
+            return Err(Error::InvalidArgument {
+                what: "secret",
+                reason: format!(
+                    "market {} takes secret inputs: seal them first (Kalypso::seal_secret, `--secret-file`)",
+                    ask.market
+                ),
+            });
+        }
+        if !market.confidential && (!ask.secret.is_empty() || !ask.acl.is_empty()) {
+            return Err(Error::InvalidArgument {
+                what: "secret",
+                reason: format!(
+                    "market {} is public: it takes no secret inputs (they would be posted for anyone to read \
+                     if it did)",
+                    ask.market
+                ),
+            });
+        }
         let input_bytes = ask.inputs.len() + ask.secret.len() + ask.acl.len();
         let request = IProofMarketplace::AskRequest {
             marketId: U256::from(ask.market),
@@ -73,6 +92,49 @@ impl<P: Provider> Kalypso<P> {
         let created: ProofMarketplace::AskCreated =
             tx::event(&receipt, self.deployment().marketplace)?;
         Ok((to_u64(created.askId, "ask id")?, TxSummary::from(&receipt)))
+    }
+
+    /// Seals `secret` for a confidential ask of `ask.market` that this client's sender creates: encrypts it
+    /// with AES-256-GCM under a fresh data key bound to the ask's context (chain, marketplace, market, sender —
+    /// a ciphertext copied into another ask does not decrypt) and wraps the key to the Matching Engine's
+    /// registered key (ECIES on secp256k1), the only key that can read it until the engine re-wraps it to the
+    /// assigned generator's enclave. Sets `ask.secret` and `ask.acl`; returns the secret commitment the ask will
+    /// carry (`ProofMarketplace.secretCommitmentOf`). The plaintext never leaves this process.
+    pub async fn seal_secret(&self, ask: &mut AskParams, secret: &[u8]) -> Result<B256> {
+        let market = self.market(ask.market).await?;
+        if !market.confidential {
+            return Err(Error::InvalidArgument {
+                what: "secret",
+                reason: format!("market {} is public: it takes no secret inputs", ask.market),
+            });
+        }
+        let me = self
+            .matching_engine_key()
+            .await?
+            .ok_or(Error::NoMatchingEngineKey)?;
+        let context = kalypso_confidential::Context {
+            chain_id: self.deployment().chain_id,
+            marketplace: self.deployment().marketplace,
+            market_id: ask.market,
+            requester: self.sender(),
+        };
+        let sealed = kalypso_confidential::seal(secret, &context, &me)?;
+        let commitment = sealed.commitment();
+        ask.secret = sealed.ciphertext.into();
+        ask.acl = sealed.acl.into();
+        Ok(commitment)
+    }
+
+    /// The Matching Engine's registered public key (what confidential asks wrap their data keys to), or `None`
+    /// when none is set.
+    pub async fn matching_engine_key(&self) -> Result<Option<kalypso_confidential::PublicKey>> {
+        let key = view(self.keys().matchingEngineKey(), Target::KeyRegistry).await?;
+        if key.pubkey.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(kalypso_confidential::PublicKey::from_bytes(
+            &key.pubkey,
+        )?))
     }
 
     /// The ask's record and its state as the contract reports it; [`Error::AskNotFound`] if there is none.

@@ -86,6 +86,13 @@ pub enum Error {
     /// An amount that must be positive was zero (checked before sending anything).
     #[error("{0} must not be zero")]
     ZeroAmount(&'static str),
+    /// A confidential ask's secret could not be sealed (a malformed Matching Engine key, a secret beyond
+    /// AES-GCM's limit).
+    #[error("sealing the secret: {0}")]
+    Seal(#[from] kalypso_confidential::Error),
+    /// No Matching Engine key is registered: nobody could unwrap a confidential ask's secret key.
+    #[error("no Matching Engine key is registered: confidential asks cannot be sealed")]
+    NoMatchingEngineKey,
     /// An argument is malformed (checked before sending anything).
     #[error("invalid {what}: {reason}")]
     InvalidArgument {

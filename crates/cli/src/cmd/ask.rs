@@ -13,7 +13,8 @@ use kalypso_sdk::{
     primitives::{AskState, SkipReason},
 };
 use serde::Serialize;
-use std::process::ExitCode;
+use std::{io::Read as _, path::Path, process::ExitCode};
+use zeroize::Zeroizing;
 
 pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
     let client = &ctx.client;
@@ -26,10 +27,12 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
             preference,
             refund_address,
             from_balance,
+            secret_file,
             wait,
             follow,
         } => {
             ctx.signer()?;
+            let secret = secret_file.as_deref().map(read_secret).transpose()?;
             if !wait && (follow.out.is_some() || follow.timeout.is_some()) {
                 anyhow::bail!("--out and --timeout apply to the wait for the proof: add --wait");
             }
@@ -41,7 +44,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             let now = client.block_timestamp().await?.max(wall);
-            let params = AskParams {
+            let mut params = AskParams {
                 market,
                 reward: reward_units,
                 deadline: now + deadline.as_secs(),
@@ -52,18 +55,31 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
                 acl: Bytes::new(),
                 from_balance,
             };
+            let secret_commitment = match &secret {
+                Some(secret) => Some(client.seal_secret(&mut params, secret).await?),
+                None => None,
+            };
             let spinner = ctx.out.spinner("creating ask");
             let (id, tx) = client.create_ask(params).await?;
             spinner.finish_and_clear();
             sent(
                 ctx,
                 format!(
-                    "ask {id} created in market {market} ({input_bytes} input bytes, reward {}, {preference}, \
+                    "ask {id} created in market {market} ({input_bytes} input bytes{}, reward {}, {preference}, \
                      deadline in {}s)",
+                    secret_commitment.map_or(String::new(), |c| format!(
+                        ", {} secret bytes sealed to the Matching Engine, commitment {c}",
+                        secret.as_ref().map_or(0, |s| s.len())
+                    )),
                     reward.0,
                     deadline.as_secs()
                 ),
-                serde_json::json!({ "ask": id, "market": market, "inputBytes": input_bytes }),
+                serde_json::json!({
+                    "ask": id,
+                    "market": market,
+                    "inputBytes": input_bytes,
+                    "secretCommitment": secret_commitment,
+                }),
                 tx,
             );
             if wait {
@@ -426,4 +442,23 @@ impl From<&AskInfo> for Status {
             task_deadline: a.task.as_ref().map(|t| t.task_deadline),
         }
     }
+}
+
+/// The secret inputs of a confidential ask, from a file or stdin (`-`), in memory that is wiped when dropped.
+fn read_secret(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let mut secret = Zeroizing::new(Vec::new());
+    if path == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut secret)
+            .context("reading the secret from stdin")?;
+    } else {
+        let mut file = std::fs::File::open(path)
+            .with_context(|| format!("reading the secret from {}", path.display()))?;
+        file.read_to_end(&mut secret)
+            .with_context(|| format!("reading the secret from {}", path.display()))?;
+    }
+    if secret.is_empty() {
+        anyhow::bail!("the secret in {} is empty", path.display());
+    }
+    Ok(secret)
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod circuit;
+mod confidential;
 mod generator;
 mod prover;
 mod sim;

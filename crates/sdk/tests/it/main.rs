@@ -3,6 +3,7 @@
 //! bumps of lingering transactions and new-head notifications.
 
 mod asks;
+mod confidential;
 mod deploy;
 mod failures;
 mod generators;
