@@ -59,86 +59,47 @@ pub(crate) trait HostMemory {
 pub(crate) fn define<T: HostMemory + 'static>(linker: &mut Linker<T>) -> Result<()> {
     let define_err =
         |e: wasmi::errors::LinkerError| Error::Wasm(format!("defining the field imports: {e}"));
-    let f1m = |op: fn(Fr, Fr) -> Fr| {
-        move |mut caller: Caller<'_, T>, x: i32, y: i32, r: i32| {
-            with_memory(&mut caller, |m| {
-                let value = op(m.montgomery(x)?, m.montgomery(y)?);
-                m.set_raw(r, value.0)
-            })
+    // Every import takes two or three `i32` addresses and works on the instance's memory.
+    let two = |op: fn(&mut Mem<'_>, i32, i32) -> Trap<()>| {
+        move |mut caller: Caller<'_, T>, x: i32, r: i32| with_memory(&mut caller, |m| op(m, x, r))
+    };
+    let three = |op: fn(&mut Mem<'_>, i32, i32, i32) -> Trap<()>| {
+        move |mut caller: Caller<'_, T>, a: i32, b: i32, c: i32| {
+            with_memory(&mut caller, |m| op(m, a, b, c))
         }
     };
-    linker
-        .func_wrap(HOST_MODULE, "f1m_mul", f1m(|a, b| a * b))
-        .map_err(define_err)?;
-    linker
-        .func_wrap(HOST_MODULE, "f1m_add", f1m(|a, b| a + b))
-        .map_err(define_err)?;
-    linker
-        .func_wrap(HOST_MODULE, "f1m_sub", f1m(|a, b| a - b))
-        .map_err(define_err)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "f1m_square",
-            |mut caller: Caller<'_, T>, x: i32, r: i32| {
-                with_memory(&mut caller, |m| {
-                    let value = m.montgomery(x)?.square();
-                    m.set_raw(r, value.0)
-                })
-            },
-        )
-        .map_err(define_err)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "f1m_to_montgomery",
-            |mut caller: Caller<'_, T>, x: i32, r: i32| {
-                with_memory(&mut caller, |m| {
-                    let value = m.normal(x)?;
-                    m.set_raw(r, value.0)
-                })
-            },
-        )
-        .map_err(define_err)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "f1m_from_montgomery",
-            |mut caller: Caller<'_, T>, x: i32, r: i32| {
-                with_memory(&mut caller, |m| {
-                    let value = m.montgomery(x)?;
-                    m.set_raw(r, value.into_bigint())
-                })
-            },
-        )
-        .map_err(define_err)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "fr_mul",
-            |mut caller: Caller<'_, T>, r: i32, a: i32, b: i32| {
-                with_memory(&mut caller, |m| m.fr_mul(r, a, b))
-            },
-        )
-        .map_err(define_err)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "fr_add",
-            |mut caller: Caller<'_, T>, r: i32, a: i32, b: i32| {
-                with_memory(&mut caller, |m| m.fr_add(r, a, b))
-            },
-        )
-        .map_err(define_err)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "fr_sub",
-            |mut caller: Caller<'_, T>, r: i32, a: i32, b: i32| {
-                with_memory(&mut caller, |m| m.fr_sub(r, a, b))
-            },
-        )
-        .map_err(define_err)?;
+    let unary: [(&str, fn(&mut Mem<'_>, i32, i32) -> Trap<()>); 3] = [
+        ("f1m_square", |m, x, r| {
+            let value = m.montgomery(x)?.square();
+            m.set_raw(r, value.0)
+        }),
+        ("f1m_to_montgomery", |m, x, r| {
+            let value = m.normal(x)?;
+            m.set_raw(r, value.0)
+        }),
+        ("f1m_from_montgomery", |m, x, r| {
+            let value = m.montgomery(x)?;
+            m.set_raw(r, value.into_bigint())
+        }),
+    ];
+    let binary: [(&str, fn(&mut Mem<'_>, i32, i32, i32) -> Trap<()>); 6] = [
+        ("f1m_mul", |m, x, y, r| m.f1m(x, y, r, |a, b| a * b)),
+        ("f1m_add", |m, x, y, r| m.f1m(x, y, r, |a, b| a + b)),
+        ("f1m_sub", |m, x, y, r| m.f1m(x, y, r, |a, b| a - b)),
+        ("fr_mul", |m, r, a, b| m.fr_mul(r, a, b)),
+        ("fr_add", |m, r, a, b| m.fr_add(r, a, b)),
+        ("fr_sub", |m, r, a, b| m.fr_sub(r, a, b)),
+    ];
+    for (name, op) in unary {
+        linker
+            .func_wrap(HOST_MODULE, name, two(op))
+            .map_err(define_err)?;
+    }
+    for (name, op) in binary {
+        linker
+            .func_wrap(HOST_MODULE, name, three(op))
+            .map_err(define_err)?;
+    }
     Ok(())
 }
 
@@ -230,6 +191,12 @@ impl Mem<'_> {
     /// Address of an element's long part.
     fn long(element: i32) -> i32 {
         element.wrapping_add(8)
+    }
+
+    /// An `Fr_F1m_*` operation: `op` of the Montgomery values at `x` and `y`, written at `r`.
+    fn f1m(&mut self, x: i32, y: i32, r: i32, op: fn(Fr, Fr) -> Fr) -> Trap<()> {
+        let value = op(self.montgomery(x)?, self.montgomery(y)?);
+        self.set_raw(r, value.0)
     }
 
     /// `Fr_toMontgomery`: the element's value in Montgomery form in its long part, in place.

@@ -3,10 +3,10 @@
 use alloy::{
     contract::{CallBuilder, CallDecoder},
     eips::BlockNumberOrTag,
-    primitives::{Address, Bytes, U256},
+    primitives::{Address, B256, Bytes, U256},
     providers::{Provider, fillers::CachedNonceManager},
     rpc::types::TransactionReceipt,
-    sol_types::{Eip712Domain, SolEvent},
+    sol_types::{Eip712Domain, SolEvent, SolStruct},
 };
 use kalypso_contracts::{
     EntityKeyRegistry, GeneratorRegistry, ProofMarketplace, TestToken,
@@ -20,7 +20,7 @@ use std::time::Duration;
 use tracing::debug;
 
 use crate::{
-    Deployment, Error, ProtocolParams, Result, TxSummary,
+    Deployment, Error, ProtocolParams, Result, SignedAttestation, TxSummary,
     error::{Target, from_contract},
     tx::{self, DEFAULT_RECEIPT_TIMEOUT, Gas},
     types::MarketId,
@@ -220,6 +220,68 @@ impl<P: Provider> Kalypso<P> {
             )
             .await?;
         Ok(TxSummary::from(&receipt))
+    }
+
+    /// Registers (or rotates) the sender's enclave key for a confidential market. `attestation` is a trusted
+    /// attestation signer's EIP-712 verdict that the key lives in an enclave running one of the market's prover
+    /// images (what the attestation-verifier service signs after checking a Nitro document);
+    /// `enclave_signature` is the enclave key's own signature of
+    /// [`generator_key_registration_digest`](Self::generator_key_registration_digest) for the sender and
+    /// `market`, without which anyone could register a copy of the attested key as theirs.
+    pub async fn register_generator_key_with_attestation(
+        &self,
+        market: MarketId,
+        attestation: &SignedAttestation,
+        enclave_signature: Bytes,
+    ) -> Result<TxSummary> {
+        let keys = self.keys();
+        let receipt = self
+            .send(
+                keys.registerGeneratorKeyWithAttestation(
+                    U256::from(market),
+                    attestation.enclave_pubkey.clone(),
+                    attestation.image_id,
+                    attestation.timestamp_ms,
+                    attestation.signature.clone(),
+                    enclave_signature,
+                ),
+                Target::KeyRegistry,
+                "registerGeneratorKeyWithAttestation",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// The EIP-712 digest an enclave key signs to be registered as `generator`'s key for `market` (domain
+    /// "Kalypso EntityKeyRegistry" of this deployment).
+    pub fn generator_key_registration_digest(&self, generator: Address, market: MarketId) -> B256 {
+        eip712::GeneratorKeyRegistration {
+            generator,
+            marketId: U256::from(market),
+        }
+        .eip712_signing_hash(&eip712::key_registry_domain(
+            self.deployment.chain_id,
+            self.deployment.key_registry,
+        ))
+    }
+
+    /// The EIP-712 digest a trusted attestation signer signs for an enclave key, its image and the document's
+    /// time (domain "Kalypso AttestationVerifier" of this deployment).
+    pub fn attestation_digest(
+        &self,
+        enclave_pubkey: Bytes,
+        image_id: B256,
+        timestamp_ms: u64,
+    ) -> B256 {
+        eip712::EnclaveAttestation {
+            enclavePubKey: enclave_pubkey,
+            imageId: image_id,
+            timestampMs: timestamp_ms,
+        }
+        .eip712_signing_hash(&eip712::attestation_domain(
+            self.deployment.chain_id,
+            self.deployment.attestation_verifier,
+        ))
     }
 
     /// The address whose signatures authorise assignments (zero when no Matching Engine key is set).

@@ -269,6 +269,20 @@ pub struct GeneratorInfo {
     pub quotes: Vec<(MarketId, Option<Quote>)>,
 }
 
+/// A trusted attestation signer's verdict on an enclave key (EIP-712 `EnclaveAttestation`), as
+/// [`register_generator_key_with_attestation`](crate::Kalypso::register_generator_key_with_attestation) takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedAttestation {
+    /// The enclave's 64-byte public key (`x ‖ y`).
+    pub enclave_pubkey: Bytes,
+    /// The enclave image (`keccak256(PCR0 ‖ PCR1 ‖ PCR2)`).
+    pub image_id: B256,
+    /// The attestation document's time, Unix milliseconds.
+    pub timestamp_ms: u64,
+    /// The trusted attestation signer's 65-byte EIP-712 `EnclaveAttestation` signature.
+    pub signature: Bytes,
+}
+
 /// Arguments of [`create_ask`](crate::Kalypso::create_ask).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AskParams {

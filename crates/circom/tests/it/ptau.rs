@@ -1,7 +1,7 @@
 //! An insecure powers of tau from `kalypso_circom::ptau` is a file snarkjs sets a circuit up from: `snarkjs
 //! groth16 setup` on it, then snarkjs's own proof and the native prover's proof both verify with snarkjs.
 
-use std::{path::Path, process::Command};
+use std::path::Path;
 
 use kalypso_circom::{CircomCircuit, Inputs, ptau::InsecureTau, snarkjs};
 use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
@@ -9,26 +9,9 @@ use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
 use crate::{fixture_dir, snarkjs_cli};
 
 fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
-    let snarkjs = snarkjs_cli::snarkjs();
-    let out = Command::new(&snarkjs)
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} (run scripts/setup.sh): {e}",
-                snarkjs.display()
-            )
-        });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "snarkjs {:?} failed: {text}",
-        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>()
-    );
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (ok, text) = snarkjs_cli::run_snarkjs(&args);
+    assert!(ok, "snarkjs {args:?} failed: {text}");
     text
 }
 

@@ -31,10 +31,22 @@ pub(crate) fn groth16_verify(
         write("public.json", public),
         write("proof.json", proof),
     );
+    let (ok, text) = run_snarkjs(&[
+        "groth16".as_ref(),
+        "verify".as_ref(),
+        vk.as_os_str(),
+        public.as_os_str(),
+        proof.as_os_str(),
+    ]);
+    // snarkjs prints `OK!` and exits 0 only for a valid proof.
+    (ok && text.contains("OK!"), text)
+}
+
+/// Runs snarkjs with `args`; returns whether it exited 0 and its stdout and stderr.
+pub(crate) fn run_snarkjs(args: &[&std::ffi::OsStr]) -> (bool, String) {
     let snarkjs = snarkjs();
     let out = Command::new(&snarkjs)
-        .args(["groth16", "verify"])
-        .args([&vk, &public, &proof])
+        .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -47,6 +59,5 @@ pub(crate) fn groth16_verify(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    // snarkjs prints `OK!` and exits 0 only for a valid proof.
-    (out.status.success() && text.contains("OK!"), text)
+    (out.status.success(), text)
 }

@@ -5,6 +5,7 @@
 mod asks;
 mod confidential;
 mod deploy;
+mod enclave_keys;
 mod failures;
 mod generators;
 mod heads;
