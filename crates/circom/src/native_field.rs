@@ -60,15 +60,15 @@ pub(crate) fn define<T: HostMemory + 'static>(linker: &mut Linker<T>) -> Result<
     let define_err =
         |e: wasmi::errors::LinkerError| Error::Wasm(format!("defining the field imports: {e}"));
     // Every import takes two or three `i32` addresses and works on the instance's memory.
-    let two = |op: fn(&mut Mem<'_>, i32, i32) -> Trap<()>| {
+    let two = |op: TwoAddresses| {
         move |mut caller: Caller<'_, T>, x: i32, r: i32| with_memory(&mut caller, |m| op(m, x, r))
     };
-    let three = |op: fn(&mut Mem<'_>, i32, i32, i32) -> Trap<()>| {
+    let three = |op: ThreeAddresses| {
         move |mut caller: Caller<'_, T>, a: i32, b: i32, c: i32| {
             with_memory(&mut caller, |m| op(m, a, b, c))
         }
     };
-    let unary: [(&str, fn(&mut Mem<'_>, i32, i32) -> Trap<()>); 3] = [
+    let unary: [(&str, TwoAddresses); 3] = [
         ("f1m_square", |m, x, r| {
             let value = m.montgomery(x)?.square();
             m.set_raw(r, value.0)
@@ -82,7 +82,7 @@ pub(crate) fn define<T: HostMemory + 'static>(linker: &mut Linker<T>) -> Result<
             m.set_raw(r, value.into_bigint())
         }),
     ];
-    let binary: [(&str, fn(&mut Mem<'_>, i32, i32, i32) -> Trap<()>); 6] = [
+    let binary: [(&str, ThreeAddresses); 6] = [
         ("f1m_mul", |m, x, y, r| m.f1m(x, y, r, |a, b| a * b)),
         ("f1m_add", |m, x, y, r| m.f1m(x, y, r, |a, b| a + b)),
         ("f1m_sub", |m, x, y, r| m.f1m(x, y, r, |a, b| a - b)),
@@ -104,6 +104,11 @@ pub(crate) fn define<T: HostMemory + 'static>(linker: &mut Linker<T>) -> Result<
 }
 
 type Trap<T> = std::result::Result<T, wasmi::Error>;
+
+/// A host import of two addresses (operand, result).
+type TwoAddresses = fn(&mut Mem<'_>, i32, i32) -> Trap<()>;
+/// A host import of three addresses (two operands and the result, in circom's order for the function).
+type ThreeAddresses = fn(&mut Mem<'_>, i32, i32, i32) -> Trap<()>;
 
 /// Runs `f` on the instance's memory. An address outside it traps, as the wasm's own access would.
 fn with_memory<T: HostMemory>(
