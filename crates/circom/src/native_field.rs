@@ -24,13 +24,13 @@
 //! as it is: [`accelerate`] returns `None` and the interpreter runs the wasm arithmetic.
 
 use ark_ff::{BigInt, BigInteger, Field, PrimeField};
-use wasmi::{Caller, Linker, Memory};
+use wasmi::{Caller, Linker};
 use wasmparser::{
     BinaryReader, ElementItems, ElementKind, ExternalKind, FunctionBody, KnownCustom, Name,
     Operator, Parser, Payload, TypeRef, ValType,
 };
 
-use crate::{Error, Fr, Result};
+use crate::{Error, Fr, Result, witness::HostState};
 
 /// Module name of the host imports.
 const HOST_MODULE: &str = "kalypso";
@@ -49,22 +49,18 @@ const REPLACED: [(&str, &str, usize); 9] = [
     ("Fr_sub", "fr_sub", 3),
 ];
 
-/// What the host functions need from the instance: its memory, set once it is instantiated.
-pub(crate) trait HostMemory {
-    /// The instance's memory.
-    fn memory(&self) -> Option<Memory>;
-}
-
 /// Defines the `kalypso` imports of an [`accelerate`]d module.
-pub(crate) fn define<T: HostMemory + 'static>(linker: &mut Linker<T>) -> Result<()> {
+pub(crate) fn define(linker: &mut Linker<HostState>) -> Result<()> {
     let define_err =
         |e: wasmi::errors::LinkerError| Error::Wasm(format!("defining the field imports: {e}"));
     // Every import takes two or three `i32` addresses and works on the instance's memory.
     let two = |op: TwoAddresses| {
-        move |mut caller: Caller<'_, T>, x: i32, r: i32| with_memory(&mut caller, |m| op(m, x, r))
+        move |mut caller: Caller<'_, HostState>, x: i32, r: i32| {
+            with_memory(&mut caller, |m| op(m, x, r))
+        }
     };
     let three = |op: ThreeAddresses| {
-        move |mut caller: Caller<'_, T>, a: i32, b: i32, c: i32| {
+        move |mut caller: Caller<'_, HostState>, a: i32, b: i32, c: i32| {
             with_memory(&mut caller, |m| op(m, a, b, c))
         }
     };
@@ -111,13 +107,13 @@ type TwoAddresses = fn(&mut Mem<'_>, i32, i32) -> Trap<()>;
 type ThreeAddresses = fn(&mut Mem<'_>, i32, i32, i32) -> Trap<()>;
 
 /// Runs `f` on the instance's memory. An address outside it traps, as the wasm's own access would.
-fn with_memory<T: HostMemory>(
-    caller: &mut Caller<'_, T>,
+fn with_memory(
+    caller: &mut Caller<'_, HostState>,
     f: impl FnOnce(&mut Mem<'_>) -> Trap<()>,
 ) -> Trap<()> {
     let memory = caller
         .data()
-        .memory()
+        .memory
         .ok_or_else(|| wasmi::Error::new("field import called before the memory was bound"))?;
     f(&mut Mem(memory.data_mut(caller)))
 }
@@ -237,39 +233,48 @@ impl Mem<'_> {
     /// `Fr_mul`.
     fn fr_mul(&mut self, r: i32, a: i32, b: i32) -> Trap<()> {
         let (fa, fb) = (self.flags(a)?, self.flags(b)?);
+        let (la, lb) = (fa & LONG != 0, fb & LONG != 0);
         let (am, bm) = (fa & MONTGOMERY != 0, fb & MONTGOMERY != 0);
-        let ty = match (fa & LONG != 0, fb & LONG != 0) {
-            (false, false) => {
-                let product = self.short(a)? * self.short(b)?;
-                return self.set_small(r, product);
-            }
+        if !la && !lb {
+            let product = self.short(a)? * self.short(b)?;
+            return self.set_small(r, product);
+        }
+        if la && lb && !am && !bm {
             // Two normal forms: circom multiplies by R³ after, which gives the Montgomery form of a·b.
-            (true, true) if !am && !bm => {
-                self.set_type(r, TYPE_LONG_MONTGOMERY)?;
-                let product = self.normal(Self::long(a))? * self.normal(Self::long(b))?;
-                return self.set_raw(Self::long(r), product.0);
-            }
-            (true, true) => {
-                if am && bm {
-                    TYPE_LONG_MONTGOMERY
-                } else {
-                    TYPE_LONG
-                }
-            }
-            (true, false) => {
-                self.convert_to_montgomery(b)?;
-                if am { TYPE_LONG_MONTGOMERY } else { TYPE_LONG }
-            }
-            (false, true) => {
-                self.convert_to_montgomery(a)?;
-                if bm { TYPE_LONG_MONTGOMERY } else { TYPE_LONG }
-            }
-        };
-        // `Fr_F1m_mul` of the two long parts: x·y·R⁻¹ (Montgomery × Montgomery stays Montgomery,
-        // Montgomery × normal gives normal).
-        self.set_type(r, ty)?;
+            self.set_type(r, TYPE_LONG_MONTGOMERY)?;
+            let product = self.normal(Self::long(a))? * self.normal(Self::long(b))?;
+            return self.set_raw(Self::long(r), product.0);
+        }
+        // A short operand is converted to Montgomery form first, in place. Then `Fr_F1m_mul` of the two long
+        // parts, x·y·R⁻¹: Montgomery × Montgomery stays Montgomery, Montgomery × normal gives normal.
+        if !la {
+            self.convert_to_montgomery(a)?;
+        }
+        if !lb {
+            self.convert_to_montgomery(b)?;
+        }
+        let both = (am || !la) && (bm || !lb);
+        self.set_type(
+            r,
+            if both {
+                TYPE_LONG_MONTGOMERY
+            } else {
+                TYPE_LONG
+            },
+        )?;
         let product = self.montgomery(Self::long(a))? * self.montgomery(Self::long(b))?;
         self.set_raw(Self::long(r), product.0)
+    }
+
+    /// An operand of `Fr_add`/`Fr_sub` in normal form, as a raw value in `Fr`'s clothing: its long part, or
+    /// its short value.
+    fn normal_operand(&mut self, element: i32, long: bool) -> Trap<Fr> {
+        if long {
+            self.montgomery(Self::long(element))
+        } else {
+            let short = short_value(self.short(element)?);
+            Ok(Fr::new_unchecked(short.into_bigint()))
+        }
     }
 
     /// `Fr_add`.
@@ -293,60 +298,25 @@ impl Mem<'_> {
         small: fn(i64, i64) -> Option<i64>,
     ) -> Trap<()> {
         let (fa, fb) = (self.flags(a)?, self.flags(b)?);
-        let (am, bm) = (fa & MONTGOMERY != 0, fb & MONTGOMERY != 0);
-        let (x, y) = match (fa & LONG != 0, fb & LONG != 0) {
-            (false, false) => {
-                let value = small(self.short(a)?, self.short(b)?).expect("two i32 fit an i64");
-                return self.set_small(r, value);
-            }
-            // Either is in Montgomery form: the other is converted, in place.
-            (true, true) if am || bm => {
-                if !am {
-                    self.convert_to_montgomery(a)?;
-                }
-                if !bm {
-                    self.convert_to_montgomery(b)?;
-                }
-                self.set_type(r, TYPE_LONG_MONTGOMERY)?;
-                (
-                    self.montgomery(Self::long(a))?,
-                    self.montgomery(Self::long(b))?,
-                )
-            }
-            (true, true) => {
-                self.set_type(r, TYPE_LONG)?;
-                (
-                    self.montgomery(Self::long(a))?,
-                    self.montgomery(Self::long(b))?,
-                )
-            }
-            (true, false) if am => {
-                self.convert_to_montgomery(b)?;
-                self.set_type(r, TYPE_LONG_MONTGOMERY)?;
-                (
-                    self.montgomery(Self::long(a))?,
-                    self.montgomery(Self::long(b))?,
-                )
-            }
-            // A long normal and a short: the short's normal form (circom copies it to a scratch slot).
-            (true, false) => {
-                self.set_type(r, TYPE_LONG)?;
-                let short = Fr::new_unchecked(short_value(self.short(b)?).into_bigint());
-                (self.montgomery(Self::long(a))?, short)
-            }
-            (false, true) if bm => {
-                self.convert_to_montgomery(a)?;
-                self.set_type(r, TYPE_LONG_MONTGOMERY)?;
-                (
-                    self.montgomery(Self::long(a))?,
-                    self.montgomery(Self::long(b))?,
-                )
-            }
-            (false, true) => {
-                self.set_type(r, TYPE_LONG)?;
-                let short = Fr::new_unchecked(short_value(self.short(a)?).into_bigint());
-                (short, self.montgomery(Self::long(b))?)
-            }
+        let (la, lb) = (fa & LONG != 0, fb & LONG != 0);
+        if !la && !lb {
+            let value = small(self.short(a)?, self.short(b)?).expect("two i32 fit an i64");
+            return self.set_small(r, value);
+        }
+        let (x, y) = if (la && fa & MONTGOMERY != 0) || (lb && fb & MONTGOMERY != 0) {
+            // A long operand in Montgomery form: the other is converted, in place (a no-op on one that is).
+            self.convert_to_montgomery(a)?;
+            self.convert_to_montgomery(b)?;
+            self.set_type(r, TYPE_LONG_MONTGOMERY)?;
+            (
+                self.montgomery(Self::long(a))?,
+                self.montgomery(Self::long(b))?,
+            )
+        } else {
+            // Long operands in normal form; a short one joins in its normal form (circom copies it to a
+            // scratch slot).
+            self.set_type(r, TYPE_LONG)?;
+            (self.normal_operand(a, la)?, self.normal_operand(b, lb)?)
         };
         // The raw values pass through `Fr::new_unchecked` and back: addition and subtraction mod r are the
         // same on either form.
@@ -373,11 +343,20 @@ pub(crate) fn accelerate(wasm: &[u8]) -> Option<Vec<u8>> {
 struct Rewrite {
     /// Imported functions before the rewrite.
     func_imports: u32,
-    /// Type index of each replaced function, with its host import's name and parameter count, in the order
-    /// the imports are appended.
-    imports: Vec<(u32, &'static str, usize)>,
-    /// Index of each replaced function (old numbering) → its import's position among the new ones.
-    replaced: Vec<(u32, u32)>,
+    /// The replaced functions, in the order their imports are appended.
+    replaced: Vec<Replaced>,
+}
+
+/// A function of the module that becomes a call of a host import.
+struct Replaced {
+    /// Its index (old numbering).
+    index: u32,
+    /// Its type index (the import's too).
+    ty: u32,
+    /// The host import's name.
+    import: &'static str,
+    /// Its parameter count.
+    params: usize,
 }
 
 /// Why a module is left as it is (malformed, or a construct the rewrite does not handle).
@@ -435,7 +414,6 @@ impl Rewrite {
         }
         let mut plan = Self {
             func_imports,
-            imports: Vec::new(),
             replaced: Vec::new(),
         };
         for (name, import, params) in REPLACED {
@@ -457,8 +435,12 @@ impl Rewrite {
             {
                 return Ok(None);
             }
-            plan.replaced.push((index, plan.imports.len() as u32));
-            plan.imports.push((ty, import, params));
+            plan.replaced.push(Replaced {
+                index,
+                ty,
+                import,
+                params,
+            });
         }
         Ok(Some(plan))
     }
@@ -468,7 +450,7 @@ impl Rewrite {
         if index < self.func_imports {
             index
         } else {
-            index + self.imports.len() as u32
+            index + self.replaced.len() as u32
         }
     }
 
@@ -521,13 +503,13 @@ impl Rewrite {
     fn imports_section(&self, body: &[u8], offset: usize) -> ParseResult<Vec<u8>> {
         let mut r = BinaryReader::new(body, offset);
         let count = r.read_var_u32()?;
-        let mut out = leb(count + self.imports.len() as u32);
+        let mut out = leb(count + self.replaced.len() as u32);
         out.extend_from_slice(&body[r.original_position() - offset..]);
-        for &(ty, name, _) in &self.imports {
+        for replaced in &self.replaced {
             out.extend(name_bytes(HOST_MODULE));
-            out.extend(name_bytes(name));
+            out.extend(name_bytes(replaced.import));
             out.push(0x00);
-            out.extend(leb(ty));
+            out.extend(leb(replaced.ty));
         }
         Ok(out)
     }
@@ -589,17 +571,16 @@ impl Rewrite {
         for (i, function) in reader.into_iter().enumerate() {
             let function: FunctionBody<'_> = function?;
             let index = self.func_imports + i as u32;
-            let code = match self.replaced.iter().find(|(f, _)| *f == index) {
-                Some(&(_, import)) => {
+            let code = match self.replaced.iter().position(|r| r.index == index) {
+                Some(import) => {
                     // No locals; push the parameters, call the import.
-                    let params = self.imports[import as usize].2;
                     let mut code = vec![0x00];
-                    for p in 0..params as u32 {
+                    for p in 0..self.replaced[import].params as u32 {
                         code.push(0x20);
                         code.extend(leb(p));
                     }
                     code.push(0x10);
-                    code.extend(leb(self.func_imports + import));
+                    code.extend(leb(self.func_imports + import as u32));
                     code.push(0x0b);
                     code
                 }

@@ -47,19 +47,13 @@ impl fmt::Debug for WitnessCalculator {
 
 /// What the host functions collect while the module runs.
 #[derive(Default)]
-struct HostState {
+pub(crate) struct HostState {
     /// Messages of `printErrorMessage` (where an assert failed).
     error_messages: String,
     /// The code of the last `exceptionHandler` call.
     exception: Option<i32>,
     /// The instance's memory, for the native field imports.
-    memory: Option<Memory>,
-}
-
-impl native_field::HostMemory for HostState {
-    fn memory(&self) -> Option<Memory> {
-        self.memory
-    }
+    pub(crate) memory: Option<Memory>,
 }
 
 /// The module's exports, looked up once per instance.
@@ -80,8 +74,7 @@ impl WitnessCalculator {
     /// [`native_field`](crate::native_field) replaces (every circom 2 module does), in the interpreter
     /// otherwise.
     pub fn new(wasm: &[u8]) -> Result<Self> {
-        Module::validate(&Engine::default(), wasm)
-            .map_err(|e| Error::Wasm(format!("not a valid WebAssembly module: {e}")))?;
+        // A malformed module is not rewritten: compiling it as it is reports what is wrong.
         match native_field::accelerate(wasm) {
             Some(accelerated) => Self::compile(&accelerated, true),
             None => Self::compile(wasm, false),

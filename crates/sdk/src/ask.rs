@@ -98,8 +98,9 @@ impl<P: Provider> Kalypso<P> {
     /// with AES-256-GCM under a fresh data key bound to the ask's context (chain, marketplace, market, sender —
     /// a ciphertext copied into another ask does not decrypt) and wraps the key to the Matching Engine's
     /// registered key (ECIES on secp256k1), the only key that can read it until the engine re-wraps it to the
-    /// assigned generator's enclave. Sets `ask.secret` and `ask.acl`; returns the secret commitment the ask will
-    /// carry (`ProofMarketplace.secretCommitmentOf`). The plaintext never leaves this process.
+    /// assigned generator's enclave. Sets `ask.secret` and `ask.acl`; returns the commitment to the secret that
+    /// proofs and attestations bind to ([`kalypso_confidential::commitment`] of the ciphertext). The plaintext
+    /// never leaves this process.
     pub async fn seal_secret(&self, ask: &mut AskParams, secret: &[u8]) -> Result<B256> {
         let market = self.market(ask.market).await?;
         if !market.confidential {

@@ -13,7 +13,7 @@ use kalypso_sdk::{
     primitives::{AskState, SkipReason},
 };
 use serde::Serialize;
-use std::{io::Read as _, path::Path, process::ExitCode};
+use std::{io::Read, path::Path, process::ExitCode};
 use zeroize::Zeroizing;
 
 pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
@@ -32,10 +32,10 @@ pub(super) async fn run(ctx: &Ctx, cmd: AskCmd) -> anyhow::Result<ExitCode> {
             follow,
         } => {
             ctx.signer()?;
-            let secret = secret_file.as_deref().map(read_secret).transpose()?;
             if !wait && (follow.out.is_some() || follow.timeout.is_some()) {
                 anyhow::bail!("--out and --timeout apply to the wait for the proof: add --wait");
             }
+            let secret = secret_file.as_deref().map(read_secret).transpose()?;
             let input_bytes = inputs.len();
             let reward_units = ctx.payment(&reward).await?;
             // The next block's time: an idle node's latest block can be far behind the clock, and a
@@ -446,17 +446,18 @@ impl From<&AskInfo> for Status {
 
 /// The secret inputs of a confidential ask, from a file or stdin (`-`), in memory that is wiped when dropped.
 fn read_secret(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let mut secret = Zeroizing::new(Vec::new());
-    if path == Path::new("-") {
-        std::io::stdin()
-            .read_to_end(&mut secret)
-            .context("reading the secret from stdin")?;
+    let mut source: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(std::io::stdin())
     } else {
-        let mut file = std::fs::File::open(path)
-            .with_context(|| format!("reading the secret from {}", path.display()))?;
-        file.read_to_end(&mut secret)
-            .with_context(|| format!("reading the secret from {}", path.display()))?;
-    }
+        Box::new(
+            std::fs::File::open(path)
+                .with_context(|| format!("reading the secret from {}", path.display()))?,
+        )
+    };
+    let mut secret = Zeroizing::new(Vec::new());
+    source
+        .read_to_end(&mut secret)
+        .with_context(|| format!("reading the secret from {}", path.display()))?;
     if secret.is_empty() {
         anyhow::bail!("the secret in {} is empty", path.display());
     }
