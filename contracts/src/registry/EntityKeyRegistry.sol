@@ -8,6 +8,7 @@ import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/acce
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {PausableUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/PausableUpgradeable.sol";
+import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 /// @title IEntityKeyRegistry
@@ -273,7 +274,8 @@ contract EntityKeyRegistry is
     Initializable,
     UUPSUpgradeable,
     AccessControlUpgradeable,
-    PausableUpgradeable
+    PausableUpgradeable,
+    EIP712Upgradeable
 {
     /// @inheritdoc IEntityKeyRegistry
     bytes32 public constant KEY_ADMIN_ROLE = keccak256("KEY_ADMIN_ROLE");
@@ -282,9 +284,6 @@ contract EntityKeyRegistry is
     /// @inheritdoc IEntityKeyRegistry
     bytes32 public constant GENERATOR_KEY_REGISTRATION_TYPEHASH =
         keccak256("GeneratorKeyRegistration(address generator,uint256 marketId)");
-
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
 
     /// @dev Length of an uncompressed secp256k1 public key without the 0x04 prefix.
     uint256 private constant PUBLIC_KEY_LENGTH = 64;
@@ -320,6 +319,7 @@ contract EntityKeyRegistry is
         if (admin == address(0)) revert ZeroAddress();
         __AccessControl_init();
         __Pausable_init();
+        __EIP712_init("Kalypso EntityKeyRegistry", "1");
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(KEY_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
@@ -611,13 +611,7 @@ contract EntityKeyRegistry is
     }
 
     function _generatorKeyRegistrationDigest(address generator, uint256 marketId) internal view returns (bytes32) {
-        bytes32 domain = keccak256(
-            abi.encode(
-                _DOMAIN_TYPEHASH, keccak256("Kalypso EntityKeyRegistry"), keccak256("1"), block.chainid, address(this)
-            )
-        );
-        bytes32 structHash = keccak256(abi.encode(GENERATOR_KEY_REGISTRATION_TYPEHASH, generator, marketId));
-        return keccak256(abi.encodePacked(hex"1901", domain, structHash));
+        return _hashTypedDataV4(keccak256(abi.encode(GENERATOR_KEY_REGISTRATION_TYPEHASH, generator, marketId)));
     }
 
     /// @dev The market view, after checking that `marketId` exists.

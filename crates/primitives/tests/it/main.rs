@@ -210,10 +210,24 @@ async fn tee_proof_signed_in_rust_verifies_in_solidity() {
 async fn generator_key_registration_digest_matches_the_registry() {
     let chain = Chain::spawn();
     let chain_id = chain.provider.get_chain_id().await.expect("chain id");
-    // The implementation computes the digest for its own address; no initialisation needed for a view.
-    let registry = EntityKeyRegistry::deploy(chain.provider.clone())
+    let implementation = EntityKeyRegistry::deploy(chain.provider.clone())
         .await
         .expect("deploy registry implementation");
+    // The EIP-712 name and version are set by `initialize`, through the proxy.
+    let init = EntityKeyRegistry::initializeCall {
+        admin: chain.signer.address(),
+        attestationVerifier_: Address::repeat_byte(0xa7),
+        marketView_: Address::ZERO,
+    }
+    .abi_encode();
+    let proxy = ERC1967Proxy::deploy(
+        chain.provider.clone(),
+        *implementation.address(),
+        init.into(),
+    )
+    .await
+    .expect("deploy proxy");
+    let registry = EntityKeyRegistry::new(*proxy.address(), chain.provider.clone());
     let message = eip712::GeneratorKeyRegistration {
         generator: Address::repeat_byte(0x6e),
         marketId: U256::from(7),
