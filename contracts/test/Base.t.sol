@@ -11,6 +11,7 @@ import {ProofMarketplace} from "../src/marketplace/ProofMarketplace.sol";
 import {EntityKeyRegistry} from "../src/registry/EntityKeyRegistry.sol";
 import {GeneratorRegistry} from "../src/registry/GeneratorRegistry.sol";
 import {Groth16Verifier} from "../src/verifiers/Groth16Verifier.sol";
+import {MarketplaceDigests} from "./utils/MarketplaceDigests.sol";
 import {Test, Vm} from "forge-std/Test.sol";
 
 /// @notice The deployed protocol with one real Groth16 market (MiMC hash chain, proof fixture produced by the
@@ -183,7 +184,7 @@ abstract contract Base is Test, ProtocolDeployer {
         uint256 nonce,
         uint256 expiry
     ) internal returns (bytes memory) {
-        bytes32 digest = market.assignBatchDigest(items, nonce, expiry);
+        bytes32 digest = MarketplaceDigests.assignBatch(market.domainSeparator(), items, nonce, expiry);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(signer, digest);
         return abi.encodePacked(r, s, v);
     }

@@ -459,15 +459,6 @@ interface IProofMarketplace is IMarketView {
     /// @notice Whether `signer` already used an assignment-batch nonce.
     function nonceUsed(address signer, uint256 nonce) external view returns (bool);
 
-    /// @notice EIP-712 digest of an assignment batch (what the Matching Engine signs).
-    function assignBatchDigest(Assignment[] calldata assignments, uint256 nonce, uint256 expiry)
-        external
-        view
-        returns (bytes32);
-
-    /// @notice EIP-712 digest of an invalid-input attestation (what an IVS key signs).
-    function invalidInputDigest(uint256 marketId, uint256 askId, bytes32 inputsHash) external view returns (bytes32);
-
     /// @notice The EIP-712 domain separator (name "Kalypso ProofMarketplace", version "1", chain id, this proxy).
     function domainSeparator() external view returns (bytes32);
 
@@ -482,6 +473,12 @@ interface IProofMarketplace is IMarketView {
 
     /// @notice The verifier factory: markets are created only on verifiers it deployed.
     function verifierFactory() external view returns (address);
+
+    /// @notice The commitment of a confidential ask to its secret inputs,
+    /// `keccak256("kalypso-confidential/v1/secret-commitment" ‖ secret)` over the encrypted `secret` it was created
+    /// with; zero for an ask without secret inputs. The marketplace hands it to the verifier with each proof
+    /// (`IVerifier.verifyAsk`), so a TEE proof made for one secret settles no ask with another.
+    function secretCommitmentOf(uint256 askId) external view returns (bytes32);
 
     /// @notice Staking-token compensation held for `askId` (from slashes and discards), paid when it ends.
     function heldCompensation(uint256 askId) external view returns (uint256);

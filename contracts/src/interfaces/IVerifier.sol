@@ -11,6 +11,16 @@ interface IVerifier {
     /// revert like `false`.
     function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool);
 
+    /// @notice `verify` for one ask, as the marketplace calls it: with the ask's commitment to its secret inputs
+    /// (zero for an ask without) and the generator assigned to it. A proof whose validity rests on who made it (a
+    /// TEE signature) must name both, so it settles no other ask and no other generator's task; a proof that is
+    /// valid on its own (Groth16 over the public inputs) ignores them.
+    /// @dev Same return and revert rules as `verify`.
+    function verifyAsk(bytes calldata inputs, bytes calldata proof, bytes32 secretCommitment, address generator)
+        external
+        view
+        returns (bool);
+
     /// @notice Whether `inputs` are well-formed for this verifier (lengths, field ranges). Cheap and
     /// deterministic, so requesters, generators and the IVS can check asks before any work is done.
     /// @dev Returns true for well-formed inputs. For malformed ones it should revert with an error saying which

@@ -48,6 +48,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     /// @dev Gas `createAsk` gives the market verifier's `verifyInputs` (a format check, not a proof).
     uint256 private constant VERIFY_INPUTS_GAS = 100_000;
 
+    /// @dev Prefix of an ask's secret commitment: `keccak256(SECRET_COMMITMENT_DOMAIN ‖ secret)` (the ciphertext).
+    bytes private constant SECRET_COMMITMENT_DOMAIN = "kalypso-confidential/v1/secret-commitment";
+
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     string private constant DOMAIN_NAME = "Kalypso ProofMarketplace";
@@ -60,7 +63,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
 
     /// @dev New business (markets, asks, assignments) stops while paused; settlement and withdrawals go on.
     modifier whenNotPaused() {
-        if (_s().paused) revert EnforcedPause();
+        _requireNotPaused();
         _;
     }
 
@@ -79,6 +82,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         mapping(address account => uint256) claimable;
         mapping(address signer => mapping(uint256 word => uint256 bits)) usedNonces;
         mapping(uint256 askId => uint256) heldCompensation;
+        mapping(uint256 askId => bytes32) secretCommitments;
     }
 
     // keccak256(abi.encode(uint256(keccak256("kalypso.storage.ProofMarketplace")) - 1)) & ~bytes32(uint256(0xff))
@@ -328,13 +332,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         uint256[] memory amounts = new uint256[](2);
         (recipients[0], amounts[0]) = (address(this), held);
         (recipients[1], amounts[1]) = ($.params.treasury, penalty - held);
-        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
-        // its own storage and call nothing, so no code runs during this call that could re-enter.
-        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
-        _registry.slashTask(generator, a.computePerProof, lockedPenalty, recipients, amounts);
-        if (held != 0) $.heldCompensation[askId] += held;
-
-        _reopenOrRefund(askId, a, reopen);
+        _penalise(askId, a, lockedPenalty, recipients, amounts, reopen);
         emit TaskDiscarded(askId, generator, penalty, held, reopen);
     }
 
@@ -359,13 +357,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         (recipients[0], amounts[0]) = (address(this), held);
         (recipients[1], amounts[1]) = (msg.sender, toKeeper);
         (recipients[2], amounts[2]) = (p.treasury, penalty - held - toKeeper);
-        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
-        // its own storage and call nothing, so no code runs during this call that could re-enter.
-        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
-        _registry.slashTask(generator, a.computePerProof, penalty, recipients, amounts);
-        if (held != 0) $.heldCompensation[askId] += held;
-
-        _reopenOrRefund(askId, a, reopen);
+        _penalise(askId, a, penalty, recipients, amounts, reopen);
         emit TaskSlashed(askId, generator, msg.sender, penalty, held, toKeeper, amounts[2], reopen);
     }
 
@@ -395,15 +387,13 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     }
 
     /// @inheritdoc IProofMarketplace
-    function pause() external onlyRole(PAUSER_ROLE) {
-        _s().paused = true;
-        emit Paused(msg.sender);
+    function pause() external {
+        _setPaused(true);
     }
 
     /// @inheritdoc IProofMarketplace
-    function unpause() external onlyRole(PAUSER_ROLE) {
-        _s().paused = false;
-        emit Unpaused(msg.sender);
+    function unpause() external {
+        _setPaused(false);
     }
 
     /// @inheritdoc IProofMarketplace
@@ -459,20 +449,6 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     }
 
     /// @inheritdoc IProofMarketplace
-    function assignBatchDigest(Assignment[] calldata assignments, uint256 nonce, uint256 expiry)
-        external
-        view
-        returns (bytes32)
-    {
-        return _assignBatchDigest(assignments, nonce, expiry);
-    }
-
-    /// @inheritdoc IProofMarketplace
-    function invalidInputDigest(uint256 marketId, uint256 askId, bytes32 inputsHash) external view returns (bytes32) {
-        return _invalidInputDigest(marketId, askId, inputsHash);
-    }
-
-    /// @inheritdoc IProofMarketplace
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparator();
     }
@@ -495,6 +471,11 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     /// @inheritdoc IProofMarketplace
     function verifierFactory() external view returns (address) {
         return address(_verifierFactory);
+    }
+
+    /// @inheritdoc IProofMarketplace
+    function secretCommitmentOf(uint256 askId) external view returns (bytes32) {
+        return _s().secretCommitments[askId];
     }
 
     /// @inheritdoc IProofMarketplace
@@ -567,6 +548,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
             revert SecretMismatch(marketId, confidential);
         }
         askId = ++$.askCount;
+        if (confidential) $.secretCommitments[askId] = keccak256(bytes.concat(SECRET_COMMITMENT_DOMAIN, r.secret));
         Ask storage a = $.asks[askId];
         bytes32 inputsHash = keccak256(r.proverData);
         address refundAddress = r.refundAddress;
@@ -656,10 +638,13 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         Ask storage a = _assignedBeforeDeadline(askId);
         bytes32 inputsHash = keccak256(proverData);
         if (inputsHash != a.inputsHash) revert InputsMismatch(askId, a.inputsHash, inputsHash);
-        IVerifier verifier = _s().markets[a.marketId].verifier;
+        Storage storage $ = _s();
+        Market storage m = $.markets[a.marketId];
+        // Only a confidential market's asks have a commitment (the flag shares the slot `_complete` reads anyway).
+        bytes32 secretCommitment = m.confidential ? $.secretCommitments[askId] : bytes32(0);
         // A reverting verifier counts as a rejection. Reverting (not returning false) on a bad proof also keeps
         // eth_estimateGas honest: a verifier starved of gas fails here instead of quietly returning false.
-        try verifier.verify(proverData, proof) returns (bool ok) {
+        try m.verifier.verifyAsk(proverData, proof, secretCommitment, a.generator) returns (bool ok) {
             if (!ok) revert InvalidProof(askId);
         } catch {
             revert InvalidProof(askId);
@@ -691,6 +676,25 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
 
     /// @dev Whether a failed task's ask goes back to Created: its deadline has not passed and it was re-opened
     /// fewer than {MAX_REOPENS} times.
+    /// @dev Takes `lockedPenalty` from the assigned generator's stake to `recipients` (the first is this contract,
+    /// for the requester's held share) and reopens or refunds the ask.
+    function _penalise(
+        uint256 askId,
+        Ask storage a,
+        uint256 lockedPenalty,
+        address[] memory recipients,
+        uint256[] memory amounts,
+        bool reopen
+    ) internal {
+        // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
+        // its own storage and call nothing, so no code runs during this call that could re-enter.
+        // slither-disable-next-line reentrancy-no-eth,reentrancy-events
+        _registry.slashTask(a.generator, a.computePerProof, lockedPenalty, recipients, amounts);
+        uint256 held = amounts[0];
+        if (held != 0) _s().heldCompensation[askId] += held;
+        _reopenOrRefund(askId, a, reopen);
+    }
+
     function _canReopen(Ask storage a) internal view returns (bool) {
         return block.timestamp < a.deadline && a.reopens < MAX_REOPENS;
     }
@@ -830,6 +834,16 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     }
 
     function _authorizeUpgrade(address) internal override onlyRole(DEFAULT_ADMIN_ROLE) {}
+
+    function _setPaused(bool paused_) private onlyRole(PAUSER_ROLE) {
+        _s().paused = paused_;
+        if (paused_) emit Paused(msg.sender);
+        else emit Unpaused(msg.sender);
+    }
+
+    function _requireNotPaused() private view {
+        if (_s().paused) revert EnforcedPause();
+    }
 
     function _s() private pure returns (Storage storage $) {
         assembly {

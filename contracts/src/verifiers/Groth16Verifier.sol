@@ -87,6 +87,16 @@ contract Groth16Verifier is IGroth16Verifier {
     /// precompile is missing on this chain). Returns false for a signal `>= r`,
     /// for proof points that are not canonical curve points, and for a proof that does not verify.
     function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool) {
+        return _checkedVerify(inputs, proof);
+    }
+
+    /// @inheritdoc IVerifier
+    /// @dev A Groth16 proof is valid whoever made it and whatever witness it used: `verify(inputs, proof)`.
+    function verifyAsk(bytes calldata inputs, bytes calldata proof, bytes32, address) external view returns (bool) {
+        return _checkedVerify(inputs, proof);
+    }
+
+    function _checkedVerify(bytes calldata inputs, bytes calldata proof) internal view returns (bool) {
         uint256 minInputsLength = 32 * _NUM_INPUTS;
         if (inputs.length < minInputsLength) revert InputsTooShort(minInputsLength, inputs.length);
         if (proof.length != _PROOF_LENGTH) revert InvalidProofLength(_PROOF_LENGTH, proof.length);

@@ -8,8 +8,9 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 /// @title TeeVerifier
-/// @notice Accepts a proof when an enclave key attested for `imageId` signed the inputs and the output (see
-/// {ITeeVerifier}). Not upgradeable: a market trusts exactly one image through one verifier.
+/// @notice Accepts a proof when an enclave key attested for `imageId` signed the ask (its inputs and its secret
+/// commitment), the output and the generator (see {ITeeVerifier}). Not upgradeable: a market trusts exactly one
+/// image through one verifier.
 /// @dev Sample check: a market is created (and runs `checkSampleInputsAndProof`) before any enclave key can be
 /// registered for it, since keys are registered per existing market. The sample proof is therefore signed by a
 /// sample signer fixed at construction instead of by an attested enclave. The check still exercises the real
@@ -18,7 +19,8 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 /// future address (EIP-712 domain), and the constructor rejects a sample that does not verify.
 contract TeeVerifier is ITeeVerifier, EIP712 {
     /// @inheritdoc ITeeVerifier
-    bytes32 public constant TEE_PROOF_TYPEHASH = keccak256("TeeProof(bytes32 inputsHash,bytes32 outputHash)");
+    bytes32 public constant TEE_PROOF_TYPEHASH =
+        keccak256("TeeProof(bytes32 inputsHash,bytes32 secretCommitment,bytes32 outputHash,address generator)");
 
     /// @inheritdoc ITeeVerifier
     IEntityKeyRegistry public immutable registry;
@@ -36,7 +38,8 @@ contract TeeVerifier is ITeeVerifier, EIP712 {
     /// @param imageId_ Image whose enclave keys may sign proofs; not zero.
     /// @param sampleSigner_ Signer of `sampleProof_`.
     /// @param sampleInput_ Sample inputs.
-    /// @param sampleProof_ `abi.encode(output, signature)` of `sampleSigner_` over `sampleInput_` for this contract.
+    /// @param sampleProof_ `abi.encode(output, signature)` of `sampleSigner_` over `sampleInput_` for this contract,
+    /// with a zero secret commitment and generator.
     constructor(
         IEntityKeyRegistry registry_,
         bytes32 imageId_,
@@ -53,15 +56,27 @@ contract TeeVerifier is ITeeVerifier, EIP712 {
         sampleSigner = sampleSigner_;
         _sampleInput = sampleInput_;
         _sampleProof = sampleProof_;
-        if (_signerOf(sampleInput_, sampleProof_) != sampleSigner_) revert InvalidSampleProof();
+        if (_signerOf(sampleInput_, sampleProof_, bytes32(0), address(0)) != sampleSigner_) {
+            revert InvalidSampleProof();
+        }
     }
 
     /// @inheritdoc IVerifier
-    /// @dev Reverts when `proof` is not `abi.encode(bytes, bytes)`; returns false for a malformed signature or a
-    /// signer not attested for `imageId`.
+    /// @dev `verifyAsk` with a zero secret commitment and generator: a proof that names no ask's secret and no
+    /// generator (the marketplace never calls it).
     function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool) {
-        address signer = _signerOf(inputs, proof);
-        return signer != address(0) && registry.enclaveImageOf(signer) == imageId;
+        return _attested(_signerOf(inputs, proof, bytes32(0), address(0)));
+    }
+
+    /// @inheritdoc IVerifier
+    /// @dev Reverts when `proof` is not `abi.encode(bytes, bytes)`; returns false for a malformed signature, a
+    /// signature over another ask, secret, output or generator, or a signer not attested for `imageId`.
+    function verifyAsk(bytes calldata inputs, bytes calldata proof, bytes32 secretCommitment, address generator)
+        external
+        view
+        returns (bool)
+    {
+        return _attested(_signerOf(inputs, proof, secretCommitment, generator));
     }
 
     /// @inheritdoc IVerifier
@@ -84,25 +99,43 @@ contract TeeVerifier is ITeeVerifier, EIP712 {
     /// @inheritdoc IVerifier
     /// @dev Checks the sample against `sampleSigner` (see the contract's notes), not against the registry.
     function checkSampleInputsAndProof() external view returns (bool) {
-        return _signerOf(_sampleInput, _sampleProof) == sampleSigner;
+        return _signerOf(_sampleInput, _sampleProof, bytes32(0), address(0)) == sampleSigner;
     }
 
     /// @inheritdoc ITeeVerifier
-    function proofDigest(bytes calldata inputs, bytes calldata output) external view returns (bytes32) {
-        return _digest(inputs, output);
+    function proofDigest(bytes calldata inputs, bytes32 secretCommitment, bytes calldata output, address generator)
+        external
+        view
+        returns (bytes32)
+    {
+        return _digest(inputs, secretCommitment, output, generator);
     }
 
-    /// @dev The signer of `proof` over `inputs`, or zero for a malformed signature.
-    function _signerOf(bytes memory inputs, bytes memory proof) internal view returns (address signer) {
+    function _attested(address signer) internal view returns (bool) {
+        return signer != address(0) && registry.enclaveImageOf(signer) == imageId;
+    }
+
+    /// @dev The signer of `proof` over the ask and generator, or zero for a malformed signature.
+    function _signerOf(bytes memory inputs, bytes memory proof, bytes32 secretCommitment, address generator)
+        internal
+        view
+        returns (address signer)
+    {
         (bytes memory output, bytes memory signature) = abi.decode(proof, (bytes, bytes));
         ECDSA.RecoverError err;
         // The third value is the error's argument, not needed: the error itself is checked on the next line.
         // slither-disable-next-line unused-return
-        (signer, err,) = ECDSA.tryRecover(_digest(inputs, output), signature);
+        (signer, err,) = ECDSA.tryRecover(_digest(inputs, secretCommitment, output, generator), signature);
         if (err != ECDSA.RecoverError.NoError) return address(0);
     }
 
-    function _digest(bytes memory inputs, bytes memory output) internal view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(TEE_PROOF_TYPEHASH, keccak256(inputs), keccak256(output))));
+    function _digest(bytes memory inputs, bytes32 secretCommitment, bytes memory output, address generator)
+        internal
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(TEE_PROOF_TYPEHASH, keccak256(inputs), secretCommitment, keccak256(output), generator))
+        );
     }
 }

@@ -8,6 +8,7 @@ import {IStakingPool} from "../../src/interfaces/IStakingPool.sol";
 import {ProofMarketplace} from "../../src/marketplace/ProofMarketplace.sol";
 import {GeneratorRegistry} from "../../src/registry/GeneratorRegistry.sol";
 import {Base} from "../Base.t.sol";
+import {MarketplaceDigests} from "../utils/MarketplaceDigests.sol";
 import {CommonBase} from "forge-std/Base.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
@@ -1012,12 +1013,14 @@ contract MarketplaceHandler is CommonBase, StdCheats, StdUtils {
         view
         returns (bytes memory)
     {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(enginePk, market.assignBatchDigest(items, nonce, expiry));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(enginePk, MarketplaceDigests.assignBatch(market.domainSeparator(), items, nonce, expiry));
         return abi.encodePacked(r, s, v);
     }
 
     function _signInvalidInput(uint256 id, uint256 askId, bytes32 inputsHash) internal view returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(ivsPk, market.invalidInputDigest(id, askId, inputsHash));
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(ivsPk, MarketplaceDigests.invalidInput(market.domainSeparator(), id, askId, inputsHash));
         return abi.encodePacked(r, s, v);
     }
 

@@ -63,7 +63,8 @@ contract EntityKeyRegistryTest is Test {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 internal constant ATTESTATION_TYPEHASH =
         keccak256("EnclaveAttestation(bytes enclavePubKey,bytes32 imageId,uint64 timestampMs)");
-    bytes32 internal constant TEE_PROOF_TYPEHASH = keccak256("TeeProof(bytes32 inputsHash,bytes32 outputHash)");
+    bytes32 internal constant TEE_PROOF_TYPEHASH =
+        keccak256("TeeProof(bytes32 inputsHash,bytes32 secretCommitment,bytes32 outputHash,address generator)");
     bytes32 internal constant GENERATOR_KEY_REGISTRATION_TYPEHASH =
         keccak256("GeneratorKeyRegistration(address generator,uint256 marketId)");
     bytes32 internal constant KEY_ADMIN_ROLE = keccak256("KEY_ADMIN_ROLE");
@@ -1279,6 +1280,24 @@ contract EntityKeyRegistryTest is Test {
         );
     }
 
+    /// Attack: a TEE proof of one ask replayed for another ask with the same public inputs but another secret,
+    /// or by another generator. The proof names the secret commitment and the generator, so neither verifies.
+    function test_verifyAsk_bindsSecretCommitmentAndGenerator() public {
+        TeeVerifier tee = _deployTee(PROVER_IMAGE, vm.createWallet("sample"), "s", "s");
+        _registerAttestedGenerator(enclaveA, PROVER_IMAGE);
+        bytes32 secretA = keccak256("ciphertext of ask 1");
+        bytes32 secretB = keccak256("ciphertext of ask 2");
+        bytes memory proof = abi.encode(
+            bytes("out"), _sign(enclaveA, _teeDigestFor(address(tee), block.chainid, "in", secretA, "out", generator))
+        );
+        assertTrue(tee.verifyAsk("in", proof, secretA, generator));
+        assertFalse(tee.verifyAsk("in", proof, secretB, generator), "another ask's secret");
+        assertFalse(tee.verifyAsk("in", proof, bytes32(0), generator), "an ask without secret");
+        assertFalse(tee.verifyAsk("in", proof, secretA, stranger), "another generator");
+        assertFalse(tee.verify("in", proof), "no ask named");
+        assertFalse(tee.verifyAsk("in2", proof, secretA, generator), "other inputs");
+    }
+
     function test_removeGeneratorKey_removesKeyKeepsImageRecord() public {
         bytes memory pk = _pub(enclaveA);
         vm.prank(generator);
@@ -1431,7 +1450,13 @@ contract EntityKeyRegistryTest is Test {
 
     function test_proofDigest_matchesIndependentEip712() public {
         TeeVerifier tee = _deployTee(PROVER_IMAGE, vm.createWallet("sample"), "s", "s");
-        assertEq(tee.proofDigest("in", "out"), _teeDigest(address(tee), block.chainid, "in", "out"));
+        assertEq(
+            tee.proofDigest("in", bytes32(0), "out", address(0)), _teeDigest(address(tee), block.chainid, "in", "out")
+        );
+        assertEq(
+            tee.proofDigest("in", keccak256("secret"), "out", generator),
+            _teeDigestFor(address(tee), block.chainid, "in", keccak256("secret"), "out", generator)
+        );
     }
 
     // =========================================================================================================
@@ -1533,8 +1558,21 @@ contract EntityKeyRegistryTest is Test {
         pure
         returns (bytes32)
     {
+        return _teeDigestFor(verifyingContract, chainId, inputs, bytes32(0), output, address(0));
+    }
+
+    function _teeDigestFor(
+        address verifyingContract,
+        uint256 chainId,
+        bytes memory inputs,
+        bytes32 secretCommitment,
+        bytes memory output,
+        address generator_
+    ) internal pure returns (bytes32) {
         bytes32 domain = _domain("Kalypso TeeVerifier", chainId, verifyingContract);
-        bytes32 structHash = keccak256(abi.encode(TEE_PROOF_TYPEHASH, keccak256(inputs), keccak256(output)));
+        bytes32 structHash = keccak256(
+            abi.encode(TEE_PROOF_TYPEHASH, keccak256(inputs), secretCommitment, keccak256(output), generator_)
+        );
         return keccak256(abi.encodePacked("\x19\x01", domain, structHash));
     }
 

@@ -11,6 +11,7 @@ import {ProofMarketplace} from "../../src/marketplace/ProofMarketplace.sol";
 import {Groth16Verifier} from "../../src/verifiers/Groth16Verifier.sol";
 import {VerifierFactory} from "../../src/verifiers/VerifierFactory.sol";
 import {Base} from "../Base.t.sol";
+import {MarketplaceDigests} from "../utils/MarketplaceDigests.sol";
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -611,7 +612,8 @@ contract ProofMarketplaceTest is Base {
         other.keyRegistry.setMatchingEngineKey(_pubkey(me));
         vm.stopPrank();
         IProofMarketplace.Assignment[] memory items = _batch(1, cheap);
-        bytes32 digest = other.marketplace.assignBatchDigest(items, 1, block.timestamp + 60);
+        bytes32 digest =
+            MarketplaceDigests.assignBatch(other.marketplace.domainSeparator(), items, 1, block.timestamp + 60);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(me, digest);
         vm.expectRevert();
         market.relayAssignments(items, 1, block.timestamp + 60, abi.encodePacked(r, s, v));
@@ -769,8 +771,9 @@ contract ProofMarketplaceTest is Base {
     function test_RevertWhen_submitInvalidInputAttestation_signedForAnotherMarket() public {
         uint256 askId = _ask();
         _assign(askId, cheap);
-        (uint8 v, bytes32 r, bytes32 s_) =
-            vm.sign(ivs, market.invalidInputDigest(marketId + 1, askId, keccak256(inputs)));
+        (uint8 v, bytes32 r, bytes32 s_) = vm.sign(
+            ivs, MarketplaceDigests.invalidInput(market.domainSeparator(), marketId + 1, askId, keccak256(inputs))
+        );
         vm.expectRevert();
         market.submitInvalidInputAttestation(askId, abi.encodePacked(r, s_, v));
     }
@@ -974,6 +977,38 @@ contract ProofMarketplaceTest is Base {
         assertEq(market.domainSeparator(), expected);
     }
 
+    /// The tests' digests use the contract's type hashes, and agree with known answers that the Rust signer's test
+    /// (crates/primitives/tests/it) pins too: a fixed domain (chain 31337, verifying contract 0x4b4b…4b).
+    function test_digests_matchContractTypesAndKnownAnswers() public view {
+        assertEq(MarketplaceDigests.ASSIGNMENT_TYPEHASH, market.ASSIGNMENT_TYPEHASH());
+        assertEq(MarketplaceDigests.ASSIGN_BATCH_TYPEHASH, market.ASSIGN_BATCH_TYPEHASH());
+        assertEq(MarketplaceDigests.INVALID_INPUT_TYPEHASH, market.INVALID_INPUT_TYPEHASH());
+
+        bytes32 domain = keccak256(
+            abi.encode(
+                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256("Kalypso ProofMarketplace"),
+                keccak256("1"),
+                31_337,
+                address(0x4b4b4B4b4b4B4b4b4B4B4B4B4B4B4B4B4B4B4b4b)
+            )
+        );
+        IProofMarketplace.Assignment[] memory items = new IProofMarketplace.Assignment[](2);
+        items[0] =
+            IProofMarketplace.Assignment(1, address(0x1111111111111111111111111111111111111111), 1_000_000, 600, "");
+        items[1] = IProofMarketplace.Assignment(
+            42, address(0x2222222222222222222222222222222222222222), type(uint256).max, 60, "wrapped aes key"
+        );
+        assertEq(
+            MarketplaceDigests.assignBatch(domain, items, 7, 1_900_000_000),
+            0x8a55291fdda0de747880398eef3d0a2482ae230255ee763b34302319b2de5d9b
+        );
+        assertEq(
+            MarketplaceDigests.invalidInput(domain, 3, 9, keccak256("inputs")),
+            0xd7604c00dd511d90452484077989203e61fae43629b971f0a4d885ca0ee90044
+        );
+    }
+
     function test_upgrade_byAdminKeepsState() public {
         uint256 askId = _ask();
         ProofMarketplace next = new ProofMarketplace(
@@ -1163,7 +1198,9 @@ contract ProofMarketplaceTest is Base {
     }
 
     function _signInvalidInput(Vm.Wallet memory signer, uint256 askId) internal returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(signer, market.invalidInputDigest(marketId, askId, keccak256(inputs)));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(
+            signer, MarketplaceDigests.invalidInput(market.domainSeparator(), marketId, askId, keccak256(inputs))
+        );
         return abi.encodePacked(r, s, v);
     }
 }
@@ -1184,6 +1221,14 @@ contract SwitchableVerifier is IVerifier {
 
     function verify(bytes calldata inputs, bytes calldata proof) external view returns (bool) {
         return !rejecting && _inner.verify(inputs, proof);
+    }
+
+    function verifyAsk(bytes calldata inputs, bytes calldata proof, bytes32 secretCommitment, address generator)
+        external
+        view
+        returns (bool)
+    {
+        return !rejecting && _inner.verifyAsk(inputs, proof, secretCommitment, generator);
     }
 
     function verifyInputs(bytes calldata inputs) external view returns (bool) {

@@ -24,7 +24,8 @@ pub const GENERATOR_KEY_REGISTRATION_TYPE: &str =
     "GeneratorKeyRegistration(address generator,uint256 marketId)";
 
 /// The EIP-712 type a TEE verifier's enclave key signs over a result.
-pub const TEE_PROOF_TYPE: &str = "TeeProof(bytes32 inputsHash,bytes32 outputHash)";
+pub const TEE_PROOF_TYPE: &str =
+    "TeeProof(bytes32 inputsHash,bytes32 secretCommitment,bytes32 outputHash,address generator)";
 
 // Each contract lives in its own module: the interfaces its ABI mentions (IGeneratorRegistry.SkipReason, ...) are
 // generated inside it, so shared types never clash.

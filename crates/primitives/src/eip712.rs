@@ -42,19 +42,21 @@ alloy::sol! {
         uint64 timestampMs;
     }
 
-    /// An enclave key's consent to be registered as `generator`'s key for `marketId` (signed by the enclave key
-    /// itself, so an attestation copied from another generator's registration registers nothing).
+    /// An enclave's signature over a result, accepted by the TEE verifier: it names the ask (its inputs and its
+    /// secret commitment, zero without secret inputs), the output and the generator the ask is assigned to.
+    #[derive(Debug, PartialEq, Eq)]
+    struct TeeProof {
+        bytes32 inputsHash;
+        bytes32 secretCommitment;
+        bytes32 outputHash;
+        address generator;
+    }
+
+    /// An enclave key's consent to be registered as `generator`'s key for `marketId` (signed by the enclave key).
     #[derive(Debug, PartialEq, Eq)]
     struct GeneratorKeyRegistration {
         address generator;
         uint256 marketId;
-    }
-
-    /// An enclave's signature over a result, accepted by the TEE verifier.
-    #[derive(Debug, PartialEq, Eq)]
-    struct TeeProof {
-        bytes32 inputsHash;
-        bytes32 outputHash;
     }
 }
 

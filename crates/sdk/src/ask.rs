@@ -156,6 +156,13 @@ impl<P: Provider> Kalypso<P> {
         view(m.heldCompensation(U256::from(id)), Target::Marketplace).await
     }
 
+    /// The commitment to a confidential ask's sealed secret that its proofs bind to (a TEE proof signs it), as
+    /// the marketplace stored it; zero for an ask without secret inputs.
+    pub async fn secret_commitment(&self, id: AskId) -> Result<B256> {
+        let m = self.marketplace();
+        view(m.secretCommitmentOf(U256::from(id)), Target::Marketplace).await
+    }
+
     /// The whole request of an ask (inputs, secret, ACL, ...), from its `AskCreated` event: one `eth_getLogs`
     /// filtered on the indexed ask id.
     pub async fn ask_request(&self, id: AskId) -> Result<IProofMarketplace::AskRequest> {

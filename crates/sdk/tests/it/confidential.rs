@@ -62,6 +62,11 @@ async fn a_confidential_ask_carries_only_the_sealed_secret() {
     let request = requester.ask_request(ask).await.expect("request");
     assert_eq!(request.secret, params.secret);
     assert_eq!(request.acl, params.acl);
+    assert_eq!(
+        requester.secret_commitment(ask).await.expect("commitment"),
+        commitment,
+        "the marketplace stores the commitment proofs bind to"
+    );
     let me = SecretKey::from_bytes(env.me.to_bytes().as_slice()).expect("ME key");
     let context = Context {
         chain_id: env.deployment.chain_id,
