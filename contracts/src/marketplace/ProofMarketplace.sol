@@ -686,12 +686,12 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         uint256[] memory amounts,
         bool reopen
     ) internal {
+        uint256 held = amounts[0];
+        if (held != 0) _s().heldCompensation[askId] += held;
         // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
         // its own storage and call nothing, so no code runs during this call that could re-enter.
         // slither-disable-next-line reentrancy-no-eth,reentrancy-events
         _registry.slashTask(a.generator, a.computePerProof, lockedPenalty, recipients, amounts);
-        uint256 held = amounts[0];
-        if (held != 0) _s().heldCompensation[askId] += held;
         _reopenOrRefund(askId, a, reopen);
     }
 
