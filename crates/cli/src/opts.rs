@@ -455,6 +455,11 @@ pub(crate) struct GeneratorRunArgs {
     /// Base URL of the market's IVS (`kalypso ivs run`); without it tasks with invalid inputs are discarded.
     #[arg(long, env = "KALYPSO_IVS_URL")]
     pub(crate) ivs_url: Option<String>,
+    /// The enclave key registered for the confidential markets served (hex text file; `kalypso keys
+    /// register-enclave`): it opens the secrets the Matching Engine re-wraps to it. Required with a
+    /// confidential market. Without Nitro hardware this process stands in for the enclave.
+    #[arg(long, env = "KALYPSO_ENCLAVE_KEY_FILE", value_name = "FILE")]
+    pub(crate) enclave_key_file: Option<PathBuf>,
     /// Proofs at once [default: declared compute / compute per proof].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_parallel: Option<u64>,
@@ -725,6 +730,39 @@ pub(crate) enum KeysCmd {
         /// 64-byte public key.
         #[arg(value_parser = parse::bytes)]
         pubkey: Bytes,
+    },
+    /// Register the signing generator's enclave key for a confidential market: the key the Matching Engine
+    /// re-wraps asks' secrets to. Needs an attestation that the key lives in an enclave running one of the
+    /// market's prover images (the attestation-verifier service's JSON), and the enclave key itself signs the
+    /// registration for this generator and market, so a copied attestation registers nothing.
+    RegisterEnclave {
+        /// Market id.
+        market: u64,
+        /// The enclave's private key (hex text): it signs the registration consent here (in production the
+        /// enclave signs it and never lets the key out).
+        #[arg(long, value_name = "FILE")]
+        enclave_key_file: PathBuf,
+        /// The attestation (JSON: enclavePubkey, imageId, timestampMs, signature) from the attestation-verifier
+        /// service.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "insecure_dev_attester_env"
+        )]
+        attestation: Option<PathBuf>,
+        /// INSECURE, devnets only: sign the attestation here with the private key in this environment variable
+        /// (a trusted attestation signer of the deployment), for the image --image-id, without any enclave
+        /// document. Anyone holding that key can register any key as attested.
+        #[arg(
+            long,
+            value_name = "VAR",
+            conflicts_with = "attestation",
+            requires = "image_id"
+        )]
+        insecure_dev_attester_env: Option<String>,
+        /// The enclave image the INSECURE dev attestation names (the market's prover image id).
+        #[arg(long, value_parser = parse::b256)]
+        image_id: Option<B256>,
     },
 }
 

@@ -150,6 +150,49 @@ pub fn rewrap_with_rng(
     wrap(&data_key, acl.commitment, recipient, rng)
 }
 
+/// What the Matching Engine does for a confidential ask it assigns: checks, without decrypting, that the
+/// ask's acl belongs to its ciphertext and that the data key it wraps is the one the ciphertext was made
+/// with (the key commitment in the ciphertext's header), then wraps that key to `recipient`. An ask that
+/// passes can fail later only by its AEAD tag under the right key (a corrupt body, or a ciphertext copied
+/// from another ask's context): the requester's doing, which an IVS holding the key can attest. Errors name
+/// the requester's mistake: [`Error::AclMismatch`], a corrupt or misaddressed acl, or
+/// [`Error::CorruptCiphertext`] for a key the ciphertext was not made with.
+pub fn rewrap_for_ciphertext(
+    ciphertext: &[u8],
+    acl: &[u8],
+    key: &SecretKey,
+    recipient: &PublicKey,
+) -> Result<Vec<u8>> {
+    let acl = Acl::parse(acl)?;
+    check_ciphertext_header(ciphertext)?;
+    let actual = commitment(ciphertext);
+    if acl.commitment != actual {
+        return Err(Error::AclMismatch {
+            acl: acl.commitment,
+            ciphertext: actual,
+        });
+    }
+    let data_key = acl.unwrap(key)?;
+    if !is_key_of(ciphertext, &data_key) {
+        return Err(Error::CorruptCiphertext);
+    }
+    wrap(&data_key, actual, recipient, &mut rand_core::OsRng)
+}
+
+/// Wraps a data key the caller holds to `recipient`, for the ciphertext with secret commitment
+/// `commitment`: how an enclave that could not decrypt an ask hands its key to an IVS.
+pub fn wrap_data_key(key: &DataKey, commitment: B256, recipient: &PublicKey) -> Result<Vec<u8>> {
+    wrap(key, commitment, recipient, &mut rand_core::OsRng)
+}
+
+/// Whether `key` is the data key `ciphertext` was made with (its header's key commitment), without
+/// decrypting. An IVS told that a ciphertext does not decrypt checks this first: a wrong key is the
+/// teller's fault, a right key that fails the AEAD tag is the ciphertext's.
+pub fn is_key_of(ciphertext: &[u8], key: &DataKey) -> bool {
+    ciphertext.len() >= CIPHERTEXT_HEADER_LEN
+        && ciphertext[1..1 + COMMITMENT_LEN] == key_commitment(key)
+}
+
 /// Decrypts a sealed secret of the ask `context` with the acl wrapped to `key`: checks that the acl
 /// belongs to this ciphertext and to this key, unwraps the data key, checks the key commitment and
 /// decrypts.

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod confidential;
 pub mod indexer;
 pub mod keeper;
 pub mod metrics;

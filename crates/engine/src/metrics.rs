@@ -41,6 +41,9 @@ pub struct Metrics {
     pub batches_sent: Counter,
     /// Batches that never assigned anything (reverted, expired, dropped).
     pub batches_failed: Counter,
+    /// Confidential asks refused for sealed inputs that are the requester's mistake (counted per refusal; a
+    /// restart refuses them again).
+    pub asks_refused: Counter,
     /// Re-sends with higher fees.
     pub fee_bumps: Counter,
     /// Given-up batches whose nonce was cancelled on-chain (`invalidateNonces`).
@@ -125,6 +128,7 @@ impl Metrics {
             assignments_skipped: Family::default(),
             batches_sent: Counter::default(),
             batches_failed: Counter::default(),
+            asks_refused: Counter::default(),
             fee_bumps: Counter::default(),
             batches_cancelled: Counter::default(),
             in_flight: Gauge::default(),
@@ -156,6 +160,11 @@ impl Metrics {
             "assignments_sent",
             "Assignments signed and sent",
             m.assignments_sent.clone(),
+        );
+        registry.register(
+            "asks_refused",
+            "Confidential asks refused for sealed inputs that are the requester's mistake",
+            m.asks_refused.clone(),
         );
         registry.register(
             "assignments_skipped",

@@ -2,13 +2,16 @@
 //! timer — and the HTTP API beside it.
 
 use alloy::{
+    primitives::Bytes,
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use kalypso_matching::Match;
+use kalypso_confidential::SecretKey;
+use kalypso_matching::{AskId, Match};
 use kalypso_sdk::Deployment;
 use serde::Serialize;
 use std::{
+    collections::HashMap,
     future::Future,
     net::SocketAddr,
     path::PathBuf,
@@ -20,6 +23,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     Error, Result,
+    confidential::{self, Refusal},
     indexer::{Indexer, IndexerConfig, Step},
     keeper::{Keeper, KeeperConfig},
     metrics::{EventLabel, Metrics, ReasonLabel},
@@ -263,6 +267,8 @@ impl Engine {
             .clone()
             .map(|ws| kalypso_sdk::HeadWatcher::spawn(ws, wake.clone()));
         let indexer = Indexer::new(provider, d, store, config.indexer);
+        // The Matching Engine key also opens the acls requesters wrap to it (confidential asks).
+        let unwrap_key = SecretKey::from_signing_key(config.signer.credential());
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -275,6 +281,7 @@ impl Engine {
                     &indexer,
                     &mut submitter,
                     keeper.as_mut(),
+                    &unwrap_key,
                     config.inclusion_margin,
                 )
                 .await
@@ -299,6 +306,7 @@ impl Engine {
         indexer: &Indexer,
         submitter: &mut Submitter,
         keeper: Option<&mut Keeper>,
+        unwrap_key: &SecretKey,
         margin: u64,
     ) -> Result<()> {
         let head = loop {
@@ -358,11 +366,12 @@ impl Engine {
             self.metrics
                 .match_round
                 .observe(started.elapsed().as_secs_f64());
+            let (matches, acls) = self.rewrap(matches, unwrap_key);
             if !matches.is_empty() {
                 debug!(target: "kalypso::engine", matches = matches.len(), block = head.number, "matched");
                 let sent = matches.len() as u64;
                 let before = submitter.in_flight();
-                let failed = submitter.submit(matches, head.timestamp).await?;
+                let failed = submitter.submit(matches, &acls, head.timestamp).await?;
                 let failed_items: u64 = failed
                     .iter()
                     .map(|f| match f {
@@ -446,6 +455,44 @@ impl Engine {
                 let _ = self.feed.send(item);
             }
         }
+    }
+
+    /// Gives each match of a confidential ask its acl (the data key re-wrapped to the generator's enclave).
+    /// Asks whose sealed inputs are the requester's mistake leave matching with the reason in the API; a match
+    /// to a generator without a usable enclave key is released.
+    fn rewrap(&self, matches: Vec<Match>, key: &SecretKey) -> (Vec<Match>, HashMap<AskId, Bytes>) {
+        let mut acls = HashMap::new();
+        let mut state = self.write();
+        if state.sealed.is_empty() {
+            return (matches, acls);
+        }
+        let mut kept = Vec::with_capacity(matches.len());
+        for m in matches {
+            let Some(sealed) = state.sealed.get(&m.ask) else {
+                kept.push(m);
+                continue;
+            };
+            let enclave_key = state.enclave_keys.get(&(m.market, m.generator));
+            match confidential::acl_for(key, sealed, enclave_key) {
+                Ok(acl) => {
+                    acls.insert(m.ask, acl);
+                    kept.push(m);
+                }
+                Err(Refusal::Ask(reason)) => {
+                    warn!(target: "kalypso::engine", ask = m.ask, %reason, "confidential ask refused: it is never assigned");
+                    self.metrics.asks_refused.inc();
+                    state.book.withdraw(m.ask);
+                    if let Some(a) = state.asks.get_mut(&m.ask) {
+                        a.refused = Some(reason);
+                    }
+                }
+                Err(Refusal::Generator(reason)) => {
+                    warn!(target: "kalypso::engine", ask = m.ask, generator = %m.generator, %reason, "match released");
+                    state.book.release_pending(m.ask);
+                }
+            }
+        }
+        (kept, acls)
     }
 
     fn settle(&self, settled: Settled) {

@@ -2,7 +2,7 @@
 //! and statistics. Both are pure functions of the log sequence, so a restart or a reorg rebuilds them by
 //! replaying the store.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use kalypso_matching::{Book, Event, Quote, Seq};
 use kalypso_primitives::{Preference, SkipReason};
 use kalypso_sdk::{
@@ -92,6 +92,21 @@ pub struct AskRecord {
     /// Where the proof is: `(block, log index)` of its `ProofSubmitted` log.
     #[serde(skip)]
     pub proof_log: Option<(u64, u64)>,
+    /// Why this engine will never assign the ask (a confidential ask whose sealed inputs are the requester's
+    /// mistake: its acl does not open with the engine's key or does not belong to its ciphertext). The chain
+    /// refunds it at its deadline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// A confidential ask's sealed inputs as its `AskCreated` carried them (public bytes: ciphertext and the data
+/// key wrapped to the engine), kept while the ask may still be assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedInputs {
+    /// The encrypted secret (`AskRequest.secret`).
+    pub ciphertext: Bytes,
+    /// The data key wrapped to the Matching Engine (`AskRequest.acl`).
+    pub acl: Bytes,
 }
 
 /// A market as the ledger knows it (the book has the matching side).
@@ -121,6 +136,10 @@ pub struct State {
     pub asks: BTreeMap<u64, AskRecord>,
     /// Markets by id.
     pub markets: BTreeMap<u64, MarketRecord>,
+    /// Sealed inputs of the confidential asks not yet proven, settled or refunded.
+    pub sealed: HashMap<u64, SealedInputs>,
+    /// Registered enclave keys (64-byte `x ‖ y`) by `(market, generator)`.
+    pub enclave_keys: HashMap<(u64, Address), Bytes>,
     /// Events applied.
     pub events: u64,
     /// Protocol events of the last applied logs' kinds, counted by name (for metrics).
@@ -237,7 +256,17 @@ impl State {
                         time_to_assign: None,
                         time_to_proof: None,
                         proof_log: None,
+                        refused: None,
                     });
+                    if !e.request.secret.is_empty() || !e.request.acl.is_empty() {
+                        self.sealed.insert(
+                            id,
+                            SealedInputs {
+                                ciphertext: e.request.secret.clone(),
+                                acl: e.request.acl.clone(),
+                            },
+                        );
+                    }
                     vec![Event::AskCreated {
                         ask: id,
                         market,
@@ -288,6 +317,7 @@ impl State {
                         a.time_to_proof = after;
                         applied.proven_after = after;
                     });
+                    self.sealed.remove(&id);
                     vec![Event::TaskCompleted { ask: id }]
                 }
                 M::InvalidInputsSettled(e) => {
@@ -297,6 +327,7 @@ impl State {
                         a.settled_at = Some(ts);
                         a.refund = Some(u128_of(e.refund));
                     });
+                    self.sealed.remove(&id);
                     vec![Event::TaskCompleted { ask: id }]
                 }
                 M::TaskDiscarded(e) => self.failed(u64_of(e.askId), u128_of(e.penalty), e.reopened),
@@ -313,6 +344,7 @@ impl State {
                         a.settled_at = Some(ts);
                         a.refund = Some(u128_of(e.amount));
                     });
+                    self.sealed.remove(&id);
                     vec![Event::AskClosed { ask: id }]
                 }
                 _ => vec![],
@@ -376,16 +408,25 @@ impl State {
                 _ => vec![],
             },
             ProtocolEvent::Keys(e) => match e {
-                K::GeneratorKeyRegistered(e) => vec![Event::GeneratorKeySet {
-                    generator: e.generator,
-                    market: u64_of(e.marketId),
-                    present: true,
-                }],
-                K::GeneratorKeyRemoved(e) => vec![Event::GeneratorKeySet {
-                    generator: e.generator,
-                    market: u64_of(e.marketId),
-                    present: false,
-                }],
+                K::GeneratorKeyRegistered(e) => {
+                    let market = u64_of(e.marketId);
+                    self.enclave_keys
+                        .insert((market, e.generator), e.pubkey.clone());
+                    vec![Event::GeneratorKeySet {
+                        generator: e.generator,
+                        market,
+                        present: true,
+                    }]
+                }
+                K::GeneratorKeyRemoved(e) => {
+                    let market = u64_of(e.marketId);
+                    self.enclave_keys.remove(&(market, e.generator));
+                    vec![Event::GeneratorKeySet {
+                        generator: e.generator,
+                        market,
+                        present: false,
+                    }]
+                }
                 _ => vec![],
             },
         }

@@ -2,7 +2,7 @@
 //! rebuilt from), the hashes of indexed blocks (reorg detection), the cursor, and the outbox of signed
 //! assignment batches (so a restart neither loses nor repeats an assignment).
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use kalypso_matching::Match;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::{path::Path, sync::Mutex};
@@ -60,6 +60,16 @@ impl BatchStatus {
     }
 }
 
+/// One item of a stored batch: the match and its signed acl (absent in rows of public markets and of versions
+/// before confidential asks).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredItem {
+    #[serde(flatten)]
+    item: Match,
+    #[serde(default, skip_serializing_if = "<[u8]>::is_empty")]
+    acl: Bytes,
+}
+
 /// A signed batch in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
@@ -71,6 +81,9 @@ pub struct Batch {
     pub expiry: u64,
     /// The assignments.
     pub items: Vec<Match>,
+    /// Each item's `acl` (the data key re-wrapped to the generator's enclave; empty for public markets), as
+    /// signed.
+    pub acls: Vec<Bytes>,
     /// The Matching Engine's signature.
     pub signature: Vec<u8>,
     /// Account nonce of the relaying transaction, once sent.
@@ -351,9 +364,18 @@ impl Store {
         nonce: U256,
         expiry: u64,
         items: &[Match],
+        acls: &[Bytes],
         signature: &[u8],
     ) -> Result<i64> {
-        let items = serde_json::to_string(items).map_err(|e| Error::Store(e.to_string()))?;
+        let items: Vec<StoredItem> = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| StoredItem {
+                item: m.clone(),
+                acl: acls.get(i).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let items = serde_json::to_string(&items).map_err(|e| Error::Store(e.to_string()))?;
         let conn = self.conn();
         conn.execute(
             "INSERT INTO batches (nonce, expiry, items, signature, status) VALUES (?1, ?2, ?3, ?4, 'pending')",
@@ -431,11 +453,15 @@ impl Store {
         for row in rows {
             let (id, nonce, expiry, items, signature, tx_nonce, hashes, max_fee, priority_fee, gas) =
                 row?;
+            let stored: Vec<StoredItem> =
+                serde_json::from_str(&items).map_err(|e| bad("items", &e))?;
+            let (items, acls) = stored.into_iter().map(|s| (s.item, s.acl)).unzip();
             out.push(Batch {
                 id,
                 nonce: nonce.parse().map_err(|e| bad("nonce", &e))?,
                 expiry: expiry as u64,
-                items: serde_json::from_str(&items).map_err(|e| bad("items", &e))?,
+                items,
+                acls,
                 signature,
                 tx_nonce: tx_nonce.map(|n| n as u64),
                 tx_hashes: serde_json::from_str(&hashes).map_err(|e| bad("hashes", &e))?,
@@ -544,15 +570,26 @@ mod tests {
         let store = Store::in_memory(1, Address::ZERO).unwrap();
         assert_eq!(store.next_batch_nonce().unwrap(), U256::from(0));
         assert_eq!(store.next_batch_nonce().unwrap(), U256::from(1));
-        let items = vec![Match {
-            ask: 3,
-            market: 1,
-            generator: Address::repeat_byte(9),
-            max_price: 10,
-            max_proof_time: 60,
-        }];
+        let items = vec![
+            Match {
+                ask: 3,
+                market: 1,
+                generator: Address::repeat_byte(9),
+                max_price: 10,
+                max_proof_time: 60,
+            },
+            Match {
+                ask: 4,
+                market: 2,
+                generator: Address::repeat_byte(9),
+                max_price: 10,
+                max_proof_time: 60,
+            },
+        ];
+        // A public market's item has no acl; a confidential one's is kept as signed.
+        let acls = vec![Bytes::new(), Bytes::from_static(b"wrapped to the enclave")];
         let id = store
-            .insert_batch(U256::from(1), 99, &items, &[7; 65])
+            .insert_batch(U256::from(1), 99, &items, &acls, &[7; 65])
             .unwrap();
         store
             .record_send(id, 4, B256::repeat_byte(1), 100, 2, 500_000)
@@ -563,6 +600,7 @@ mod tests {
         let pending = store.pending_batches().unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].items, items);
+        assert_eq!(pending[0].acls, acls);
         assert_eq!(
             pending[0].tx_hashes,
             vec![B256::repeat_byte(1), B256::repeat_byte(2)]

@@ -15,13 +15,14 @@ use alloy::{
     signers::{Signer, local::PrivateKeySigner},
     sol_types::{SolCall, SolStruct},
 };
-use kalypso_matching::Match;
+use kalypso_matching::{AskId, Match};
 use kalypso_primitives::eip712;
 use kalypso_sdk::{
     Deployment, Fees,
     contracts::marketplace::{IProofMarketplace, ProofMarketplace},
 };
 use std::{
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -184,15 +185,30 @@ impl Submitter {
         self.in_flight.len()
     }
 
-    /// Signs, persists and sends `matches` in batches. `chain_now` is the head's timestamp (expiries are in chain
-    /// time). Returns batches that failed at once (their items must be released).
-    pub async fn submit(&mut self, matches: Vec<Match>, chain_now: u64) -> Result<Vec<Settled>> {
+    /// Signs, persists and sends `matches` in batches, each with its acl in `acls` (confidential asks: the data
+    /// key re-wrapped to the assigned generator's enclave; none for public ones). `chain_now` is the head's
+    /// timestamp (expiries are in chain time). Returns batches that failed at once (their items must be
+    /// released).
+    pub async fn submit(
+        &mut self,
+        matches: Vec<Match>,
+        acls: &HashMap<AskId, Bytes>,
+        chain_now: u64,
+    ) -> Result<Vec<Settled>> {
         let mut failed = Vec::new();
         for chunk in matches.chunks(self.config.max_batch.max(1)) {
             let nonce = self.store.next_batch_nonce()?;
             let expiry = chain_now + self.config.batch_ttl.as_secs();
+            let chunk_acls: Vec<Bytes> = chunk
+                .iter()
+                .map(|m| acls.get(&m.ask).cloned().unwrap_or_default())
+                .collect();
             let batch = eip712::AssignBatch {
-                assignments: chunk.iter().map(assignment).collect(),
+                assignments: chunk
+                    .iter()
+                    .zip(&chunk_acls)
+                    .map(|(m, acl)| assignment(m, acl))
+                    .collect(),
                 nonce,
                 expiry: U256::from(expiry),
             };
@@ -204,12 +220,15 @@ impl Submitter {
                 .await
                 .map_err(|e| Error::Signer(e.to_string()))?;
             let signature = signature.as_bytes().to_vec();
-            let id = self.store.insert_batch(nonce, expiry, chunk, &signature)?;
+            let id = self
+                .store
+                .insert_batch(nonce, expiry, chunk, &chunk_acls, &signature)?;
             let batch = Batch {
                 id,
                 nonce,
                 expiry,
                 items: chunk.to_vec(),
+                acls: chunk_acls,
                 signature,
                 tx_nonce: None,
                 tx_hashes: vec![],
@@ -341,12 +360,13 @@ impl Submitter {
             assignments: b
                 .items
                 .iter()
-                .map(|m| IProofMarketplace::Assignment {
+                .enumerate()
+                .map(|(i, m)| IProofMarketplace::Assignment {
                     askId: U256::from(m.ask),
                     generator: m.generator,
                     maxPrice: U256::from(m.max_price),
                     maxProofTime: U256::from(m.max_proof_time),
-                    acl: Bytes::new(),
+                    acl: b.acls.get(i).cloned().unwrap_or_default(),
                 })
                 .collect(),
             nonce: b.nonce,
@@ -546,14 +566,14 @@ impl Submitter {
     }
 }
 
-/// The EIP-712 message item of a match (public markets: no re-wrapped key).
-fn assignment(m: &Match) -> eip712::Assignment {
+/// The EIP-712 message item of a match with its acl.
+fn assignment(m: &Match, acl: &Bytes) -> eip712::Assignment {
     eip712::Assignment {
         askId: U256::from(m.ask),
         generator: m.generator,
         maxPrice: U256::from(m.max_price),
         maxProofTime: U256::from(m.max_proof_time),
-        acl: Bytes::new(),
+        acl: acl.clone(),
     }
 }
 

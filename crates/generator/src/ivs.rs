@@ -19,8 +19,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use kalypso_confidential::{Acl, PublicKey, Secret, SecretKey};
 use kalypso_primitives::AskState;
-use kalypso_provers::{InputCheck, Prover, ProverError, ProverInfo};
+use kalypso_provers::{InputCheck, ProveRequest, Prover, ProverError, ProverInfo};
 use kalypso_sdk::{AskId, Kalypso, MarketId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -40,6 +41,11 @@ pub struct CheckRequest {
     /// The ask's prover data, to save the IVS a log query; it must hash to the ask's on-chain `inputsHash`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prover_data: Option<Bytes>,
+    /// Confidential asks: the ask's data key wrapped to this IVS's key (by the assigned generator's enclave,
+    /// which could not decrypt the secret). The IVS checks it is the key the ciphertext was made with, then
+    /// decrypts and checks the secret inputs itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Bytes>,
 }
 
 /// Answer of `POST /v1/check`.
@@ -122,6 +128,16 @@ impl IntoResponse for IvsError {
     fn into_response(self) -> Response {
         (self.status(), Json(json!({ "error": self.to_string() }))).into_response()
     }
+}
+
+/// A confidential ask's secret as the IVS found it.
+enum Opened {
+    /// The ask has no secret inputs.
+    Public,
+    /// Decrypted.
+    Secret(Secret),
+    /// The right data key, and the ciphertext does not decrypt: the requester's.
+    Undecryptable(String),
 }
 
 /// The IVS of one market: a read-only chain client, the market's prover and the IVS key.
@@ -210,6 +226,13 @@ impl<P: Provider + Clone + 'static> Ivs<P> {
                 inputs
             }
         };
+        let secret = match self.open_secret(id, request.acl.as_ref()).await? {
+            Opened::Public => None,
+            Opened::Secret(secret) => Some(secret),
+            Opened::Undecryptable(reason) => {
+                return self.attest(id, ask.inputs_hash, reason).await;
+            }
+        };
         let permit = self
             .checks
             .clone()
@@ -217,14 +240,31 @@ impl<P: Provider + Clone + 'static> Ivs<P> {
             .await
             .map_err(|e| IvsError::Prover(e.to_string()))?;
         let prover = self.prover.clone();
+        let confidential = secret.is_some();
         let verdict = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            prover.check_inputs(&inputs)
+            let request = ProveRequest {
+                prover_data: inputs.to_vec(),
+                secret: secret.map(|s| s.expose().to_vec()),
+                ask_id: Some(id),
+                timeout: None,
+            };
+            prover.check_request(&request)
         })
         .await
         .map_err(|e| IvsError::Prover(format!("the check panicked: {e}")))?
         .map_err(|e: ProverError| IvsError::Prover(e.to_string()))?;
-        let mut response = CheckResponse {
+        if let InputCheck::Invalid { reason } = verdict {
+            // A reason about secret inputs may quote them: it never leaves the IVS.
+            let reason = if confidential {
+                "the secret inputs are invalid for the circuit (details stay in the IVS)".to_owned()
+            } else {
+                reason
+            };
+            return self.attest(id, ask.inputs_hash, reason).await;
+        }
+        info!(target: "kalypso::ivs", ask_id = id, "inputs are valid");
+        Ok(CheckResponse {
             ask_id: id,
             market_id: self.market,
             inputs_hash: ask.inputs_hash,
@@ -232,22 +272,78 @@ impl<P: Provider + Clone + 'static> Ivs<P> {
             reason: None,
             signature: None,
             signer: None,
+        })
+    }
+
+    /// Signs `InvalidInput(market, ask, inputsHash)`.
+    async fn attest(
+        &self,
+        id: AskId,
+        inputs_hash: B256,
+        reason: String,
+    ) -> Result<CheckResponse, IvsError> {
+        let signature = self
+            .client
+            .sign_invalid_input(&self.signer, self.market, id, inputs_hash)
+            .await
+            .map_err(|e| IvsError::Signer(e.to_string()))?;
+        info!(target: "kalypso::ivs", ask_id = id, %reason, "attested invalid inputs");
+        Ok(CheckResponse {
+            ask_id: id,
+            market_id: self.market,
+            inputs_hash,
+            valid: false,
+            reason: Some(reason),
+            signature: Some(signature),
+            signer: Some(self.signer()),
+        })
+    }
+
+    /// A confidential ask's secret, opened with the data key the caller wrapped to this IVS. A key the
+    /// ciphertext was not made with is the caller's fault (refused: nothing is attested); the right key
+    /// under which the ciphertext does not decrypt is the requester's (attested as invalid inputs).
+    async fn open_secret(&self, id: AskId, acl: Option<&Bytes>) -> Result<Opened, IvsError> {
+        let sealed = self
+            .client
+            .sealed_task(id)
+            .await
+            .map_err(|e| IvsError::Chain(e.to_string()))?;
+        let Some(sealed) = sealed else {
+            return Ok(Opened::Public);
         };
-        if let InputCheck::Invalid { reason } = verdict {
-            let signature = self
-                .client
-                .sign_invalid_input(&self.signer, self.market, id, ask.inputs_hash)
-                .await
-                .map_err(|e| IvsError::Signer(e.to_string()))?;
-            info!(target: "kalypso::ivs", ask_id = id, %reason, "attested invalid inputs");
-            response.valid = false;
-            response.reason = Some(reason);
-            response.signature = Some(signature);
-            response.signer = Some(self.signer());
-        } else {
-            info!(target: "kalypso::ivs", ask_id = id, "inputs are valid");
+        let acl = acl.ok_or_else(|| {
+            IvsError::BadRequest(format!(
+                "ask {id} has secret inputs: send its data key wrapped to this IVS's key (acl)"
+            ))
+        })?;
+        let key = SecretKey::from_signing_key(self.signer.credential());
+        let parsed = Acl::parse(acl).map_err(|e| IvsError::BadRequest(format!("acl: {e}")))?;
+        let commitment = kalypso_confidential::commitment(&sealed.ciphertext);
+        if parsed.commitment() != commitment {
+            return Err(IvsError::BadRequest(format!(
+                "the acl belongs to the ciphertext with commitment {}, ask {id}'s is {commitment}",
+                parsed.commitment()
+            )));
         }
-        Ok(response)
+        let data_key = parsed
+            .unwrap(&key)
+            .map_err(|e| IvsError::BadRequest(format!("acl: {e}")))?;
+        if !kalypso_confidential::is_key_of(&sealed.ciphertext, &data_key) {
+            return Err(IvsError::BadRequest(format!(
+                "the data key is not the one ask {id}'s ciphertext was made with"
+            )));
+        }
+        Ok(
+            match kalypso_confidential::decrypt(&sealed.ciphertext, &data_key, &sealed.context) {
+                Ok(secret) => Opened::Secret(secret),
+                Err(e) => Opened::Undecryptable(format!("the secret inputs do not decrypt: {e}")),
+            },
+        )
+    }
+
+    /// The IVS key's public key (what a generator's enclave wraps a data key to).
+    pub fn public_key(&self) -> PublicKey {
+        SecretKey::from_signing_key(self.signer.credential()).public_key()
     }
 
     /// The HTTP routes: `POST /v1/check`, `GET /health`.
@@ -296,6 +392,7 @@ async fn health<P: Provider + Clone + 'static>(State(ivs): State<Arc<Ivs<P>>>) -
         "status": if matches!(registered, Ok(true)) { "ok" } else { "degraded" },
         "market": ivs.market,
         "signer": ivs.signer(),
+        "publicKey": Bytes::from(ivs.public_key().to_bytes().to_vec()),
         "registered": registered.as_ref().ok(),
         "error": registered.as_ref().err().map(ToString::to_string),
         "prover": ivs.info(),
@@ -381,6 +478,37 @@ impl IvsClient {
             });
         }
         serde_json::from_slice(&body).map_err(|e| IvsClientError::Decode(e.to_string()))
+    }
+
+    /// The IVS's signer and its public key, as its `/health` reports them; the public key is checked to be the
+    /// signer's (the caller still checks on-chain that the signer is the market's IVS before trusting it).
+    pub async fn key(&self) -> Result<(Address, PublicKey), IvsClientError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Health {
+            signer: Address,
+            public_key: Bytes,
+        }
+        let response = self
+            .http
+            .get(format!("{}/health", self.url))
+            .send()
+            .await
+            .map_err(|e| IvsClientError::Transport(e.to_string()))?;
+        let health: Health = response
+            .json()
+            .await
+            .map_err(|e| IvsClientError::Decode(e.to_string()))?;
+        let key = PublicKey::from_bytes(&health.public_key)
+            .map_err(|e| IvsClientError::Decode(format!("publicKey: {e}")))?;
+        if key.address() != health.signer {
+            return Err(IvsClientError::Decode(format!(
+                "publicKey is {}'s, not the signer {}'s",
+                key.address(),
+                health.signer
+            )));
+        }
+        Ok((health.signer, key))
     }
 }
 

@@ -18,6 +18,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use kalypso_confidential::SecretKey;
 use kalypso_provers::Prover;
 use kalypso_sdk::{
     BumpPolicy, Deployment, HeadWatcher, Kalypso, MarketId,
@@ -26,7 +27,7 @@ use kalypso_sdk::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     future::Future,
     net::SocketAddr,
     path::PathBuf,
@@ -66,6 +67,10 @@ pub struct NodeConfig {
     pub db_path: PathBuf,
     /// Base URL of the market's IVS; without it, tasks with invalid inputs are discarded.
     pub ivs_url: Option<String>,
+    /// The enclave key registered for the node's confidential markets: it opens the data keys the Matching
+    /// Engine re-wraps to it. Required when a served market is confidential. Stays in this process (in
+    /// production, the enclave); never logged.
+    pub enclave_key: Option<SecretKey>,
     /// Proofs at once; default: the generator's declared compute over the largest compute per proof of its
     /// markets (what the registry lets the matching engine assign at once).
     pub max_parallel: Option<usize>,
@@ -123,6 +128,7 @@ impl NodeConfig {
             provers,
             db_path,
             ivs_url: None,
+            enclave_key: None,
             max_parallel: None,
             poll_interval: Duration::from_secs(1),
             listen: None,
@@ -192,6 +198,8 @@ pub struct Node {
     pub(crate) ivs: Option<IvsClient>,
     /// Fallback self-assignment: the markets it applies to and the claims in flight.
     pub(crate) fallback: Fallback,
+    /// The served markets with secret inputs (their tasks are opened with the enclave key).
+    pub(crate) confidential: BTreeSet<MarketId>,
     url: reqwest::Url,
     client: RwLock<Kalypso<DynProvider>>,
     running: Mutex<HashSet<u64>>,
@@ -293,8 +301,32 @@ impl Node {
             .with_nonce_manager(nonces);
         let markets: Vec<MarketId> = config.provers.keys().copied().collect();
         let mut fallback = Fallback::default();
+        let mut confidential = BTreeSet::new();
         for &market in &markets {
             let info = client.market(market).await?;
+            if info.confidential {
+                let Some(key) = &config.enclave_key else {
+                    return Err(Error::Config(format!(
+                        "market {market} is confidential: its asks' secrets open only with the enclave key                          registered for it (--enclave-key-file)"
+                    )));
+                };
+                match client.generator_key(market, me).await? {
+                    Some(registered) if registered == key.public_key() => {}
+                    Some(registered) => warn!(
+                        target: "kalypso::generator",
+                        market,
+                        registered = %registered.address(),
+                        configured = %key.public_key().address(),
+                        "the enclave key registered for the market is not this node's: its tasks will not open"
+                    ),
+                    None => warn!(
+                        target: "kalypso::generator",
+                        market,
+                        "no enclave key registered for this confidential market: no task will be assigned                          (`kalypso keys register-generator`)"
+                    ),
+                }
+                confidential.insert(market);
+            }
             if !config.self_assign {
                 continue;
             }
@@ -386,6 +418,7 @@ impl Node {
             max_parallel,
             ivs,
             fallback,
+            confidential,
             url,
             client: RwLock::new(client),
             running: Mutex::new(HashSet::new()),

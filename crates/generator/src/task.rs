@@ -15,6 +15,7 @@ use alloy::{
     providers::Provider,
     rpc::types::TransactionReceipt,
 };
+use kalypso_confidential::{Acl, DataKey, Secret};
 use kalypso_primitives::AskState;
 use kalypso_provers::{InputCheck, ProveRequest, ProverError};
 use kalypso_sdk::{
@@ -30,7 +31,7 @@ use std::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    ivs::CheckRequest,
+    ivs::{CheckRequest, IvsClient},
     node::Node,
     store::{StoredTx, TaskRecord, TaskState, TxKind},
     unix_ms,
@@ -196,14 +197,43 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
         }
     };
 
+    // A confidential ask's secret, opened with the enclave key (only here, never stored or logged).
+    let sealed = if node.confidential.contains(&task.market_id) {
+        match open_secret(node, task).await? {
+            Ok(sealed) => Some(sealed),
+            Err(why) => return discard(node, task, &why).await,
+        }
+    } else {
+        None
+    };
+    let secret = match &sealed {
+        None => None,
+        Some(SealedSecret {
+            secret: Ok(secret), ..
+        }) => Some(secret.expose().to_vec()),
+        Some(SealedSecret {
+            secret: Err(reason),
+            ..
+        }) => return attest(node, task, &inputs, reason, sealed.as_ref()).await,
+    };
+
     // Invalid inputs need no proof, only an attestation: check them first.
     let checker = prover.clone();
-    let checked = inputs.clone();
-    let verdict = tokio::task::spawn_blocking(move || checker.check_inputs(&checked))
+    let request = ProveRequest {
+        prover_data: inputs.clone(),
+        secret,
+        ask_id: Some(id),
+        timeout: None,
+    };
+    let checked = request.clone();
+    let verdict = tokio::task::spawn_blocking(move || checker.check_request(&checked))
         .await
         .map_err(|e| retry(format!("the input check panicked: {e}")))?;
     match verdict {
-        Ok(InputCheck::Invalid { reason }) => return attest(node, task, &inputs, &reason).await,
+        Ok(InputCheck::Invalid { reason }) => {
+            let reason = withheld(sealed.as_ref(), reason);
+            return attest(node, task, &inputs, &reason, sealed.as_ref()).await;
+        }
         Ok(InputCheck::Valid) => {}
         Err(e) if e.is_retryable() => return Err(retry(format!("input check: {e}"))),
         // A backend that cannot check leaves it to the proof.
@@ -263,10 +293,8 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
     let _running = Gauge(&node.metrics.proofs_running);
     info!(target: "kalypso::generator", ask_id = id, ?expected, ?budget, "proving");
     let request = ProveRequest {
-        prover_data: inputs.clone(),
-        secret: None,
-        ask_id: Some(id),
         timeout: Some(budget),
+        ..request
     };
     let started = Instant::now();
     // The permit moves into the proof: the slot stays taken until the proof really ends, even when the task
@@ -293,7 +321,10 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
             info!(target: "kalypso::generator", ask_id = id, proving_ms = ms, "proved");
             Ok(())
         }
-        Err(ProverError::InvalidInput { reason }) => attest(node, task, &inputs, &reason).await,
+        Err(ProverError::InvalidInput { reason }) => {
+            let reason = withheld(sealed.as_ref(), reason);
+            attest(node, task, &inputs, &reason, sealed.as_ref()).await
+        }
         Err(e) if e.is_retryable() => {
             node.store
                 .set_state(id, TaskState::Seen, None)
@@ -313,8 +344,113 @@ impl Drop for Gauge<'_> {
     }
 }
 
-/// Settles a task with invalid inputs through the IVS, or discards it when that is impossible.
-async fn attest(node: &Node, task: &TaskRecord, inputs: &[u8], reason: &str) -> Step {
+/// A confidential task's sealed inputs as the enclave found them.
+struct SealedSecret {
+    /// The data key the Matching Engine re-wrapped to the enclave (handed to the IVS when the inputs are
+    /// invalid).
+    key: DataKey,
+    /// The ask's secret commitment.
+    commitment: B256,
+    /// The secret, or why it does not decrypt under that key (the requester's doing: the engine checked the
+    /// key is the ciphertext's).
+    secret: Result<Secret, String>,
+}
+
+/// The prover's reason for rejecting a confidential ask's inputs may quote the secret (a value the circuit
+/// rejected): it stays in the enclave, and logs, the task record and the IVS see only that the secret is
+/// invalid.
+fn withheld(sealed: Option<&SealedSecret>, reason: String) -> String {
+    match sealed {
+        None => reason,
+        Some(_) => SECRET_INVALID.to_owned(),
+    }
+}
+
+/// What a confidential task's invalid secret inputs are called outside the enclave.
+const SECRET_INVALID: &str =
+    "the secret inputs are invalid for the circuit (details stay in the enclave)";
+
+/// Opens a confidential task's secret with the node's enclave key. `Err` is why the task cannot be proven
+/// at all (its acl is not this enclave's: the assignment's fault, not the requester's).
+async fn open_secret(
+    node: &Node,
+    task: &TaskRecord,
+) -> Result<Result<SealedSecret, String>, Retry> {
+    let Some(enclave_key) = &node.config.enclave_key else {
+        return Ok(Err(
+            "a confidential task, and no enclave key configured".into()
+        ));
+    };
+    let Some(sealed) = node
+        .client()
+        .sealed_task(task.ask_id)
+        .await
+        .map_err(retry)?
+    else {
+        return Ok(Err("the confidential market's ask carries no secret".into()));
+    };
+    if sealed.assignee != Some(node.me) {
+        return Err(retry(
+            "the latest assignment of the ask is not to this generator (yet)",
+        ));
+    }
+    let commitment = kalypso_confidential::commitment(&sealed.ciphertext);
+    let acl = match Acl::parse(&sealed.acl) {
+        Ok(acl) if acl.commitment() == commitment => acl,
+        Ok(acl) => {
+            return Ok(Err(format!(
+                "the assignment's acl belongs to the ciphertext with commitment {}, not this ask's ({commitment})",
+                acl.commitment()
+            )));
+        }
+        Err(e) => return Ok(Err(format!("the assignment's acl: {e}"))),
+    };
+    let key = match acl.unwrap(enclave_key) {
+        Ok(key) => key,
+        Err(e) => return Ok(Err(format!("the assignment's acl: {e}"))),
+    };
+    let secret = kalypso_confidential::decrypt(&sealed.ciphertext, &key, &sealed.context)
+        .map_err(|e| format!("the secret inputs do not decrypt: {e}"));
+    Ok(Ok(SealedSecret {
+        key,
+        commitment,
+        secret,
+    }))
+}
+
+/// The data key of a confidential task wrapped to the IVS's key, after checking on-chain that the key the
+/// IVS reports is the market's IVS signer (the key opens the requester's ciphertext: it goes to nobody else).
+async fn acl_for_ivs(
+    node: &Node,
+    ivs: &IvsClient,
+    task: &TaskRecord,
+    sealed: &SealedSecret,
+) -> Result<Bytes, String> {
+    let (signer, key) = ivs.key().await.map_err(|e| format!("the IVS's key: {e}"))?;
+    match node.client().is_ivs_signer(task.market_id, signer).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(format!(
+                "the IVS signs as {signer}, which is not an IVS signer of market {}",
+                task.market_id
+            ));
+        }
+        Err(e) => return Err(format!("checking the IVS signer: {e}")),
+    }
+    kalypso_confidential::wrap_data_key(&sealed.key, sealed.commitment, &key)
+        .map(Bytes::from)
+        .map_err(|e| format!("wrapping the data key to the IVS: {e}"))
+}
+
+/// Settles a task with invalid inputs through the IVS, or discards it when that is impossible. A confidential
+/// task hands the IVS its data key (wrapped to the IVS's registered key) so the IVS can decrypt and judge.
+async fn attest(
+    node: &Node,
+    task: &TaskRecord,
+    inputs: &[u8],
+    reason: &str,
+    sealed: Option<&SealedSecret>,
+) -> Step {
     let id = task.ask_id;
     warn!(target: "kalypso::generator", ask_id = id, reason, "inputs are invalid");
     let Some(ivs) = &node.ivs else {
@@ -325,9 +461,18 @@ async fn attest(node: &Node, task: &TaskRecord, inputs: &[u8], reason: &str) -> 
         )
         .await;
     };
+    let acl = match sealed {
+        None => None,
+        Some(sealed) => match acl_for_ivs(node, ivs, task, sealed).await {
+            Ok(acl) => Some(acl),
+            Err(e) if time_left(node, task).await? => return Err(retry(e)),
+            Err(e) => return discard(node, task, &format!("no IVS attestation: {e}")).await,
+        },
+    };
     let request = CheckRequest {
         ask_id: id,
         prover_data: Some(Bytes::copy_from_slice(inputs)),
+        acl,
     };
     let response = match ivs.check(&request).await {
         Ok(response) => response,

@@ -599,6 +599,22 @@ impl Book {
         }
     }
 
+    /// Takes an open or pending ask out of matching: the service cannot hand it to any generator (a
+    /// confidential ask whose sealed inputs are the requester's mistake). It stays parked until its chain
+    /// events move it (a refund closes it); replaying the events opens it again, and the service withdraws it
+    /// again. No-op for an ask in any other state.
+    pub fn withdraw(&mut self, ask: AskId) {
+        let pending = match self.asks.get(&ask).map(|a| a.status.clone()) {
+            Some(Status::Open) => None,
+            Some(Status::Pending { res, .. }) => Some(res),
+            _ => return,
+        };
+        self.set_status(ask, Status::Parked(SkipReason::None));
+        if let Some(res) = pending {
+            self.release(res);
+        }
+    }
+
     /// The match [`Book::match_asks`] would make for open ask `ask` at `now` if it came first in the queue:
     /// the preference's pick among the generators eligible now (None when nobody is, or the ask is not open).
     /// Changes nothing (it takes `&mut` only to hide the ask's excluded generators during the query). With

@@ -16,7 +16,8 @@
 //! # The public signals in the framework's order (snarkjs: public.json, outputs first), each taken from the
 //! # ask's inputs ("input") or appended to the proof by the prover ("output"). At least one input.
 //! signals = [{ name = "y", source = "output" }, { name = "x", source = "input" }]
-//! private_inputs = "none"                   # or "json": a JSON object of private inputs follows the words
+//! private_inputs = "none"                   # or "json": a JSON object of private inputs follows the words;
+//!                                            # or "secret": they are the ask's (confidential) secret
 //!
 //! [sample]                                  # a statement and its proof, checked offline and on-chain
 //! input = "input.json"

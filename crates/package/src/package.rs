@@ -259,9 +259,13 @@ impl Package {
         let config = self.circom_config(artifacts);
         let (inputs, _) = circom::split_input_json(&config, &input_json)
             .map_err(|e| Error::artifact(input_file, e))?;
-        let tail = circom::prover_data(&config, &input_json)
-            .map_err(|e| Error::artifact(input_file, e))?
-            .split_off(32 * inputs.len());
+        // The sample's private tail of the prover data (none when the private inputs come from a secret).
+        let tail = match config.private_inputs {
+            PrivateInputs::Json => circom::prover_data(&config, &input_json)
+                .map_err(|e| Error::artifact(input_file, e))?
+                .split_off(32 * inputs.len()),
+            PrivateInputs::None | PrivateInputs::Secret => Vec::new(),
+        };
         let (expected_inputs, _) = layout::split(&self.manifest.public.signals, public)?;
         if inputs != expected_inputs {
             return Err(Error::artifact(

@@ -33,6 +33,7 @@
 //! zkey = "circuits/factors/fixture/factors.zkey"
 //! public = [{ name = "n", source = "input" }]
 //! private_inputs = "json"        # the ask's words are followed by {"p": ..., "q": ...}
+//!                                # ("secret": {"p": ..., "q": ...} is the ask's secret; "none": no inputs)
 //! sample = "circuits/factors/fixture/input.json"
 //! threads = 2
 //! ```

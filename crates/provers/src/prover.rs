@@ -21,6 +21,17 @@ pub trait Prover: Send + Sync + fmt::Debug {
     /// generator asks for such an attestation instead of proving. An `Err` means the check itself failed.
     fn check_inputs(&self, prover_data: &[u8]) -> Result<InputCheck, ProverError>;
 
+    /// Whether a proof can be made for the whole request: its prover data and, for a confidential ask, its
+    /// decrypted secret. This is what an IVS runs for a confidential ask once it has decrypted the secret;
+    /// [`Self::check_inputs`] sees only the public part.
+    ///
+    /// The default checks only `request.prover_data` ([`Self::check_inputs`]): a backend that does not read
+    /// secrets can check nothing else. A backend that takes inputs from the secret (the circom backend with
+    /// `private_inputs = "secret"`) overrides it to check those too.
+    fn check_request(&self, request: &ProveRequest) -> Result<InputCheck, ProverError> {
+        self.check_inputs(&request.prover_data)
+    }
+
     /// Proves the ask's statement. Inputs found invalid while proving give [`ProverError::InvalidInput`].
     fn prove(&self, request: &ProveRequest) -> Result<Proof, ProverError>;
 
@@ -29,15 +40,21 @@ pub trait Prover: Send + Sync + fmt::Debug {
         None
     }
 
-    /// Proves [`Self::sample_inputs`] `runs` times (after one untimed warm-up run) and reports the times.
+    /// A valid request for benchmarks and smoke tests: [`Self::sample_inputs`] and, for a backend whose inputs
+    /// include a secret (a confidential market), the sample's secret.
+    fn sample_request(&self) -> Option<ProveRequest> {
+        self.sample_inputs().map(ProveRequest::new)
+    }
+
+    /// Proves [`Self::sample_request`] `runs` times (after one untimed warm-up run) and reports the times.
     /// A remote backend measures on its own hardware, without the network round trip.
     fn benchmark(&self, runs: u32) -> Result<BenchmarkReport, ProverError> {
-        let inputs = self
-            .sample_inputs()
+        let request = self
+            .sample_request()
             .ok_or_else(|| ProverError::Unsupported {
                 what: "benchmark: this backend has no sample inputs".into(),
             })?;
-        bench::run(self, &ProveRequest::new(inputs), 1, runs, &mut |_, _| {})
+        bench::run(self, &request, 1, runs, &mut |_, _| {})
     }
 }
 
@@ -123,7 +140,7 @@ impl From<Vec<u8>> for Proof {
     }
 }
 
-/// The verdict of [`Prover::check_inputs`].
+/// The verdict of [`Prover::check_inputs`] and [`Prover::check_request`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "camelCase")]
 pub enum InputCheck {

@@ -126,6 +126,31 @@ impl<P: Provider> Kalypso<P> {
         Ok(commitment)
     }
 
+    /// What the generator's enclave needs to read a confidential ask assigned to it: the ask's context (who
+    /// created it where), its ciphertext, and the acl of its latest assignment (the data key the Matching
+    /// Engine re-wrapped to the assignee's enclave key). `None` for an ask without secret inputs. Two
+    /// topic-filtered `eth_getLogs` (`AskCreated`, `TaskAssigned`); [`Error::AskNotFound`] without the first.
+    pub async fn sealed_task(&self, id: AskId) -> Result<Option<crate::SealedTask>> {
+        let created: ProofMarketplace::AskCreated =
+            self.ask_event(id).await?.ok_or(Error::AskNotFound(id))?;
+        if created.request.secret.is_empty() {
+            return Ok(None);
+        }
+        let assigned: Option<ProofMarketplace::TaskAssigned> = self.ask_event(id).await?;
+        let context = kalypso_confidential::Context {
+            chain_id: self.deployment().chain_id,
+            marketplace: self.deployment().marketplace,
+            market_id: created.request.marketId.saturating_to(),
+            requester: created.requester,
+        };
+        Ok(Some(crate::SealedTask {
+            context,
+            ciphertext: created.request.secret,
+            assignee: assigned.as_ref().map(|a| a.generator),
+            acl: assigned.map(|a| a.acl).unwrap_or_default(),
+        }))
+    }
+
     /// The Matching Engine's registered public key (what confidential asks wrap their data keys to), or `None`
     /// when none is set.
     pub async fn matching_engine_key(&self) -> Result<Option<kalypso_confidential::PublicKey>> {

@@ -6,6 +6,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{Provider, fillers::CachedNonceManager},
     rpc::types::TransactionReceipt,
+    signers::Signer,
     sol_types::{Eip712Domain, SolEvent, SolStruct},
 };
 use kalypso_contracts::{
@@ -252,6 +253,48 @@ impl<P: Provider> Kalypso<P> {
         Ok(TxSummary::from(&receipt))
     }
 
+    /// Registers `enclave`'s key as the sender's enclave key for `market` with `attestation`: signs the
+    /// registration consent with the enclave key ([`generator_key_registration_digest`](
+    /// Self::generator_key_registration_digest)) and sends
+    /// [`register_generator_key_with_attestation`](Self::register_generator_key_with_attestation). In
+    /// production the consent is signed inside the enclave, which never lets its key out.
+    pub async fn register_enclave_key<S: Signer + Send + Sync + ?Sized>(
+        &self,
+        market: MarketId,
+        attestation: &SignedAttestation,
+        enclave: &S,
+    ) -> Result<TxSummary> {
+        let digest = self.generator_key_registration_digest(self.sender, market);
+        let consent = enclave.sign_hash(&digest).await?;
+        self.register_generator_key_with_attestation(
+            market,
+            attestation,
+            Bytes::from(consent.as_bytes().to_vec()),
+        )
+        .await
+    }
+
+    /// INSECURE, for devnets and tests: an `EnclaveAttestation` of `enclave_pubkey` running `image_id`,
+    /// signed by `attester` at the chain's current time, standing in for the attestation-verifier service
+    /// (which signs only after verifying a real Nitro attestation document). Only a deployment that trusts
+    /// `attester` accepts it.
+    pub async fn insecure_dev_attestation<S: Signer + Send + Sync + ?Sized>(
+        &self,
+        attester: &S,
+        enclave_pubkey: Bytes,
+        image_id: B256,
+    ) -> Result<SignedAttestation> {
+        let timestamp_ms = self.block_timestamp().await?.saturating_mul(1000);
+        let digest = self.attestation_digest(enclave_pubkey.clone(), image_id, timestamp_ms);
+        let signature = attester.sign_hash(&digest).await?;
+        Ok(SignedAttestation {
+            enclave_pubkey,
+            image_id,
+            timestamp_ms,
+            signature: Bytes::from(signature.as_bytes().to_vec()),
+        })
+    }
+
     /// The EIP-712 digest an enclave key signs to be registered as `generator`'s key for `market` (domain
     /// "Kalypso EntityKeyRegistry" of this deployment).
     pub fn generator_key_registration_digest(&self, generator: Address, market: MarketId) -> B256 {
@@ -288,6 +331,25 @@ impl<P: Provider> Kalypso<P> {
     pub async fn matching_engine(&self) -> Result<Address> {
         let keys = self.keys();
         view(keys.matchingEngine(), Target::KeyRegistry).await
+    }
+
+    /// The enclave key `generator` registered for `market` (what the Matching Engine re-wraps confidential
+    /// asks' data keys to), or `None`.
+    pub async fn generator_key(
+        &self,
+        market: MarketId,
+        generator: Address,
+    ) -> Result<Option<kalypso_confidential::PublicKey>> {
+        let keys = self.keys();
+        let key = view(
+            keys.generatorKey(U256::from(market), generator),
+            Target::KeyRegistry,
+        )
+        .await?;
+        if key.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(kalypso_confidential::PublicKey::from_bytes(&key)?))
     }
 
     // -----------------------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;
 pub use types::{
     AskId, AskInfo, AskParams, GeneratorInfo, MarketId, MarketInfo, MarketParams, ProtocolParams,
-    Quote, Registration, RelayOutcome, SignedAttestation, SkippedAssignment, StakePosition,
-    TaskInfo, TxSummary,
+    Quote, Registration, RelayOutcome, SealedTask, SignedAttestation, SkippedAssignment,
+    StakePosition, TaskInfo, TxSummary,
 };
 pub use wait::AskOutcome;
 

@@ -271,7 +271,10 @@ pub struct GeneratorInfo {
 
 /// A trusted attestation signer's verdict on an enclave key (EIP-712 `EnclaveAttestation`), as
 /// [`register_generator_key_with_attestation`](crate::Kalypso::register_generator_key_with_attestation) takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its JSON (camelCase) is what the attestation-verifier service answers and `kalypso keys register-enclave
+/// --attestation` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SignedAttestation {
     /// The enclave's 64-byte public key (`x ‖ y`).
     pub enclave_pubkey: Bytes,
@@ -281,6 +284,21 @@ pub struct SignedAttestation {
     pub timestamp_ms: u64,
     /// The trusted attestation signer's 65-byte EIP-712 `EnclaveAttestation` signature.
     pub signature: Bytes,
+}
+
+/// A confidential ask's sealed inputs as its assignee reads them ([`sealed_task`](crate::Kalypso::sealed_task)):
+/// public bytes only; the enclave key opens them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedTask {
+    /// Where the ask was created and by whom: the ciphertext decrypts only for this context.
+    pub context: kalypso_confidential::Context,
+    /// The encrypted secret (the ask's `secret`).
+    pub ciphertext: Bytes,
+    /// The generator of the latest assignment, if any.
+    pub assignee: Option<Address>,
+    /// The data key wrapped to the assignee's enclave key (the latest `TaskAssigned`'s `acl`; empty before an
+    /// assignment or after a self-assignment, which carries none).
+    pub acl: Bytes,
 }
 
 /// Arguments of [`create_ask`](crate::Kalypso::create_ask).

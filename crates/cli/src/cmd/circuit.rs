@@ -34,6 +34,11 @@ pub(crate) enum CircuitCmd {
         /// words (else the circuit may have no private inputs).
         #[arg(long)]
         private_json: bool,
+        /// The circuit's private inputs are the ask's secret (a confidential market): a JSON object that only
+        /// the requester and the assigned generator's enclave see; the prover data holds the public words
+        /// only.
+        #[arg(long, conflicts_with = "private_json")]
+        private_secret: bool,
     },
     /// Check a package offline: every file's sha256, the sample proof against the verifying key, the public
     /// signal layout against the sample, and (circom) that the wasm, the zkey and the key belong together.
@@ -87,15 +92,16 @@ pub(crate) async fn run(out: Output, cmd: CircuitCmd) -> anyhow::Result<ExitCode
             name,
             public_inputs,
             private_json,
+            private_secret,
         } => {
             let name = match name {
                 Some(n) => n,
                 None => dir_name(&dir)?,
             };
-            let private = if private_json {
-                PrivateInputs::Json
-            } else {
-                PrivateInputs::None
+            let private = match (private_json, private_secret) {
+                (true, _) => PrivateInputs::Json,
+                (_, true) => PrivateInputs::Secret,
+                _ => PrivateInputs::None,
             };
             let path = kalypso_package::init(&dir, &name, &public_inputs, private)?;
             out.print(&serde_json::json!({ "manifest": path }), || {
@@ -262,14 +268,14 @@ pub(crate) async fn fetch(out: Output, r: PackageRef) -> anyhow::Result<Package>
 /// returns the seconds.
 fn prove_sample(package: &Package) -> anyhow::Result<f64> {
     let prover = package.prover_config()?.build()?;
-    let inputs = prover
-        .sample_inputs()
+    let request = prover
+        .sample_request()
         .context("the package's prover has no sample inputs")?;
     let started = Instant::now();
-    let proof = prover.prove(&kalypso_provers::ProveRequest::new(inputs.clone()))?;
+    let proof = prover.prove(&request)?;
     let secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(
-        package.verify_submission(&inputs, proof.as_bytes())?,
+        package.verify_submission(&request.prover_data, proof.as_bytes())?,
         "the native proof of the sample does not verify in the verifier's layout"
     );
     Ok(secs)

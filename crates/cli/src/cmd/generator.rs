@@ -309,6 +309,12 @@ pub(super) async fn run_node(global: &GlobalArgs, args: GeneratorRunArgs) -> any
         args.db,
     );
     config.ivs_url = args.ivs_url;
+    config.enclave_key = args
+        .enclave_key_file
+        .as_deref()
+        .map(super::keys::read_key_file)
+        .transpose()?
+        .map(|k| kalypso_confidential::SecretKey::from_signing_key(k.credential()));
     config.max_parallel = args
         .max_parallel
         .map(usize::try_from)

@@ -46,6 +46,63 @@ pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
                 tx,
             );
         }
+        KeysCmd::RegisterEnclave {
+            market,
+            enclave_key_file,
+            attestation,
+            insecure_dev_attester_env,
+            image_id,
+        } => {
+            ctx.signer()?;
+            let enclave = read_key_file(&enclave_key_file)?;
+            let pubkey = alloy::primitives::Bytes::copy_from_slice(enclave.public_key().as_slice());
+            let attestation = match (attestation, insecure_dev_attester_env) {
+                (Some(path), _) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!("cannot read the attestation {}", path.display())
+                    })?;
+                    let attestation: kalypso_sdk::SignedAttestation = serde_json::from_str(&text)
+                        .with_context(|| {
+                        format!("{} is not an attestation JSON", path.display())
+                    })?;
+                    if attestation.enclave_pubkey != pubkey {
+                        anyhow::bail!(
+                            "the attestation in {} is for another key than the one in {}",
+                            path.display(),
+                            enclave_key_file.display()
+                        );
+                    }
+                    attestation
+                }
+                (None, Some(var)) => {
+                    let text = std::env::var(&var).with_context(|| format!("{var} is not set"))?;
+                    let attester = parse_key(&text)
+                        .with_context(|| format!("{var} does not hold a private key"))?;
+                    tracing::warn!(target: "kalypso::cli", attester = %attester.address(), "INSECURE dev attestation: signed without any enclave document");
+                    let image = image_id
+                        .context("--image-id names the image the dev attestation is for")?;
+                    client
+                        .insecure_dev_attestation(&attester, pubkey.clone(), image)
+                        .await?
+                }
+                (None, None) => anyhow::bail!(
+                    "pass --attestation FILE (or, on a devnet, --insecure-dev-attester-env VAR)"
+                ),
+            };
+            let tx = client
+                .register_enclave_key(market, &attestation, &enclave)
+                .await?;
+            sent(
+                ctx,
+                format!("enclave key registered for market {market}"),
+                serde_json::json!({
+                    "market": market,
+                    "enclave": enclave.address(),
+                    "imageId": attestation.image_id,
+                }),
+                tx,
+            );
+        }
     }
     Ok(())
 }
@@ -61,10 +118,7 @@ pub(super) fn public_key(
         let text = std::env::var(var).with_context(|| format!("{var} is not set"))?;
         parse_key(&text).with_context(|| format!("{var} does not hold a private key"))?
     } else if let Some(path) = key_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the key file {}", path.display()))?;
-        parse_key(&text)
-            .with_context(|| format!("{} does not hold a private key", path.display()))?
+        read_key_file(path)?
     } else {
         signer(global)?.context(
             "no key: pass --from-env VAR or --key-file FILE, or set KALYPSO_PRIVATE_KEY (or KALYPSO_KEYSTORE)",
@@ -74,6 +128,15 @@ pub(super) fn public_key(
     let value = serde_json::json!({ "publicKey": public, "address": key.address() });
     Output::new(global.json).print(&value, || public.to_string());
     Ok(())
+}
+
+/// A secp256k1 private key from a file of hex text; errors name the file, never the key.
+pub(crate) fn read_key_file(path: &Path) -> anyhow::Result<PrivateKeySigner> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key file {}", path.display()))?,
+    );
+    parse_key(&text).with_context(|| format!("{} does not hold a private key", path.display()))
 }
 
 /// A secp256k1 private key from hex text (0x optional, surrounding whitespace ignored).

@@ -406,16 +406,19 @@ pub(super) async fn measure(
     }
     let prover = build_config(out, config).await?;
     let info = prover.describe();
-    let report = match inputs.or_else(|| prover.sample_inputs()) {
-        Some(inputs) => {
+    let request = match inputs {
+        Some(inputs) => Some(ProveRequest::new(inputs)),
+        None => prover.sample_request(),
+    };
+    let report = match request {
+        Some(request) => {
             let bar = out.progress(u64::from(warmup + runs), format!("{}: warm-up", info.name));
             let name = info.name.clone();
             let progress = bar.clone();
             let report = blocking(move || {
-                if let InputCheck::Invalid { reason } = prover.check_inputs(&inputs)? {
+                if let InputCheck::Invalid { reason } = prover.check_request(&request)? {
                     bail!("the benchmark inputs cannot be proven: {reason}");
                 }
-                let request = ProveRequest::new(inputs);
                 for _ in 0..warmup {
                     prover.prove(&request)?;
                     progress.inc(1);

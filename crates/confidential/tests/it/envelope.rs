@@ -3,7 +3,7 @@
 use alloy::primitives::Address;
 use kalypso_confidential::{
     ACL_LEN, Acl, CIPHERTEXT_MIN_LEN, Context, Error, Part, PublicKey, SecretKey, commitment,
-    decrypt, open, rewrap, seal, unwrap,
+    decrypt, is_key_of, open, rewrap, rewrap_for_ciphertext, seal, unwrap, wrap_data_key,
 };
 
 const CONTEXT: Context = Context {
@@ -403,4 +403,86 @@ fn debug_output_never_shows_secrets() {
         printed.contains(&p.engine.public_key().address().to_string()),
         "{printed}"
     );
+}
+
+#[test]
+fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
+    let p = parties();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
+    let to_generator = |ciphertext: &[u8], acl: &[u8]| {
+        rewrap_for_ciphertext(ciphertext, acl, &p.engine, &p.generator.public_key())
+    };
+    // A well-made ask: the generator opens it.
+    let acl = to_generator(&sealed.ciphertext, &sealed.acl).unwrap();
+    assert_eq!(
+        open(&sealed.ciphertext, &acl, &CONTEXT, &p.generator)
+            .unwrap()
+            .expose(),
+        b"secret"
+    );
+    // An acl of another ask's ciphertext.
+    let other = seal(b"other", &CONTEXT, &p.engine.public_key()).unwrap();
+    assert!(matches!(
+        to_generator(&other.ciphertext, &sealed.acl).unwrap_err(),
+        Error::AclMismatch { .. }
+    ));
+    // An acl committing to the ciphertext but wrapping a key it was not made with: the key commitment
+    // tells, without decrypting.
+    let stray = unwrap(&other.acl, &p.engine).unwrap();
+    let acl = wrap_data_key(&stray, sealed.commitment(), &p.engine.public_key()).unwrap();
+    assert_eq!(
+        to_generator(&sealed.ciphertext, &acl).unwrap_err(),
+        Error::CorruptCiphertext
+    );
+    // An acl wrapped to another key.
+    assert!(matches!(
+        rewrap_for_ciphertext(
+            &sealed.ciphertext,
+            &sealed.acl,
+            &p.other,
+            &p.generator.public_key()
+        )
+        .unwrap_err(),
+        Error::WrongRecipient { .. }
+    ));
+    // Garbage and a truncated ciphertext.
+    assert!(to_generator(&sealed.ciphertext, b"not an acl").is_err());
+    assert!(to_generator(&sealed.ciphertext[..10], &sealed.acl).is_err());
+}
+
+#[test]
+fn a_corrupt_body_passes_the_engine_and_an_ivs_can_tell_it_from_a_wrong_key() {
+    let p = parties();
+    let ivs = SecretKey::random();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
+    // The requester alters the body after sealing and commits the ask to the altered bytes: the acl's
+    // commitment is re-made over them (the requester holds the data key).
+    let key = unwrap(&sealed.acl, &p.engine).unwrap();
+    let mut corrupt = sealed.ciphertext.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    let acl = wrap_data_key(&key, commitment(&corrupt), &p.engine.public_key()).unwrap();
+    let to_generator =
+        rewrap_for_ciphertext(&corrupt, &acl, &p.engine, &p.generator.public_key()).unwrap();
+    // The enclave cannot decrypt, hands its key to the IVS, which finds it is the ciphertext's key.
+    assert_eq!(
+        open(&corrupt, &to_generator, &CONTEXT, &p.generator).unwrap_err(),
+        Error::CorruptCiphertext
+    );
+    let held = unwrap(&to_generator, &p.generator).unwrap();
+    let to_ivs = wrap_data_key(&held, commitment(&corrupt), &ivs.public_key()).unwrap();
+    let at_ivs = unwrap(&to_ivs, &ivs).unwrap();
+    assert!(is_key_of(&corrupt, &at_ivs));
+    assert_eq!(
+        decrypt(&corrupt, &at_ivs, &CONTEXT).unwrap_err(),
+        Error::CorruptCiphertext
+    );
+    // A generator that hands over another key is caught by the same check.
+    let stray = unwrap(
+        &seal(b"x", &CONTEXT, &p.engine.public_key()).unwrap().acl,
+        &p.engine,
+    )
+    .unwrap();
+    assert!(!is_key_of(&corrupt, &stray));
+    assert!(!is_key_of(b"short", &at_ivs));
 }

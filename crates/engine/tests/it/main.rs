@@ -4,6 +4,7 @@
 
 mod api;
 mod audit;
+mod confidential;
 mod keeper;
 mod matching;
 mod recovery;

@@ -4,6 +4,7 @@
 //! a submission held in the mempool (also across a restart), new heads over a websocket, and asks taken by
 //! fallback self-assignment when no Matching Engine assigns them.
 
+mod confidential;
 mod deadline;
 mod fallback;
 mod fees;

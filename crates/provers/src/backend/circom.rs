@@ -11,12 +11,21 @@
 //! | bytes | what |
 //! | --- | --- |
 //! | `32·i .. 32·(i+1)`, `i < k` | input signal `i` in the order listed, a 32-byte big-endian word `< r` |
-//! | `32·k ..` | `private_inputs = "json"`: a UTF-8 JSON object of the circuit's other inputs (snarkjs `input.json` style, e.g. `{"p":"13","q":"17"}`; may be empty when the circuit has none); `"none"`: nothing |
+//! | `32·k ..` | `private_inputs = "json"`: a UTF-8 JSON object of the circuit's other inputs (snarkjs `input.json` style, e.g. `{"p":"13","q":"17"}`; may be empty when the circuit has none); `"none"` and `"secret"`: nothing |
+//!
+//! and the circuit's other (private) inputs come from
+//!
+//! | `private_inputs` | private inputs |
+//! | --- | --- |
+//! | `"none"` (default) | none: the circuit has no other inputs |
+//! | `"json"` | the JSON tail of the prover data |
+//! | `"secret"` | the ask's decrypted secret ([`ProveRequest::secret`]), a UTF-8 JSON object in the same style; the prover data is exactly the `k` words |
 //!
 //! The `Groth16Verifier` reads only the `k` words (the bytes after them are allowed and ignored), so the JSON
 //! tail is for the prover only. It is public like the rest of the ask: a market whose private inputs must
-//! stay secret needs a confidential market, not this tail. [`prover_data`] builds the bytes from a snarkjs
-//! `input.json`.
+//! stay secret is a confidential market with `private_inputs = "secret"`, where only the generator's enclave
+//! (and the IVS checking the ask, [`Prover::check_request`]) sees the decrypted secret. [`prover_data`]
+//! builds the prover data from a snarkjs `input.json`, and [`secret_inputs`] the secret for `"secret"`.
 //!
 //! A proof is what `submitProof` takes: the 256-byte Groth16 proof followed by the output signals in the
 //! order listed, one word each ([`evm::encode_proof_with_outputs`]).
@@ -85,7 +94,8 @@ pub struct CircomConfig {
     pub zkey: PathBuf,
     /// The circuit's public signals in snarkjs order (`public.json`: outputs, then public inputs).
     pub public: Vec<PublicSignal>,
-    /// What follows the input words in the prover data: nothing, or the private inputs as JSON.
+    /// Where the circuit's private inputs come from: nowhere, a JSON tail after the input words, or the
+    /// ask's secret.
     #[serde(default)]
     pub private_inputs: PrivateInputs,
     /// Threads per proof (a dedicated pool); default: the global rayon pool (all cores).
@@ -134,15 +144,19 @@ pub enum SignalSource {
     Output,
 }
 
-/// What the prover data holds after the input words.
+/// Where the circuit's private inputs (its inputs other than the public input words) come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrivateInputs {
-    /// Nothing: the circuit has no other inputs.
+    /// Nowhere: the circuit has no other inputs, and nothing follows the input words.
     #[default]
     None,
-    /// A UTF-8 JSON object of the circuit's other inputs, snarkjs `input.json` style.
+    /// The prover data after the input words: a UTF-8 JSON object of the circuit's other inputs, snarkjs
+    /// `input.json` style. Public like the rest of the ask.
     Json,
+    /// The ask's decrypted secret ([`ProveRequest::secret`], confidential markets): a UTF-8 JSON object of
+    /// the circuit's other inputs, snarkjs `input.json` style. The prover data is exactly the input words.
+    Secret,
 }
 
 impl CircomConfig {
@@ -310,6 +324,27 @@ impl Layout {
         })
     }
 
+    /// The private inputs in `bytes` (the prover data's JSON tail or the ask's secret), named `what` in
+    /// reasons: a UTF-8 JSON object of snarkjs inputs ([`Self::private_inputs`]).
+    fn private_inputs_from_bytes(&self, bytes: &[u8], what: &str) -> Result<Inputs, String> {
+        let text = std::str::from_utf8(bytes).map_err(|e| format!("{what} are not UTF-8: {e}"))?;
+        let json: Value =
+            serde_json::from_str(text).map_err(|e| format!("{what} are not JSON: {e}"))?;
+        self.private_inputs(&json, what)
+    }
+
+    /// The private inputs of a JSON object of snarkjs inputs, named `what` in reasons: they may not set a
+    /// public input (those come from the input words).
+    fn private_inputs(&self, json: &Value, what: &str) -> Result<Inputs, String> {
+        let private = Inputs::from_json(json).map_err(|e| format!("{what}: {e}"))?;
+        if let Some(public) = private.iter().find_map(|(n, _)| self.sets_public_input(n)) {
+            return Err(format!(
+                "{what} set the public input `{public}`: it comes from the input words"
+            ));
+        }
+        Ok(private)
+    }
+
     /// The verifying key with its `IC` points in market order (inputs, then outputs).
     fn permute(&self, vk: &VerifyingKey<Bn254>) -> Result<VerifyingKey<Bn254>, ProverError> {
         if vk.gamma_abc_g1.len() != self.num_public() + 1 {
@@ -447,38 +482,71 @@ pub fn split_input_json(
     Ok((public, Some(private)))
 }
 
-/// The private inputs are allowed by the config, a JSON object of snarkjs inputs, and set no public input.
+/// The private inputs are a JSON object of snarkjs inputs that sets no public input, and the config takes
+/// private inputs (`"json"` in the prover data, `"secret"` in the ask's secret).
 fn check_private(
     config: &CircomConfig,
     layout: &Layout,
     private: &Value,
 ) -> Result<(), ProverError> {
-    let parsed = Inputs::from_json(private).map_err(|e| ProverError::invalid(e.to_string()))?;
+    let parsed = layout
+        .private_inputs(private, "the private inputs")
+        .map_err(ProverError::invalid)?;
     if config.private_inputs == PrivateInputs::None {
         let names: Vec<&str> = parsed.iter().map(|(n, _)| n).collect();
         return Err(ProverError::invalid(format!(
             "the inputs also set {} but the config has private_inputs = \"none\" (a circuit with private \
-             inputs needs \"json\")",
+             inputs needs \"json\", or \"secret\" to take them from the ask's secret)",
             names.join(", ")
-        )));
-    }
-    if let Some(public) = parsed.iter().find_map(|(n, _)| layout.sets_public_input(n)) {
-        return Err(ProverError::invalid(format!(
-            "the private inputs set the public input `{public}`: it comes from the input words"
         )));
     }
     Ok(())
 }
 
+/// Why an `input.json` with private inputs makes no prover data for a `"secret"` market.
+const SECRET_IN_PUBLIC: &str = "this market takes private inputs from the ask's secret: pass them with \
+                                --secret-file, never in the public inputs";
+
 /// An ask's prover data from a snarkjs `input.json`: the public input signals by name as words, the other
 /// inputs as the JSON tail (see the [module docs](self)). What `kalypso ask create --inputs` takes.
+///
+/// For `private_inputs = "secret"` the prover data is the words only, and an `input.json` that also sets
+/// private inputs is refused (they belong in the ask's secret, [`secret_inputs`], never in its public
+/// prover data).
 pub fn prover_data(config: &CircomConfig, input: &Value) -> Result<Vec<u8>, ProverError> {
     let (public, private) = split_input_json(config, input)?;
     encode_prover_data(config, &public, private.as_ref())
 }
 
+/// The ask's secret from a snarkjs `input.json` for `private_inputs = "secret"`: its private inputs (all
+/// but the public input signals) as a compact JSON object, `None` when it has none. For `"json"` and
+/// `"none"` the secret is always `None` (the private inputs, if allowed, are in [`prover_data`]). With
+/// [`prover_data`] it splits one `input.json` into a confidential ask's public prover data and its secret.
+pub fn secret_inputs(config: &CircomConfig, input: &Value) -> Result<Option<Vec<u8>>, ProverError> {
+    ask_from_input_json(config, input).map(|(_, secret)| secret)
+}
+
+/// An ask from a snarkjs `input.json`, whatever `private_inputs` is: its prover data ([`prover_data`] for
+/// `"json"` and `"none"`, the words for `"secret"`) and its secret ([`secret_inputs`]).
+fn ask_from_input_json(
+    config: &CircomConfig,
+    input: &Value,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), ProverError> {
+    let (public, private) = split_input_json(config, input)?;
+    if config.private_inputs != PrivateInputs::Secret {
+        return Ok((encode_prover_data(config, &public, private.as_ref())?, None));
+    }
+    let secret = private
+        .map(|private| serde_json::to_vec(&private))
+        .transpose()
+        // A JSON value always serializes.
+        .map_err(|e| ProverError::invalid(e.to_string()))?;
+    Ok((encode_prover_data(config, &public, None)?, secret))
+}
+
 /// An ask's prover data from the values of the public input signals (in the order `config` lists them)
-/// and, for `private_inputs = "json"`, a JSON object of the other inputs.
+/// and, for `private_inputs = "json"`, a JSON object of the other inputs (refused for `"none"`, which has
+/// none, and for `"secret"`, which takes them from the ask's secret).
 pub fn encode_prover_data(
     config: &CircomConfig,
     public_inputs: &[Fr],
@@ -494,6 +562,9 @@ pub fn encode_prover_data(
     }
     let mut data = evm::encode_inputs(public_inputs);
     if let Some(private) = private {
+        if config.private_inputs == PrivateInputs::Secret {
+            return Err(ProverError::invalid(SECRET_IN_PUBLIC));
+        }
         check_private(config, &layout, private)?;
         // A JSON value always serializes.
         data.extend(serde_json::to_vec(private).map_err(|e| ProverError::invalid(e.to_string()))?);
@@ -504,6 +575,8 @@ pub fn encode_prover_data(
 /// The `Groth16Verifier` constructor arguments of a circom circuit: the verifying key reordered for the
 /// market ([`market_verifying_key`]), `numInputs` = the input signals, the sample input (their words, then
 /// `sample_private` as JSON when given) and the sample proof (`sample_proof` followed by the output words).
+/// The sample input is public: `sample_private` is for `private_inputs = "json"` only (refused for
+/// `"secret"`, whose sample input is the words alone).
 ///
 /// `sample_public` are the sample's public signals in snarkjs order (`public.json`). The sample proof is
 /// verified against the reordered key first. `circuit` is the wasm's stem; `size`, `num_constraints` are 0
@@ -639,7 +712,10 @@ pub struct CircomProver {
     circuit: Arc<CircomCircuit>,
     /// The verifying key in market order, prepared.
     pvk: PreparedVerifyingKey<Bn254>,
+    /// The sample's prover data.
     sample: Option<Vec<u8>>,
+    /// The sample's secret (`private_inputs = "secret"` with private inputs in the sample).
+    sample_secret: Option<Vec<u8>>,
     #[cfg(feature = "parallel")]
     pool: Option<Arc<rayon::ThreadPool>>,
 }
@@ -713,6 +789,7 @@ impl CircomProver {
             circuit,
             pvk,
             sample: None,
+            sample_secret: None,
             #[cfg(feature = "parallel")]
             pool: None,
         };
@@ -720,7 +797,9 @@ impl CircomProver {
             prover = prover.with_threads(threads)?;
         }
         if let Some(path) = &config.sample {
-            prover.sample = Some(prover.load_sample(path)?);
+            let (data, secret) = prover.load_sample(path)?;
+            prover.sample = Some(data);
+            prover.sample_secret = secret;
         }
         Ok(prover)
     }
@@ -754,6 +833,12 @@ impl CircomProver {
     /// The verifying key in market order ([`market_verifying_key`]).
     pub fn market_verifying_key(&self) -> &VerifyingKey<Bn254> {
         &self.pvk.vk
+    }
+
+    /// The secret that goes with [`Prover::sample_inputs`]: for `private_inputs = "secret"`, the sample's
+    /// private inputs as a JSON object ([`secret_inputs`]); `None` otherwise.
+    pub fn sample_secret(&self) -> Option<&[u8]> {
+        self.sample_secret.as_deref()
     }
 
     /// Threads one proof uses.
@@ -800,6 +885,8 @@ impl CircomProver {
         let json = read_json(path)?;
         let (_, private) = split_input_json(&self.config, &json)
             .map_err(|e| ProverError::config(format!("{}: {e}", path.display())))?;
+        // The sample input is public: a secret market's private inputs stay out of it.
+        let private = private.filter(|_| self.config.private_inputs == PrivateInputs::Json);
         let inputs = Inputs::from_json(&json).map_err(|e| ProverError::config(e.to_string()))?;
         let mut rng = ChaCha20Rng::from_entropy();
         let (proof, public) = self
@@ -828,13 +915,14 @@ impl CircomProver {
             .map_err(|e| ProverError::failed(format!("arkworks: {e}")))
     }
 
-    fn load_sample(&self, path: &Path) -> Result<Vec<u8>, ProverError> {
+    /// The sample's prover data and secret (for `private_inputs = "secret"`), checked by its witness.
+    fn load_sample(&self, path: &Path) -> Result<(Vec<u8>, Option<Vec<u8>>), ProverError> {
         let json = read_json(path)?;
-        let data = prover_data(&self.config, &json)
-            .map_err(|e| ProverError::config(format!("sample {}: {e}", path.display())))?;
+        let in_sample = |e| ProverError::config(format!("sample {}: {e}", path.display()));
+        let (data, secret) = ask_from_input_json(&self.config, &json).map_err(in_sample)?;
         // The sample's witness shows whether the listed input names sit where the circuit puts its public
         // inputs (a wrong order is otherwise found only by the first proof).
-        let statement = self.statement(&data).map_err(|reason| {
+        let statement = self.statement(&data, secret.as_deref()).map_err(|reason| {
             ProverError::config(format!("sample {}: {reason}", path.display()))
         })?;
         let witness = self
@@ -842,7 +930,7 @@ impl CircomProver {
             .witness(&statement.inputs)
             .map_err(|e| ProverError::config(format!("sample {}: {e}", path.display())))?;
         self.check_public_order(&witness[1..=self.layout.num_public()], &statement.words)?;
-        Ok(data)
+        Ok((data, secret))
     }
 
     /// The public inputs the circuit computed (snarkjs order) are the words the ask gave, in the listed
@@ -866,8 +954,11 @@ impl CircomProver {
         Ok(())
     }
 
-    /// Decodes prover data into circom inputs, or says why it is not a valid ask.
-    fn statement(&self, prover_data: &[u8]) -> Result<Statement, String> {
+    /// Decodes an ask into circom inputs, or says why it is not a valid ask: the input words of
+    /// `prover_data`, and the private inputs from its JSON tail (`"json"`) or from `secret` (`"secret"`; none
+    /// when `secret` is `None`, so the statement has the public inputs only). `secret` is not read for
+    /// `"json"` and `"none"`: [`Self::secret_for`] refuses a request that has one.
+    fn statement(&self, prover_data: &[u8], secret: Option<&[u8]>) -> Result<Statement, String> {
         let k = self.layout.inputs.len();
         let words_len = evm::WORD_LEN * k;
         let names = || {
@@ -879,10 +970,15 @@ impl CircomProver {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let tail = match self.config.private_inputs {
-            PrivateInputs::None if prover_data.len() != words_len => {
+        let private = match self.config.private_inputs {
+            PrivateInputs::None | PrivateInputs::Secret if prover_data.len() != words_len => {
+                let from_secret = if self.config.private_inputs == PrivateInputs::Secret {
+                    "; the private inputs come from the ask's secret"
+                } else {
+                    ""
+                };
                 return Err(format!(
-                    "expected {words_len} bytes ({k} input word(s): {}), got {}",
+                    "expected {words_len} bytes ({k} input word(s): {}{from_secret}), got {}",
                     names(),
                     prover_data.len()
                 ));
@@ -895,7 +991,12 @@ impl CircomProver {
                     prover_data.len()
                 ));
             }
-            _ => &prover_data[words_len..],
+            PrivateInputs::None => None,
+            PrivateInputs::Json => Some((
+                &prover_data[words_len..],
+                "the private inputs after the input words",
+            )),
+            PrivateInputs::Secret => secret.map(|s| (s, "the private inputs in the secret")),
         };
         let words = prover_data[..words_len]
             .chunks_exact(evm::WORD_LEN)
@@ -919,26 +1020,51 @@ impl CircomProver {
             .layout
             .public_inputs(&words)
             .map_err(|e| e.to_string())?;
-        if !tail.is_empty() {
-            let text = std::str::from_utf8(tail).map_err(|e| {
-                format!("the private inputs after the input words are not UTF-8: {e}")
-            })?;
-            let json: Value = serde_json::from_str(text).map_err(|e| {
-                format!("the private inputs after the input words are not JSON: {e}")
-            })?;
-            let private =
-                Inputs::from_json(&json).map_err(|e| format!("the private inputs: {e}"))?;
-            if let Some(public) = private
-                .iter()
-                .find_map(|(n, _)| self.layout.sets_public_input(n))
-            {
-                return Err(format!(
-                    "the private inputs set the public input `{public}`: it comes from the input words"
-                ));
-            }
+        if let Some((bytes, what)) = private.filter(|(bytes, _)| !bytes.is_empty()) {
+            let private = self.layout.private_inputs_from_bytes(bytes, what)?;
             inputs.extend(private).map_err(|e| e.to_string())?;
         }
         Ok(Statement { inputs, words })
+    }
+
+    /// The secret of `request` the config reads: the ask's secret for `"secret"` (which needs one), none
+    /// for `"json"` and `"none"` (which refuse one); otherwise why the request cannot be proven.
+    fn secret_for<'r>(&self, request: &'r ProveRequest) -> Result<Option<&'r [u8]>, String> {
+        match (self.config.private_inputs, request.secret()) {
+            (PrivateInputs::Secret, Some(secret)) => Ok(Some(secret)),
+            (PrivateInputs::Secret, None) => Err(
+                "this market takes its private inputs from the ask's secret; the ask has no secret inputs"
+                    .into(),
+            ),
+            (PrivateInputs::Json, Some(_)) => Err(
+                "this market takes its private inputs from the prover data's JSON tail, not from a secret"
+                    .into(),
+            ),
+            (PrivateInputs::None, Some(_)) => {
+                Err("this market's circuit takes no private inputs: the ask may not have a secret".into())
+            }
+            (PrivateInputs::Json | PrivateInputs::None, None) => Ok(None),
+        }
+    }
+
+    /// [`Prover::check_inputs`] of a decoded ask: its statement, then its witness, which runs the circuit's
+    /// asserts and constraints (cheap next to a proof).
+    fn check_witness(
+        &self,
+        prover_data: &[u8],
+        secret: Option<&[u8]>,
+    ) -> Result<InputCheck, ProverError> {
+        let statement = match self.statement(prover_data, secret) {
+            Ok(statement) => statement,
+            Err(reason) => return Ok(InputCheck::invalid(reason)),
+        };
+        match self.circuit.witness(&statement.inputs) {
+            Ok(_) => Ok(InputCheck::Valid),
+            Err(e) => match circom_error(&e) {
+                ProverError::InvalidInput { reason } => Ok(InputCheck::invalid(reason)),
+                other => Err(other),
+            },
+        }
     }
 
     fn on_pool<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
@@ -977,29 +1103,32 @@ impl Prover for CircomProver {
         }
     }
 
+    /// For `private_inputs = "secret"` only the public part: the length and each word `< r` (the circuit
+    /// cannot run without the private inputs; [`Prover::check_request`] runs it with the secret's).
     fn check_inputs(&self, prover_data: &[u8]) -> Result<InputCheck, ProverError> {
-        let statement = match self.statement(prover_data) {
-            Ok(statement) => statement,
-            Err(reason) => return Ok(InputCheck::invalid(reason)),
-        };
-        // The witness runs the circuit's asserts and constraints: cheap next to a proof.
-        match self.circuit.witness(&statement.inputs) {
-            Ok(_) => Ok(InputCheck::Valid),
-            Err(e) => match circom_error(&e) {
-                ProverError::InvalidInput { reason } => Ok(InputCheck::invalid(reason)),
-                other => Err(other),
-            },
+        if self.config.private_inputs == PrivateInputs::Secret {
+            return Ok(match self.statement(prover_data, None) {
+                Ok(_) => InputCheck::Valid,
+                Err(reason) => InputCheck::invalid(reason),
+            });
+        }
+        self.check_witness(prover_data, None)
+    }
+
+    /// For `private_inputs = "secret"`, the witness of the prover data's words and the secret's private
+    /// inputs, exactly as [`Prover::check_inputs`] runs it for a JSON tail: invalid without a secret. A
+    /// request with a secret for `"json"` or `"none"` is invalid ([`Prover::prove`] refuses it too).
+    fn check_request(&self, request: &ProveRequest) -> Result<InputCheck, ProverError> {
+        match self.secret_for(request) {
+            Ok(secret) => self.check_witness(&request.prover_data, secret),
+            Err(reason) => Ok(InputCheck::invalid(reason)),
         }
     }
 
     fn prove(&self, request: &ProveRequest) -> Result<crate::Proof, ProverError> {
-        if request.secret().is_some() {
-            return Err(ProverError::invalid(
-                "the circom backend takes private inputs from the prover data's JSON tail, not from a secret",
-            ));
-        }
+        let secret = self.secret_for(request).map_err(ProverError::invalid)?;
         let statement = self
-            .statement(&request.prover_data)
+            .statement(&request.prover_data, secret)
             .map_err(ProverError::invalid)?;
         let started = Instant::now();
         // Fresh blinding factors per proof (zero knowledge).
@@ -1031,5 +1160,13 @@ impl Prover for CircomProver {
 
     fn sample_inputs(&self) -> Option<Vec<u8>> {
         self.sample.clone()
+    }
+
+    /// The sample with its secret ([`CircomProver::sample_secret`]) for a confidential market.
+    fn sample_request(&self) -> Option<ProveRequest> {
+        Some(ProveRequest {
+            secret: self.sample_secret.clone(),
+            ..ProveRequest::new(self.sample.clone()?)
+        })
     }
 }

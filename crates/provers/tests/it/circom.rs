@@ -1,7 +1,7 @@
 //! The circom backend on the committed fixtures: `circuits/chain` (public input x, public output y) and
-//! `circuits/factors` (public input n, private inputs p and q in the prover data's JSON tail). Proofs are
-//! checked natively with the reordered key, by the `Groth16Verifier` deployed through the
-//! `VerifierFactory` on anvil, and by snarkjs.
+//! `circuits/factors` (public input n, private inputs p and q in the prover data's JSON tail, or in the
+//! ask's secret for a confidential market). Proofs are checked natively with the reordered key, by the
+//! `Groth16Verifier` deployed through the `VerifierFactory` on anvil, and by snarkjs.
 
 use std::{
     path::{Path, PathBuf},
@@ -74,6 +74,22 @@ fn factors_config() -> CircomConfig {
             dir.join("factors.zkey"),
             vec![PublicSignal::input("n")],
         )
+    }
+}
+
+/// The factors circuit for a confidential market: p and q come from the ask's secret.
+fn factors_secret_config() -> CircomConfig {
+    CircomConfig {
+        private_inputs: PrivateInputs::Secret,
+        ..factors_config()
+    }
+}
+
+/// A request for `prover_data` with `secret`.
+fn with_secret(prover_data: Vec<u8>, secret: &[u8]) -> ProveRequest {
+    ProveRequest {
+        secret: Some(secret.to_vec()),
+        ..ProveRequest::new(prover_data)
     }
 }
 
@@ -455,6 +471,256 @@ fn prover_data_splits_an_input_json() {
             .expect_err("one input")
             .to_string()
             .contains("0 public input value(s) for a config that lists 1")
+    );
+}
+
+#[test]
+fn secret_market_proves_factors_from_the_secret() {
+    // `private_inputs = "secret"` as a node's config file holds it.
+    let dir = fixture("factors");
+    let config: ProverConfig = serde_json::from_value(json!({
+        "backend": "circom",
+        "wasm": dir.join("factors.wasm"),
+        "zkey": dir.join("factors.zkey"),
+        "public": [{"name": "n", "source": "input"}],
+        "private_inputs": "secret",
+        "sample": dir.join("input.json"),
+    }))
+    .expect("a circom prover config");
+    assert_eq!(config, ProverConfig::Circom(factors_secret_config()));
+    let prover = config.build().expect("builds");
+
+    // The sample (input.json: n = 221 = 13·17) splits into the word n and the secret {p, q}.
+    assert_eq!(prover.sample_inputs(), Some(word(221)));
+    let native = CircomProver::new(&factors_secret_config()).expect("builds");
+    assert_eq!(
+        serde_json::from_slice::<Value>(native.sample_secret().expect("a sample secret"))
+            .expect("json"),
+        json!({"p": "13", "q": "17"})
+    );
+
+    let request = with_secret(word(221), br#"{"p":"13","q":"17"}"#);
+    assert_eq!(
+        prover.check_request(&request).expect("checks"),
+        InputCheck::Valid
+    );
+    // The public part alone: the word is a scalar, nothing follows it.
+    assert!(prover.check_inputs(&word(221)).expect("checks").is_valid());
+    let bytes = prover.prove(&request).expect("proves").into_bytes();
+    assert_eq!(bytes.len(), evm::PROOF_LEN);
+    let proof = evm::decode_proof(&bytes).expect("a proof");
+    assert!(verify(&snarkjs_vk("factors"), &[Fr::from(221u64)], &proof));
+    assert!(!verify(&snarkjs_vk("factors"), &[Fr::from(222u64)], &proof));
+    // The verifier reads the prover data: the word n, never the secret.
+    assert!(
+        native
+            .verify_submission(&word(221), &bytes)
+            .expect("parses")
+    );
+
+    // The verifier's sample input is public: the word alone, the sample's p and q stay out of it.
+    let artifact = native.sample_verifier_artifact().expect("artifact");
+    assert_eq!(artifact.inputs, word(221));
+    assert!(
+        native
+            .verify_submission(&artifact.inputs, &artifact.proof)
+            .expect("parses")
+    );
+    // The benchmark proves the sample with its secret.
+    assert_eq!(prover.benchmark(1).expect("benchmarks").runs, 1);
+}
+
+#[test]
+fn secret_market_rejects_wrong_malformed_and_missing_secrets() {
+    let prover = CircomProver::new(&factors_secret_config()).expect("builds");
+    let reason =
+        |request: &ProveRequest| invalid_reason(prover.check_request(request).expect("check runs"));
+    let prove_reason = |request: &ProveRequest| match prover.prove(request) {
+        Err(ProverError::InvalidInput { reason }) => reason,
+        other => panic!("expected invalid input, got {other:?}"),
+    };
+
+    // Wrong factors: circom's own reason, from the check and from the prover.
+    for (secret, needle) in [
+        (&br#"{"p":"13","q":"18"}"#[..], "assert failed"),
+        (br#"{"p":"1","q":"221"}"#, "AtLeastTwo"),
+        (br#"{"p":"13"}"#, "only 2 of the circuit's 3"),
+        (br#"{"p":"13","q":"17","r":"1"}"#, "no input signal `r`"),
+    ] {
+        let request = with_secret(word(221), secret);
+        let got = reason(&request);
+        assert!(
+            got.contains(needle),
+            "{}: {got}",
+            String::from_utf8_lossy(secret)
+        );
+        let got = prove_reason(&request);
+        assert!(
+            got.contains(needle),
+            "{}: {got}",
+            String::from_utf8_lossy(secret)
+        );
+        // The public part alone is fine: only the secret shows the inputs are wrong.
+        assert!(
+            prover
+                .check_inputs(&request.prover_data)
+                .expect("checks")
+                .is_valid()
+        );
+    }
+
+    // A secret that is not the private inputs: a reason naming the secret.
+    for (secret, needle) in [
+        (&br#"{"p": 13, "q": "#[..], "not JSON"),
+        (&[0xff, 0xfe, b'{', b'}'], "not UTF-8"),
+        (b"[13, 17]", "JSON object"),
+        (
+            br#"{"p":"13","q":"17","n":"221"}"#,
+            "set the public input `n`",
+        ),
+    ] {
+        let request = with_secret(word(221), secret);
+        for got in [reason(&request), prove_reason(&request)] {
+            assert!(
+                got.contains(needle) && got.contains("the secret"),
+                "{}: {got}",
+                String::from_utf8_lossy(secret)
+            );
+        }
+    }
+
+    // No secret (or an empty one, as public markets store it).
+    for request in [ProveRequest::new(word(221)), with_secret(word(221), b"")] {
+        let got = reason(&request);
+        assert!(got.contains("the ask has no secret inputs"), "{got}");
+        let got = prove_reason(&request);
+        assert!(
+            got.contains("takes its private inputs from the ask's secret"),
+            "{got}"
+        );
+    }
+
+    // The prover data is the word alone: a JSON tail (the "json" layout) is a length error, checked with
+    // or without the secret.
+    let tailed = factors_data(221, r#"{"p":"13","q":"17"}"#);
+    let expected = format!(
+        "expected 32 bytes (1 input word(s): n; the private inputs come from the ask's secret), got {}",
+        tailed.len()
+    );
+    let request = with_secret(tailed.clone(), br#"{"p":"13","q":"17"}"#);
+    for got in [
+        reason(&request),
+        prove_reason(&request),
+        invalid_reason(prover.check_inputs(&tailed).expect("check runs")),
+    ] {
+        assert!(got.contains(&expected), "{got}");
+    }
+    // The words are still checked: short, or not a scalar.
+    let short = invalid_reason(prover.check_inputs(&word(221)[..20]).expect("check runs"));
+    assert!(short.contains("expected 32 bytes"), "{short}");
+    let r_word = hex::decode("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001")
+        .expect("hex");
+    let got = reason(&with_secret(r_word.clone(), br#"{"p":"13","q":"17"}"#));
+    assert!(got.contains("input `n` 0x30644e72"), "{got}");
+    assert!(!prover.check_inputs(&r_word).expect("check runs").is_valid());
+}
+
+#[test]
+fn json_market_rejects_a_secret() {
+    let prover = CircomProver::new(&factors_config()).expect("builds");
+    let request = with_secret(
+        factors_data(221, r#"{"p":"13","q":"17"}"#),
+        br#"{"p":"13","q":"17"}"#,
+    );
+    let err = prover.prove(&request).expect_err("no secrets");
+    assert!(
+        matches!(&err, ProverError::InvalidInput { reason } if reason.contains("not from a secret")),
+        "{err}"
+    );
+    let got = invalid_reason(prover.check_request(&request).expect("check runs"));
+    assert!(got.contains("not from a secret"), "{got}");
+    // Without the secret the same ask is valid, by either check.
+    let request = ProveRequest::new(request.prover_data);
+    assert!(prover.check_request(&request).expect("checks").is_valid());
+    assert!(
+        prover
+            .check_inputs(&request.prover_data)
+            .expect("checks")
+            .is_valid()
+    );
+
+    // A circuit without private inputs takes no secret either.
+    let chain = CircomProver::new(&chain_config()).expect("builds");
+    let got = invalid_reason(
+        chain
+            .check_request(&with_secret(word(3), b"{}"))
+            .expect("check runs"),
+    );
+    assert!(got.contains("takes no private inputs"), "{got}");
+}
+
+#[test]
+fn secret_market_splits_an_input_json_into_prover_data_and_secret() {
+    let config = factors_secret_config();
+    let input = read_json(&fixture("factors").join("input.json"));
+    let err = circom::prover_data(&config, &input)
+        .expect_err("p and q may not be public")
+        .to_string();
+    assert!(
+        err.contains(
+            "this market takes private inputs from the ask's secret: pass them with --secret-file, never \
+             in the public inputs"
+        ),
+        "{err}"
+    );
+    let secret = circom::secret_inputs(&config, &input)
+        .expect("splits")
+        .expect("a secret");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&secret).expect("json"),
+        json!({"p": "13", "q": "17"})
+    );
+    assert!(!secret.contains(&b' '), "compact JSON");
+    // The public part alone is the prover data; it has no secret.
+    let public = json!({"n": "221"});
+    assert_eq!(
+        circom::prover_data(&config, &public).expect("encodes"),
+        word(221)
+    );
+    assert_eq!(
+        circom::secret_inputs(&config, &public).expect("splits"),
+        None
+    );
+    // The two halves make a provable ask.
+    let prover = CircomProver::new(&config).expect("builds");
+    assert!(
+        prover
+            .check_request(&with_secret(word(221), &secret))
+            .expect("checks")
+            .is_valid()
+    );
+    // Private inputs given as values are refused the same way.
+    let err = circom::encode_prover_data(&config, &[Fr::from(221u64)], Some(&json!({"p": "13"})))
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("--secret-file"), "{err}");
+    // The split still checks the inputs: the public input must be set.
+    let err = circom::secret_inputs(&config, &json!({"p": "13", "q": "17"}))
+        .expect_err("no n")
+        .to_string();
+    assert!(err.contains("do not set the public input `n`"), "{err}");
+    // A "json" market keeps its private inputs in the prover data: no secret.
+    assert_eq!(
+        circom::secret_inputs(&factors_config(), &input).expect("splits"),
+        None
+    );
+    // A "none" market has no private inputs to put anywhere.
+    let err = circom::secret_inputs(&chain_config(), &json!({"x": 1, "extra": 2}))
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("private_inputs = \"none\"") && err.contains("\"secret\""),
+        "{err}"
     );
 }
 

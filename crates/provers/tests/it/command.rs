@@ -200,6 +200,20 @@ fn check_command_answers_with_its_exit_code() {
         prover(sh("cat")).check_inputs(&[0xff]).expect("runs"),
         InputCheck::Valid
     );
+
+    // The default `check_request` checks the prover data alone: the check command never sees a secret.
+    let with_secret = |data: &[u8]| ProveRequest {
+        secret: Some(br#"{"p": "13"}"#.to_vec()),
+        ..ProveRequest::new(data.to_vec())
+    };
+    assert_eq!(
+        p.check_request(&with_secret(&[0x00, 1])).expect("runs"),
+        InputCheck::Valid
+    );
+    assert_eq!(
+        p.check_request(&with_secret(&[0xff, 1])).expect("runs"),
+        InputCheck::invalid("starts with ff")
+    );
 }
 
 #[test]

@@ -1,0 +1,104 @@
+//! Confidential asks at the engine. After matching, the data key of an ask's sealed inputs is re-wrapped from
+//! the Matching Engine's key to the assigned generator's enclave key for the market: the acl the signed
+//! assignment carries. The engine never decrypts a secret. It checks, before assigning, that the ask's acl
+//! opens with its key, belongs to the ask's ciphertext and wraps the key the ciphertext was made with, so a
+//! generator is never handed a mistake of the requester's that it could not prove: such an ask is refused
+//! (kept out of matching, with the reason in the API) and the chain refunds it at its deadline. A ciphertext
+//! that passes and still does not decrypt in the enclave is the requester's garbage under the right key, which
+//! the market's IVS attests (the invalid-input path).
+
+use alloy::primitives::Bytes;
+use kalypso_confidential::{PublicKey, SecretKey};
+
+use crate::state::SealedInputs;
+
+/// Why a confidential match cannot be signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The ask's sealed inputs are the requester's mistake: no generator can ever be given them.
+    Ask(String),
+    /// The generator has no usable enclave key for the market: another generator may take the ask.
+    Generator(String),
+}
+
+/// The acl of an assignment of a confidential ask to the generator with enclave key `enclave_key` (64 bytes,
+/// as registered), re-wrapped from the engine's `key`.
+pub fn acl_for(
+    key: &SecretKey,
+    sealed: &SealedInputs,
+    enclave_key: Option<&Bytes>,
+) -> Result<Bytes, Refusal> {
+    let enclave_key = enclave_key.ok_or_else(|| {
+        Refusal::Generator("the generator has no enclave key registered for the market".into())
+    })?;
+    let recipient = PublicKey::from_bytes(enclave_key)
+        .map_err(|e| Refusal::Generator(format!("the generator's enclave key: {e}")))?;
+    kalypso_confidential::rewrap_for_ciphertext(&sealed.ciphertext, &sealed.acl, key, &recipient)
+        .map(Bytes::from)
+        .map_err(|e| Refusal::Ask(format!("sealed inputs: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::Address;
+    use kalypso_confidential::{Context, open, seal};
+
+    const CONTEXT: Context = Context {
+        chain_id: 31337,
+        marketplace: Address::repeat_byte(0xaa),
+        market_id: 2,
+        requester: Address::repeat_byte(0x01),
+    };
+
+    #[test]
+    fn rewraps_to_the_enclave_or_says_whose_fault_it_is() {
+        let engine = SecretKey::random();
+        let enclave = SecretKey::random();
+        let sealed = seal(b"p=13,q=17", &CONTEXT, &engine.public_key()).unwrap();
+        let inputs = SealedInputs {
+            ciphertext: sealed.ciphertext.clone().into(),
+            acl: sealed.acl.clone().into(),
+        };
+        let registered = Bytes::from(enclave.public_key().to_bytes().to_vec());
+        let acl = acl_for(&engine, &inputs, Some(&registered)).unwrap();
+        assert_eq!(
+            open(&sealed.ciphertext, &acl, &CONTEXT, &enclave)
+                .unwrap()
+                .expose(),
+            b"p=13,q=17"
+        );
+
+        assert!(matches!(
+            acl_for(&engine, &inputs, None),
+            Err(Refusal::Generator(_))
+        ));
+        assert!(matches!(
+            acl_for(&engine, &inputs, Some(&Bytes::from_static(&[1; 64]))),
+            Err(Refusal::Generator(_))
+        ));
+        // Sealed to another engine key; garbage acl; an acl of another ciphertext.
+        let elsewhere = SealedInputs {
+            acl: seal(b"x", &CONTEXT, &SecretKey::random().public_key())
+                .unwrap()
+                .acl
+                .into(),
+            ..inputs.clone()
+        };
+        let garbage = SealedInputs {
+            acl: Bytes::from_static(b"garbage"),
+            ..inputs.clone()
+        };
+        let other = seal(b"y", &CONTEXT, &engine.public_key()).unwrap();
+        let mismatched = SealedInputs {
+            ciphertext: other.ciphertext.into(),
+            ..inputs
+        };
+        for bad in [elsewhere, garbage, mismatched] {
+            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, Some(&registered)) else {
+                panic!("refused as the requester's");
+            };
+            assert!(reason.starts_with("sealed inputs: "), "{reason}");
+        }
+    }
+}

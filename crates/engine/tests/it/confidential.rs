@@ -1,0 +1,192 @@
+//! Confidential asks through the engine: the data key a requester wrapped to the Matching Engine reaches the
+//! assigned generator's enclave re-wrapped in the signed assignment, and asks whose sealed inputs are the
+//! requester's mistake are refused with the reason in the API (never assigned), also after a restart.
+
+use alloy::{
+    primitives::{B256, Bytes, U256},
+    signers::local::PrivateKeySigner,
+};
+use kalypso_confidential::SecretKey;
+use kalypso_contracts::AttestationVerifier;
+use kalypso_primitives::Preference;
+use kalypso_sdk::{AskParams, MarketParams, Quote};
+use std::time::Duration;
+
+use crate::{Env, eventually, pond};
+
+const IMAGE: B256 = B256::repeat_byte(0x42);
+
+#[tokio::test]
+async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
+    let env = Env::new().await;
+    let admin = env.client(env.admin);
+
+    // INSECURE dev attestation signer (anvil account 9) trusted by the deployment.
+    let attester = env.chain.account(9);
+    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
+        .addTrustedSigner(attester.address())
+        .from(env.admin)
+        .send()
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("trust the attester");
+    let verifier = admin.market(crate::MARKET).await.expect("sample").verifier;
+    let (market, _) = admin
+        .create_market(MarketParams {
+            verifier,
+            prover_image_id: IMAGE,
+            slashing_penalty: pond(10),
+            min_stake: pond(20),
+            ..MarketParams::default()
+        })
+        .await
+        .expect("confidential market");
+
+    // A generator whose enclave key is registered for the market with an attestation.
+    let g = env.chain.account(3).address();
+    let stake = pond(60);
+    env.mint(env.deployment.staking_token, g, stake).await;
+    let generator = env.client(g);
+    generator
+        .register(g, 4, Bytes::from_static(b"enclave box"))
+        .await
+        .expect("register");
+    generator.stake(stake).await.expect("stake");
+    generator
+        .join_market(
+            market,
+            Quote {
+                price_per_proof: U256::from(1_000u64),
+                max_proof_time: 600,
+                compute_per_proof: 1,
+            },
+        )
+        .await
+        .expect("join");
+    let enclave = PrivateKeySigner::random();
+    let enclave_key = SecretKey::from_signing_key(enclave.credential());
+    let attestation = admin
+        .insecure_dev_attestation(
+            &attester,
+            Bytes::copy_from_slice(enclave.public_key().as_slice()),
+            IMAGE,
+        )
+        .await
+        .expect("attestation");
+    generator
+        .register_enclave_key(market, &attestation, &enclave)
+        .await
+        .expect("register the enclave key");
+
+    // Three asks: well sealed; an acl that is garbage; the acl of another ask's ciphertext.
+    let requester = env.client(env.requester);
+    env.mint(
+        env.deployment.payment_token,
+        env.requester,
+        U256::from(100_000_000u64),
+    )
+    .await;
+    let deadline = env.now().await + 3600;
+    let params = || {
+        let mut p = AskParams::new(
+            market,
+            U256::from(5_000_000u64),
+            deadline,
+            env.fixture.inputs.clone(),
+        );
+        p.preference = Preference::Cost;
+        p
+    };
+    let secret = b"{\"p\":\"13\",\"q\":\"17\"}";
+    let mut good = params();
+    requester
+        .seal_secret(&mut good, secret)
+        .await
+        .expect("seal");
+    let mut garbage = params();
+    requester
+        .seal_secret(&mut garbage, b"other")
+        .await
+        .expect("seal");
+    garbage.acl = Bytes::from_static(b"not an acl at all");
+    let mut mismatched = params();
+    requester
+        .seal_secret(&mut mismatched, b"third")
+        .await
+        .expect("seal");
+    mismatched.acl = good.acl.clone();
+    let mut ids = Vec::new();
+    for p in [good, garbage, mismatched] {
+        ids.push(requester.create_ask(p).await.expect("create ask").0);
+    }
+    let (good, garbage, mismatched) = (ids[0], ids[1], ids[2]);
+
+    let engine = env.start(env.engine_config("confidential.db")).await;
+    // The good ask is assigned with an acl only the enclave opens, to the plaintext the requester sealed.
+    let sealed = eventually("the good ask assigned", Duration::from_secs(60), || async {
+        requester
+            .sealed_task(good)
+            .await
+            .expect("sealed task")
+            .filter(|s| s.assignee.is_some())
+    })
+    .await;
+    assert_eq!(sealed.assignee, Some(g));
+    let opened = kalypso_confidential::open(
+        &sealed.ciphertext,
+        &sealed.acl,
+        &sealed.context,
+        &enclave_key,
+    )
+    .expect("the enclave opens the assignment's acl");
+    assert_eq!(opened.expose(), secret);
+    // Nobody else can: not the requester's context on another key, not the engine's own key any more.
+    let engine_key = SecretKey::from_signing_key(env.me.credential());
+    assert!(
+        kalypso_confidential::open(
+            &sealed.ciphertext,
+            &sealed.acl,
+            &sealed.context,
+            &engine_key
+        )
+        .is_err()
+    );
+
+    // The other two are refused: never assigned, the reason in the API, counted.
+    for (ask, expected) in [(garbage, "acl"), (mismatched, "belongs to the ciphertext")] {
+        let record = eventually(
+            "the refusal in the API",
+            Duration::from_secs(30),
+            || async {
+                let (status, body) = engine.get(&format!("/v1/asks/{ask}")).await;
+                (status == 200 && body.get("refused").is_some()).then_some(body)
+            },
+        )
+        .await;
+        let reason = record["refused"].as_str().expect("a reason");
+        assert!(reason.contains(expected), "ask {ask}: {reason}");
+        assert_eq!(record["status"], "open", "{record}");
+        assert_eq!(env.assigned_to(ask).await, None, "ask {ask} was assigned");
+    }
+    assert!(engine.metric("asks_refused_total").await >= 2.0);
+    let (_, good_record) = engine.get(&format!("/v1/asks/{good}")).await;
+    assert!(good_record.get("refused").is_none(), "{good_record}");
+
+    // After a restart the state is rebuilt from the logs: the refusals come back, nothing is assigned.
+    engine.stop().await;
+    let engine = env.start(env.engine_config("confidential.db")).await;
+    eventually(
+        "the refusal after a restart",
+        Duration::from_secs(30),
+        || async {
+            let (_, body) = engine.get(&format!("/v1/asks/{garbage}")).await;
+            body.get("refused").is_some().then_some(())
+        },
+    )
+    .await;
+    assert_eq!(env.assigned_to(garbage).await, None);
+    assert_eq!(env.assigned_to(mismatched).await, None);
+    engine.stop().await;
+}
