@@ -674,8 +674,6 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         _settleHeld(askId, a, proven);
     }
 
-    /// @dev Whether a failed task's ask goes back to Created: its deadline has not passed and it was re-opened
-    /// fewer than {MAX_REOPENS} times.
     /// @dev Takes `lockedPenalty` from the assigned generator's stake to `recipients` (the first is this contract,
     /// for the requester's held share) and reopens or refunds the ask.
     function _penalise(
@@ -695,6 +693,8 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         _reopenOrRefund(askId, a, reopen);
     }
 
+    /// @dev Whether a failed task's ask goes back to Created: its deadline has not passed and it was re-opened
+    /// fewer than {MAX_REOPENS} times.
     function _canReopen(Ask storage a) internal view returns (bool) {
         return block.timestamp < a.deadline && a.reopens < MAX_REOPENS;
     }

@@ -153,18 +153,23 @@ pub(crate) enum Command {
     Prover(ProverCmd),
     /// Run the whole marketplace locally and push a stream of asks through it.
     ///
-    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and three Groth16 markets (MiMC hash
-    /// chain and Merkle membership with INSECURE seeded keys, and the circom chain circuit created from its
-    /// circuit package), then runs the matching engine (with a keeper that slashes missed deadlines), the
-    /// Merkle market's IVS, a server of the circom package (`circuit serve`) and three generator nodes -
-    /// cheap-slow, middle, fast-expensive - as supervised child processes; each node fetches and checks the
-    /// package and proves it natively. A fourth, cheapest generator runs no node: the first
+    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and four Groth16 markets (MiMC hash
+    /// chain and Merkle membership with INSECURE seeded keys, the circom chain circuit created from its
+    /// circuit package, and a confidential market of the circom factors package whose p and q are the asks'
+    /// secrets), then runs the matching engine (with a keeper that slashes missed deadlines), an IVS per market
+    /// with invalid inputs (Merkle, factors), a server of the circom packages (`circuit serve`) and three
+    /// generator nodes - cheap-slow, middle, fast-expensive - as supervised child processes; each node fetches
+    /// and checks the packages and proves them natively. A fourth, cheapest generator runs no node: the first
     /// COST ask goes to it, misses its deadline, is slashed (the requester is compensated) and is re-matched.
-    /// The requester places --asks asks at --rate per second with mixed COST/TIME preferences, plus one
-    /// Merkle ask with invalid inputs (settled through the IVS) and one priced below every quote (refunded
-    /// after its deadline). Ends with a table per ask and exits 0 when every ask ended as it should (1
-    /// otherwise); --keep leaves everything running. Keys are anvil's public dev keys: never use them
-    /// on a real network.
+    /// The requester places --asks asks at --rate per second with mixed COST/TIME preferences (sealing the
+    /// confidential market's secrets to the engine's key: the engine re-wraps them to the assigned node's
+    /// enclave key), plus one Merkle ask with invalid inputs (settled through the IVS), one priced below every
+    /// quote (refunded after its deadline), and in the confidential market a secret the circuit rejects and
+    /// a ciphertext copied from another requester (both settled through its IVS) and an acl the engine cannot
+    /// open (refused, refunded). Ends with a table per ask and exits 0 when every ask ended as it should (1
+    /// otherwise); --keep leaves everything running. Keys are anvil's public dev keys, and the attestation
+    /// signer and enclave keys are INSECURE keys derived from public labels: never use them on a real
+    /// network.
     Devnet(DevnetArgs),
     /// Circuit packages (no chain needed): bring your own circuit. A package is a directory with a
     /// circuit.toml manifest, the verifying key, proving artifacts and a sample proof, every file hashed;
@@ -452,9 +457,15 @@ pub(crate) struct GeneratorRunArgs {
         default_value = "kalypso-generator.db"
     )]
     pub(crate) db: PathBuf,
-    /// Base URL of the market's IVS (`kalypso ivs run`); without it tasks with invalid inputs are discarded.
-    #[arg(long, env = "KALYPSO_IVS_URL")]
-    pub(crate) ivs_url: Option<String>,
+    /// Base URL of the IVS (`kalypso ivs run`) of every market served, or `MARKET=URL` for one market (an
+    /// IVS serves one market; repeat for several). Without one, a task with invalid inputs is discarded.
+    #[arg(
+        long,
+        env = "KALYPSO_IVS_URL",
+        value_name = "[MARKET=]URL",
+        value_delimiter = ','
+    )]
+    pub(crate) ivs_url: Vec<String>,
     /// The enclave key registered for the confidential markets served (hex text file; `kalypso keys
     /// register-enclave`): it opens the secrets the Matching Engine re-wraps to it. Required with a
     /// confidential market. Without Nitro hardware this process stands in for the enclave.

@@ -150,16 +150,18 @@ pub fn rewrap_with_rng(
     wrap(&data_key, acl.commitment, recipient, rng)
 }
 
-/// What the Matching Engine does for a confidential ask it assigns: checks, without decrypting, that the
-/// ask's acl belongs to its ciphertext and that the data key it wraps is the one the ciphertext was made
-/// with (the key commitment in the ciphertext's header), then wraps that key to `recipient`. An ask that
-/// passes can fail later only by its AEAD tag under the right key (a corrupt body, or a ciphertext copied
-/// from another ask's context): the requester's doing, which an IVS holding the key can attest. Errors name
+/// What the Matching Engine does for a confidential ask it assigns: checks that the ask's acl belongs to
+/// its ciphertext, that the data key it wraps is the one the ciphertext was made with (the key commitment),
+/// and that the ciphertext authenticates under that key for the ask's own `context` (its on-chain market and
+/// requester), then wraps the key to `recipient`. The plaintext is dropped (zeroized) at once: holding the data
+/// key, the engine's enclave could read it anyway; what the check adds is that a ciphertext and acl copied
+/// from another requester's ask, or a corrupt one, are refused here and their key reaches nobody. Errors name
 /// the requester's mistake: [`Error::AclMismatch`], a corrupt or misaddressed acl, or
-/// [`Error::CorruptCiphertext`] for a key the ciphertext was not made with.
+/// [`Error::CorruptCiphertext`].
 pub fn rewrap_for_ciphertext(
     ciphertext: &[u8],
     acl: &[u8],
+    context: &Context,
     key: &SecretKey,
     recipient: &PublicKey,
 ) -> Result<Vec<u8>> {
@@ -173,9 +175,7 @@ pub fn rewrap_for_ciphertext(
         });
     }
     let data_key = acl.unwrap(key)?;
-    if !is_key_of(ciphertext, &data_key) {
-        return Err(Error::CorruptCiphertext);
-    }
+    drop(decrypt(ciphertext, &data_key, context)?);
     wrap(&data_key, actual, recipient, &mut rand_core::OsRng)
 }
 

@@ -82,3 +82,28 @@ impl Role {
 
 /// Generators the devnet can run (accounts 5 to 9).
 pub const MAX_GENERATORS: usize = 5;
+
+/// An INSECURE devnet key that needs no funds, derived from a public label (anyone can recompute it): never
+/// use one outside a devnet.
+fn insecure_key(label: &str) -> PrivateKeySigner {
+    let seed = alloy::primitives::keccak256(format!("kalypso devnet INSECURE key: {label}"));
+    PrivateKeySigner::from_bytes(&seed).unwrap_or_else(|e| {
+        unreachable!("a keccak digest is a valid key but with negligible odds: {e}")
+    })
+}
+
+/// INSECURE: the attestation signer the devnet's deployment trusts, standing in for the attestation-verifier
+/// service. It signs enclave attestations without any Nitro document: a devnet has no enclaves.
+pub fn insecure_attester() -> PrivateKeySigner {
+    insecure_key("attestation signer")
+}
+
+/// INSECURE: the enclave key of the `i`-th generator's node (the node stands in for its enclave).
+pub fn insecure_enclave(i: usize) -> PrivateKeySigner {
+    insecure_key(&format!("enclave of generator {i}"))
+}
+
+/// INSECURE: the prover image id of the devnet's confidential market (no real enclave image has it).
+pub fn insecure_prover_image() -> alloy::primitives::B256 {
+    alloy::primitives::keccak256("kalypso devnet INSECURE prover image")
+}

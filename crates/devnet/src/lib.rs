@@ -19,7 +19,7 @@ pub use accounts::Role;
 pub use progress::{Mode as ProgressMode, Progress};
 pub use report::{AskOutcome, Expected, Outcome, Report};
 pub use setup::{Circuits, DevnetCircuit, DevnetMarket, GeneratorProfile, Provisioned};
-pub use workload::{AskPlan, demo_plan};
+pub use workload::{AskPlan, Sealing, SecretPlan, demo_plan};
 
 use alloy::{
     primitives::Address,
@@ -96,6 +96,8 @@ pub struct Devnet {
     pub engine_url: String,
     /// The IVS of the Merkle market.
     pub ivs_url: String,
+    /// The IVS of the confidential factors market.
+    pub confidential_ivs_url: String,
     /// The circuit package server (`kalypso circuit serve`): `GET /packages`.
     pub packages_url: String,
     /// Status APIs of the generator nodes, by generator name.
@@ -145,13 +147,23 @@ impl Devnet {
             dir: package_dir.clone(),
             url: format!("{packages_url}/packages/{package_sha256}/"),
         };
+        // The confidential market's package (factors: p and q are the asks' secrets), served the same way.
+        let factors_dir = setup::write_factors_package(&config.dir)?;
+        let factors_sha256 = kalypso_package::Package::open(&factors_dir)?.sha256_hex();
+        let factors = setup::PackageSource {
+            dir: factors_dir.clone(),
+            url: format!("{packages_url}/packages/{factors_sha256}/"),
+        };
         let provisioned = setup::provision(
             &rpc_url,
             &config.dir,
             config.circuits,
             &config.generators,
             config.fallback_delay,
-            Some(&package),
+            setup::Packages {
+                chain: Some(&package),
+                confidential: Some(&factors),
+            },
             |s| progress.step(s),
         )
         .await?;
@@ -185,6 +197,7 @@ impl Devnet {
                     "circuit".into(),
                     "serve".into(),
                     package_dir.display().to_string(),
+                    factors_dir.display().to_string(),
                     "--listen".into(),
                     format!("127.0.0.1:{packages_port}"),
                 ],
@@ -241,6 +254,34 @@ impl Devnet {
             .await?;
         let ivs_url = format!("http://127.0.0.1:{ivs_port}");
 
+        // The confidential market's IVS: it decrypts what a generator's enclave could not prove, with the
+        // data key the enclave wraps to its registered key, and attests.
+        let factors_market = provisioned
+            .markets
+            .iter()
+            .find(|m| m.circuit.is_confidential())
+            .context("no confidential market")?;
+        let confidential_ivs_port = free_port()?;
+        let mut envs = env(Role::Ivs);
+        envs.push(("KALYPSO_CACHE_DIR".into(), path("ivs-factors-cache")));
+        services
+            .start(spec(
+                "ivs-factors".into(),
+                vec![
+                    "ivs".into(),
+                    "run".into(),
+                    "--market".into(),
+                    factors_market.id.to_string(),
+                    "--listen".into(),
+                    format!("127.0.0.1:{confidential_ivs_port}"),
+                    "--threads".into(),
+                    "1".into(),
+                ],
+                envs,
+            ))
+            .await?;
+        let confidential_ivs_url = format!("http://127.0.0.1:{confidential_ivs_port}");
+
         let mut generator_urls = Vec::new();
         for (i, profile) in config.generators.iter().enumerate() {
             if !profile.runs_node {
@@ -251,6 +292,17 @@ impl Devnet {
             for (m, market) in provisioned.markets.iter().enumerate() {
                 if profile.markets.as_ref().is_none_or(|ms| ms.contains(&m)) {
                     args.extend(["--market".into(), market.id.to_string()]);
+                    if market.circuit.is_confidential() {
+                        // INSECURE: the node stands in for the generator's enclave.
+                        args.extend([
+                            "--enclave-key-file".into(),
+                            setup::enclave_key_path(&config.dir, i)
+                                .display()
+                                .to_string(),
+                            "--ivs-url".into(),
+                            format!("{}={confidential_ivs_url}", market.id),
+                        ]);
+                    }
                 }
             }
             let name = generator_service(&profile.name);
@@ -258,7 +310,7 @@ impl Devnet {
                 "--db".into(),
                 path(&format!("{name}.db")),
                 "--ivs-url".into(),
-                ivs_url.clone(),
+                format!("{}={ivs_url}", merkle.id),
                 "--keys".into(),
                 path("keys"),
                 "--threads".into(),
@@ -289,6 +341,7 @@ impl Devnet {
             watcher,
             engine_url,
             ivs_url,
+            confidential_ivs_url,
             packages_url,
             generator_urls,
         };
@@ -305,6 +358,10 @@ impl Devnet {
         let mut urls = vec![
             ("engine".to_owned(), format!("{}/health", self.engine_url)),
             ("ivs".to_owned(), format!("{}/health", self.ivs_url)),
+            (
+                "ivs-factors".to_owned(),
+                format!("{}/health", self.confidential_ivs_url),
+            ),
             (
                 "packages".to_owned(),
                 format!("{}/packages", self.packages_url),

@@ -3,7 +3,7 @@
 //! circom chain circuit from its circuit package), the IVS key of the Merkle market, generators registered,
 //! staked and quoting, and a funded requester.
 
-use crate::accounts::Role;
+use crate::accounts::{self, Role};
 use alloy::{
     network::EthereumWallet,
     primitives::{Address, Bytes, U256, utils::parse_units},
@@ -74,6 +74,17 @@ pub enum DevnetCircuit {
     /// The circom chain circuit's package ([`CHAIN_PACKAGE`]), fetched by the generators from the devnet's
     /// package server.
     CircomChain,
+    /// The circom factors circuit's package ([`FACTORS_PACKAGE`]) as a confidential market: `n` public, the
+    /// factors `p` and `q` the ask's secret.
+    Factors,
+}
+
+/// The `i`-th valid factorisation of the devnet: `(n, p, q)` with `p = i + 2` and `q` a fixed large factor, so
+/// every `n` differs.
+pub fn factors(i: u64) -> (u64, u64, u64) {
+    let (p, q) = (i.saturating_add(2) % 1_000_000, 1_000_003);
+    let p = p.max(2);
+    (p * q, p, q)
 }
 
 impl DevnetCircuit {
@@ -83,7 +94,20 @@ impl DevnetCircuit {
             Self::Builtin(spec) => spec.sample_inputs(i),
             // x must be non-zero.
             Self::CircomChain => evm::encode_inputs(&[Fr::from(i.saturating_add(2))]),
+            Self::Factors => evm::encode_inputs(&[Fr::from(factors(i).0)]),
         }
+    }
+
+    /// The secret inputs that go with [`Self::sample_inputs`] (confidential markets only).
+    pub fn sample_secret(&self, i: u64) -> Option<Vec<u8>> {
+        let Self::Factors = self else { return None };
+        let (_, p, q) = factors(i);
+        Some(format!(r#"{{"p":"{p}","q":"{q}"}}"#).into_bytes())
+    }
+
+    /// Whether the market takes secret inputs.
+    pub fn is_confidential(&self) -> bool {
+        matches!(self, Self::Factors)
     }
 
     /// Whether this is the Merkle market (the one with an IVS).
@@ -129,11 +153,57 @@ pub const CHAIN_PACKAGE: [(&str, &[u8]); 8] = [
     ),
 ];
 
+/// The circom factors circuit package (`circuits/factors/fixture`, `private_inputs = "secret"`, INSECURE
+/// setup), built into the binary: `(file, bytes)`.
+pub const FACTORS_PACKAGE: [(&str, &[u8]); 8] = [
+    (
+        "circuit.toml",
+        include_bytes!("../../../circuits/factors/fixture/circuit.toml"),
+    ),
+    (
+        "factors.r1cs",
+        include_bytes!("../../../circuits/factors/fixture/factors.r1cs"),
+    ),
+    (
+        "factors.wasm",
+        include_bytes!("../../../circuits/factors/fixture/factors.wasm"),
+    ),
+    (
+        "factors.zkey",
+        include_bytes!("../../../circuits/factors/fixture/factors.zkey"),
+    ),
+    (
+        "input.json",
+        include_bytes!("../../../circuits/factors/fixture/input.json"),
+    ),
+    (
+        "proof.json",
+        include_bytes!("../../../circuits/factors/fixture/proof.json"),
+    ),
+    (
+        "public.json",
+        include_bytes!("../../../circuits/factors/fixture/public.json"),
+    ),
+    (
+        "verification_key.json",
+        include_bytes!("../../../circuits/factors/fixture/verification_key.json"),
+    ),
+];
+
 /// Writes [`CHAIN_PACKAGE`] to `dir/packages/chain-16` and returns the directory.
 pub fn write_chain_package(dir: &Path) -> anyhow::Result<PathBuf> {
-    let out = dir.join("packages").join("chain-16");
+    write_package(dir, "chain-16", &CHAIN_PACKAGE)
+}
+
+/// Writes [`FACTORS_PACKAGE`] to `dir/packages/factors-secret` and returns the directory.
+pub fn write_factors_package(dir: &Path) -> anyhow::Result<PathBuf> {
+    write_package(dir, "factors-secret", &FACTORS_PACKAGE)
+}
+
+fn write_package(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> anyhow::Result<PathBuf> {
+    let out = dir.join("packages").join(name);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    for (file, bytes) in CHAIN_PACKAGE {
+    for (file, bytes) in files {
         let path = out.join(file);
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -147,6 +217,15 @@ pub struct PackageSource {
     pub dir: PathBuf,
     /// Where it is served (`http://…/packages/<sha256>/`).
     pub url: String,
+}
+
+/// The circuit-package markets [`provision`] creates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Packages<'a> {
+    /// The circom chain circuit's package, as a public market.
+    pub chain: Option<&'a PackageSource>,
+    /// The factors package, as a confidential market.
+    pub confidential: Option<&'a PackageSource>,
 }
 
 /// A generator's part in the devnet.
@@ -217,7 +296,8 @@ impl GeneratorProfile {
 pub struct Provisioned {
     /// The deployment (also written to `dir/deployment.json`).
     pub deployment: Deployment,
-    /// The markets: MiMC chain first, Merkle second, the circom package's third (when given).
+    /// The markets: MiMC chain first, Merkle second, the circom package's third and the confidential factors
+    /// package's fourth (when given).
     pub markets: Vec<DevnetMarket>,
     /// Payment-token decimals.
     pub payment_decimals: u8,
@@ -250,9 +330,13 @@ pub async fn provision(
     circuits: Circuits,
     generators: &[GeneratorProfile],
     fallback_delay: Duration,
-    package: Option<&PackageSource>,
+    packages: Packages<'_>,
     mut on_step: impl FnMut(&str),
 ) -> anyhow::Result<Provisioned> {
+    let Packages {
+        chain: package,
+        confidential,
+    } = packages;
     let keys_dir = dir.join("keys");
     let specs = [
         CircuitSpec::new(CircuitKind::Mimc, circuits.mimc_rounds)?,
@@ -302,6 +386,8 @@ pub async fn provision(
         Role::MatchingEngine.signer().public_key().as_slice(),
     ));
     config.sample_market = Some(samples[0].clone());
+    // INSECURE: a local key stands in for the attestation-verifier service (no enclaves on a devnet).
+    config.attestation_signers = vec![accounts::insecure_attester().address()];
     let deployment = kalypso_sdk::deploy(admin_provider.clone(), config).await?;
     deployment.save(dir.join("deployment.json"))?;
     let mut markets = vec![DevnetMarket {
@@ -380,6 +466,40 @@ pub async fn provision(
         });
     }
 
+    if let Some(source) = confidential {
+        on_step(
+            "creating the confidential factors market (prover image: INSECURE devnet id) and registering its IVS key",
+        );
+        let package = kalypso_package::Package::open(&source.dir)?;
+        mint(&admin_provider, deployment.payment_token, admin, cost).await?;
+        let created = admin_client
+            .create_package_market(
+                &package,
+                &source.url,
+                MarketTerms {
+                    slashing_penalty: sample.slashing_penalty,
+                    min_stake: sample.min_stake,
+                    prover_image_id: accounts::insecure_prover_image(),
+                    ..MarketTerms::default()
+                },
+                |_| {},
+            )
+            .await
+            .context("creating the confidential factors market")?;
+        admin_client
+            .add_ivs_signer(
+                created.market,
+                Bytes::copy_from_slice(Role::Ivs.signer().public_key().as_slice()),
+            )
+            .await?;
+        markets.push(DevnetMarket {
+            id: created.market,
+            name: package.manifest().name.clone(),
+            circuit: DevnetCircuit::Factors,
+            verifier: created.verifier,
+        });
+    }
+
     let payment_decimals = TestToken::new(deployment.payment_token, &admin_provider)
         .decimals()
         .call()
@@ -419,6 +539,9 @@ pub async fn provision(
                 )
                 .await
                 .with_context(|| format!("{} joining market {}", profile.name, market.id))?;
+            if market.circuit.is_confidential() {
+                register_enclave(&admin_client, &client, market.id, i, dir).await?;
+            }
         }
     }
 
@@ -431,6 +554,41 @@ pub async fn provision(
         markets,
         payment_decimals,
     })
+}
+
+/// Registers generator `i`'s INSECURE enclave key for the confidential `market` with an INSECURE dev
+/// attestation, and writes the key to `dir/enclave-<i>.key` for its node.
+async fn register_enclave(
+    admin: &Kalypso<DynProvider>,
+    generator: &Kalypso<DynProvider>,
+    market: MarketId,
+    i: usize,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let enclave = accounts::insecure_enclave(i);
+    let attestation = admin
+        .insecure_dev_attestation(
+            &accounts::insecure_attester(),
+            Bytes::copy_from_slice(enclave.public_key().as_slice()),
+            accounts::insecure_prover_image(),
+        )
+        .await?;
+    generator
+        .register_enclave_key(market, &attestation, &enclave)
+        .await
+        .with_context(|| format!("registering the enclave key of generator {i}"))?;
+    let path = enclave_key_path(dir, i);
+    std::fs::write(
+        &path,
+        format!("0x{}\n", alloy::hex::encode(enclave.to_bytes())),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Where the INSECURE enclave key of generator `i` is written.
+pub fn enclave_key_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("enclave-{i}.key"))
 }
 
 /// Mints test tokens (the devnet's tokens are `TestToken`s anyone may mint).

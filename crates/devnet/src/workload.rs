@@ -14,6 +14,7 @@ use alloy::{
 use anyhow::Context as _;
 use futures::{StreamExt, stream::FuturesUnordered};
 use kalypso_primitives::Preference;
+use kalypso_provers::{Fr, evm};
 use kalypso_sdk::{
     AskId, AskParams, EventRecord, Kalypso, ProtocolEvent,
     contracts::marketplace::ProofMarketplace::ProofMarketplaceEvents as Ev,
@@ -40,6 +41,29 @@ pub struct AskPlan {
     pub deadline: Duration,
     /// How it should end.
     pub expected: Expected,
+    /// A confidential market's secret inputs and how they are sealed.
+    pub secret: Option<SecretPlan>,
+}
+
+/// The secret inputs of a confidential ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretPlan {
+    /// The plaintext (the circuit's private inputs as JSON).
+    pub plaintext: Vec<u8>,
+    /// How the ask carries it.
+    pub sealing: Sealing,
+}
+
+/// How a confidential ask carries its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealing {
+    /// Sealed for this ask (`Kalypso::seal_secret`): the assigned enclave opens it.
+    Sealed,
+    /// Sealed for another requester's ask and copied into this one (an attempt to have its key re-wrapped
+    /// here): it does not authenticate for this ask, so the engine refuses it; refunded after its deadline.
+    Copied,
+    /// An acl that is not one: the engine refuses the ask, which is refunded after its deadline.
+    GarbageAcl,
 }
 
 /// The demo's stream: `n` valid asks alternating between the markets and, per market, between COST and TIME
@@ -61,6 +85,13 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
                 reward: "5".into(),
                 deadline: Duration::from_secs(180),
                 expected: Expected::Proof,
+                secret: markets[market]
+                    .circuit
+                    .sample_secret(i as u64)
+                    .map(|plaintext| SecretPlan {
+                        plaintext,
+                        sealing: Sealing::Sealed,
+                    }),
             }
         })
         .collect();
@@ -74,6 +105,47 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
             reward: "5".into(),
             deadline: Duration::from_secs(180),
             expected: Expected::InvalidInputs,
+            secret: None,
+        });
+    }
+    if let Some(confidential) = markets.iter().position(|m| m.circuit.is_confidential()) {
+        // Inputs no other ask of the plan has (the asks are told apart by their inputs).
+        let n = |n: u64| -> Bytes { evm::encode_inputs(&[Fr::from(n)]).into() };
+        let secret = |p: u64, q: u64, sealing| {
+            Some(SecretPlan {
+                plaintext: format!(r#"{{"p":"{p}","q":"{q}"}}"#).into_bytes(),
+                sealing,
+            })
+        };
+        // Factors the circuit rejects (5 · 7 ≠ n): the enclave decrypts, the circuit fails, the IVS attests.
+        plan.push(AskPlan {
+            market: confidential,
+            preference: Preference::Cost,
+            inputs: n(3 * 1_000_033),
+            reward: "5".into(),
+            deadline: Duration::from_secs(180),
+            expected: Expected::InvalidInputs,
+            secret: secret(5, 7, Sealing::Sealed),
+        });
+        // A ciphertext copied from another requester's ask: refused by the engine, refunded.
+        plan.push(AskPlan {
+            market: confidential,
+            preference: Preference::Cost,
+            inputs: n(2 * 1_000_037),
+            reward: "5".into(),
+            deadline: Duration::from_secs(20),
+            expected: Expected::Refund,
+            secret: secret(2, 1_000_037, Sealing::Copied),
+        });
+        // An acl the engine cannot open: never assigned, refunded after its deadline.
+        plan.push(AskPlan {
+            market: confidential,
+            preference: Preference::Cost,
+            inputs: n(4 * 1_000_039),
+            reward: "5".into(),
+            deadline: Duration::from_secs(20),
+            expected: Expected::Refund,
+            secret: secret(4, 1_000_039, Sealing::GarbageAcl),
         });
     }
     plan.push(AskPlan {
@@ -83,8 +155,45 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
         reward: "0.1".into(),
         deadline: Duration::from_secs(20),
         expected: Expected::Refund,
+        secret: None,
     });
     plan
+}
+
+/// `params` with the plan's secret sealed into it as the plan says.
+async fn seal(
+    client: &Kalypso<DynProvider>,
+    mut params: AskParams,
+    secret: Option<&SecretPlan>,
+) -> kalypso_sdk::Result<AskParams> {
+    let Some(secret) = secret else {
+        return Ok(params);
+    };
+    match secret.sealing {
+        Sealing::Sealed => {
+            client.seal_secret(&mut params, &secret.plaintext).await?;
+        }
+        Sealing::Copied => {
+            let engine = client
+                .matching_engine_key()
+                .await?
+                .ok_or(kalypso_sdk::Error::NoMatchingEngineKey)?;
+            let elsewhere = kalypso_confidential::Context {
+                chain_id: client.deployment().chain_id,
+                marketplace: client.deployment().marketplace,
+                market_id: params.market,
+                requester: Address::repeat_byte(0x77),
+            };
+            let sealed = kalypso_confidential::seal(&secret.plaintext, &elsewhere, &engine)?;
+            params.secret = sealed.ciphertext.into();
+            params.acl = sealed.acl.into();
+        }
+        Sealing::GarbageAcl => {
+            client.seal_secret(&mut params, &secret.plaintext).await?;
+            params.acl = Bytes::from_static(b"not an acl");
+        }
+    }
+    Ok(params)
 }
 
 /// A requester placing asks on the devnet.
@@ -174,7 +283,14 @@ impl Workload<'_> {
                             ask.inputs.clone(),
                         )
                     };
-                    sends.push(async move { (index, client.create_ask(params).await) });
+                    let secret = ask.secret.as_ref();
+                    sends.push(async move {
+                        let created = match seal(client, params, secret).await {
+                            Ok(params) => client.create_ask(params).await,
+                            Err(e) => Err(e),
+                        };
+                        (index, created)
+                    });
                 }
                 Some((index, created)) = sends.next(), if !sends.is_empty() => {
                     // The ask is claimed from its AskCreated event (by requester and inputs), so a creation

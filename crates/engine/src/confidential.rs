@@ -1,14 +1,15 @@
 //! Confidential asks at the engine. After matching, the data key of an ask's sealed inputs is re-wrapped from
 //! the Matching Engine's key to the assigned generator's enclave key for the market: the acl the signed
-//! assignment carries. The engine never decrypts a secret. It checks, before assigning, that the ask's acl
-//! opens with its key, belongs to the ask's ciphertext and wraps the key the ciphertext was made with, so a
-//! generator is never handed a mistake of the requester's that it could not prove: such an ask is refused
-//! (kept out of matching, with the reason in the API) and the chain refunds it at its deadline. A ciphertext
-//! that passes and still does not decrypt in the enclave is the requester's garbage under the right key, which
-//! the market's IVS attests (the invalid-input path).
+//! assignment carries. It checks, before assigning, that the ask's acl opens with its key, belongs to the ask's
+//! ciphertext and wraps the key the ciphertext was made with, and that the ciphertext authenticates under the
+//! ask's own context (chain, marketplace, market, requester; the plaintext is dropped at once). So a
+//! generator is never handed a mistake of the requester's, and a ciphertext copied from another requester's
+//! ask (into a market whose IVS or prover image the copier controls) never gets its key re-wrapped to anyone:
+//! such an ask is refused (kept out of matching, with the reason in the API) and the chain refunds it at its
+//! deadline. A secret that decrypts but that the circuit rejects is the invalid-input path (the market's IVS).
 
 use alloy::primitives::Bytes;
-use kalypso_confidential::{PublicKey, SecretKey};
+use kalypso_confidential::{Context, PublicKey, SecretKey};
 
 use crate::state::SealedInputs;
 
@@ -26,6 +27,7 @@ pub enum Refusal {
 pub fn acl_for(
     key: &SecretKey,
     sealed: &SealedInputs,
+    context: &Context,
     enclave_key: Option<&Bytes>,
 ) -> Result<Bytes, Refusal> {
     let enclave_key = enclave_key.ok_or_else(|| {
@@ -33,9 +35,15 @@ pub fn acl_for(
     })?;
     let recipient = PublicKey::from_bytes(enclave_key)
         .map_err(|e| Refusal::Generator(format!("the generator's enclave key: {e}")))?;
-    kalypso_confidential::rewrap_for_ciphertext(&sealed.ciphertext, &sealed.acl, key, &recipient)
-        .map(Bytes::from)
-        .map_err(|e| Refusal::Ask(format!("sealed inputs: {e}")))
+    kalypso_confidential::rewrap_for_ciphertext(
+        &sealed.ciphertext,
+        &sealed.acl,
+        context,
+        key,
+        &recipient,
+    )
+    .map(Bytes::from)
+    .map_err(|e| Refusal::Ask(format!("sealed inputs: {e}")))
 }
 
 #[cfg(test)]
@@ -57,11 +65,13 @@ mod tests {
         let enclave = SecretKey::random();
         let sealed = seal(b"p=13,q=17", &CONTEXT, &engine.public_key()).unwrap();
         let inputs = SealedInputs {
+            market: CONTEXT.market_id,
+            requester: CONTEXT.requester,
             ciphertext: sealed.ciphertext.clone().into(),
             acl: sealed.acl.clone().into(),
         };
         let registered = Bytes::from(enclave.public_key().to_bytes().to_vec());
-        let acl = acl_for(&engine, &inputs, Some(&registered)).unwrap();
+        let acl = acl_for(&engine, &inputs, &CONTEXT, Some(&registered)).unwrap();
         assert_eq!(
             open(&sealed.ciphertext, &acl, &CONTEXT, &enclave)
                 .unwrap()
@@ -70,11 +80,16 @@ mod tests {
         );
 
         assert!(matches!(
-            acl_for(&engine, &inputs, None),
+            acl_for(&engine, &inputs, &CONTEXT, None),
             Err(Refusal::Generator(_))
         ));
         assert!(matches!(
-            acl_for(&engine, &inputs, Some(&Bytes::from_static(&[1; 64]))),
+            acl_for(
+                &engine,
+                &inputs,
+                &CONTEXT,
+                Some(&Bytes::from_static(&[1; 64]))
+            ),
             Err(Refusal::Generator(_))
         ));
         // Sealed to another engine key; garbage acl; an acl of another ciphertext.
@@ -92,10 +107,22 @@ mod tests {
         let other = seal(b"y", &CONTEXT, &engine.public_key()).unwrap();
         let mismatched = SealedInputs {
             ciphertext: other.ciphertext.into(),
+            ..inputs.clone()
+        };
+        // Copied from another requester's ask: the ciphertext does not authenticate for this one.
+        let copied = SealedInputs {
+            requester: Address::repeat_byte(0x66),
             ..inputs
         };
-        for bad in [elsewhere, garbage, mismatched] {
-            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, Some(&registered)) else {
+        for bad in [elsewhere, garbage, mismatched, copied] {
+            // The context the service derives from the ask's own market and requester.
+            let context = Context {
+                market_id: bad.market,
+                requester: bad.requester,
+                ..CONTEXT
+            };
+            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, &context, Some(&registered))
+            else {
                 panic!("refused as the requester's");
             };
             assert!(reason.starts_with("sealed inputs: "), "{reason}");

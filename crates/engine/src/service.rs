@@ -6,7 +6,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use kalypso_confidential::SecretKey;
+use kalypso_confidential::{Context, SecretKey};
 use kalypso_matching::{AskId, Match};
 use kalypso_sdk::Deployment;
 use serde::Serialize;
@@ -473,7 +473,13 @@ impl Engine {
                 continue;
             };
             let enclave_key = state.enclave_keys.get(&(m.market, m.generator));
-            match confidential::acl_for(key, sealed, enclave_key) {
+            let context = Context {
+                chain_id: self.deployment.chain_id,
+                marketplace: self.deployment.marketplace,
+                market_id: sealed.market,
+                requester: sealed.requester,
+            };
+            match confidential::acl_for(key, sealed, &context, enclave_key) {
                 Ok(acl) => {
                     acls.insert(m.ask, acl);
                     kept.push(m);

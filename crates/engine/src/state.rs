@@ -103,6 +103,10 @@ pub struct AskRecord {
 /// key wrapped to the engine), kept while the ask may still be assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedInputs {
+    /// The ask's market (the ciphertext decrypts only for its own market and requester).
+    pub market: u64,
+    /// Who created the ask.
+    pub requester: Address,
     /// The encrypted secret (`AskRequest.secret`).
     pub ciphertext: Bytes,
     /// The data key wrapped to the Matching Engine (`AskRequest.acl`).
@@ -262,6 +266,8 @@ impl State {
                         self.sealed.insert(
                             id,
                             SealedInputs {
+                                market,
+                                requester: e.requester,
                                 ciphertext: e.request.secret.clone(),
                                 acl: e.request.acl.clone(),
                             },

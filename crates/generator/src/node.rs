@@ -19,7 +19,7 @@ use axum::{
     routing::get,
 };
 use kalypso_confidential::SecretKey;
-use kalypso_provers::Prover;
+use kalypso_provers::{Prover, ProverKind};
 use kalypso_sdk::{
     BumpPolicy, Deployment, HeadWatcher, Kalypso, MarketId,
     contracts::marketplace::ProofMarketplace::TaskAssigned,
@@ -65,8 +65,11 @@ pub struct NodeConfig {
     pub provers: BTreeMap<MarketId, Arc<dyn Prover>>,
     /// SQLite database of the node's tasks (created when missing; tied to one deployment and generator).
     pub db_path: PathBuf,
-    /// Base URL of the market's IVS; without it, tasks with invalid inputs are discarded.
+    /// Base URL of the IVS of the served markets; without it (and without an entry in `ivs_urls`), tasks
+    /// with invalid inputs are discarded.
     pub ivs_url: Option<String>,
+    /// The IVS of a market, where it is not `ivs_url` (an IVS serves one market).
+    pub ivs_urls: BTreeMap<MarketId, String>,
     /// The enclave key registered for the node's confidential markets: it opens the data keys the Matching
     /// Engine re-wraps to it. Required when a served market is confidential. Stays in this process (in
     /// production, the enclave); never logged.
@@ -128,6 +131,7 @@ impl NodeConfig {
             provers,
             db_path,
             ivs_url: None,
+            ivs_urls: BTreeMap::new(),
             enclave_key: None,
             max_parallel: None,
             poll_interval: Duration::from_secs(1),
@@ -196,6 +200,8 @@ pub struct Node {
     /// Proofs at once (the permits' number).
     pub(crate) max_parallel: usize,
     pub(crate) ivs: Option<IvsClient>,
+    /// Per-market IVSs (`NodeConfig::ivs_urls`).
+    pub(crate) ivs_by_market: BTreeMap<MarketId, IvsClient>,
     /// Fallback self-assignment: the markets it applies to and the claims in flight.
     pub(crate) fallback: Fallback,
     /// The served markets with secret inputs (their tasks are opened with the enclave key).
@@ -307,22 +313,44 @@ impl Node {
             if info.confidential {
                 let Some(key) = &config.enclave_key else {
                     return Err(Error::Config(format!(
-                        "market {market} is confidential: its asks' secrets open only with the enclave key                          registered for it (--enclave-key-file)"
+                        "market {market} is confidential: its asks' secrets open only with the enclave key \
+                         registered for it (--enclave-key-file)"
                     )));
                 };
+                if config
+                    .ivs_urls
+                    .get(&market)
+                    .or(config.ivs_url.as_ref())
+                    .is_none()
+                {
+                    return Err(Error::Config(format!(
+                        "market {market} is confidential: a secret the circuit rejects is settled only through \
+                         the market's IVS (--ivs-url), else the task would be discarded at the generator's cost"
+                    )));
+                }
+                let prover = &config.provers[&market];
+                if prover.describe().kind == ProverKind::Webhook {
+                    return Err(Error::Config(format!(
+                        "market {market} is confidential: a webhook backend would send its secrets out of the \
+                         enclave; prove in-process or with a command backend inside the enclave"
+                    )));
+                }
                 match client.generator_key(market, me).await? {
                     Some(registered) if registered == key.public_key() => {}
-                    Some(registered) => warn!(
-                        target: "kalypso::generator",
-                        market,
-                        registered = %registered.address(),
-                        configured = %key.public_key().address(),
-                        "the enclave key registered for the market is not this node's: its tasks will not open"
-                    ),
+                    Some(registered) => {
+                        return Err(Error::Config(format!(
+                            "the enclave key registered for market {market} ({}) is not the configured one ({}): \
+                             its tasks would not open; register this key (`kalypso keys register-enclave`) or \
+                             configure the registered one",
+                            registered.address(),
+                            key.public_key().address()
+                        )));
+                    }
                     None => warn!(
                         target: "kalypso::generator",
                         market,
-                        "no enclave key registered for this confidential market: no task will be assigned                          (`kalypso keys register-generator`)"
+                        "no enclave key registered for this confidential market: no task will be assigned \
+                         (`kalypso keys register-enclave`)"
                     ),
                 }
                 confidential.insert(market);
@@ -383,6 +411,15 @@ impl Node {
             .map(|u| IvsClient::new(u, Duration::from_secs(60)))
             .transpose()
             .map_err(|e| Error::Config(format!("IVS URL: {e}")))?;
+        let ivs_by_market = config
+            .ivs_urls
+            .iter()
+            .map(|(market, url)| {
+                IvsClient::new(url, Duration::from_secs(60))
+                    .map(|c| (*market, c))
+                    .map_err(|e| Error::Config(format!("IVS URL of market {market}: {e}")))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
         info!(
             target: "kalypso::generator",
             generator = %me,
@@ -417,6 +454,7 @@ impl Node {
             permits: Arc::new(Semaphore::new(max_parallel)),
             max_parallel,
             ivs,
+            ivs_by_market,
             fallback,
             confidential,
             url,
@@ -425,6 +463,11 @@ impl Node {
             status: RwLock::new(status),
             config,
         })
+    }
+
+    /// The IVS of `market`, if one is configured.
+    pub(crate) fn ivs_for(&self, market: MarketId) -> Option<&IvsClient> {
+        self.ivs_by_market.get(&market).or(self.ivs.as_ref())
     }
 
     /// The chain client (a clone; cheap).

@@ -199,9 +199,15 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
 
     // A confidential ask's secret, opened with the enclave key (only here, never stored or logged).
     let sealed = if node.confidential.contains(&task.market_id) {
-        match open_secret(node, task).await? {
-            Ok(sealed) => Some(sealed),
-            Err(why) => return discard(node, task, &why).await,
+        match open_secret(node, task).await {
+            Ok(Ok(sealed)) => Some(sealed),
+            Ok(Err(why)) => return discard(node, task, &why).await,
+            // An RPC that keeps failing must not run the task into a slash: give it up while that is cheap.
+            Err(e) if !time_left(node, task).await? => {
+                let why = format!("cannot read the sealed inputs in time: {}", e.0);
+                return discard(node, task, &why).await;
+            }
+            Err(e) => return Err(e),
         }
     } else {
         None
@@ -235,9 +241,17 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
             return attest(node, task, &inputs, &reason, sealed.as_ref()).await;
         }
         Ok(InputCheck::Valid) => {}
-        Err(e) if e.is_retryable() => return Err(retry(format!("input check: {e}"))),
+        Err(e) if e.is_retryable() => {
+            return Err(retry(withheld(
+                sealed.as_ref(),
+                format!("input check: {e}"),
+            )));
+        }
         // A backend that cannot check leaves it to the proof.
-        Err(e) => warn!(target: "kalypso::generator", ask_id = id, %e, "input check unavailable"),
+        Err(e) => {
+            let e = withheld(sealed.as_ref(), e.to_string());
+            warn!(target: "kalypso::generator", ask_id = id, e, "input check unavailable");
+        }
     }
 
     let margin = node.config.submit_margin.as_secs();
@@ -329,9 +343,12 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
             node.store
                 .set_state(id, TaskState::Seen, None)
                 .map_err(retry)?;
-            Err(retry(format!("proving: {e}")))
+            Err(retry(withheld(sealed.as_ref(), format!("proving: {e}"))))
         }
-        Err(e) => discard(node, task, &format!("cannot prove: {e}")).await,
+        Err(e) => {
+            let why = withheld(sealed.as_ref(), format!("cannot prove: {e}"));
+            discard(node, task, &why).await
+        }
     }
 }
 
@@ -356,13 +373,18 @@ struct SealedSecret {
     secret: Result<Secret, String>,
 }
 
-/// The prover's reason for rejecting a confidential ask's inputs may quote the secret (a value the circuit
-/// rejected): it stays in the enclave, and logs, the task record and the IVS see only that the secret is
-/// invalid.
-fn withheld(sealed: Option<&SealedSecret>, reason: String) -> String {
-    match sealed {
-        None => reason,
-        Some(_) => SECRET_INVALID.to_owned(),
+/// A prover's message about a confidential ask may quote the secret (a value the circuit rejected, a
+/// command's stderr): it stays in the enclave, and logs, the task record and the IVS see only what kind of
+/// failure it was.
+fn withheld(sealed: Option<&SealedSecret>, message: String) -> String {
+    if sealed.is_none() {
+        return message;
+    }
+    match message.split(':').next().unwrap_or_default() {
+        kind @ ("input check" | "proving" | "cannot prove") => {
+            format!("{kind}: the prover failed on secret inputs (details stay in the enclave)")
+        }
+        _ => SECRET_INVALID.to_owned(),
     }
 }
 
@@ -453,7 +475,7 @@ async fn attest(
 ) -> Step {
     let id = task.ask_id;
     warn!(target: "kalypso::generator", ask_id = id, reason, "inputs are invalid");
-    let Some(ivs) = &node.ivs else {
+    let Some(ivs) = node.ivs_for(task.market_id) else {
         return discard(
             node,
             task,

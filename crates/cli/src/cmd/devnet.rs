@@ -156,6 +156,10 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
             ("  metrics", format!("{}/metrics", devnet.engine_url)),
             ("IVS (Merkle market)", devnet.ivs_url.clone()),
             (
+                "IVS (confidential factors market)",
+                devnet.confidential_ivs_url.clone(),
+            ),
+            (
                 "circuit packages",
                 format!("{}/packages", devnet.packages_url),
             ),

@@ -308,7 +308,22 @@ pub(super) async fn run_node(global: &GlobalArgs, args: GeneratorRunArgs) -> any
         provers,
         args.db,
     );
-    config.ivs_url = args.ivs_url;
+    for value in args.ivs_url {
+        match value.split_once('=') {
+            Some((market, url)) if !market.contains(':') => {
+                let market: u64 = market
+                    .parse()
+                    .with_context(|| format!("--ivs-url {value}: `{market}` is not a market id"))?;
+                config.ivs_urls.insert(market, url.to_owned());
+            }
+            _ if config.ivs_url.is_some() => {
+                anyhow::bail!(
+                    "--ivs-url: one URL for every market at most; name the market of the others (MARKET=URL)"
+                )
+            }
+            _ => config.ivs_url = Some(value),
+        }
+    }
     config.enclave_key = args
         .enclave_key_file
         .as_deref()

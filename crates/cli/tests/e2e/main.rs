@@ -6,7 +6,7 @@
 
 use kalypso_devnet::{
     AskOutcome, AskPlan, Devnet, DevnetConfig, Expected, GeneratorProfile, Outcome, Progress,
-    ProgressMode, Report, Role, demo_plan, generator_service,
+    ProgressMode, Report, Role, Sealing, demo_plan, generator_service,
 };
 use kalypso_primitives::{AskState, Preference};
 use kalypso_test_utils::anvil_path;
@@ -174,8 +174,114 @@ async fn the_demo_settles_every_path() {
     assert!(
         matches!(refunded.outcome, Some(Outcome::Refunded { amount, cancelled: false, .. }) if amount == refunded.reward)
     );
-    assert_eq!(report.summary.invalid_inputs, 1);
+    // Invalid Merkle inputs and, in the confidential market, a secret the circuit rejects: settled through
+    // their IVSs.
+    assert_eq!(report.summary.invalid_inputs, 2);
+    confidential_paths(&devnet, &plan, &report).await;
     devnet.shutdown().await;
+}
+
+/// The confidential market's asks: the sealed one proven; a garbage acl and a ciphertext copied from another
+/// requester's ask refused by the engine (reason in its API), never assigned, refunded; and no plaintext secret
+/// in any file of the devnet (logs, databases, anvil's state) nor in the engine's API.
+async fn confidential_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
+    let market = devnet
+        .provisioned
+        .markets
+        .iter()
+        .position(|m| m.circuit.is_confidential())
+        .expect("a confidential market");
+    let of_market: Vec<&AskOutcome> = report
+        .asks
+        .iter()
+        .filter(|a| a.plan_index.is_some_and(|i| plan[i].market == market))
+        .collect();
+    let sealing = |a: &AskOutcome| {
+        plan[a.plan_index.expect("planned")]
+            .secret
+            .as_ref()
+            .expect("a confidential ask has a secret")
+            .sealing
+    };
+    assert!(
+        of_market
+            .iter()
+            .any(|a| sealing(a) == Sealing::Sealed
+                && matches!(a.outcome, Some(Outcome::Proven { .. }))),
+        "a sealed confidential ask is proven: {of_market:?}"
+    );
+    let http = reqwest::Client::new();
+    for (how, why) in [
+        (Sealing::GarbageAcl, "acl"),
+        (Sealing::Copied, "ciphertext is corrupt"),
+    ] {
+        let refused = of_market
+            .iter()
+            .find(|a| sealing(a) == how)
+            .expect("the refused ask");
+        assert!(
+            refused.assignments.is_empty(),
+            "never assigned: {refused:?}"
+        );
+        let record: serde_json::Value = http
+            .get(format!("{}/v1/asks/{}", devnet.engine_url, refused.id))
+            .send()
+            .await
+            .expect("engine API")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(
+            record["refused"].as_str().is_some_and(|r| r.contains(why)),
+            "the engine says why: {record}"
+        );
+    }
+
+    let secrets: Vec<Vec<u8>> = plan
+        .iter()
+        .filter_map(|p| p.secret.as_ref().map(|s| s.plaintext.clone()))
+        .collect();
+    let mut api = String::new();
+    for path in ["/v1/asks?limit=1000", "/v1/events"] {
+        api.push_str(
+            &http
+                .get(format!("{}{path}", devnet.engine_url))
+                .send()
+                .await
+                .expect("engine API")
+                .text()
+                .await
+                .expect("body"),
+        );
+    }
+    let mut files = vec![devnet.dir().to_owned()];
+    let mut checked = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                files.push(entry.expect("entry").path());
+            }
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        checked += 1;
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_slice()),
+                "a plaintext secret in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(checked > 5, "the devnet's files were read");
+    for secret in &secrets {
+        assert!(
+            !api.contains(std::str::from_utf8(secret).expect("JSON")),
+            "a plaintext secret in the engine's API"
+        );
+    }
 }
 
 /// `kill -9` of the matching engine twice while asks arrive: the supervisor restarts it, it resumes from its

@@ -410,7 +410,13 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
     let p = parties();
     let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     let to_generator = |ciphertext: &[u8], acl: &[u8]| {
-        rewrap_for_ciphertext(ciphertext, acl, &p.engine, &p.generator.public_key())
+        rewrap_for_ciphertext(
+            ciphertext,
+            acl,
+            &CONTEXT,
+            &p.engine,
+            &p.generator.public_key(),
+        )
     };
     // A well-made ask: the generator opens it.
     let acl = to_generator(&sealed.ciphertext, &sealed.acl).unwrap();
@@ -426,8 +432,7 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
         to_generator(&other.ciphertext, &sealed.acl).unwrap_err(),
         Error::AclMismatch { .. }
     ));
-    // An acl committing to the ciphertext but wrapping a key it was not made with: the key commitment
-    // tells, without decrypting.
+    // An acl committing to the ciphertext but wrapping a key it was not made with.
     let stray = unwrap(&other.acl, &p.engine).unwrap();
     let acl = wrap_data_key(&stray, sealed.commitment(), &p.engine.public_key()).unwrap();
     assert_eq!(
@@ -439,6 +444,7 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
         rewrap_for_ciphertext(
             &sealed.ciphertext,
             &sealed.acl,
+            &CONTEXT,
             &p.other,
             &p.generator.public_key()
         )
@@ -450,8 +456,49 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
     assert!(to_generator(&sealed.ciphertext[..10], &sealed.acl).is_err());
 }
 
+/// Attack: a requester's ciphertext and acl copied from the chain into an ask of another requester, market,
+/// marketplace or chain (for instance a market whose IVS key or prover image the copier controls). The acl
+/// is sound and the key is the ciphertext's, but the ciphertext does not authenticate under the copy's
+/// context: the engine refuses it, and the data key is re-wrapped to nobody.
 #[test]
-fn a_corrupt_body_passes_the_engine_and_an_ivs_can_tell_it_from_a_wrong_key() {
+fn the_engine_refuses_a_ciphertext_copied_into_another_ask() {
+    let p = parties();
+    let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
+    for copy in [
+        Context {
+            requester: Address::repeat_byte(0x02),
+            ..CONTEXT
+        },
+        Context {
+            market_id: 4,
+            ..CONTEXT
+        },
+        Context {
+            marketplace: Address::repeat_byte(0xbb),
+            ..CONTEXT
+        },
+        Context {
+            chain_id: 1,
+            ..CONTEXT
+        },
+    ] {
+        assert_eq!(
+            rewrap_for_ciphertext(
+                &sealed.ciphertext,
+                &sealed.acl,
+                &copy,
+                &p.engine,
+                &p.other.public_key()
+            )
+            .unwrap_err(),
+            Error::CorruptCiphertext,
+            "{copy:?}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_body_is_refused_by_the_engine_and_an_ivs_can_tell_it_from_a_wrong_key() {
     let p = parties();
     let ivs = SecretKey::random();
     let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
@@ -462,8 +509,19 @@ fn a_corrupt_body_passes_the_engine_and_an_ivs_can_tell_it_from_a_wrong_key() {
     let last = corrupt.len() - 1;
     corrupt[last] ^= 1;
     let acl = wrap_data_key(&key, commitment(&corrupt), &p.engine.public_key()).unwrap();
-    let to_generator =
-        rewrap_for_ciphertext(&corrupt, &acl, &p.engine, &p.generator.public_key()).unwrap();
+    // The engine refuses it; an engine that did not check would hand it on with a plain re-wrap.
+    assert_eq!(
+        rewrap_for_ciphertext(
+            &corrupt,
+            &acl,
+            &CONTEXT,
+            &p.engine,
+            &p.generator.public_key()
+        )
+        .unwrap_err(),
+        Error::CorruptCiphertext
+    );
+    let to_generator = rewrap(&acl, &p.engine, &p.generator.public_key()).unwrap();
     // The enclave cannot decrypt, hands its key to the IVS, which finds it is the ciphertext's key.
     assert_eq!(
         open(&corrupt, &to_generator, &CONTEXT, &p.generator).unwrap_err(),

@@ -1,6 +1,7 @@
 //! Confidential asks through the engine: the data key a requester wrapped to the Matching Engine reaches the
 //! assigned generator's enclave re-wrapped in the signed assignment, and asks whose sealed inputs are the
-//! requester's mistake are refused with the reason in the API (never assigned), also after a restart.
+//! requester's mistake are refused with the reason in the API (never assigned), also after a restart; so is a
+//! ciphertext copied from another requester's ask, whose key therefore reaches no enclave or IVS.
 
 use alloy::{
     primitives::{B256, Bytes, U256},
@@ -117,11 +118,29 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         .await
         .expect("seal");
     mismatched.acl = good.acl.clone();
+    // Attack: another requester's sealed secret copied into this requester's ask (say, to have its key
+    // re-wrapped into a market whose IVS or prover image the copier controls).
+    let mut copied = params();
+    let engine_pub = requester
+        .matching_engine_key()
+        .await
+        .expect("ME key")
+        .expect("registered");
+    let victim = kalypso_confidential::Context {
+        chain_id: env.deployment.chain_id,
+        marketplace: env.deployment.marketplace,
+        market_id: market,
+        requester: env.chain.account(8).address(),
+    };
+    let stolen =
+        kalypso_confidential::seal(b"the victim's secret", &victim, &engine_pub).expect("seal");
+    copied.secret = stolen.ciphertext.into();
+    copied.acl = stolen.acl.into();
     let mut ids = Vec::new();
-    for p in [good, garbage, mismatched] {
+    for p in [good, garbage, mismatched, copied] {
         ids.push(requester.create_ask(p).await.expect("create ask").0);
     }
-    let (good, garbage, mismatched) = (ids[0], ids[1], ids[2]);
+    let (good, garbage, mismatched, copied) = (ids[0], ids[1], ids[2], ids[3]);
 
     let engine = env.start(env.engine_config("confidential.db")).await;
     // The good ask is assigned with an acl only the enclave opens, to the plaintext the requester sealed.
@@ -155,7 +174,11 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
     );
 
     // The other two are refused: never assigned, the reason in the API, counted.
-    for (ask, expected) in [(garbage, "acl"), (mismatched, "belongs to the ciphertext")] {
+    for (ask, expected) in [
+        (garbage, "acl"),
+        (mismatched, "belongs to the ciphertext"),
+        (copied, "ciphertext is corrupt"),
+    ] {
         let record = eventually(
             "the refusal in the API",
             Duration::from_secs(30),
@@ -170,7 +193,7 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         assert_eq!(record["status"], "open", "{record}");
         assert_eq!(env.assigned_to(ask).await, None, "ask {ask} was assigned");
     }
-    assert!(engine.metric("asks_refused_total").await >= 2.0);
+    assert!(engine.metric("asks_refused_total").await >= 3.0);
     let (_, good_record) = engine.get(&format!("/v1/asks/{good}")).await;
     assert!(good_record.get("refused").is_none(), "{good_record}");
 
@@ -188,5 +211,6 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
     .await;
     assert_eq!(env.assigned_to(garbage).await, None);
     assert_eq!(env.assigned_to(mismatched).await, None);
+    assert_eq!(env.assigned_to(copied).await, None);
     engine.stop().await;
 }

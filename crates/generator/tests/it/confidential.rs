@@ -1,7 +1,7 @@
 //! A generator's enclave in a confidential market (the factors circuit, p and q secret): it opens the secret
 //! the Matching Engine re-wrapped to its enclave key, proves with it (the proof verifies on-chain), and hands
-//! what it cannot prove to the IVS with the data key wrapped to the IVS's registered key: a ciphertext that
-//! does not decrypt under its own key, and a secret the circuit rejects. The IVS decrypts, judges and attests,
+//! what it cannot prove to the IVS with the data key wrapped to the IVS's registered key: a secret the circuit
+//! rejects, and (defence in depth: the engine refuses it) a ciphertext that does not decrypt under its own key. The IVS decrypts, judges and attests,
 //! so no honest generator pays for a requester's garbage. The plaintext stays out of the node's database, and
 //! the reasons that could quote it are withheld.
 
@@ -137,14 +137,27 @@ async fn an_enclave_proves_with_the_secret_and_the_ivs_settles_what_it_cannot() 
             params.secret = ciphertext.into();
         }
         let (ask, _) = requester.create_ask(params.clone()).await.expect("ask");
-        // The Matching Engine's part: re-wrap to the enclave, checked, in the signed assignment.
-        let acl = kalypso_confidential::rewrap_for_ciphertext(
+        // The Matching Engine's part: re-wrap to the enclave in the signed assignment. The engine refuses the
+        // corrupt ciphertext (defence in depth here: an engine that did not check re-wraps it blindly).
+        let context = kalypso_confidential::Context {
+            chain_id: env.deployment.chain_id,
+            marketplace: env.deployment.marketplace,
+            market_id: market,
+            requester: env.requester,
+        };
+        let checked = kalypso_confidential::rewrap_for_ciphertext(
             &params.secret,
             &params.acl,
+            &context,
             &me_key,
             &enclave_pub,
-        )
-        .expect("the engine re-wraps");
+        );
+        assert_eq!(checked.is_err(), corrupt, "{checked:?}");
+        let acl = match checked {
+            Ok(acl) => acl,
+            Err(_) => kalypso_confidential::rewrap(&params.acl, &me_key, &enclave_pub)
+                .expect("a blind re-wrap"),
+        };
         env.client(env.me)
             .assign_task(&eip712::Assignment {
                 askId: U256::from(ask),

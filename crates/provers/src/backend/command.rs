@@ -163,6 +163,32 @@ impl CommandProver {
         &self.config
     }
 
+    /// Runs the check command (valid when there is none), with `secret` when the command takes `{secret}`.
+    fn check(&self, prover_data: &[u8], secret: Option<&[u8]>) -> Result<InputCheck, ProverError> {
+        let Some(check) = &self.config.check else {
+            return Ok(InputCheck::Valid);
+        };
+        let secret = secret.filter(|_| check.iter().any(|a| a.contains("{secret}")));
+        let (status, stdout, stderr) = self.invoke(check, prover_data, secret, self.timeout)?;
+
+        match status.code() {
+            Some(0) => Ok(InputCheck::Valid),
+            Some(1) => {
+                let reason = String::from_utf8_lossy(&stdout).trim().to_owned();
+                Ok(InputCheck::Invalid {
+                    reason: if reason.is_empty() {
+                        format!("rejected by `{}`", check[0])
+                    } else {
+                        reason
+                    },
+                })
+            }
+            _ => Err(ProverError::failed(exit_message(
+                &check[0], status, &stderr,
+            ))),
+        }
+    }
+
     /// Runs `argv` with the request's files and returns its exit status and stdout (or `{output}` file).
     fn invoke(
         &self,
@@ -240,26 +266,13 @@ impl Prover for CommandProver {
     }
 
     fn check_inputs(&self, prover_data: &[u8]) -> Result<InputCheck, ProverError> {
-        let Some(check) = &self.config.check else {
-            return Ok(InputCheck::Valid);
-        };
-        let (status, stdout, stderr) = self.invoke(check, prover_data, None, self.timeout)?;
-        match status.code() {
-            Some(0) => Ok(InputCheck::Valid),
-            Some(1) => {
-                let reason = String::from_utf8_lossy(&stdout).trim().to_owned();
-                Ok(InputCheck::Invalid {
-                    reason: if reason.is_empty() {
-                        format!("rejected by `{}`", check[0])
-                    } else {
-                        reason
-                    },
-                })
-            }
-            _ => Err(ProverError::failed(exit_message(
-                &check[0], status, &stderr,
-            ))),
-        }
+        self.check(prover_data, None)
+    }
+
+    /// A check command that takes `{secret}` gets the ask's secret (an IVS or an enclave judging a
+    /// confidential ask); one that does not checks the public part.
+    fn check_request(&self, request: &ProveRequest) -> Result<InputCheck, ProverError> {
+        self.check(&request.prover_data, request.secret())
     }
 
     fn prove(&self, request: &ProveRequest) -> Result<Proof, ProverError> {
