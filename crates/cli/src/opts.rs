@@ -176,6 +176,10 @@ pub(crate) enum Command {
     /// `market create --circuit DIR` turns one into a live market (docs/circuits.md).
     #[command(subcommand)]
     Circuit(crate::cmd::CircuitCmd),
+    /// AWS Nitro Enclaves attestation documents (no chain needed): `attestation verify DOC` checks one the
+    /// way the attestation-verifier service does before it signs an enclave key's attestation.
+    #[command(subcommand)]
+    Attestation(crate::cmd::AttestationCmd),
     /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.
     #[command(subcommand)]
     Sim(crate::cmd::SimCmd),

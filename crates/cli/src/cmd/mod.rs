@@ -1,6 +1,7 @@
 //! One module per role; each turns parsed arguments into SDK calls and prints the outcome.
 
 mod ask;
+mod attestation;
 mod balance;
 mod circuit;
 mod deploy;
@@ -25,6 +26,7 @@ use kalypso_sdk::TxSummary;
 use serde::Serialize;
 use std::process::ExitCode;
 
+pub(crate) use attestation::AttestationCmd;
 pub(crate) use circuit::CircuitCmd;
 pub(crate) use sim::SimCmd;
 
@@ -44,6 +46,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sim(cmd) => return sim::run(Output::new(cli.global.json), cmd).await,
         Command::Circuit(cmd) => return circuit::run(Output::new(cli.global.json), cmd).await,
+        Command::Attestation(cmd) => return attestation::run(Output::new(cli.global.json), cmd),
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -55,6 +58,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Keys(KeysCmd::PublicKey { .. })
                 | Command::Sim(_)
                 | Command::Circuit(_)
+                | Command::Attestation(_)
                 | Command::Generator(GeneratorCmd::Run(_)) => {
                     unreachable!("handled above")
                 }

@@ -1,5 +1,6 @@
 //! The `kalypso` binary against a fresh anvil: the happy path of every role and clear errors for bad input.
 
+mod attestation;
 mod audit;
 mod circuit;
 mod confidential;
