@@ -228,6 +228,11 @@ pub(crate) struct DeployArgs {
     /// Receives market creation and input fees and the protocol's share of penalties [default: the deployer].
     #[arg(long, value_name = "ADDRESS")]
     pub(crate) treasury: Option<Address>,
+    /// A trusted attestation signer (repeat): the attestation-verifier service's key, whose EIP-712
+    /// `EnclaveAttestation`s register enclave keys (confidential markets, attested ME and IVS keys) [default:
+    /// none; governance adds them later through the timelock].
+    #[arg(long = "attestation-signer", value_name = "ADDRESS")]
+    pub(crate) attestation_signers: Vec<Address>,
 }
 
 /// `kalypso market ...`.

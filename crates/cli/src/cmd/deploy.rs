@@ -28,6 +28,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Resul
         key_admin: args.key_admin.unwrap_or(admin),
     };
     config.params.treasury = args.treasury.unwrap_or(admin);
+    config.attestation_signers = args.attestation_signers.clone();
     let roles = config.roles.clone();
     let treasury = config.params.treasury;
     if !args.no_sample_market {
@@ -88,6 +89,18 @@ pub(super) async fn run(global: &GlobalArgs, args: &DeployArgs) -> anyhow::Resul
         rows.push(("pauser", roles.pauser.to_string()));
         rows.push(("key admin (ME key)", roles.key_admin.to_string()));
         rows.push(("treasury", treasury.to_string()));
+        rows.push((
+            "trusted attestation signers",
+            if args.attestation_signers.is_empty() {
+                "none".to_owned()
+            } else {
+                args.attestation_signers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ));
         if let (Some(id), Some(v)) = (deployment.sample_market_id, deployment.sample_verifier) {
             rows.push(("sample market", format!("{id} (Groth16Verifier {v})")));
         }
