@@ -165,18 +165,14 @@ pub fn rewrap_for_ciphertext(
     key: &SecretKey,
     recipient: &PublicKey,
 ) -> Result<Vec<u8>> {
-    let acl = Acl::parse(acl)?;
-    check_ciphertext_header(ciphertext)?;
-    let actual = commitment(ciphertext);
-    if acl.commitment != actual {
-        return Err(Error::AclMismatch {
-            acl: acl.commitment,
-            ciphertext: actual,
-        });
-    }
-    let data_key = acl.unwrap(key)?;
+    let data_key = data_key(ciphertext, acl, key)?;
     drop(decrypt(ciphertext, &data_key, context)?);
-    wrap(&data_key, actual, recipient, &mut rand_core::OsRng)
+    wrap(
+        &data_key,
+        commitment(ciphertext),
+        recipient,
+        &mut rand_core::OsRng,
+    )
 }
 
 /// Wraps a data key the caller holds to `recipient`, for the ciphertext with secret commitment
@@ -197,6 +193,13 @@ pub fn is_key_of(ciphertext: &[u8], key: &DataKey) -> bool {
 /// belongs to this ciphertext and to this key, unwraps the data key, checks the key commitment and
 /// decrypts.
 pub fn open(ciphertext: &[u8], acl: &[u8], context: &Context, key: &SecretKey) -> Result<Secret> {
+    decrypt(ciphertext, &data_key(ciphertext, acl, key)?, context)
+}
+
+/// The data key of `ciphertext` from an acl wrapped to `key`: checks the ciphertext's header and that the acl
+/// belongs to it ([`Error::AclMismatch`] otherwise), then unwraps. What every holder of an acl does before
+/// decrypting or handing the key on.
+pub fn data_key(ciphertext: &[u8], acl: &[u8], key: &SecretKey) -> Result<DataKey> {
     let acl = Acl::parse(acl)?;
     check_ciphertext_header(ciphertext)?;
     let actual = commitment(ciphertext);
@@ -207,7 +210,7 @@ pub fn open(ciphertext: &[u8], acl: &[u8], context: &Context, key: &SecretKey) -
         });
     }
     let data_key = acl.unwrap(key)?;
-    decrypt(ciphertext, &data_key, context)
+    Ok(data_key)
 }
 
 /// Decrypts a ciphertext of the ask `context` with its data key (checks the key commitment first).

@@ -14,8 +14,8 @@ use alloy::primitives::{Address, B256};
 pub use envelope::{
     ACL_DOMAIN, ACL_HEADER_LEN, ACL_LEN, Acl, CIPHERTEXT_HEADER_LEN, CIPHERTEXT_MIN_LEN, Context,
     KEY_COMMITMENT_DOMAIN, SECRET_AAD_DOMAIN, SECRET_COMMITMENT_DOMAIN, Sealed, VERSION,
-    commitment, decrypt, is_key_of, open, rewrap, rewrap_for_ciphertext, rewrap_with_rng, seal,
-    seal_with_rng, unwrap, wrap_data_key,
+    commitment, data_key, decrypt, is_key_of, open, rewrap, rewrap_for_ciphertext, rewrap_with_rng,
+    seal, seal_with_rng, unwrap, wrap_data_key,
 };
 pub use keys::{DATA_KEY_LEN, DataKey, PUBLIC_KEY_LEN, PublicKey, Secret, SecretKey};
 pub use nitro::{AttestationDocument, AttestationError, Policy, VerifiedAttestation};

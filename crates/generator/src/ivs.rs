@@ -19,7 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use kalypso_confidential::{Acl, PublicKey, Secret, SecretKey};
+use kalypso_confidential::{PublicKey, Secret, SecretKey};
 use kalypso_primitives::AskState;
 use kalypso_provers::{InputCheck, ProveRequest, Prover, ProverError, ProverInfo};
 use kalypso_sdk::{AskId, Kalypso, MarketId};
@@ -317,17 +317,8 @@ impl<P: Provider + Clone + 'static> Ivs<P> {
             ))
         })?;
         let key = SecretKey::from_signing_key(self.signer.credential());
-        let parsed = Acl::parse(acl).map_err(|e| IvsError::BadRequest(format!("acl: {e}")))?;
-        let commitment = kalypso_confidential::commitment(&sealed.ciphertext);
-        if parsed.commitment() != commitment {
-            return Err(IvsError::BadRequest(format!(
-                "the acl belongs to the ciphertext with commitment {}, ask {id}'s is {commitment}",
-                parsed.commitment()
-            )));
-        }
-        let data_key = parsed
-            .unwrap(&key)
-            .map_err(|e| IvsError::BadRequest(format!("acl: {e}")))?;
+        let data_key = kalypso_confidential::data_key(&sealed.ciphertext, acl, &key)
+            .map_err(|e| IvsError::BadRequest(format!("ask {id}'s acl: {e}")))?;
         if !kalypso_confidential::is_key_of(&sealed.ciphertext, &data_key) {
             return Err(IvsError::BadRequest(format!(
                 "the data key is not the one ask {id}'s ciphertext was made with"

@@ -15,7 +15,7 @@ use alloy::{
     providers::Provider,
     rpc::types::TransactionReceipt,
 };
-use kalypso_confidential::{Acl, DataKey, Secret};
+use kalypso_confidential::{DataKey, Secret};
 use kalypso_primitives::AskState;
 use kalypso_provers::{InputCheck, ProveRequest, ProverError};
 use kalypso_sdk::{
@@ -416,21 +416,11 @@ async fn open_secret(
             "the latest assignment of the ask is not to this generator (yet)",
         ));
     }
-    let commitment = kalypso_confidential::commitment(&sealed.ciphertext);
-    let acl = match Acl::parse(&sealed.acl) {
-        Ok(acl) if acl.commitment() == commitment => acl,
-        Ok(acl) => {
-            return Ok(Err(format!(
-                "the assignment's acl belongs to the ciphertext with commitment {}, not this ask's ({commitment})",
-                acl.commitment()
-            )));
-        }
-        Err(e) => return Ok(Err(format!("the assignment's acl: {e}"))),
-    };
-    let key = match acl.unwrap(enclave_key) {
+    let key = match kalypso_confidential::data_key(&sealed.ciphertext, &sealed.acl, enclave_key) {
         Ok(key) => key,
         Err(e) => return Ok(Err(format!("the assignment's acl: {e}"))),
     };
+    let commitment = kalypso_confidential::commitment(&sealed.ciphertext);
     let secret = kalypso_confidential::decrypt(&sealed.ciphertext, &key, &sealed.context)
         .map_err(|e| format!("the secret inputs do not decrypt: {e}"));
     Ok(Ok(SealedSecret {
