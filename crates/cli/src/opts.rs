@@ -277,6 +277,10 @@ pub(crate) enum MarketCmd {
         /// IVS enclave image id; omit to let the market creator register IVS keys.
         #[arg(long, value_parser = parse::b256)]
         ivs_image: Option<B256>,
+        /// A TEE market for the package: proofs are the package's proofs signed by an enclave attested for
+        /// --prover-image (a TeeVerifier: a signature check on-chain instead of a pairing check).
+        #[arg(long, requires_all = ["circuit", "prover_image"])]
+        tee: bool,
         /// Description (name, circuit, prover artifact, input format), emitted in the creation event.
         #[arg(long, default_value = "")]
         metadata: String,

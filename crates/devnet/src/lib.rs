@@ -27,7 +27,7 @@ use alloy::{
 };
 use anyhow::Context as _;
 use chain::{Anvil, free_port};
-use kalypso_sdk::Kalypso;
+use kalypso_sdk::{Kalypso, MarketId};
 use process::{Spec, Supervisor};
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 use tokio::task::JoinHandle;
@@ -96,8 +96,8 @@ pub struct Devnet {
     pub engine_url: String,
     /// The IVS of the Merkle market.
     pub ivs_url: String,
-    /// The IVS of the confidential factors market.
-    pub confidential_ivs_url: String,
+    /// The IVSs of the confidential markets: `(service name, market, URL)`.
+    pub confidential_ivs: Vec<(String, MarketId, String)>,
     /// The circuit package server (`kalypso circuit serve`): `GET /packages`.
     pub packages_url: String,
     /// Status APIs of the generator nodes, by generator name.
@@ -163,6 +163,7 @@ impl Devnet {
             setup::Packages {
                 chain: Some(&package),
                 confidential: Some(&factors),
+                tee: Some(&factors),
             },
             |s| progress.step(s),
         )
@@ -254,33 +255,36 @@ impl Devnet {
             .await?;
         let ivs_url = format!("http://127.0.0.1:{ivs_port}");
 
-        // The confidential market's IVS: it decrypts what a generator's enclave could not prove, with the
+        // Each confidential market's IVS: it decrypts what a generator's enclave could not prove, with the
         // data key the enclave wraps to its registered key, and attests.
-        let factors_market = provisioned
+        let mut confidential_ivs = Vec::new();
+        for market in provisioned
             .markets
             .iter()
-            .find(|m| m.circuit.is_confidential())
-            .context("no confidential market")?;
-        let confidential_ivs_port = free_port()?;
-        let mut envs = env(Role::Ivs);
-        envs.push(("KALYPSO_CACHE_DIR".into(), path("ivs-factors-cache")));
-        services
-            .start(spec(
-                "ivs-factors".into(),
-                vec![
-                    "ivs".into(),
-                    "run".into(),
-                    "--market".into(),
-                    factors_market.id.to_string(),
-                    "--listen".into(),
-                    format!("127.0.0.1:{confidential_ivs_port}"),
-                    "--threads".into(),
-                    "1".into(),
-                ],
-                envs,
-            ))
-            .await?;
-        let confidential_ivs_url = format!("http://127.0.0.1:{confidential_ivs_port}");
+            .filter(|m| m.circuit.is_confidential())
+        {
+            let name = format!("ivs-{}", market.name);
+            let port = free_port()?;
+            let mut envs = env(Role::Ivs);
+            envs.push(("KALYPSO_CACHE_DIR".into(), path(&format!("{name}-cache"))));
+            services
+                .start(spec(
+                    name.clone(),
+                    vec![
+                        "ivs".into(),
+                        "run".into(),
+                        "--market".into(),
+                        market.id.to_string(),
+                        "--listen".into(),
+                        format!("127.0.0.1:{port}"),
+                        "--threads".into(),
+                        "1".into(),
+                    ],
+                    envs,
+                ))
+                .await?;
+            confidential_ivs.push((name, market.id, format!("http://127.0.0.1:{port}")));
+        }
 
         let mut generator_urls = Vec::new();
         for (i, profile) in config.generators.iter().enumerate() {
@@ -289,21 +293,26 @@ impl Devnet {
             }
             let port = free_port()?;
             let mut args = vec!["generator".into(), "run".into()];
+            let mut serves_confidential = false;
             for (m, market) in provisioned.markets.iter().enumerate() {
                 if profile.markets.as_ref().is_none_or(|ms| ms.contains(&m)) {
                     args.extend(["--market".into(), market.id.to_string()]);
-                    if market.circuit.is_confidential() {
-                        // INSECURE: the node stands in for the generator's enclave.
-                        args.extend([
-                            "--enclave-key-file".into(),
-                            setup::enclave_key_path(&config.dir, i)
-                                .display()
-                                .to_string(),
-                            "--ivs-url".into(),
-                            format!("{}={confidential_ivs_url}", market.id),
-                        ]);
+                    serves_confidential |= market.circuit.is_confidential();
+                    if let Some((_, _, ivs)) =
+                        confidential_ivs.iter().find(|(_, m, _)| *m == market.id)
+                    {
+                        args.extend(["--ivs-url".into(), format!("{}={ivs}", market.id)]);
                     }
                 }
+            }
+            if serves_confidential {
+                // INSECURE: the node stands in for the generator's enclave (one key for its confidential markets).
+                args.extend([
+                    "--enclave-key-file".into(),
+                    setup::enclave_key_path(&config.dir, i)
+                        .display()
+                        .to_string(),
+                ]);
             }
             let name = generator_service(&profile.name);
             args.extend([
@@ -341,7 +350,7 @@ impl Devnet {
             watcher,
             engine_url,
             ivs_url,
-            confidential_ivs_url,
+            confidential_ivs,
             packages_url,
             generator_urls,
         };
@@ -359,14 +368,13 @@ impl Devnet {
             ("engine".to_owned(), format!("{}/health", self.engine_url)),
             ("ivs".to_owned(), format!("{}/health", self.ivs_url)),
             (
-                "ivs-factors".to_owned(),
-                format!("{}/health", self.confidential_ivs_url),
-            ),
-            (
                 "packages".to_owned(),
                 format!("{}/packages", self.packages_url),
             ),
         ];
+        for (name, _, url) in &self.confidential_ivs {
+            urls.push((name.clone(), format!("{url}/health")));
+        }
         for (name, url) in &self.generator_urls {
             urls.push((generator_service(name), format!("{url}/health")));
         }

@@ -77,6 +77,10 @@ pub enum DevnetCircuit {
     /// The circom factors circuit's package ([`FACTORS_PACKAGE`]) as a confidential market: `n` public, the
     /// factors `p` and `q` the ask's secret.
     Factors,
+    /// The same package as a confidential TEE market: its `TeeVerifier` accepts the package's proof signed by
+    /// the assigned generator's enclave key (attested for the market's INSECURE devnet image) instead of checking
+    /// the Groth16 proof on-chain.
+    FactorsTee,
 }
 
 /// The `i`-th valid factorisation of the devnet: `(n, p, q)` with `p = i + 2` and `q` a fixed large factor, so
@@ -94,20 +98,27 @@ impl DevnetCircuit {
             Self::Builtin(spec) => spec.sample_inputs(i),
             // x must be non-zero.
             Self::CircomChain => evm::encode_inputs(&[Fr::from(i.saturating_add(2))]),
-            Self::Factors => evm::encode_inputs(&[Fr::from(factors(i).0)]),
+            Self::Factors | Self::FactorsTee => evm::encode_inputs(&[Fr::from(factors(i).0)]),
         }
     }
 
     /// The secret inputs that go with [`Self::sample_inputs`] (confidential markets only).
     pub fn sample_secret(&self, i: u64) -> Option<Vec<u8>> {
-        let Self::Factors = self else { return None };
+        if !self.is_confidential() {
+            return None;
+        }
         let (_, p, q) = factors(i);
         Some(format!(r#"{{"p":"{p}","q":"{q}"}}"#).into_bytes())
     }
 
     /// Whether the market takes secret inputs.
     pub fn is_confidential(&self) -> bool {
-        matches!(self, Self::Factors)
+        matches!(self, Self::Factors | Self::FactorsTee)
+    }
+
+    /// Whether the market's verifier is a `TeeVerifier`.
+    pub fn is_tee(&self) -> bool {
+        matches!(self, Self::FactorsTee)
     }
 
     /// Whether this is the Merkle market (the one with an IVS).
@@ -226,6 +237,8 @@ pub struct Packages<'a> {
     pub chain: Option<&'a PackageSource>,
     /// The factors package, as a confidential market.
     pub confidential: Option<&'a PackageSource>,
+    /// The factors package, as a confidential TEE market.
+    pub tee: Option<&'a PackageSource>,
 }
 
 /// A generator's part in the devnet.
@@ -336,6 +349,7 @@ pub async fn provision(
     let Packages {
         chain: package,
         confidential,
+        tee,
     } = packages;
     let keys_dir = dir.join("keys");
     let specs = [
@@ -466,10 +480,20 @@ pub async fn provision(
         });
     }
 
-    if let Some(source) = confidential {
-        on_step(
-            "creating the confidential factors market (prover image: INSECURE devnet id) and registering its IVS key",
-        );
+    let confidential = [
+        (confidential, DevnetCircuit::Factors),
+        (tee, DevnetCircuit::FactorsTee),
+    ];
+    for (source, circuit) in confidential {
+        let Some(source) = source else { continue };
+        let what = if circuit.is_tee() {
+            "confidential TEE factors market (TeeVerifier)"
+        } else {
+            "confidential factors market"
+        };
+        on_step(&format!(
+            "creating the {what} (prover image: INSECURE devnet id) and registering its IVS key"
+        ));
         let package = kalypso_package::Package::open(&source.dir)?;
         mint(&admin_provider, deployment.payment_token, admin, cost).await?;
         let created = admin_client
@@ -480,22 +504,28 @@ pub async fn provision(
                     slashing_penalty: sample.slashing_penalty,
                     min_stake: sample.min_stake,
                     prover_image_id: accounts::insecure_prover_image(),
+                    tee: circuit.is_tee(),
                     ..MarketTerms::default()
                 },
                 |_| {},
             )
             .await
-            .context("creating the confidential factors market")?;
+            .with_context(|| format!("creating the {what}"))?;
         admin_client
             .add_ivs_signer(
                 created.market,
                 Bytes::copy_from_slice(Role::Ivs.signer().public_key().as_slice()),
             )
             .await?;
+        let name = package.manifest().name.clone();
         markets.push(DevnetMarket {
             id: created.market,
-            name: package.manifest().name.clone(),
-            circuit: DevnetCircuit::Factors,
+            name: if circuit.is_tee() {
+                format!("{name}-tee")
+            } else {
+                name
+            },
+            circuit,
             verifier: created.verifier,
         });
     }

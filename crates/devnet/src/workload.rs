@@ -68,8 +68,11 @@ pub enum Sealing {
 
 /// The demo's stream: `n` valid asks alternating between the markets and, per market, between COST and TIME
 /// (the first, a MiMC COST ask, goes to the cheapest generator); then one Merkle ask whose path does not
-/// reach its root (settled through the IVS) and one ask whose price cap is below every quote (never matched,
-/// refunded after its deadline).
+/// reach its root (settled through the IVS); in each confidential market one whose secret factors are wrong
+/// (the enclave decrypts them, the circuit rejects them, the market's IVS decrypts and attests); in the
+/// Groth16 confidential market one whose ciphertext is copied from another requester's ask and one whose acl
+/// is garbage (both refused by the engine, refunded after their deadline); and one ask whose price cap is below
+/// every quote (never matched, refunded after its deadline).
 pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
     let mut plan: Vec<AskPlan> = (0..n)
         .map(|i| {
@@ -108,15 +111,30 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
             secret: None,
         });
     }
-    if let Some(confidential) = markets.iter().position(|m| m.circuit.is_confidential()) {
-        // Inputs no other ask of the plan has (the asks are told apart by their inputs).
-        let n = |n: u64| -> Bytes { evm::encode_inputs(&[Fr::from(n)]).into() };
-        let secret = |p: u64, q: u64, sealing| {
-            Some(SecretPlan {
-                plaintext: format!(r#"{{"p":"{p}","q":"{q}"}}"#).into_bytes(),
-                sealing,
-            })
-        };
+    // Inputs no other ask of the plan has (the asks are told apart by their inputs).
+    let n = |n: u64| -> Bytes { evm::encode_inputs(&[Fr::from(n)]).into() };
+    let secret = |p: u64, q: u64, sealing| {
+        Some(SecretPlan {
+            plaintext: format!(r#"{{"p":"{p}","q":"{q}"}}"#).into_bytes(),
+            sealing,
+        })
+    };
+    if let Some(tee) = markets.iter().position(|m| m.circuit.is_tee()) {
+        // The TEE market's enclave finds the factors wrong too: its IVS decrypts and attests.
+        plan.push(AskPlan {
+            market: tee,
+            preference: Preference::Time,
+            inputs: n(3 * 1_000_081),
+            reward: "5".into(),
+            deadline: Duration::from_secs(180),
+            expected: Expected::InvalidInputs,
+            secret: secret(5, 7, Sealing::Sealed),
+        });
+    }
+    if let Some(confidential) = markets
+        .iter()
+        .position(|m| m.circuit.is_confidential() && !m.circuit.is_tee())
+    {
         // Factors the circuit rejects (5 · 7 ≠ n): the enclave decrypts, the circuit fails, the IVS attests.
         plan.push(AskPlan {
             market: confidential,

@@ -21,7 +21,7 @@ use axum::{
 use kalypso_confidential::SecretKey;
 use kalypso_provers::{Prover, ProverKind};
 use kalypso_sdk::{
-    BumpPolicy, Deployment, HeadWatcher, Kalypso, MarketId,
+    BumpPolicy, Deployment, HeadWatcher, Kalypso, MarketId, VerifierKind,
     contracts::marketplace::ProofMarketplace::TaskAssigned,
 };
 use serde::{Deserialize, Serialize};
@@ -71,8 +71,8 @@ pub struct NodeConfig {
     /// The IVS of a market, where it is not `ivs_url` (an IVS serves one market).
     pub ivs_urls: BTreeMap<MarketId, String>,
     /// The enclave key registered for the node's confidential markets: it opens the data keys the Matching
-    /// Engine re-wraps to it. Required when a served market is confidential. Stays in this process (in
-    /// production, the enclave); never logged.
+    /// Engine re-wraps to it, and signs the proofs of TEE markets (`TeeProof`). Required when a served market is
+    /// confidential or has a `TeeVerifier`. Stays in this process (in production, the enclave); never logged.
     pub enclave_key: Option<SecretKey>,
     /// Proofs at once; default: the generator's declared compute over the largest compute per proof of its
     /// markets (what the registry lets the matching engine assign at once).
@@ -206,6 +206,10 @@ pub struct Node {
     pub(crate) fallback: Fallback,
     /// The served markets with secret inputs (their tasks are opened with the enclave key).
     pub(crate) confidential: BTreeSet<MarketId>,
+    /// The served TEE markets and their `TeeVerifier`s: the enclave key signs their proofs.
+    pub(crate) tee: BTreeMap<MarketId, Address>,
+    /// The enclave key as a signer (TEE proofs), when one is configured.
+    pub(crate) enclave_signer: Option<PrivateKeySigner>,
     url: reqwest::Url,
     client: RwLock<Kalypso<DynProvider>>,
     running: Mutex<HashSet<u64>>,
@@ -308,8 +312,41 @@ impl Node {
         let markets: Vec<MarketId> = config.provers.keys().copied().collect();
         let mut fallback = Fallback::default();
         let mut confidential = BTreeSet::new();
+        let mut tee = BTreeMap::new();
         for &market in &markets {
             let info = client.market(market).await?;
+            if let Some(VerifierKind::Tee { image_id }) =
+                client.verifier_kind(info.verifier).await?
+            {
+                let Some(key) = &config.enclave_key else {
+                    return Err(Error::Config(format!(
+                        "market {market}'s verifier is a TeeVerifier: its proofs are signatures of an enclave key \
+                         attested for image {image_id} (--enclave-key-file)"
+                    )));
+                };
+                let attested = client.enclave_image_of(key.public_key().address()).await?;
+                if attested != image_id {
+                    return Err(Error::Config(format!(
+                        "market {market}'s TeeVerifier accepts enclave keys attested for image {image_id}, and the \
+                         configured enclave key {} is attested for {}: its proofs would not verify (register it \
+                         with an attestation for that image: `kalypso keys register-enclave`)",
+                        key.public_key().address(),
+                        if attested.is_zero() {
+                            "none".to_owned()
+                        } else {
+                            attested.to_string()
+                        }
+                    )));
+                }
+                if config.provers[&market].describe().kind == ProverKind::Webhook {
+                    return Err(Error::Config(format!(
+                        "market {market} is a TEE market: the enclave signs what its prover outputs, so the prover \
+                         runs inside the enclave (in-process or a command), not behind a webhook"
+                    )));
+                }
+                info!(target: "kalypso::generator", market, verifier = %info.verifier, %image_id, "TEE market: proofs are signed by the enclave key");
+                tee.insert(market, info.verifier);
+            }
             if info.confidential {
                 let Some(key) = &config.enclave_key else {
                     return Err(Error::Config(format!(
@@ -457,6 +494,13 @@ impl Node {
             ivs_by_market,
             fallback,
             confidential,
+            enclave_signer: config
+                .enclave_key
+                .as_ref()
+                .map(|key| PrivateKeySigner::from_slice(key.to_bytes().as_slice()))
+                .transpose()
+                .map_err(|e| Error::Config(format!("enclave key: {e}")))?,
+            tee,
             url,
             client: RwLock::new(client),
             running: Mutex::new(HashSet::new()),

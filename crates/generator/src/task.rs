@@ -11,13 +11,13 @@
 //! anything else, so its transaction is never sent twice under two nonces.
 
 use alloy::{
-    primitives::{B256, Bytes},
+    primitives::{Address, B256, Bytes},
     providers::Provider,
     rpc::types::TransactionReceipt,
 };
 use kalypso_confidential::{DataKey, Secret};
 use kalypso_primitives::AskState;
-use kalypso_provers::{InputCheck, ProveRequest, ProverError};
+use kalypso_provers::{InputCheck, Proof, ProveRequest, ProverError};
 use kalypso_sdk::{
     PendingTx, TxCall,
     contracts::marketplace::ProofMarketplace::{
@@ -326,6 +326,16 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
     let took = started.elapsed();
     match result {
         Ok(proof) => {
+            // A TEE market's proof is the prover's output signed by the enclave, bound to this ask and generator.
+            let proof = match node.tee.get(&task.market_id) {
+                None => proof,
+                Some(&verifier) => {
+                    match tee_signed(node, verifier, &inputs, sealed.as_ref(), &proof) {
+                        Ok(signed) => signed,
+                        Err(why) => return discard(node, task, &why).await,
+                    }
+                }
+            };
             let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
             node.store
                 .set_proved(id, proof.as_bytes(), ms)
@@ -350,6 +360,34 @@ async fn prove(node: &Arc<Node>, task: &TaskRecord) -> Step {
             discard(node, task, &why).await
         }
     }
+}
+
+/// The proof of a TEE market's task: `output` (what the prover in the enclave made) signed by the enclave key
+/// as a `TeeProof` naming the ask's inputs and secret commitment (zero for a public market, as the marketplace
+/// passes it), the output and this generator.
+fn tee_signed(
+    node: &Node,
+    verifier: Address,
+    inputs: &[u8],
+    sealed: Option<&SealedSecret>,
+    output: &Proof,
+) -> Result<Proof, String> {
+    let enclave = node
+        .enclave_signer
+        .as_ref()
+        .ok_or("a TEE market, and no enclave key configured")?;
+    let commitment = sealed.map_or(B256::ZERO, |s| s.commitment);
+    kalypso_sdk::tee_proof(
+        enclave,
+        node.client().deployment().chain_id,
+        verifier,
+        inputs,
+        commitment,
+        output.as_bytes(),
+        node.me,
+    )
+    .map(|signed| Proof::from(signed.to_vec()))
+    .map_err(|e| format!("the enclave could not sign the proof: {e}"))
 }
 
 /// Decrements a gauge when dropped.

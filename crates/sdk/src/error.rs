@@ -11,7 +11,8 @@ use kalypso_contracts::{
     generator_registry::GeneratorRegistry::GeneratorRegistryErrors,
     groth16_verifier::Groth16Verifier::Groth16VerifierErrors,
     key_registry::EntityKeyRegistry::EntityKeyRegistryErrors,
-    marketplace::ProofMarketplace::ProofMarketplaceErrors, test_token::TestToken::TestTokenErrors,
+    marketplace::ProofMarketplace::ProofMarketplaceErrors,
+    tee_verifier::TeeVerifier::TeeVerifierErrors, test_token::TestToken::TestTokenErrors,
     verifier_factory::VerifierFactory::VerifierFactoryErrors,
 };
 use kalypso_primitives::{AskState, SkipReason};
@@ -198,6 +199,7 @@ pub(crate) enum Target {
     KeyRegistry,
     AttestationVerifier,
     Groth16Verifier,
+    TeeVerifier,
     VerifierFactory,
     Token,
     /// A contract without custom errors of ours (a proxy, a test token constructor).
@@ -212,6 +214,7 @@ impl Target {
             Self::KeyRegistry => "EntityKeyRegistry",
             Self::AttestationVerifier => "AttestationVerifier",
             Self::Groth16Verifier => "Groth16Verifier",
+            Self::TeeVerifier => "TeeVerifier",
             Self::VerifierFactory => "VerifierFactory",
             Self::Token => "ERC20",
             Self::Other(name) => name,
@@ -234,6 +237,8 @@ pub enum ContractError {
     AttestationVerifier(AttestationVerifierErrors),
     /// From a `Groth16Verifier` (its constructor checks the verifying key).
     Groth16Verifier(Groth16VerifierErrors),
+    /// From a `TeeVerifier` (its constructor checks the sample proof's signer).
+    TeeVerifier(TeeVerifierErrors),
     /// From the `VerifierFactory` (a sample proof that does not verify).
     VerifierFactory(VerifierFactoryErrors),
     /// An OpenZeppelin ERC-20 error of the payment or staking token (balance, allowance).
@@ -249,6 +254,7 @@ impl ContractError {
             Self::EntityKeyRegistry(_) => Target::KeyRegistry.name(),
             Self::AttestationVerifier(_) => Target::AttestationVerifier.name(),
             Self::Groth16Verifier(_) => Target::Groth16Verifier.name(),
+            Self::TeeVerifier(_) => Target::TeeVerifier.name(),
             Self::VerifierFactory(_) => Target::VerifierFactory.name(),
             Self::Erc20(_) => Target::Token.name(),
         }
@@ -284,8 +290,9 @@ impl ContractError {
             KeyRegistry => &[KeyRegistry, AttestationVerifier, Marketplace],
             AttestationVerifier => &[AttestationVerifier],
             Groth16Verifier => &[Groth16Verifier],
+            TeeVerifier => &[TeeVerifier],
             // The factory's calls bubble up the new verifier's constructor errors.
-            VerifierFactory => &[VerifierFactory, Groth16Verifier],
+            VerifierFactory => &[VerifierFactory, Groth16Verifier, TeeVerifier],
             Token => &[Token],
             Other(_) => &[
                 Marketplace,
@@ -293,6 +300,7 @@ impl ContractError {
                 KeyRegistry,
                 AttestationVerifier,
                 Groth16Verifier,
+                TeeVerifier,
                 VerifierFactory,
                 Token,
             ],
@@ -313,6 +321,9 @@ impl ContractError {
             Groth16Verifier => Groth16VerifierErrors::abi_decode(data)
                 .ok()
                 .map(Self::Groth16Verifier),
+            TeeVerifier => TeeVerifierErrors::abi_decode(data)
+                .ok()
+                .map(Self::TeeVerifier),
             VerifierFactory => VerifierFactoryErrors::abi_decode(data)
                 .ok()
                 .map(Self::VerifierFactory),
@@ -369,6 +380,7 @@ impl fmt::Display for ContractError {
             Self::EntityKeyRegistry(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::AttestationVerifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::Groth16Verifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
+            Self::TeeVerifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::VerifierFactory(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::Erc20(e) => f.write_str(&strip_variant(format!("{e:?}"))),
         }

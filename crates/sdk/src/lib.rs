@@ -12,6 +12,7 @@ mod market;
 #[cfg(feature = "packages")]
 mod package;
 mod pending;
+mod tee;
 mod tx;
 mod types;
 mod wait;
@@ -28,6 +29,7 @@ pub use heads::{HeadWatcher, MAX_RECONNECT_BACKOFF, is_ws_url};
 #[cfg(feature = "packages")]
 pub use package::{MarketTerms, PackageMarket, PackageMarketStep};
 pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
+pub use tee::{VerifierKind, tee_proof, tee_proof_digest, tee_proof_output};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;
 pub use types::{
     AskId, AskInfo, AskParams, GeneratorInfo, MarketId, MarketInfo, MarketParams, ProtocolParams,

@@ -25,6 +25,9 @@ pub struct MarketTerms {
     pub prover_image_id: B256,
     /// IVS enclave image; zero lets the creator add IVS keys directly.
     pub ivs_image_id: B256,
+    /// A TEE market: proofs are the package's proofs signed by an enclave attested for `prover_image_id`
+    /// (a `TeeVerifier`, cheap to verify on-chain) instead of Groth16 proofs checked against the package's key.
+    pub tee: bool,
 }
 
 /// What [`Kalypso::create_package_market`] made.
@@ -33,7 +36,8 @@ pub struct MarketTerms {
 pub struct PackageMarket {
     /// The new market.
     pub market: MarketId,
-    /// Its verifier (deployed by the verifier factory for the package's key).
+    /// Its verifier (deployed by the verifier factory for the package's key, or for the prover image of a TEE
+    /// market).
     pub verifier: Address,
     /// The package's sha256 (of its `circuit.toml`), as the metadata carries it.
     pub package_sha256: String,
@@ -61,7 +65,8 @@ impl<P: Provider> Kalypso<P> {
     /// sample proof against the key, the signal layout), deploys a `Groth16Verifier` for its key through the
     /// verifier factory (in the verifier's signal order, with the package's sample), and creates the market
     /// with metadata naming the package, its hash and `url` (where generators fetch it: `file://`,
-    /// `http(s)://`, e.g. `kalypso circuit serve`).
+    /// `http(s)://`, e.g. `kalypso circuit serve`). With [`MarketTerms::tee`] the verifier is a `TeeVerifier`
+    /// for `prover_image_id` instead, with the package's sample as its own.
     pub async fn create_package_market(
         &self,
         package: &Package,
@@ -83,14 +88,23 @@ impl<P: Provider> Kalypso<P> {
             })?;
         let v = &report.verifier;
         progress(PackageMarketStep::DeployingVerifier);
-        let (verifier, verifier_tx) = self
-            .deploy_groth16_verifier(
+        let (verifier, verifier_tx) = if terms.tee {
+            // The enclave's output is the package's proof: the sample is the package's own.
+            self.deploy_tee_verifier(
+                terms.prover_image_id,
+                Bytes::from(v.inputs.clone()),
+                Bytes::from(v.proof.clone()),
+            )
+            .await?
+        } else {
+            self.deploy_groth16_verifier(
                 Bytes::from(v.vk.clone()),
                 v.num_inputs as u64,
                 Bytes::from(v.inputs.clone()),
                 Bytes::from(v.proof.clone()),
             )
-            .await?;
+            .await?
+        };
         progress(PackageMarketStep::CreatingMarket);
         let metadata = package.metadata(url).to_string();
         let (market, market_tx) = self

@@ -156,10 +156,6 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
             ("  metrics", format!("{}/metrics", devnet.engine_url)),
             ("IVS (Merkle market)", devnet.ivs_url.clone()),
             (
-                "IVS (confidential factors market)",
-                devnet.confidential_ivs_url.clone(),
-            ),
-            (
                 "circuit packages",
                 format!("{}/packages", devnet.packages_url),
             ),
@@ -169,6 +165,12 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
             ),
             ("logs and databases", dir.display().to_string()),
         ];
+        for (name, market, url) in &devnet.confidential_ivs {
+            rows.push((
+                "IVS (confidential)",
+                format!("{name} (market {market}): {url}"),
+            ));
+        }
         for (name, url) in &devnet.generator_urls {
             rows.push(("generator node", format!("{name}: {url}/v1/tasks")));
         }

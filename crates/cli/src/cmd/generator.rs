@@ -401,8 +401,15 @@ async fn package_prover(
 ) -> anyhow::Result<ProverConfig> {
     let package = super::circuit::fetch(ctx.out, package).await?;
     let verifier = ctx.client.market(market).await?.verifier;
+    // A TEE market's verifier checks the enclave's signature, not the package's key: the package is what the
+    // enclave runs, and the node checks its enclave key against the verifier's image at start.
+    let tee = matches!(
+        ctx.client.verifier_kind(verifier).await?,
+        Some(kalypso_sdk::VerifierKind::Tee { .. })
+    );
     anyhow::ensure!(
-        ctx.client
+        tee || ctx
+            .client
             .verifier_matches_package(verifier, &package)
             .await?,
         "market {market}'s verifier {verifier} was not deployed for the key of the package its metadata names \

@@ -8,7 +8,7 @@ use crate::{
 };
 use alloy::primitives::{B256, Bytes};
 use anyhow::Context as _;
-use kalypso_sdk::{MarketInfo, MarketParams, MarketTerms, PackageMarketStep};
+use kalypso_sdk::{MarketInfo, MarketParams, MarketTerms, PackageMarketStep, VerifierKind};
 use serde::Serialize;
 
 pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
@@ -42,6 +42,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             fallback_delay,
             prover_image,
             ivs_image,
+            tee,
             metadata: _,
         } => {
             ctx.signer()?;
@@ -61,6 +62,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
                 fallback_delay: fallback_delay.as_secs(),
                 prover_image_id: prover_image.unwrap_or(B256::ZERO),
                 ivs_image_id: ivs_image.unwrap_or(B256::ZERO),
+                tee,
             };
             let spinner = ctx.out.spinner("checking the package");
             let created = client
@@ -102,6 +104,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             fallback_delay,
             prover_image,
             ivs_image,
+            tee: _,
             metadata,
         } => {
             ctx.signer()?;
@@ -171,20 +174,31 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
             let metadata = client.market_metadata(market).await?;
             let decimals = ctx.decimals(client.deployment().staking_token).await?;
             let now = client.block_timestamp().await?;
+            let kind = client.verifier_kind(m.verifier).await?;
             let mut value = json(&m);
+            value["verifierKind"] = serde_json::json!(kind);
             value["metadata"] = decoded_metadata(&metadata);
             value["metadataHex"] = serde_json::json!(metadata);
             ctx.out.print(&value, || {
                 fields([
                     ("market", m.id.to_string()),
                     ("creator", m.creator.to_string()),
-                    ("verifier", m.verifier.to_string()),
                     (
-                        "kind",
+                        "verifier",
+                        match kind {
+                            Some(VerifierKind::Groth16) => format!("{} (Groth16)", m.verifier),
+                            Some(VerifierKind::Tee { image_id }) => {
+                                format!("{} (TEE: enclaves of image {image_id})", m.verifier)
+                            }
+                            None => format!("{} (not from the verifier factory)", m.verifier),
+                        },
+                    ),
+                    (
+                        "inputs",
                         if m.confidential {
-                            "confidential (TEE)"
+                            "confidential (secret inputs open only in enclaves)"
                         } else {
-                            "public inputs"
+                            "public"
                         }
                         .into(),
                     ),

@@ -174,10 +174,11 @@ async fn the_demo_settles_every_path() {
     assert!(
         matches!(refunded.outcome, Some(Outcome::Refunded { amount, cancelled: false, .. }) if amount == refunded.reward)
     );
-    // Invalid Merkle inputs and, in the confidential market, a secret the circuit rejects: settled through
+    // Invalid Merkle inputs and, in each confidential market, a secret the circuit rejects: settled through
     // their IVSs.
-    assert_eq!(report.summary.invalid_inputs, 2);
+    assert_eq!(report.summary.invalid_inputs, 3);
     confidential_paths(&devnet, &plan, &report).await;
+    tee_proofs(&devnet, &plan, &report).await;
     devnet.shutdown().await;
 }
 
@@ -189,7 +190,7 @@ async fn confidential_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) 
         .provisioned
         .markets
         .iter()
-        .position(|m| m.circuit.is_confidential())
+        .position(|m| m.circuit.is_confidential() && !m.circuit.is_tee())
         .expect("a confidential market");
     let of_market: Vec<&AskOutcome> = report
         .asks
@@ -280,6 +281,87 @@ async fn confidential_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) 
         assert!(
             !api.contains(std::str::from_utf8(secret).expect("JSON")),
             "a plaintext secret in the engine's API"
+        );
+    }
+}
+
+/// The confidential TEE market's asks: the sealed ones proven with a `TeeProof` (the package's proof as the
+/// output) signed by the enclave key the proving generator registered for the market, naming the ask's inputs and
+/// secret commitment and that generator; the wrong factors settled through its IVS.
+async fn tee_proofs(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
+    let (index, market) = devnet
+        .provisioned
+        .markets
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.circuit.is_tee())
+        .expect("a TEE market");
+    let client = devnet.client(Role::Requester).expect("client");
+    assert!(
+        matches!(
+            client.verifier_kind(market.verifier).await.expect("kind"),
+            Some(kalypso_sdk::VerifierKind::Tee { .. })
+        ),
+        "the TEE market's verifier is a TeeVerifier"
+    );
+    let of_market: Vec<&AskOutcome> = report
+        .asks
+        .iter()
+        .filter(|a| a.plan_index.is_some_and(|i| plan[i].market == index))
+        .collect();
+    assert!(
+        of_market
+            .iter()
+            .any(|a| matches!(a.outcome, Some(Outcome::InvalidInputs { .. }))),
+        "the wrong factors are settled through the TEE market's IVS: {of_market:?}"
+    );
+    let proven: Vec<&&AskOutcome> = of_market
+        .iter()
+        .filter(|a| matches!(a.outcome, Some(Outcome::Proven { .. })))
+        .collect();
+    assert!(!proven.is_empty(), "TEE asks are proven: {of_market:?}");
+    for a in proven {
+        let submitted = client
+            .ask_proof(a.id)
+            .await
+            .expect("proof event")
+            .expect("a proof");
+        let (output, signature) =
+            <(alloy::primitives::Bytes, alloy::primitives::Bytes) as alloy::sol_types::SolValue>::abi_decode_params(
+                &submitted.proof,
+            )
+            .expect("a TEE proof is abi.encode(output, signature)");
+        assert!(
+            !output.is_empty(),
+            "the enclave's output: the package's proof"
+        );
+        let inputs = client.ask_inputs(a.id).await.expect("inputs");
+        let commitment = client.secret_commitment(a.id).await.expect("commitment");
+        assert!(
+            !commitment.is_zero(),
+            "a confidential ask commits to its secret"
+        );
+        let digest = kalypso_sdk::tee_proof_digest(
+            client.deployment().chain_id,
+            market.verifier,
+            &inputs,
+            commitment,
+            &output,
+            submitted.generator,
+        );
+        let signer = alloy::primitives::Signature::try_from(signature.as_ref())
+            .expect("a 65-byte signature")
+            .recover_address_from_prehash(&digest)
+            .expect("recoverable");
+        let registered = client
+            .generator_key(market.id, submitted.generator)
+            .await
+            .expect("key")
+            .expect("the prover registered an enclave key");
+        assert_eq!(
+            signer,
+            registered.address(),
+            "signed by the proving generator's registered enclave key"
         );
     }
 }
