@@ -12,6 +12,7 @@ mod heads;
 mod ivs;
 mod prove;
 mod restart;
+mod tee;
 
 use alloy::{
     network::EthereumWallet,
