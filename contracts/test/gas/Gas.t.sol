@@ -2,13 +2,13 @@
 pragma solidity 0.8.30;
 
 import {IProofMarketplace} from "../../src/interfaces/IProofMarketplace.sol";
-import {Base} from "../Base.t.sol";
+import {TeeMarket} from "../utils/TeeMarket.sol";
 
 /// @notice Gas of the happy path, written to snapshots/*.json and checked in CI (`FOUNDRY_PROFILE=gas` runs every
 /// call as its own transaction, so cold and warm storage access is what a real transaction sees).
 /// Each figure is recorded twice: `<name>` is execution gas (transaction gas minus the 21,000 intrinsic cost and
 /// the calldata cost), `<name>_tx` is what the transaction pays.
-contract GasTest is Base {
+contract GasTest is TeeMarket {
     uint256 internal constant BATCH = 32;
     address internal big = makeAddr("big");
     uint256 internal verifierGas;
@@ -110,6 +110,20 @@ contract GasTest is Base {
         // Called directly, the verifier pays the same cold-account access it pays when the marketplace calls it.
         vm.snapshotValue("ProofMarketplace", "submitProof_excluding_verifier", submit - verify);
         verifierGas = verify;
+    }
+
+    /// `submitProof` of a confidential ask in a TEE market: the marketplace reads the ask's secret commitment and the
+    /// `TeeVerifier` recovers the enclave's signature and reads the key's image from the registry.
+    function test_gas_teeSubmitProof() public {
+        uint256 askId = _confidentialAsk("ciphertext");
+        _assign(askId, cheap);
+        bytes memory teeProof = _proof(askId, "output of the enclave", cheap);
+        _measure(
+            "ProofMarketplace",
+            "submitProof_tee",
+            cheap,
+            abi.encodeCall(market.submitProof, (askId, TASK_INPUT, teeProof))
+        );
     }
 
     function test_gas_generatorOperations() public {
