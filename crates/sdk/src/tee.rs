@@ -14,7 +14,11 @@ use crate::{Error, Kalypso, Result, TxSummary, client::view, error::Target, tx};
 
 /// What kind of verifier a market has, as the protocol's verifier factory recorded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "kind"
+)]
 pub enum VerifierKind {
     /// A `Groth16Verifier`: proofs are Groth16 proofs checked on-chain.
     Groth16,

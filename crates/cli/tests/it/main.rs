@@ -7,6 +7,7 @@ mod confidential;
 mod generator;
 mod prover;
 mod sim;
+mod tee;
 
 use assert_cmd::Command;
 use kalypso_test_utils::{Chain, repo_root};
