@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job, from a fresh clone: installs the pinned toolchain, builds `kalypso` and runs `kalypso devnet`:
-# anvil, the protocol with two Groth16 markets, the matching engine, an IVS and three generator nodes as
-# supervised processes, a stream of asks with mixed COST/TIME preferences (plus a slashed generator, invalid
-# inputs and an expired ask), and a table per ask at the end. Arguments go to `kalypso devnet`:
+# anvil, the protocol with five markets (MiMC and Merkle built in, a circom package, and the factors package as a
+# confidential Groth16 market and a confidential TEE market), the matching engine, an IVS per market that needs
+# one and three generator nodes as supervised processes, a stream of asks with mixed COST/TIME preferences (plus
+# a slashed generator, invalid inputs, refused confidential asks and an expired ask), and a table per ask at the
+# end. Arguments go to `kalypso devnet`:
 #   --keep          leave everything running and print the endpoints (Ctrl-C stops)
 #   --asks N        valid asks to place (default 12)      --rate R   asks per second (default 1)
 #   --node URL      use a running node holding anvil's dev accounts instead of starting anvil

@@ -2,11 +2,17 @@
 //! the Matching Engine's key to the assigned generator's enclave key for the market: the acl the signed
 //! assignment carries. It checks, before assigning, that the ask's acl opens with its key, belongs to the ask's
 //! ciphertext and wraps the key the ciphertext was made with, and that the ciphertext authenticates under the
-//! ask's own context (chain, marketplace, market, requester; the plaintext is dropped at once). So a
-//! generator is never handed a mistake of the requester's, and a ciphertext copied from another requester's
-//! ask (into a market whose IVS or prover image the copier controls) never gets its key re-wrapped to anyone:
-//! such an ask is refused (kept out of matching, with the reason in the API) and the chain refunds it at its
-//! deadline. A secret that decrypts but that the circuit rejects is the invalid-input path (the market's IVS).
+//! ask's own context (chain, marketplace, market, requester; the plaintext is dropped at once).
+//!
+//! An acl that is not the ask's (garbage, another ciphertext's, wrapped to another key) gives no key at all: the
+//! ask is refused (kept out of matching, with the reason in the API) and the chain refunds it at its deadline.
+//! A ciphertext that does not decrypt under its own key and context — corrupted, or copied from another
+//! requester's ask — cannot be told apart: either is the requester's garbage, but the key of a copied one opens
+//! another requester's secret under that ask's (public) context. So its key goes only to attested enclaves: in a
+//! market whose IVS is an attested image it is re-wrapped like any other (the generator's enclave cannot decrypt
+//! it, the IVS enclave checks and attests it, and the requester pays for its garbage, as the invalid-input path
+//! has it); in a market whose IVS keys the creator registers (not necessarily enclaves) the ask is refused. A
+//! secret that decrypts but that the circuit rejects is the invalid-input path (the market's IVS).
 
 use alloy::primitives::Bytes;
 use kalypso_confidential::{Context, PublicKey, SecretKey};
@@ -23,27 +29,43 @@ pub enum Refusal {
 }
 
 /// The acl of an assignment of a confidential ask to the generator with enclave key `enclave_key` (64 bytes,
-/// as registered), re-wrapped from the engine's `key`.
+/// as registered), re-wrapped from the engine's `key`. `attested_ivs`: whether the market's IVS is an attested
+/// enclave image (see the module's notes for what that changes).
 pub fn acl_for(
     key: &SecretKey,
     sealed: &SealedInputs,
     context: &Context,
     enclave_key: Option<&Bytes>,
+    attested_ivs: bool,
 ) -> Result<Bytes, Refusal> {
     let enclave_key = enclave_key.ok_or_else(|| {
         Refusal::Generator("the generator has no enclave key registered for the market".into())
     })?;
     let recipient = PublicKey::from_bytes(enclave_key)
         .map_err(|e| Refusal::Generator(format!("the generator's enclave key: {e}")))?;
-    kalypso_confidential::rewrap_for_ciphertext(
+    let refused = |e: kalypso_confidential::Error| Refusal::Ask(format!("sealed inputs: {e}"));
+    match kalypso_confidential::rewrap_for_ciphertext(
         &sealed.ciphertext,
         &sealed.acl,
         context,
         key,
         &recipient,
-    )
-    .map(Bytes::from)
-    .map_err(|e| Refusal::Ask(format!("sealed inputs: {e}")))
+    ) {
+        Ok(acl) => Ok(acl.into()),
+        // The acl is the ciphertext's and opens (`data_key` passed), the ciphertext does not: enclaves only.
+        Err(kalypso_confidential::Error::CorruptCiphertext) if attested_ivs => {
+            let data_key = kalypso_confidential::data_key(&sealed.ciphertext, &sealed.acl, key)
+                .map_err(refused)?;
+            kalypso_confidential::wrap_data_key(
+                &data_key,
+                kalypso_confidential::commitment(&sealed.ciphertext),
+                &recipient,
+            )
+            .map(Bytes::from)
+            .map_err(refused)
+        }
+        Err(e) => Err(refused(e)),
+    }
 }
 
 #[cfg(test)]
@@ -71,7 +93,7 @@ mod tests {
             acl: sealed.acl.clone().into(),
         };
         let registered = Bytes::from(enclave.public_key().to_bytes().to_vec());
-        let acl = acl_for(&engine, &inputs, &CONTEXT, Some(&registered)).unwrap();
+        let acl = acl_for(&engine, &inputs, &CONTEXT, Some(&registered), false).unwrap();
         assert_eq!(
             open(&sealed.ciphertext, &acl, &CONTEXT, &enclave)
                 .unwrap()
@@ -80,7 +102,7 @@ mod tests {
         );
 
         assert!(matches!(
-            acl_for(&engine, &inputs, &CONTEXT, None),
+            acl_for(&engine, &inputs, &CONTEXT, None, false),
             Err(Refusal::Generator(_))
         ));
         assert!(matches!(
@@ -88,7 +110,8 @@ mod tests {
                 &engine,
                 &inputs,
                 &CONTEXT,
-                Some(&Bytes::from_static(&[1; 64]))
+                Some(&Bytes::from_static(&[1; 64])),
+                false
             ),
             Err(Refusal::Generator(_))
         ));
@@ -114,18 +137,32 @@ mod tests {
             requester: Address::repeat_byte(0x66),
             ..inputs
         };
-        for bad in [elsewhere, garbage, mismatched, copied] {
+        for (bad, decrypts_nowhere) in [
+            (elsewhere, false),
+            (garbage, false),
+            (mismatched, false),
+            (copied, true),
+        ] {
             // The context the service derives from the ask's own market and requester.
             let context = Context {
                 market_id: bad.market,
                 requester: bad.requester,
                 ..CONTEXT
             };
-            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, &context, Some(&registered))
+            let Err(Refusal::Ask(reason)) =
+                acl_for(&engine, &bad, &context, Some(&registered), false)
             else {
                 panic!("refused as the requester's");
             };
             assert!(reason.starts_with("sealed inputs: "), "{reason}");
+            // With an attested IVS only the ciphertext that does not decrypt goes on, its key to the enclave.
+            let attested = acl_for(&engine, &bad, &context, Some(&registered), true);
+            assert_eq!(attested.is_ok(), decrypts_nowhere, "{attested:?}");
+            if let Ok(acl) = attested {
+                let key = kalypso_confidential::data_key(&bad.ciphertext, &acl, &enclave).unwrap();
+                assert!(kalypso_confidential::is_key_of(&bad.ciphertext, &key));
+                assert!(open(&bad.ciphertext, &acl, &context, &enclave).is_err());
+            }
         }
     }
 }

@@ -479,7 +479,11 @@ impl Engine {
                 market_id: sealed.market,
                 requester: sealed.requester,
             };
-            match confidential::acl_for(key, sealed, &context, enclave_key) {
+            let attested_ivs = state
+                .markets
+                .get(&sealed.market)
+                .is_some_and(|market| !market.ivs_image_id.is_zero());
+            match confidential::acl_for(key, sealed, &context, enclave_key, attested_ivs) {
                 Ok(acl) => {
                     acls.insert(m.ask, acl);
                     kept.push(m);

@@ -125,6 +125,8 @@ pub struct MarketRecord {
     pub verifier: Address,
     /// Prover enclave image (zero: public inputs only).
     pub prover_image_id: B256,
+    /// IVS enclave image (zero: the creator registers the IVS keys, which need not live in enclaves).
+    pub ivs_image_id: B256,
     /// When asks open.
     pub activation_time: u64,
     /// Creator's metadata, as UTF-8 when it is, else hex.
@@ -215,6 +217,7 @@ impl State {
                             creator: e.creator,
                             verifier: e.verifier,
                             prover_image_id: e.proverImageId,
+                            ivs_image_id: e.ivsImageId,
                             activation_time: u64_of(e.activationTime),
                             metadata: match std::str::from_utf8(&e.metadata) {
                                 Ok(s) => s.to_owned(),

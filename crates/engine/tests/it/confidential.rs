@@ -1,7 +1,9 @@
 //! Confidential asks through the engine: the data key a requester wrapped to the Matching Engine reaches the
 //! assigned generator's enclave re-wrapped in the signed assignment, and asks whose sealed inputs are the
 //! requester's mistake are refused with the reason in the API (never assigned), also after a restart; so is a
-//! ciphertext copied from another requester's ask, whose key therefore reaches no enclave or IVS.
+//! ciphertext copied from another requester's ask into a market whose IVS keys the creator registers, whose key
+//! therefore reaches no enclave or IVS. In a market whose IVS is an attested enclave such a ciphertext (it cannot
+//! be told from a corrupt one) is assigned, for the IVS enclave to attest.
 
 use alloy::{
     primitives::{B256, Bytes, U256},
@@ -16,6 +18,7 @@ use std::time::Duration;
 use crate::{Env, eventually, pond};
 
 const IMAGE: B256 = B256::repeat_byte(0x42);
+const IVS_IMAGE: B256 = B256::repeat_byte(0x43);
 
 #[tokio::test]
 async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
@@ -44,6 +47,18 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         })
         .await
         .expect("confidential market");
+    // The same with an attested IVS image: a ciphertext that does not decrypt goes on to the enclaves.
+    let (attested_ivs_market, _) = admin
+        .create_market(MarketParams {
+            verifier,
+            prover_image_id: IMAGE,
+            ivs_image_id: IVS_IMAGE,
+            slashing_penalty: pond(10),
+            min_stake: pond(20),
+            ..MarketParams::default()
+        })
+        .await
+        .expect("confidential market with an attested IVS");
 
     // A generator whose enclave key is registered for the market with an attestation.
     let g = env.chain.account(3).address();
@@ -55,17 +70,19 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         .await
         .expect("register");
     generator.stake(stake).await.expect("stake");
-    generator
-        .join_market(
-            market,
-            Quote {
-                price_per_proof: U256::from(1_000u64),
-                max_proof_time: 600,
-                compute_per_proof: 1,
-            },
-        )
-        .await
-        .expect("join");
+    for market in [market, attested_ivs_market] {
+        generator
+            .join_market(
+                market,
+                Quote {
+                    price_per_proof: U256::from(1_000u64),
+                    max_proof_time: 600,
+                    compute_per_proof: 1,
+                },
+            )
+            .await
+            .expect("join");
+    }
     let enclave = PrivateKeySigner::random();
     let enclave_key = SecretKey::from_signing_key(enclave.credential());
     let attestation = admin
@@ -76,10 +93,12 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         )
         .await
         .expect("attestation");
-    generator
-        .register_enclave_key(market, &attestation, &enclave)
-        .await
-        .expect("register the enclave key");
+    for market in [market, attested_ivs_market] {
+        generator
+            .register_enclave_key(market, &attestation, &enclave)
+            .await
+            .expect("register the enclave key");
+    }
 
     // Three asks: well sealed; an acl that is garbage; the acl of another ask's ciphertext.
     let requester = env.client(env.requester);
@@ -136,11 +155,17 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         kalypso_confidential::seal(b"the victim's secret", &victim, &engine_pub).expect("seal");
     copied.secret = stolen.ciphertext.into();
     copied.acl = stolen.acl.into();
+    // The copied ciphertext again, in the market whose IVS is an attested enclave.
+    let copied_to_attested_ivs = AskParams {
+        market: attested_ivs_market,
+        ..copied.clone()
+    };
     let mut ids = Vec::new();
-    for p in [good, garbage, mismatched, copied] {
+    for p in [good, garbage, mismatched, copied, copied_to_attested_ivs] {
         ids.push(requester.create_ask(p).await.expect("create ask").0);
     }
-    let (good, garbage, mismatched, copied) = (ids[0], ids[1], ids[2], ids[3]);
+    let (good, garbage, mismatched, copied, undecryptable) =
+        (ids[0], ids[1], ids[2], ids[3], ids[4]);
 
     let engine = env.start(env.engine_config("confidential.db")).await;
     // The good ask is assigned with an acl only the enclave opens, to the plaintext the requester sealed.
@@ -194,6 +219,34 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         assert_eq!(env.assigned_to(ask).await, None, "ask {ask} was assigned");
     }
     assert!(engine.metric("asks_refused_total").await >= 3.0);
+
+    // Where the IVS is an attested enclave, the ciphertext that decrypts nowhere is assigned: the enclave gets
+    // the ciphertext's own key (and will hand it to the IVS enclave, which attests the garbage).
+    let sealed = eventually(
+        "the undecryptable ask assigned",
+        Duration::from_secs(60),
+        || async {
+            requester
+                .sealed_task(undecryptable)
+                .await
+                .expect("sealed task")
+                .filter(|s| s.assignee.is_some())
+        },
+    )
+    .await;
+    let key = kalypso_confidential::data_key(&sealed.ciphertext, &sealed.acl, &enclave_key)
+        .expect("the acl opens in the enclave");
+    assert!(kalypso_confidential::is_key_of(&sealed.ciphertext, &key));
+    assert!(
+        kalypso_confidential::open(
+            &sealed.ciphertext,
+            &sealed.acl,
+            &sealed.context,
+            &enclave_key
+        )
+        .is_err(),
+        "and the ciphertext does not decrypt"
+    );
     let (_, good_record) = engine.get(&format!("/v1/asks/{good}")).await;
     assert!(good_record.get("refused").is_none(), "{good_record}");
 
