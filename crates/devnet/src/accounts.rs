@@ -107,3 +107,9 @@ pub fn insecure_enclave(i: usize) -> PrivateKeySigner {
 pub fn insecure_prover_image() -> alloy::primitives::B256 {
     alloy::primitives::keccak256("kalypso devnet INSECURE prover image")
 }
+
+/// INSECURE: the IVS image id of the devnet's TEE market, whose IVS key is registered with an attestation for it
+/// (the IVS process stands in for its enclave; no real enclave image has it).
+pub fn insecure_ivs_image() -> alloy::primitives::B256 {
+    alloy::primitives::keccak256("kalypso devnet INSECURE IVS image")
+}

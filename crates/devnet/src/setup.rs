@@ -6,7 +6,7 @@
 use crate::accounts::{self, Role};
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, Bytes, U256, utils::parse_units},
+    primitives::{Address, B256, Bytes, U256, utils::parse_units},
     providers::{DynProvider, Provider, ProviderBuilder},
 };
 use anyhow::Context as _;
@@ -492,7 +492,7 @@ pub async fn provision(
             "confidential factors market"
         };
         on_step(&format!(
-            "creating the {what} (prover image: INSECURE devnet id) and registering its IVS key"
+            "creating the {what} (images: INSECURE devnet ids) and registering its IVS key"
         ));
         let package = kalypso_package::Package::open(&source.dir)?;
         mint(&admin_provider, deployment.payment_token, admin, cost).await?;
@@ -504,6 +504,13 @@ pub async fn provision(
                     slashing_penalty: sample.slashing_penalty,
                     min_stake: sample.min_stake,
                     prover_image_id: accounts::insecure_prover_image(),
+                    // The TEE market's IVS is an attested enclave image: its key is registered with an
+                    // attestation, and a ciphertext that does not decrypt is settled through it.
+                    ivs_image_id: if circuit.is_tee() {
+                        accounts::insecure_ivs_image()
+                    } else {
+                        B256::ZERO
+                    },
                     tee: circuit.is_tee(),
                     ..MarketTerms::default()
                 },
@@ -511,12 +518,22 @@ pub async fn provision(
             )
             .await
             .with_context(|| format!("creating the {what}"))?;
-        admin_client
-            .add_ivs_signer(
-                created.market,
-                Bytes::copy_from_slice(Role::Ivs.signer().public_key().as_slice()),
-            )
-            .await?;
+        let ivs_key = Bytes::copy_from_slice(Role::Ivs.signer().public_key().as_slice());
+        if circuit.is_tee() {
+            let attestation = admin_client
+                .insecure_dev_attestation(
+                    &accounts::insecure_attester(),
+                    ivs_key,
+                    accounts::insecure_ivs_image(),
+                )
+                .await?;
+            admin_client
+                .add_ivs_signer_with_attestation(created.market, &attestation)
+                .await
+                .context("registering the TEE market's IVS key with its attestation")?;
+        } else {
+            admin_client.add_ivs_signer(created.market, ivs_key).await?;
+        }
         let name = package.manifest().name.clone();
         markets.push(DevnetMarket {
             id: created.market,

@@ -60,7 +60,9 @@ pub enum Sealing {
     /// Sealed for this ask (`Kalypso::seal_secret`): the assigned enclave opens it.
     Sealed,
     /// Sealed for another requester's ask and copied into this one (an attempt to have its key re-wrapped
-    /// here): it does not authenticate for this ask, so the engine refuses it; refunded after its deadline.
+    /// here): it does not authenticate for this ask. Where the market's IVS keys are the creator's the engine
+    /// refuses it (refunded after its deadline); where the IVS is an attested enclave it is assigned and the IVS
+    /// attests it.
     Copied,
     /// An acl that is not one: the engine refuses the ask, which is refunded after its deadline.
     GarbageAcl,
@@ -69,10 +71,11 @@ pub enum Sealing {
 /// The demo's stream: `n` valid asks alternating between the markets and, per market, between COST and TIME
 /// (the first, a MiMC COST ask, goes to the cheapest generator); then one Merkle ask whose path does not
 /// reach its root (settled through the IVS); in each confidential market one whose secret factors are wrong
-/// (the enclave decrypts them, the circuit rejects them, the market's IVS decrypts and attests); in the
-/// Groth16 confidential market one whose ciphertext is copied from another requester's ask and one whose acl
-/// is garbage (both refused by the engine, refunded after their deadline); and one ask whose price cap is below
-/// every quote (never matched, refunded after its deadline).
+/// (the enclave decrypts them, the circuit rejects them, the market's IVS decrypts and attests); a ciphertext
+/// copied from another requester's ask, which decrypts nowhere: in the TEE market (an attested IVS image)
+/// assigned and attested by its IVS, in the Groth16 confidential market (creator-registered IVS keys) refused by
+/// the engine and refunded after its deadline, as is one there whose acl is garbage; and one ask whose price cap
+/// is below every quote (never matched, refunded after its deadline).
 pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
     let mut plan: Vec<AskPlan> = (0..n)
         .map(|i| {
@@ -129,6 +132,18 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
             deadline: Duration::from_secs(180),
             expected: Expected::InvalidInputs,
             secret: secret(5, 7, Sealing::Sealed),
+        });
+        // A ciphertext that does not decrypt under its ask (sealed for another one): the TEE market's IVS is an
+        // attested enclave, so the engine assigns it, the generator's enclave cannot open it, and the IVS
+        // enclave attests it — the requester pays for its garbage.
+        plan.push(AskPlan {
+            market: tee,
+            preference: Preference::Cost,
+            inputs: n(6 * 1_000_099),
+            reward: "5".into(),
+            deadline: Duration::from_secs(180),
+            expected: Expected::InvalidInputs,
+            secret: secret(6, 1_000_099, Sealing::Copied),
         });
     }
     if let Some(confidential) = markets

@@ -174,9 +174,9 @@ async fn the_demo_settles_every_path() {
     assert!(
         matches!(refunded.outcome, Some(Outcome::Refunded { amount, cancelled: false, .. }) if amount == refunded.reward)
     );
-    // Invalid Merkle inputs and, in each confidential market, a secret the circuit rejects: settled through
-    // their IVSs.
-    assert_eq!(report.summary.invalid_inputs, 3);
+    // Invalid Merkle inputs, in each confidential market a secret the circuit rejects, and in the TEE market
+    // (an attested IVS) a ciphertext that decrypts nowhere: settled through their IVSs.
+    assert_eq!(report.summary.invalid_inputs, 4);
     confidential_paths(&devnet, &plan, &report).await;
     tee_proofs(&devnet, &plan, &report).await;
     devnet.shutdown().await;
@@ -287,7 +287,8 @@ async fn confidential_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) 
 
 /// The confidential TEE market's asks: the sealed ones proven with a `TeeProof` (the package's proof as the
 /// output) signed by the enclave key the proving generator registered for the market, naming the ask's inputs and
-/// secret commitment and that generator; the wrong factors settled through its IVS.
+/// secret commitment and that generator; the wrong factors and a ciphertext sealed for another ask settled
+/// through its IVS, an attested enclave.
 async fn tee_proofs(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
     let (index, market) = devnet
         .provisioned
@@ -309,12 +310,19 @@ async fn tee_proofs(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
         .iter()
         .filter(|a| a.plan_index.is_some_and(|i| plan[i].market == index))
         .collect();
-    assert!(
-        of_market
-            .iter()
-            .any(|a| matches!(a.outcome, Some(Outcome::InvalidInputs { .. }))),
-        "the wrong factors are settled through the TEE market's IVS: {of_market:?}"
-    );
+    for sealing in [Sealing::Sealed, Sealing::Copied] {
+        assert!(
+            of_market.iter().any(|a| {
+                plan[a.plan_index.expect("planned")]
+                    .secret
+                    .as_ref()
+                    .is_some_and(|s| s.sealing == sealing)
+                    && matches!(a.outcome, Some(Outcome::InvalidInputs { .. }))
+            }),
+            "wrong factors and a ciphertext that decrypts nowhere are settled through the TEE market's \
+             (attested) IVS: {of_market:?}"
+        );
+    }
     let proven: Vec<&&AskOutcome> = of_market
         .iter()
         .filter(|a| matches!(a.outcome, Some(Outcome::Proven { .. })))
