@@ -112,7 +112,7 @@ pub fn seal_with_rng(
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut nonce);
     let ciphertext = encrypt(secret, &key, nonce, context)?;
-    let acl = wrap(&key, commitment(&ciphertext), recipient, rng)?;
+    let acl = wrap(&key, commitment(&ciphertext), context, recipient, rng)?;
     Ok(Sealed { ciphertext, acl })
 }
 
@@ -126,59 +126,88 @@ pub fn commitment(ciphertext: &[u8]) -> B256 {
     keccak256(preimage)
 }
 
-/// Recovers the data key from an acl wrapped to `key`.
-pub fn unwrap(acl: &[u8], key: &SecretKey) -> Result<DataKey> {
-    Acl::parse(acl)?.unwrap(key)
+/// Recovers the data key from an acl of the ask `context` wrapped to `key`.
+pub fn unwrap(acl: &[u8], context: &Context, key: &SecretKey) -> Result<DataKey> {
+    Acl::parse(acl)?.unwrap(context, key)
 }
 
-/// What the Matching Engine does after matching: unwraps the data key with its own key and wraps it again
-/// to `recipient` (the assigned generator's enclave key, or an IVS key). The new acl commits to the same
-/// ciphertext. Uses the operating system's CSPRNG.
-pub fn rewrap(acl: &[u8], key: &SecretKey, recipient: &PublicKey) -> Result<Vec<u8>> {
-    rewrap_with_rng(acl, key, recipient, &mut rand_core::OsRng)
+/// Unwraps the data key of an acl of the ask `context` with `key` and wraps it again to `recipient` (the
+/// assigned generator's enclave key, or an IVS key), for the same ciphertext and ask, without looking at the
+/// ciphertext ([`rewrap_for_ciphertext`] is what the engine runs). Uses the operating system's CSPRNG.
+pub fn rewrap(
+    acl: &[u8],
+    context: &Context,
+    key: &SecretKey,
+    recipient: &PublicKey,
+) -> Result<Vec<u8>> {
+    rewrap_with_rng(acl, context, key, recipient, &mut rand_core::OsRng)
 }
 
 /// [`rewrap`] with the ephemeral key drawn from `rng`.
 pub fn rewrap_with_rng(
     acl: &[u8],
+    context: &Context,
     key: &SecretKey,
     recipient: &PublicKey,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>> {
     let acl = Acl::parse(acl)?;
-    let data_key = acl.unwrap(key)?;
-    wrap(&data_key, acl.commitment, recipient, rng)
+    let data_key = acl.unwrap(context, key)?;
+    wrap(&data_key, acl.commitment, context, recipient, rng)
+}
+
+/// The outcome of [`rewrap_for_ciphertext`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewrapped {
+    /// The data key wrapped to the recipient, for the same ciphertext and ask.
+    pub acl: Vec<u8>,
+    /// Whether the ciphertext decrypts under that key for the ask. When it does not, the acl is still the
+    /// requester's own (it opened under this ask's context) and the key the ciphertext's own: the recipient's
+    /// enclave will not decrypt it either and hands it to the market's IVS, which attests it.
+    pub decrypts: bool,
 }
 
 /// What the Matching Engine does for a confidential ask it assigns: checks that the ask's acl belongs to
-/// its ciphertext, that the data key it wraps is the one the ciphertext was made with (the key commitment),
-/// and that the ciphertext authenticates under that key for the ask's own `context` (its on-chain market and
-/// requester), then wraps the key to `recipient`. The plaintext is dropped (zeroized) at once: holding the data
-/// key, the engine's enclave could read it anyway; what the check adds is that a ciphertext and acl copied
-/// from another requester's ask, or a corrupt one, are refused here and their key reaches nobody. Errors name
-/// the requester's mistake: [`Error::AclMismatch`], a corrupt or misaddressed acl, or
-/// [`Error::CorruptCiphertext`].
+/// its ciphertext and opens under the ask's own `context` (its on-chain market and requester: an acl copied
+/// from another requester's ask does not) and that the data key it wraps is the one the ciphertext was made with
+/// (the key commitment), then wraps the key to `recipient` for the same ask and reports whether the ciphertext
+/// authenticates under it. The plaintext is dropped (zeroized) at once: holding the data key, the engine's
+/// enclave could read it anyway. Errors name the requester's mistake, which nobody can be given: [`Error::AclMismatch`],
+/// a corrupt, misaddressed or copied acl ([`Error::CorruptAcl`]), or a key that is not the ciphertext's
+/// ([`Error::CorruptCiphertext`]). A ciphertext that passes all that and still does not decrypt is the
+/// requester's own garbage under its own key ([`Rewrapped::decrypts`] false): the invalid-input path.
 pub fn rewrap_for_ciphertext(
     ciphertext: &[u8],
     acl: &[u8],
     context: &Context,
     key: &SecretKey,
     recipient: &PublicKey,
-) -> Result<Vec<u8>> {
-    let data_key = data_key(ciphertext, acl, key)?;
-    drop(decrypt(ciphertext, &data_key, context)?);
-    wrap(
+) -> Result<Rewrapped> {
+    let data_key = data_key(ciphertext, acl, context, key)?;
+    if !is_key_of(ciphertext, &data_key) {
+        // Nobody can attest this one: an IVS takes a key that is not the ciphertext's for the teller's fault.
+        return Err(Error::CorruptCiphertext);
+    }
+    let decrypts = decrypt(ciphertext, &data_key, context).is_ok();
+    let acl = wrap(
         &data_key,
         commitment(ciphertext),
+        context,
         recipient,
         &mut rand_core::OsRng,
-    )
+    )?;
+    Ok(Rewrapped { acl, decrypts })
 }
 
 /// Wraps a data key the caller holds to `recipient`, for the ciphertext with secret commitment
-/// `commitment`: how an enclave that could not decrypt an ask hands its key to an IVS.
-pub fn wrap_data_key(key: &DataKey, commitment: B256, recipient: &PublicKey) -> Result<Vec<u8>> {
-    wrap(key, commitment, recipient, &mut rand_core::OsRng)
+/// `commitment` of the ask `context`: how an enclave that could not decrypt an ask hands its key to an IVS.
+pub fn wrap_data_key(
+    key: &DataKey,
+    commitment: B256,
+    context: &Context,
+    recipient: &PublicKey,
+) -> Result<Vec<u8>> {
+    wrap(key, commitment, context, recipient, &mut rand_core::OsRng)
 }
 
 /// Whether `key` is the data key `ciphertext` was made with (its header's key commitment), without
@@ -193,13 +222,23 @@ pub fn is_key_of(ciphertext: &[u8], key: &DataKey) -> bool {
 /// belongs to this ciphertext and to this key, unwraps the data key, checks the key commitment and
 /// decrypts.
 pub fn open(ciphertext: &[u8], acl: &[u8], context: &Context, key: &SecretKey) -> Result<Secret> {
-    decrypt(ciphertext, &data_key(ciphertext, acl, key)?, context)
+    decrypt(
+        ciphertext,
+        &data_key(ciphertext, acl, context, key)?,
+        context,
+    )
 }
 
-/// The data key of `ciphertext` from an acl wrapped to `key`: checks the ciphertext's header and that the acl
-/// belongs to it ([`Error::AclMismatch`] otherwise), then unwraps. What every holder of an acl does before
+/// The data key of `ciphertext` from an acl of the ask `context` wrapped to `key`: checks the ciphertext's
+/// header and that the acl belongs to it ([`Error::AclMismatch`] otherwise), then unwraps (an acl made for
+/// another ask does not authenticate: [`Error::CorruptAcl`]). What every holder of an acl does before
 /// decrypting or handing the key on.
-pub fn data_key(ciphertext: &[u8], acl: &[u8], key: &SecretKey) -> Result<DataKey> {
+pub fn data_key(
+    ciphertext: &[u8],
+    acl: &[u8],
+    context: &Context,
+    key: &SecretKey,
+) -> Result<DataKey> {
     let acl = Acl::parse(acl)?;
     check_ciphertext_header(ciphertext)?;
     let actual = commitment(ciphertext);
@@ -209,7 +248,7 @@ pub fn data_key(ciphertext: &[u8], acl: &[u8], key: &SecretKey) -> Result<DataKe
             ciphertext: actual,
         });
     }
-    let data_key = acl.unwrap(key)?;
+    let data_key = acl.unwrap(context, key)?;
     Ok(data_key)
 }
 
@@ -301,8 +340,9 @@ impl Acl {
         out
     }
 
-    /// Recovers the data key with `key`, which must be the recipient's.
-    pub fn unwrap(&self, key: &SecretKey) -> Result<DataKey> {
+    /// Recovers the data key with `key`, which must be the recipient's, for the ask `context` (the acl's
+    /// associated data: an acl copied into another ask does not authenticate).
+    pub fn unwrap(&self, context: &Context, key: &SecretKey) -> Result<DataKey> {
         let me = key.public_key();
         if me.address() != self.recipient {
             return Err(Error::WrongRecipient {
@@ -311,7 +351,7 @@ impl Acl {
             });
         }
         let (wrap_key, nonce) = wrap_key(key, &self.ephemeral, &self.ephemeral, &me);
-        let aad = [ACL_DOMAIN, &self.header()].concat();
+        let aad = [ACL_DOMAIN, &self.header(), &context.encode()].concat();
         let data_key = aes(&wrap_key)
             .decrypt(
                 (&nonce).into(),
@@ -378,16 +418,18 @@ pub(crate) fn encrypt(
 pub(crate) fn wrap(
     data_key: &DataKey,
     commitment: B256,
+    context: &Context,
     recipient: &PublicKey,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<u8>> {
     let ephemeral = SecretKey::random_with_rng(rng);
-    wrap_with_ephemeral(data_key, commitment, recipient, &ephemeral)
+    wrap_with_ephemeral(data_key, commitment, context, recipient, &ephemeral)
 }
 
 pub(crate) fn wrap_with_ephemeral(
     data_key: &DataKey,
     commitment: B256,
+    context: &Context,
     recipient: &PublicKey,
     ephemeral: &SecretKey,
 ) -> Result<Vec<u8>> {
@@ -399,7 +441,7 @@ pub(crate) fn wrap_with_ephemeral(
         ephemeral: ephemeral_public,
         wrapped: [0u8; DATA_KEY_LEN + TAG_LEN],
     };
-    let aad = [ACL_DOMAIN, &acl.header()].concat();
+    let aad = [ACL_DOMAIN, &acl.header(), &context.encode()].concat();
     let wrapped = aes(&wrap_key)
         .encrypt(
             (&nonce).into(),
@@ -496,12 +538,24 @@ mod tests {
         let acl = wrap(
             &DataKey::random(&mut rng),
             sealed.commitment(),
+            &CONTEXT,
             &engine.public_key(),
             &mut rng,
         )
         .unwrap();
-        // The engine re-wraps it (it cannot tell), the generator finds the ciphertext corrupt.
-        let acl = rewrap(&acl, &engine, &generator.public_key()).unwrap();
+        // A blind re-wrap passes it on, the generator finds the ciphertext corrupt; the engine's check refuses it.
+        assert_eq!(
+            rewrap_for_ciphertext(
+                &sealed.ciphertext,
+                &acl,
+                &CONTEXT,
+                &engine,
+                &generator.public_key()
+            )
+            .unwrap_err(),
+            Error::CorruptCiphertext
+        );
+        let acl = rewrap(&acl, &CONTEXT, &engine, &generator.public_key()).unwrap();
         assert_eq!(
             open(&sealed.ciphertext, &acl, &CONTEXT, &generator).unwrap_err(),
             Error::CorruptCiphertext
@@ -520,6 +574,7 @@ mod tests {
         let acl = wrap(
             &key,
             commitment(&ciphertext),
+            &CONTEXT,
             &engine.public_key(),
             &mut rng,
         )
@@ -528,5 +583,18 @@ mod tests {
             open(&ciphertext, &acl, &CONTEXT, &engine).unwrap_err(),
             Error::CorruptCiphertext
         );
+        // The engine passes it on (the key is the ciphertext's and the acl this ask's): the IVS attests it.
+        let generator = SecretKey::random();
+        let rewrapped = rewrap_for_ciphertext(
+            &ciphertext,
+            &acl,
+            &CONTEXT,
+            &engine,
+            &generator.public_key(),
+        )
+        .unwrap();
+        assert!(!rewrapped.decrypts);
+        let handed = data_key(&ciphertext, &rewrapped.acl, &CONTEXT, &generator).unwrap();
+        assert!(is_key_of(&ciphertext, &handed));
     }
 }

@@ -13,7 +13,7 @@ use alloy::primitives::{Address, B256};
 
 pub use envelope::{
     ACL_DOMAIN, ACL_HEADER_LEN, ACL_LEN, Acl, CIPHERTEXT_HEADER_LEN, CIPHERTEXT_MIN_LEN, Context,
-    KEY_COMMITMENT_DOMAIN, SECRET_AAD_DOMAIN, SECRET_COMMITMENT_DOMAIN, Sealed, VERSION,
+    KEY_COMMITMENT_DOMAIN, Rewrapped, SECRET_AAD_DOMAIN, SECRET_COMMITMENT_DOMAIN, Sealed, VERSION,
     commitment, data_key, decrypt, is_key_of, open, rewrap, rewrap_for_ciphertext, rewrap_with_rng,
     seal, seal_with_rng, unwrap, wrap_data_key,
 };

@@ -85,7 +85,8 @@ fn wrap(
 ) -> Wrap {
     let recipient_public = recipient.public_key();
     let ephemeral_public = ephemeral.public_key();
-    let acl = wrap_with_ephemeral(data_key, commitment, &recipient_public, ephemeral).unwrap();
+    let acl =
+        wrap_with_ephemeral(data_key, commitment, &CONTEXT, &recipient_public, ephemeral).unwrap();
     let shared = diffie_hellman(
         ephemeral.inner().to_nonzero_scalar(),
         recipient_public.point().as_affine(),
@@ -161,7 +162,7 @@ fn generate() -> Vectors {
     let mut other = CONTEXT;
     other.requester = address!("0x3C44CdDdB6a900fa2b585c299e03d12FA4293BC5");
     case(
-        "ciphertext opened for another requester (0x3C44CdDdB6a900fa2b585c299e03d12FA4293BC5)",
+        "ciphertext and acl opened for another requester (0x3C44CdDdB6a900fa2b585c299e03d12FA4293BC5)",
         &ciphertext,
         &acl,
         &other,
@@ -177,8 +178,14 @@ fn generate() -> Vectors {
     case("acl version 2", &ciphertext, &v2, &CONTEXT);
     // The requester wraps a key that is not the ciphertext's (its acl commits to the ciphertext).
     let other_key = DataKey::from_array(Zeroizing::new([0x43; 32]));
-    let wrong_key_acl =
-        wrap_with_ephemeral(&other_key, commitment, &generator.public_key(), &key(0x33)).unwrap();
+    let wrong_key_acl = wrap_with_ephemeral(
+        &other_key,
+        commitment,
+        &CONTEXT,
+        &generator.public_key(),
+        &key(0x33),
+    )
+    .unwrap();
     case(
         "acl carries another data key (requester's garbage)",
         &ciphertext,
@@ -187,7 +194,7 @@ fn generate() -> Vectors {
     );
 
     Vectors {
-        description: "kalypso-confidential envelope v1: AES-256-GCM secret, ECIES (secp256k1 ECDH, HKDF-SHA256, AES-256-GCM) acl. All byte strings are hex; keys are 32-byte big-endian scalars and 64-byte x||y points.".into(),
+        description: "kalypso-confidential envelope v1: AES-256-GCM secret (associated data: secret domain ‖ ciphertext header ‖ context), ECIES (secp256k1 ECDH, HKDF-SHA256, AES-256-GCM) acl (associated data: acl domain ‖ acl header ‖ context). All byte strings are hex; keys are 32-byte big-endian scalars and 64-byte x||y points.".into(),
         context_chain_id: CONTEXT.chain_id,
         context_marketplace: CONTEXT.marketplace.to_checksum(None),
         context_market_id: CONTEXT.market_id,
@@ -261,7 +268,7 @@ fn vectors() {
         "AclMismatch",
         "CorruptAcl",
         "WrongRecipient",
-        "CorruptCiphertext",
+        "CorruptAcl",
         "Truncated",
         "UnsupportedVersion",
         "CorruptCiphertext",

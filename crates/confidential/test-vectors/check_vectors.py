@@ -30,7 +30,7 @@ def public_xy(secret):
     )[1:]
 
 
-def check_wrap(wrap, commitment, data_key):
+def check_wrap(wrap, commitment, data_key, context):
     acl = b(wrap["acl"])
     assert len(acl) == 134 and acl[0] == 1
     assert acl[1:33] == commitment
@@ -48,7 +48,7 @@ def check_wrap(wrap, commitment, data_key):
     assert info == b(wrap["hkdf_info"])
     okm = HKDF(algorithm=hashes.SHA256(), length=44, salt=None, info=info).derive(shared_x)
     assert okm[:32] == b(wrap["wrap_key"]) and okm[32:] == b(wrap["wrap_nonce"])
-    unwrapped = AESGCM(okm[:32]).decrypt(okm[32:], acl[86:], ACL_DOMAIN + acl[:86])
+    unwrapped = AESGCM(okm[:32]).decrypt(okm[32:], acl[86:], ACL_DOMAIN + acl[:86] + context)
     assert unwrapped == data_key
 
 
@@ -72,8 +72,8 @@ def main(path):
     assert plaintext == b(v["plaintext"])
 
     commitment = b(v["secret_commitment"])
-    check_wrap(v["to_matching_engine"], commitment, data_key)
-    check_wrap(v["rewrapped_to_generator"], commitment, data_key)
+    check_wrap(v["to_matching_engine"], commitment, data_key, context)
+    check_wrap(v["rewrapped_to_generator"], commitment, data_key, context)
     print(f"{path}: ok")
 
 

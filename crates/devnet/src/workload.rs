@@ -60,10 +60,12 @@ pub enum Sealing {
     /// Sealed for this ask (`Kalypso::seal_secret`): the assigned enclave opens it.
     Sealed,
     /// Sealed for another requester's ask and copied into this one (an attempt to have its key re-wrapped
-    /// here): it does not authenticate for this ask. Where the market's IVS keys are the creator's the engine
-    /// refuses it (refunded after its deadline); where the IVS is an attested enclave it is assigned and the IVS
-    /// attests it.
+    /// here): its acl names the other ask, so the engine refuses it; refunded after its deadline.
     Copied,
+    /// Sealed for this ask, then altered by the requester, who re-commits its acl to the altered bytes with its
+    /// own data key (a requester's bug): the engine assigns it, the enclave cannot decrypt it and the market's
+    /// IVS attests it; the requester pays for its garbage.
+    Corrupt,
     /// An acl that is not one: the engine refuses the ask, which is refunded after its deadline.
     GarbageAcl,
 }
@@ -71,11 +73,11 @@ pub enum Sealing {
 /// The demo's stream: `n` valid asks alternating between the markets and, per market, between COST and TIME
 /// (the first, a MiMC COST ask, goes to the cheapest generator); then one Merkle ask whose path does not
 /// reach its root (settled through the IVS); in each confidential market one whose secret factors are wrong
-/// (the enclave decrypts them, the circuit rejects them, the market's IVS decrypts and attests); a ciphertext
-/// copied from another requester's ask, which decrypts nowhere: in the TEE market (an attested IVS image)
-/// assigned and attested by its IVS, in the Groth16 confidential market (creator-registered IVS keys) refused by
-/// the engine and refunded after its deadline, as is one there whose acl is garbage; and one ask whose price cap
-/// is below every quote (never matched, refunded after its deadline).
+/// (the enclave decrypts them, the circuit rejects them, the market's IVS decrypts and attests); in the TEE
+/// market a ciphertext the requester corrupted under its own key (assigned, attested by the IVS); in the Groth16
+/// confidential market a ciphertext and acl copied from another requester's ask and an acl that is garbage
+/// (both refused by the engine, refunded after their deadline); and one ask whose price cap is below every quote
+/// (never matched, refunded after its deadline).
 pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
     let mut plan: Vec<AskPlan> = (0..n)
         .map(|i| {
@@ -133,9 +135,8 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
             expected: Expected::InvalidInputs,
             secret: secret(5, 7, Sealing::Sealed),
         });
-        // A ciphertext that does not decrypt under its ask (sealed for another one): the TEE market's IVS is an
-        // attested enclave, so the engine assigns it, the generator's enclave cannot open it, and the IVS
-        // enclave attests it — the requester pays for its garbage.
+        // A ciphertext the requester corrupted under its own key: the engine assigns it, the generator's enclave
+        // cannot open it, and the IVS (an attested enclave here) attests it — the requester pays for its garbage.
         plan.push(AskPlan {
             market: tee,
             preference: Preference::Cost,
@@ -143,7 +144,7 @@ pub fn demo_plan(markets: &[DevnetMarket], n: usize) -> Vec<AskPlan> {
             reward: "5".into(),
             deadline: Duration::from_secs(180),
             expected: Expected::InvalidInputs,
-            secret: secret(6, 1_000_099, Sealing::Copied),
+            secret: secret(6, 1_000_099, Sealing::Corrupt),
         });
     }
     if let Some(confidential) = markets
@@ -220,6 +221,32 @@ async fn seal(
             let sealed = kalypso_confidential::seal(&secret.plaintext, &elsewhere, &engine)?;
             params.secret = sealed.ciphertext.into();
             params.acl = sealed.acl.into();
+        }
+        Sealing::Corrupt => {
+            client.seal_secret(&mut params, &secret.plaintext).await?;
+            // The requester holds the data key it sealed with; the devnet takes it back from the engine's
+            // INSECURE key.
+            let context = kalypso_confidential::Context {
+                chain_id: client.deployment().chain_id,
+                marketplace: client.deployment().marketplace,
+                market_id: params.market,
+                requester: client.sender(),
+            };
+            let engine = crate::Role::MatchingEngine.signer();
+            let engine_key = kalypso_confidential::SecretKey::from_signing_key(engine.credential());
+            let data_key = kalypso_confidential::unwrap(&params.acl, &context, &engine_key)?;
+            let mut ciphertext = params.secret.to_vec();
+            if let Some(last) = ciphertext.last_mut() {
+                *last ^= 1;
+            }
+            params.acl = kalypso_confidential::wrap_data_key(
+                &data_key,
+                kalypso_confidential::commitment(&ciphertext),
+                &context,
+                &engine_key.public_key(),
+            )?
+            .into();
+            params.secret = ciphertext.into();
         }
         Sealing::GarbageAcl => {
             client.seal_secret(&mut params, &secret.plaintext).await?;

@@ -1,18 +1,13 @@
 //! Confidential asks at the engine. After matching, the data key of an ask's sealed inputs is re-wrapped from
 //! the Matching Engine's key to the assigned generator's enclave key for the market: the acl the signed
-//! assignment carries. It checks, before assigning, that the ask's acl opens with its key, belongs to the ask's
-//! ciphertext and wraps the key the ciphertext was made with, and that the ciphertext authenticates under the
-//! ask's own context (chain, marketplace, market, requester; the plaintext is dropped at once).
-//!
-//! An acl that is not the ask's (garbage, another ciphertext's, wrapped to another key) gives no key at all: the
-//! ask is refused (kept out of matching, with the reason in the API) and the chain refunds it at its deadline.
-//! A ciphertext that does not decrypt under its own key and context — corrupted, or copied from another
-//! requester's ask — cannot be told apart: either is the requester's garbage, but the key of a copied one opens
-//! another requester's secret under that ask's (public) context. So its key goes only to attested enclaves: in a
-//! market whose IVS is an attested image it is re-wrapped like any other (the generator's enclave cannot decrypt
-//! it, the IVS enclave checks and attests it, and the requester pays for its garbage, as the invalid-input path
-//! has it); in a market whose IVS keys the creator registers (not necessarily enclaves) the ask is refused. A
-//! secret that decrypts but that the circuit rejects is the invalid-input path (the market's IVS).
+//! assignment carries. Before assigning it checks that the ask's acl belongs to its ciphertext and opens under
+//! the ask's own context (chain, marketplace, market, requester) — an acl copied from another requester's ask
+//! does not — and that the key it wraps is the one the ciphertext was made with. An ask that fails is refused
+//! (kept out of matching, with the reason in the API) and the chain refunds it at its deadline: its key reaches
+//! nobody. An ask that passes but whose ciphertext does not decrypt is the requester's own garbage under its own
+//! key: it is assigned like any other, the generator's enclave cannot decrypt it and hands it to the market's
+//! IVS, which attests it (the requester pays the generator's price). So is a secret that decrypts but that the
+//! circuit rejects.
 
 use alloy::primitives::Bytes;
 use kalypso_confidential::{Context, PublicKey, SecretKey};
@@ -29,43 +24,28 @@ pub enum Refusal {
 }
 
 /// The acl of an assignment of a confidential ask to the generator with enclave key `enclave_key` (64 bytes,
-/// as registered), re-wrapped from the engine's `key`. `attested_ivs`: whether the market's IVS is an attested
-/// enclave image (see the module's notes for what that changes).
+/// as registered), re-wrapped from the engine's `key`, and whether the ask's ciphertext decrypts (when it does
+/// not, the assignment ends at the IVS).
 pub fn acl_for(
     key: &SecretKey,
     sealed: &SealedInputs,
     context: &Context,
     enclave_key: Option<&Bytes>,
-    attested_ivs: bool,
-) -> Result<Bytes, Refusal> {
+) -> Result<(Bytes, bool), Refusal> {
     let enclave_key = enclave_key.ok_or_else(|| {
         Refusal::Generator("the generator has no enclave key registered for the market".into())
     })?;
     let recipient = PublicKey::from_bytes(enclave_key)
         .map_err(|e| Refusal::Generator(format!("the generator's enclave key: {e}")))?;
-    let refused = |e: kalypso_confidential::Error| Refusal::Ask(format!("sealed inputs: {e}"));
-    match kalypso_confidential::rewrap_for_ciphertext(
+    kalypso_confidential::rewrap_for_ciphertext(
         &sealed.ciphertext,
         &sealed.acl,
         context,
         key,
         &recipient,
-    ) {
-        Ok(acl) => Ok(acl.into()),
-        // The acl is the ciphertext's and opens (`data_key` passed), the ciphertext does not: enclaves only.
-        Err(kalypso_confidential::Error::CorruptCiphertext) if attested_ivs => {
-            let data_key = kalypso_confidential::data_key(&sealed.ciphertext, &sealed.acl, key)
-                .map_err(refused)?;
-            kalypso_confidential::wrap_data_key(
-                &data_key,
-                kalypso_confidential::commitment(&sealed.ciphertext),
-                &recipient,
-            )
-            .map(Bytes::from)
-            .map_err(refused)
-        }
-        Err(e) => Err(refused(e)),
-    }
+    )
+    .map(|r| (Bytes::from(r.acl), r.decrypts))
+    .map_err(|e| Refusal::Ask(format!("sealed inputs: {e}")))
 }
 
 #[cfg(test)]
@@ -93,7 +73,8 @@ mod tests {
             acl: sealed.acl.clone().into(),
         };
         let registered = Bytes::from(enclave.public_key().to_bytes().to_vec());
-        let acl = acl_for(&engine, &inputs, &CONTEXT, Some(&registered), false).unwrap();
+        let (acl, decrypts) = acl_for(&engine, &inputs, &CONTEXT, Some(&registered)).unwrap();
+        assert!(decrypts);
         assert_eq!(
             open(&sealed.ciphertext, &acl, &CONTEXT, &enclave)
                 .unwrap()
@@ -102,7 +83,7 @@ mod tests {
         );
 
         assert!(matches!(
-            acl_for(&engine, &inputs, &CONTEXT, None, false),
+            acl_for(&engine, &inputs, &CONTEXT, None),
             Err(Refusal::Generator(_))
         ));
         assert!(matches!(
@@ -110,8 +91,7 @@ mod tests {
                 &engine,
                 &inputs,
                 &CONTEXT,
-                Some(&Bytes::from_static(&[1; 64])),
-                false
+                Some(&Bytes::from_static(&[1; 64]))
             ),
             Err(Refusal::Generator(_))
         ));
@@ -132,37 +112,46 @@ mod tests {
             ciphertext: other.ciphertext.into(),
             ..inputs.clone()
         };
-        // Copied from another requester's ask: the ciphertext does not authenticate for this one.
+        // Copied from another requester's ask: its acl does not open for this one.
         let copied = SealedInputs {
             requester: Address::repeat_byte(0x66),
-            ..inputs
+            ..inputs.clone()
         };
-        for (bad, decrypts_nowhere) in [
-            (elsewhere, false),
-            (garbage, false),
-            (mismatched, false),
-            (copied, true),
-        ] {
+        for bad in [elsewhere, garbage, mismatched, copied] {
             // The context the service derives from the ask's own market and requester.
             let context = Context {
                 market_id: bad.market,
                 requester: bad.requester,
                 ..CONTEXT
             };
-            let Err(Refusal::Ask(reason)) =
-                acl_for(&engine, &bad, &context, Some(&registered), false)
+            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, &context, Some(&registered))
             else {
                 panic!("refused as the requester's");
             };
             assert!(reason.starts_with("sealed inputs: "), "{reason}");
-            // With an attested IVS only the ciphertext that does not decrypt goes on, its key to the enclave.
-            let attested = acl_for(&engine, &bad, &context, Some(&registered), true);
-            assert_eq!(attested.is_ok(), decrypts_nowhere, "{attested:?}");
-            if let Ok(acl) = attested {
-                let key = kalypso_confidential::data_key(&bad.ciphertext, &acl, &enclave).unwrap();
-                assert!(kalypso_confidential::is_key_of(&bad.ciphertext, &key));
-                assert!(open(&bad.ciphertext, &acl, &context, &enclave).is_err());
-            }
         }
+
+        // The requester's own ciphertext, altered after sealing and re-committed (its acl re-made over the
+        // altered bytes with its own key): passed on, for the IVS to attest.
+        let data_key = kalypso_confidential::unwrap(&sealed.acl, &CONTEXT, &engine).unwrap();
+        let mut corrupt = sealed.ciphertext.clone();
+        *corrupt.last_mut().unwrap() ^= 1;
+        let corrupt_acl = kalypso_confidential::wrap_data_key(
+            &data_key,
+            kalypso_confidential::commitment(&corrupt),
+            &CONTEXT,
+            &engine.public_key(),
+        )
+        .unwrap();
+        let corrupt = SealedInputs {
+            ciphertext: corrupt.into(),
+            acl: corrupt_acl.into(),
+            ..inputs
+        };
+        let (acl, decrypts) = acl_for(&engine, &corrupt, &CONTEXT, Some(&registered)).unwrap();
+        assert!(!decrypts);
+        let key =
+            kalypso_confidential::data_key(&corrupt.ciphertext, &acl, &CONTEXT, &enclave).unwrap();
+        assert!(kalypso_confidential::is_key_of(&corrupt.ciphertext, &key));
     }
 }

@@ -479,12 +479,11 @@ impl Engine {
                 market_id: sealed.market,
                 requester: sealed.requester,
             };
-            let attested_ivs = state
-                .markets
-                .get(&sealed.market)
-                .is_some_and(|market| !market.ivs_image_id.is_zero());
-            match confidential::acl_for(key, sealed, &context, enclave_key, attested_ivs) {
-                Ok(acl) => {
+            match confidential::acl_for(key, sealed, &context, enclave_key) {
+                Ok((acl, decrypts)) => {
+                    if !decrypts {
+                        info!(target: "kalypso::engine", ask = m.ask, "the ask's ciphertext does not decrypt under its own key: assigned for the market's IVS to attest");
+                    }
                     acls.insert(m.ask, acl);
                     kept.push(m);
                 }

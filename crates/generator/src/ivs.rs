@@ -317,8 +317,9 @@ impl<P: Provider + Clone + 'static> Ivs<P> {
             ))
         })?;
         let key = SecretKey::from_signing_key(self.signer.credential());
-        let data_key = kalypso_confidential::data_key(&sealed.ciphertext, acl, &key)
-            .map_err(|e| IvsError::BadRequest(format!("ask {id}'s acl: {e}")))?;
+        let data_key =
+            kalypso_confidential::data_key(&sealed.ciphertext, acl, &sealed.context, &key)
+                .map_err(|e| IvsError::BadRequest(format!("ask {id}'s acl: {e}")))?;
         if !kalypso_confidential::is_key_of(&sealed.ciphertext, &data_key) {
             return Err(IvsError::BadRequest(format!(
                 "the data key is not the one ask {id}'s ciphertext was made with"

@@ -406,6 +406,8 @@ struct SealedSecret {
     key: DataKey,
     /// The ask's secret commitment.
     commitment: B256,
+    /// The ask the secret is sealed for (every acl of it names this context).
+    context: kalypso_confidential::Context,
     /// The secret, or why it does not decrypt under that key (the requester's doing: the engine checked the
     /// key is the ciphertext's).
     secret: Result<Secret, String>,
@@ -454,7 +456,12 @@ async fn open_secret(
             "the latest assignment of the ask is not to this generator (yet)",
         ));
     }
-    let key = match kalypso_confidential::data_key(&sealed.ciphertext, &sealed.acl, enclave_key) {
+    let key = match kalypso_confidential::data_key(
+        &sealed.ciphertext,
+        &sealed.acl,
+        &sealed.context,
+        enclave_key,
+    ) {
         Ok(key) => key,
         Err(e) => return Ok(Err(format!("the assignment's acl: {e}"))),
     };
@@ -464,6 +471,7 @@ async fn open_secret(
     Ok(Ok(SealedSecret {
         key,
         commitment,
+        context: sealed.context,
         secret,
     }))
 }
@@ -487,7 +495,7 @@ async fn acl_for_ivs(
         }
         Err(e) => return Err(format!("checking the IVS signer: {e}")),
     }
-    kalypso_confidential::wrap_data_key(&sealed.key, sealed.commitment, &key)
+    kalypso_confidential::wrap_data_key(&sealed.key, sealed.commitment, &sealed.context, &key)
         .map(Bytes::from)
         .map_err(|e| format!("wrapping the data key to the IVS: {e}"))
 }

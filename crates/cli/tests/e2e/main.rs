@@ -174,8 +174,8 @@ async fn the_demo_settles_every_path() {
     assert!(
         matches!(refunded.outcome, Some(Outcome::Refunded { amount, cancelled: false, .. }) if amount == refunded.reward)
     );
-    // Invalid Merkle inputs, in each confidential market a secret the circuit rejects, and in the TEE market
-    // (an attested IVS) a ciphertext that decrypts nowhere: settled through their IVSs.
+    // Invalid Merkle inputs, in each confidential market a secret the circuit rejects, and in the TEE market a
+    // ciphertext the requester corrupted under its own key: settled through their IVSs.
     assert_eq!(report.summary.invalid_inputs, 4);
     confidential_paths(&devnet, &plan, &report).await;
     tee_proofs(&devnet, &plan, &report).await;
@@ -214,7 +214,7 @@ async fn confidential_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) 
     let http = reqwest::Client::new();
     for (how, why) in [
         (Sealing::GarbageAcl, "acl"),
-        (Sealing::Copied, "ciphertext is corrupt"),
+        (Sealing::Copied, "acl is corrupt"),
     ] {
         let refused = of_market
             .iter()
@@ -287,7 +287,7 @@ async fn confidential_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) 
 
 /// The confidential TEE market's asks: the sealed ones proven with a `TeeProof` (the package's proof as the
 /// output) signed by the enclave key the proving generator registered for the market, naming the ask's inputs and
-/// secret commitment and that generator; the wrong factors and a ciphertext sealed for another ask settled
+/// secret commitment and that generator; the wrong factors and a ciphertext corrupted under its own key settled
 /// through its IVS, an attested enclave.
 async fn tee_proofs(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
     let (index, market) = devnet
@@ -310,7 +310,7 @@ async fn tee_proofs(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
         .iter()
         .filter(|a| a.plan_index.is_some_and(|i| plan[i].market == index))
         .collect();
-    for sealing in [Sealing::Sealed, Sealing::Copied] {
+    for sealing in [Sealing::Sealed, Sealing::Corrupt] {
         assert!(
             of_market.iter().any(|a| {
                 plan[a.plan_index.expect("planned")]
@@ -319,8 +319,8 @@ async fn tee_proofs(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
                     .is_some_and(|s| s.sealing == sealing)
                     && matches!(a.outcome, Some(Outcome::InvalidInputs { .. }))
             }),
-            "wrong factors and a ciphertext that decrypts nowhere are settled through the TEE market's \
-             (attested) IVS: {of_market:?}"
+            "wrong factors and a ciphertext corrupted under its own key are settled through the TEE \
+             market's (attested) IVS: {of_market:?}"
         );
     }
     let proven: Vec<&&AskOutcome> = of_market

@@ -40,7 +40,7 @@ fn requester_engine_generator_round_trip() {
             .expose(),
         secret
     );
-    let acl = rewrap(&sealed.acl, &p.engine, &p.generator.public_key()).unwrap();
+    let acl = rewrap(&sealed.acl, &CONTEXT, &p.engine, &p.generator.public_key()).unwrap();
     assert_eq!(acl.len(), ACL_LEN);
     assert_ne!(acl, sealed.acl);
 
@@ -55,7 +55,7 @@ fn requester_engine_generator_round_trip() {
             .expose(),
         secret
     );
-    let key = unwrap(&acl, &p.generator).unwrap();
+    let key = unwrap(&acl, &CONTEXT, &p.generator).unwrap();
     assert_eq!(
         decrypt(&sealed.ciphertext, &key, &CONTEXT)
             .unwrap()
@@ -63,7 +63,7 @@ fn requester_engine_generator_round_trip() {
         secret
     );
     // The data key is the same one the engine unwraps.
-    let engine_key = unwrap(&sealed.acl, &p.engine).unwrap();
+    let engine_key = unwrap(&sealed.acl, &CONTEXT, &p.engine).unwrap();
     assert_eq!(
         decrypt(&sealed.ciphertext, &engine_key, &CONTEXT)
             .unwrap()
@@ -106,13 +106,16 @@ fn wrong_recipient_is_named() {
         recipient: p.engine.public_key().address(),
         key: p.other.public_key().address(),
     };
-    assert_eq!(unwrap(&sealed.acl, &p.other).unwrap_err(), expected);
+    assert_eq!(
+        unwrap(&sealed.acl, &CONTEXT, &p.other).unwrap_err(),
+        expected
+    );
     assert_eq!(
         open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &p.other).unwrap_err(),
         expected
     );
     assert_eq!(
-        rewrap(&sealed.acl, &p.other, &p.generator.public_key()).unwrap_err(),
+        rewrap(&sealed.acl, &CONTEXT, &p.other, &p.generator.public_key()).unwrap_err(),
         expected
     );
 }
@@ -125,7 +128,10 @@ fn a_recipient_address_swapped_in_does_not_unwrap() {
     let sealed = seal(b"s", &CONTEXT, &p.engine.public_key()).unwrap();
     let mut acl = sealed.acl.clone();
     acl[33..53].copy_from_slice(p.other.public_key().address().as_slice());
-    assert_eq!(unwrap(&acl, &p.other).unwrap_err(), Error::CorruptAcl);
+    assert_eq!(
+        unwrap(&acl, &CONTEXT, &p.other).unwrap_err(),
+        Error::CorruptAcl
+    );
 }
 
 #[test]
@@ -156,7 +162,7 @@ fn every_flipped_acl_byte_is_rejected() {
 fn every_flipped_ciphertext_byte_is_rejected() {
     let p = parties();
     let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
-    let key = unwrap(&sealed.acl, &p.engine).unwrap();
+    let key = unwrap(&sealed.acl, &CONTEXT, &p.engine).unwrap();
     for i in 0..sealed.ciphertext.len() {
         let mut ciphertext = sealed.ciphertext.clone();
         ciphertext[i] ^= 0x80;
@@ -197,7 +203,7 @@ fn an_acl_of_another_ask_is_a_mismatch_not_a_corrupt_ciphertext() {
     let p = parties();
     let first = seal(b"first", &CONTEXT, &p.engine.public_key()).unwrap();
     let second = seal(b"second", &CONTEXT, &p.engine.public_key()).unwrap();
-    let acl = rewrap(&first.acl, &p.engine, &p.generator.public_key()).unwrap();
+    let acl = rewrap(&first.acl, &CONTEXT, &p.engine, &p.generator.public_key()).unwrap();
     assert_eq!(
         open(&second.ciphertext, &acl, &CONTEXT, &p.generator).unwrap_err(),
         Error::AclMismatch {
@@ -206,7 +212,7 @@ fn an_acl_of_another_ask_is_a_mismatch_not_a_corrupt_ciphertext() {
         }
     );
     // With the data key alone, the other ciphertext fails the key commitment.
-    let key = unwrap(&acl, &p.generator).unwrap();
+    let key = unwrap(&acl, &CONTEXT, &p.generator).unwrap();
     assert_eq!(
         decrypt(&second.ciphertext, &key, &CONTEXT).unwrap_err(),
         Error::CorruptCiphertext
@@ -216,11 +222,11 @@ fn an_acl_of_another_ask_is_a_mismatch_not_a_corrupt_ciphertext() {
 #[test]
 fn a_ciphertext_copied_into_another_ask_does_not_decrypt() {
     // Someone copies a requester's ciphertext and acl into an ask of their own (or of another market,
-    // marketplace or chain): the engine re-wraps the key, but the enclave cannot decrypt, so no proof over
-    // the copied secret is ever made.
+    // marketplace or chain): even re-wrapped blindly, neither the acl nor the ciphertext opens for the copy,
+    // so no proof over the copied secret is ever made.
     let p = parties();
     let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
-    let acl = rewrap(&sealed.acl, &p.engine, &p.generator.public_key()).unwrap();
+    let acl = rewrap(&sealed.acl, &CONTEXT, &p.engine, &p.generator.public_key()).unwrap();
     let copies = [
         Context {
             requester: Address::repeat_byte(0x02),
@@ -242,7 +248,7 @@ fn a_ciphertext_copied_into_another_ask_does_not_decrypt() {
     for context in copies {
         assert_eq!(
             open(&sealed.ciphertext, &acl, &context, &p.generator).unwrap_err(),
-            Error::CorruptCiphertext,
+            Error::CorruptAcl,
             "{context:?}"
         );
     }
@@ -259,7 +265,7 @@ fn truncated_and_overlong_inputs() {
     let p = parties();
     let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     assert_eq!(
-        unwrap(&[], &p.engine).unwrap_err(),
+        unwrap(&[], &CONTEXT, &p.engine).unwrap_err(),
         Error::Truncated {
             part: Part::Acl,
             len: 0,
@@ -267,7 +273,7 @@ fn truncated_and_overlong_inputs() {
         }
     );
     assert_eq!(
-        unwrap(&sealed.acl[..ACL_LEN - 1], &p.engine).unwrap_err(),
+        unwrap(&sealed.acl[..ACL_LEN - 1], &CONTEXT, &p.engine).unwrap_err(),
         Error::Truncated {
             part: Part::Acl,
             len: ACL_LEN - 1,
@@ -277,7 +283,7 @@ fn truncated_and_overlong_inputs() {
     let mut long = sealed.acl.clone();
     long.push(0);
     assert_eq!(
-        unwrap(&long, &p.engine).unwrap_err(),
+        unwrap(&long, &CONTEXT, &p.engine).unwrap_err(),
         Error::AclLength { len: ACL_LEN + 1 }
     );
     assert_eq!(
@@ -317,7 +323,7 @@ fn unknown_versions_are_named() {
     let mut acl = sealed.acl.clone();
     acl[0] = 2;
     assert_eq!(
-        unwrap(&acl, &p.engine).unwrap_err(),
+        unwrap(&acl, &CONTEXT, &p.engine).unwrap_err(),
         Error::UnsupportedVersion {
             part: Part::Acl,
             version: 2
@@ -325,7 +331,7 @@ fn unknown_versions_are_named() {
     );
     let mut ciphertext = sealed.ciphertext.clone();
     ciphertext[0] = 0xff;
-    let key = unwrap(&sealed.acl, &p.engine).unwrap();
+    let key = unwrap(&sealed.acl, &CONTEXT, &p.engine).unwrap();
     assert_eq!(
         decrypt(&ciphertext, &key, &CONTEXT).unwrap_err(),
         Error::UnsupportedVersion {
@@ -392,7 +398,7 @@ fn debug_output_never_shows_secrets() {
     let plaintext = b"TOP-SECRET-PLAINTEXT".to_vec();
     let sealed = seal(&plaintext, &CONTEXT, &p.engine.public_key()).unwrap();
     let secret = open(&sealed.ciphertext, &sealed.acl, &CONTEXT, &p.engine).unwrap();
-    let data_key = unwrap(&sealed.acl, &p.engine).unwrap();
+    let data_key = unwrap(&sealed.acl, &CONTEXT, &p.engine).unwrap();
     let engine_bytes = alloy::hex::encode(p.engine.to_bytes().as_slice());
 
     let printed = format!("{secret:?} {data_key:?} {:?} {:#?}", p.engine, p.engine);
@@ -419,7 +425,9 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
         )
     };
     // A well-made ask: the generator opens it.
-    let acl = to_generator(&sealed.ciphertext, &sealed.acl).unwrap();
+    let rewrapped = to_generator(&sealed.ciphertext, &sealed.acl).unwrap();
+    assert!(rewrapped.decrypts);
+    let acl = rewrapped.acl;
     assert_eq!(
         open(&sealed.ciphertext, &acl, &CONTEXT, &p.generator)
             .unwrap()
@@ -433,8 +441,14 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
         Error::AclMismatch { .. }
     ));
     // An acl committing to the ciphertext but wrapping a key it was not made with.
-    let stray = unwrap(&other.acl, &p.engine).unwrap();
-    let acl = wrap_data_key(&stray, sealed.commitment(), &p.engine.public_key()).unwrap();
+    let stray = unwrap(&other.acl, &CONTEXT, &p.engine).unwrap();
+    let acl = wrap_data_key(
+        &stray,
+        sealed.commitment(),
+        &CONTEXT,
+        &p.engine.public_key(),
+    )
+    .unwrap();
     assert_eq!(
         to_generator(&sealed.ciphertext, &acl).unwrap_err(),
         Error::CorruptCiphertext
@@ -458,8 +472,8 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
 
 /// Attack: a requester's ciphertext and acl copied from the chain into an ask of another requester, market,
 /// marketplace or chain (for instance a market whose IVS key or prover image the copier controls). The acl
-/// is sound and the key is the ciphertext's, but the ciphertext does not authenticate under the copy's
-/// context: the engine refuses it, and the data key is re-wrapped to nobody.
+/// names the ask it was made for (its associated data is the ask's context), so it does not open under the
+/// copy's: the engine refuses it, and the data key is re-wrapped to nobody.
 #[test]
 fn the_engine_refuses_a_ciphertext_copied_into_another_ask() {
     let p = parties();
@@ -491,45 +505,43 @@ fn the_engine_refuses_a_ciphertext_copied_into_another_ask() {
                 &p.other.public_key()
             )
             .unwrap_err(),
-            Error::CorruptCiphertext,
+            Error::CorruptAcl,
             "{copy:?}"
         );
     }
 }
 
 #[test]
-fn a_corrupt_body_is_refused_by_the_engine_and_an_ivs_can_tell_it_from_a_wrong_key() {
+fn a_corrupt_body_goes_to_the_ivs_which_can_tell_it_from_a_wrong_key() {
     let p = parties();
     let ivs = SecretKey::random();
     let sealed = seal(b"secret", &CONTEXT, &p.engine.public_key()).unwrap();
     // The requester alters the body after sealing and commits the ask to the altered bytes: the acl's
     // commitment is re-made over them (the requester holds the data key).
-    let key = unwrap(&sealed.acl, &p.engine).unwrap();
+    let key = unwrap(&sealed.acl, &CONTEXT, &p.engine).unwrap();
     let mut corrupt = sealed.ciphertext.clone();
     let last = corrupt.len() - 1;
     corrupt[last] ^= 1;
-    let acl = wrap_data_key(&key, commitment(&corrupt), &p.engine.public_key()).unwrap();
-    // The engine refuses it; an engine that did not check would hand it on with a plain re-wrap.
-    assert_eq!(
-        rewrap_for_ciphertext(
-            &corrupt,
-            &acl,
-            &CONTEXT,
-            &p.engine,
-            &p.generator.public_key()
-        )
-        .unwrap_err(),
-        Error::CorruptCiphertext
-    );
-    let to_generator = rewrap(&acl, &p.engine, &p.generator.public_key()).unwrap();
+    let acl = wrap_data_key(&key, commitment(&corrupt), &CONTEXT, &p.engine.public_key()).unwrap();
+    // The engine passes it on: the acl is this ask's and the key the ciphertext's, only the body fails.
+    let rewrapped = rewrap_for_ciphertext(
+        &corrupt,
+        &acl,
+        &CONTEXT,
+        &p.engine,
+        &p.generator.public_key(),
+    )
+    .unwrap();
+    assert!(!rewrapped.decrypts);
+    let to_generator = rewrapped.acl;
     // The enclave cannot decrypt, hands its key to the IVS, which finds it is the ciphertext's key.
     assert_eq!(
         open(&corrupt, &to_generator, &CONTEXT, &p.generator).unwrap_err(),
         Error::CorruptCiphertext
     );
-    let held = unwrap(&to_generator, &p.generator).unwrap();
-    let to_ivs = wrap_data_key(&held, commitment(&corrupt), &ivs.public_key()).unwrap();
-    let at_ivs = unwrap(&to_ivs, &ivs).unwrap();
+    let held = unwrap(&to_generator, &CONTEXT, &p.generator).unwrap();
+    let to_ivs = wrap_data_key(&held, commitment(&corrupt), &CONTEXT, &ivs.public_key()).unwrap();
+    let at_ivs = unwrap(&to_ivs, &CONTEXT, &ivs).unwrap();
     assert!(is_key_of(&corrupt, &at_ivs));
     assert_eq!(
         decrypt(&corrupt, &at_ivs, &CONTEXT).unwrap_err(),
@@ -538,6 +550,7 @@ fn a_corrupt_body_is_refused_by_the_engine_and_an_ivs_can_tell_it_from_a_wrong_k
     // A generator that hands over another key is caught by the same check.
     let stray = unwrap(
         &seal(b"x", &CONTEXT, &p.engine.public_key()).unwrap().acl,
+        &CONTEXT,
         &p.engine,
     )
     .unwrap();

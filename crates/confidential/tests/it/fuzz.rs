@@ -28,8 +28,8 @@ proptest! {
         let mut acl = bytes;
         if let Some(b) = acl.first_mut() { *b = first; }
         let key = engine();
-        prop_assert!(unwrap(&acl, &key).is_err());
-        prop_assert!(rewrap(&acl, &key, &key.public_key()).is_err());
+        prop_assert!(unwrap(&acl, &CONTEXT, &key).is_err());
+        prop_assert!(rewrap(&acl, &CONTEXT, &key, &key.public_key()).is_err());
         let sealed = seal(b"s", &CONTEXT, &key.public_key()).unwrap();
         prop_assert!(open(&sealed.ciphertext, &acl, &CONTEXT, &key).is_err());
         let _ = Acl::parse(&acl);
@@ -42,7 +42,7 @@ proptest! {
         let key = engine();
         let sealed = seal(b"s", &CONTEXT, &key.public_key()).unwrap();
         prop_assert!(open(&ciphertext, &sealed.acl, &CONTEXT, &key).is_err());
-        let data_key = unwrap(&sealed.acl, &key).unwrap();
+        let data_key = unwrap(&sealed.acl, &CONTEXT, &key).unwrap();
         prop_assert!(decrypt(&ciphertext, &data_key, &CONTEXT).is_err());
     }
 

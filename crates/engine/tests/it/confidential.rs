@@ -1,9 +1,9 @@
 //! Confidential asks through the engine: the data key a requester wrapped to the Matching Engine reaches the
 //! assigned generator's enclave re-wrapped in the signed assignment, and asks whose sealed inputs are the
 //! requester's mistake are refused with the reason in the API (never assigned), also after a restart; so is a
-//! ciphertext copied from another requester's ask into a market whose IVS keys the creator registers, whose key
-//! therefore reaches no enclave or IVS. In a market whose IVS is an attested enclave such a ciphertext (it cannot
-//! be told from a corrupt one) is assigned, for the IVS enclave to attest.
+//! ciphertext and acl copied from another requester's ask (the acl names its ask), whose key therefore reaches no
+//! enclave or IVS. A ciphertext the requester corrupted under its own key is assigned: the enclave gets that key,
+//! cannot decrypt, and the market's IVS attests it.
 
 use alloy::{
     primitives::{B256, Bytes, U256},
@@ -18,7 +18,6 @@ use std::time::Duration;
 use crate::{Env, eventually, pond};
 
 const IMAGE: B256 = B256::repeat_byte(0x42);
-const IVS_IMAGE: B256 = B256::repeat_byte(0x43);
 
 #[tokio::test]
 async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
@@ -47,18 +46,6 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         })
         .await
         .expect("confidential market");
-    // The same with an attested IVS image: a ciphertext that does not decrypt goes on to the enclaves.
-    let (attested_ivs_market, _) = admin
-        .create_market(MarketParams {
-            verifier,
-            prover_image_id: IMAGE,
-            ivs_image_id: IVS_IMAGE,
-            slashing_penalty: pond(10),
-            min_stake: pond(20),
-            ..MarketParams::default()
-        })
-        .await
-        .expect("confidential market with an attested IVS");
 
     // A generator whose enclave key is registered for the market with an attestation.
     let g = env.chain.account(3).address();
@@ -70,19 +57,17 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         .await
         .expect("register");
     generator.stake(stake).await.expect("stake");
-    for market in [market, attested_ivs_market] {
-        generator
-            .join_market(
-                market,
-                Quote {
-                    price_per_proof: U256::from(1_000u64),
-                    max_proof_time: 600,
-                    compute_per_proof: 1,
-                },
-            )
-            .await
-            .expect("join");
-    }
+    generator
+        .join_market(
+            market,
+            Quote {
+                price_per_proof: U256::from(1_000u64),
+                max_proof_time: 600,
+                compute_per_proof: 1,
+            },
+        )
+        .await
+        .expect("join");
     let enclave = PrivateKeySigner::random();
     let enclave_key = SecretKey::from_signing_key(enclave.credential());
     let attestation = admin
@@ -93,12 +78,10 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         )
         .await
         .expect("attestation");
-    for market in [market, attested_ivs_market] {
-        generator
-            .register_enclave_key(market, &attestation, &enclave)
-            .await
-            .expect("register the enclave key");
-    }
+    generator
+        .register_enclave_key(market, &attestation, &enclave)
+        .await
+        .expect("register the enclave key");
 
     // Three asks: well sealed; an acl that is garbage; the acl of another ask's ciphertext.
     let requester = env.client(env.requester);
@@ -155,17 +138,37 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         kalypso_confidential::seal(b"the victim's secret", &victim, &engine_pub).expect("seal");
     copied.secret = stolen.ciphertext.into();
     copied.acl = stolen.acl.into();
-    // The copied ciphertext again, in the market whose IVS is an attested enclave.
-    let copied_to_attested_ivs = AskParams {
-        market: attested_ivs_market,
-        ..copied.clone()
+    // The requester's own ciphertext altered after sealing, its acl re-made over the altered bytes with its own
+    // key (here unwrapped with the engine's key, which the test holds).
+    let engine_key = SecretKey::from_signing_key(env.me.credential());
+    let mut corrupt = params();
+    requester
+        .seal_secret(&mut corrupt, b"fourth")
+        .await
+        .expect("seal");
+    let own = kalypso_confidential::Context {
+        chain_id: env.deployment.chain_id,
+        marketplace: env.deployment.marketplace,
+        market_id: market,
+        requester: env.requester,
     };
+    let data_key = kalypso_confidential::unwrap(&corrupt.acl, &own, &engine_key).expect("own key");
+    let mut ciphertext = corrupt.secret.to_vec();
+    *ciphertext.last_mut().expect("bytes") ^= 1;
+    corrupt.acl = kalypso_confidential::wrap_data_key(
+        &data_key,
+        kalypso_confidential::commitment(&ciphertext),
+        &own,
+        &engine_pub,
+    )
+    .expect("wrap")
+    .into();
+    corrupt.secret = ciphertext.into();
     let mut ids = Vec::new();
-    for p in [good, garbage, mismatched, copied, copied_to_attested_ivs] {
+    for p in [good, garbage, mismatched, copied, corrupt] {
         ids.push(requester.create_ask(p).await.expect("create ask").0);
     }
-    let (good, garbage, mismatched, copied, undecryptable) =
-        (ids[0], ids[1], ids[2], ids[3], ids[4]);
+    let (good, garbage, mismatched, copied, corrupt) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
 
     let engine = env.start(env.engine_config("confidential.db")).await;
     // The good ask is assigned with an acl only the enclave opens, to the plaintext the requester sealed.
@@ -187,7 +190,6 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
     .expect("the enclave opens the assignment's acl");
     assert_eq!(opened.expose(), secret);
     // Nobody else can: not the requester's context on another key, not the engine's own key any more.
-    let engine_key = SecretKey::from_signing_key(env.me.credential());
     assert!(
         kalypso_confidential::open(
             &sealed.ciphertext,
@@ -202,7 +204,7 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
     for (ask, expected) in [
         (garbage, "acl"),
         (mismatched, "belongs to the ciphertext"),
-        (copied, "ciphertext is corrupt"),
+        (copied, "acl is corrupt"),
     ] {
         let record = eventually(
             "the refusal in the API",
@@ -219,23 +221,29 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         assert_eq!(env.assigned_to(ask).await, None, "ask {ask} was assigned");
     }
     assert!(engine.metric("asks_refused_total").await >= 3.0);
+    let (_, good_record) = engine.get(&format!("/v1/asks/{good}")).await;
+    assert!(good_record.get("refused").is_none(), "{good_record}");
 
-    // Where the IVS is an attested enclave, the ciphertext that decrypts nowhere is assigned: the enclave gets
-    // the ciphertext's own key (and will hand it to the IVS enclave, which attests the garbage).
+    // The corrupt one is assigned: the enclave gets the ciphertext's own key, and cannot decrypt with it.
     let sealed = eventually(
-        "the undecryptable ask assigned",
+        "the corrupt ask assigned",
         Duration::from_secs(60),
         || async {
             requester
-                .sealed_task(undecryptable)
+                .sealed_task(corrupt)
                 .await
                 .expect("sealed task")
                 .filter(|s| s.assignee.is_some())
         },
     )
     .await;
-    let key = kalypso_confidential::data_key(&sealed.ciphertext, &sealed.acl, &enclave_key)
-        .expect("the acl opens in the enclave");
+    let key = kalypso_confidential::data_key(
+        &sealed.ciphertext,
+        &sealed.acl,
+        &sealed.context,
+        &enclave_key,
+    )
+    .expect("the acl opens in the enclave");
     assert!(kalypso_confidential::is_key_of(&sealed.ciphertext, &key));
     assert!(
         kalypso_confidential::open(
@@ -247,8 +255,6 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         .is_err(),
         "and the ciphertext does not decrypt"
     );
-    let (_, good_record) = engine.get(&format!("/v1/asks/{good}")).await;
-    assert!(good_record.get("refused").is_none(), "{good_record}");
 
     // After a restart the state is rebuilt from the logs: the refusals come back, nothing is assigned.
     engine.stop().await;

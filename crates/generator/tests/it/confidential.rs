@@ -1,8 +1,8 @@
 //! A generator's enclave in a confidential market (the factors circuit, p and q secret): it opens the secret
 //! the Matching Engine re-wrapped to its enclave key, proves with it (the proof verifies on-chain), and hands
 //! what it cannot prove to the IVS with the data key wrapped to the IVS's registered key: a secret the circuit
-//! rejects, and (defence in depth: the engine refuses it) a ciphertext that does not decrypt under its own key. The IVS decrypts, judges and attests,
-//! so no honest generator pays for a requester's garbage. The plaintext stays out of the node's database, and
+//! rejects, and a ciphertext the requester corrupted under its own key (the engine passes it on). The IVS
+//! decrypts, judges and attests, so no honest generator pays for a requester's garbage. The plaintext stays out of the node's database, and
 //! the reasons that could quote it are withheld.
 
 use super::*;
@@ -122,14 +122,21 @@ async fn an_enclave_proves_with_the_secret_and_the_ivs_settles_what_it_cannot() 
             .seal_secret(&mut params, secret)
             .await
             .expect("seal");
+        let context = kalypso_confidential::Context {
+            chain_id: env.deployment.chain_id,
+            marketplace: env.deployment.marketplace,
+            market_id: market,
+            requester: env.requester,
+        };
         if corrupt {
-            let key = kalypso_confidential::unwrap(&params.acl, &me_key).expect("key");
+            let key = kalypso_confidential::unwrap(&params.acl, &context, &me_key).expect("key");
             let mut ciphertext = params.secret.to_vec();
             let last = ciphertext.len() - 1;
             ciphertext[last] ^= 1;
             params.acl = kalypso_confidential::wrap_data_key(
                 &key,
                 kalypso_confidential::commitment(&ciphertext),
+                &context,
                 &me_key.public_key(),
             )
             .expect("wrap")
@@ -137,27 +144,18 @@ async fn an_enclave_proves_with_the_secret_and_the_ivs_settles_what_it_cannot() 
             params.secret = ciphertext.into();
         }
         let (ask, _) = requester.create_ask(params.clone()).await.expect("ask");
-        // The Matching Engine's part: re-wrap to the enclave in the signed assignment. The engine refuses the
-        // corrupt ciphertext (defence in depth here: an engine that did not check re-wraps it blindly).
-        let context = kalypso_confidential::Context {
-            chain_id: env.deployment.chain_id,
-            marketplace: env.deployment.marketplace,
-            market_id: market,
-            requester: env.requester,
-        };
-        let checked = kalypso_confidential::rewrap_for_ciphertext(
+        // The Matching Engine's part: re-wrap to the enclave in the signed assignment. The corrupt ciphertext
+        // is the requester's own under its own key: it goes on, for the IVS to attest.
+        let rewrapped = kalypso_confidential::rewrap_for_ciphertext(
             &params.secret,
             &params.acl,
             &context,
             &me_key,
             &enclave_pub,
-        );
-        assert_eq!(checked.is_err(), corrupt, "{checked:?}");
-        let acl = match checked {
-            Ok(acl) => acl,
-            Err(_) => kalypso_confidential::rewrap(&params.acl, &me_key, &enclave_pub)
-                .expect("a blind re-wrap"),
-        };
+        )
+        .expect("the acl is this ask's and its key the ciphertext's");
+        assert_eq!(rewrapped.decrypts, !corrupt);
+        let acl = rewrapped.acl;
         env.client(env.me)
             .assign_task(&eip712::Assignment {
                 askId: U256::from(ask),

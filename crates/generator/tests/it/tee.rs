@@ -50,7 +50,8 @@ async fn sealed_assigned_ask(
         &me_key,
         &enclave_pub,
     )
-    .expect("re-wrap");
+    .expect("re-wrap")
+    .acl;
     env.client(env.me)
         .assign_task(&eip712::Assignment {
             askId: U256::from(ask),
