@@ -10,7 +10,7 @@ use alloy::{
     sol_types::{Eip712Domain, SolEvent, SolStruct},
 };
 use kalypso_contracts::{
-    EntityKeyRegistry, GeneratorRegistry, ProofMarketplace, TestToken,
+    AttestationVerifier, EntityKeyRegistry, GeneratorRegistry, ProofMarketplace, TestToken,
     generator_registry::GeneratorRegistry::GeneratorRegistryInstance,
     key_registry::EntityKeyRegistry::EntityKeyRegistryInstance,
     marketplace::ProofMarketplace::ProofMarketplaceInstance,
@@ -194,6 +194,94 @@ impl<P: Provider> Kalypso<P> {
             )
             .await?;
         Ok(TxSummary::from(&receipt))
+    }
+
+    /// Sets the Matching Engine key of an enclave attested for the configured ME image: `attestation` is the
+    /// attestation-verifier service's (the key is its `enclave_pubkey`). The sender needs `KEY_ADMIN_ROLE`; the
+    /// attestation must be newer than the current (or last removed) ME key's (else the registry reverts with
+    /// `StaleAttestation`). Checked first: an ME image is configured ([`Error::NoEnclaveImage`]) and the
+    /// attestation names it ([`Error::WrongEnclaveImage`]; on-chain such a signature would only recover to an
+    /// untrusted signer).
+    pub async fn set_matching_engine_key_with_attestation(
+        &self,
+        attestation: &SignedAttestation,
+    ) -> Result<TxSummary> {
+        let required = self.matching_engine_image().await?;
+        check_image("the Matching Engine".into(), attestation.image_id, required)?;
+        let keys = self.keys();
+        let receipt = self
+            .send(
+                keys.setMatchingEngineKeyWithAttestation(
+                    attestation.enclave_pubkey.clone(),
+                    attestation.timestamp_ms,
+                    attestation.signature.clone(),
+                ),
+                Target::KeyRegistry,
+                "setMatchingEngineKeyWithAttestation",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// Adds the key of an IVS enclave attested for `market`'s IVS image (`attestation.enclave_pubkey`); anyone
+    /// may send it. Checked first: the market exists and has an IVS image ([`Error::NoEnclaveImage`]) that the
+    /// attestation names ([`Error::WrongEnclaveImage`]). A key the market creator removed stays out
+    /// (`IvsSignerRevoked`).
+    pub async fn add_ivs_signer_with_attestation(
+        &self,
+        market: MarketId,
+        attestation: &SignedAttestation,
+    ) -> Result<TxSummary> {
+        let required = self.market(market).await?.ivs_image_id;
+        check_image(
+            format!("the IVS of market {market}"),
+            attestation.image_id,
+            required,
+        )?;
+        let keys = self.keys();
+        let receipt = self
+            .send(
+                keys.addIvsSignerWithAttestation(
+                    U256::from(market),
+                    attestation.enclave_pubkey.clone(),
+                    attestation.timestamp_ms,
+                    attestation.signature.clone(),
+                ),
+                Target::KeyRegistry,
+                "addIvsSignerWithAttestation",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
+    /// The image the Matching Engine's enclave must run (zero: the key admin sets the key directly).
+    pub async fn matching_engine_image(&self) -> Result<B256> {
+        let keys = self.keys();
+        view(keys.matchingEngineImage(), Target::KeyRegistry).await
+    }
+
+    /// Time (Unix ms) of the newest accepted ME attestation: a new attested ME key needs a later one.
+    pub async fn matching_engine_attested_at(&self) -> Result<u64> {
+        let keys = self.keys();
+        view(keys.matchingEngineAttestedAt(), Target::KeyRegistry).await
+    }
+
+    /// Whether the `AttestationVerifier` trusts `signer`'s attestations (an attestation-verifier service's key).
+    pub async fn is_trusted_attestation_signer(&self, signer: Address) -> Result<bool> {
+        let verifier =
+            AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider);
+        view(
+            verifier.isTrustedSigner(signer),
+            Target::AttestationVerifier,
+        )
+        .await
+    }
+
+    /// The oldest attestation the `AttestationVerifier` accepts, in milliseconds before the block's time.
+    pub async fn max_attestation_age_ms(&self) -> Result<u64> {
+        let verifier =
+            AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider);
+        view(verifier.maxAttestationAgeMs(), Target::AttestationVerifier).await
     }
 
     /// Whether `signer` may sign invalid-input attestations for `market` (an IVS key of the market).
@@ -422,6 +510,21 @@ impl<P: Provider> Kalypso<P> {
             .await?;
         Ok(Some(TxSummary::from(&receipt)))
     }
+}
+
+/// `Ok` when `attested` is the image `role` must run (`required`, zero when it has none).
+fn check_image(role: String, attested: B256, required: B256) -> Result<()> {
+    if required.is_zero() {
+        return Err(Error::NoEnclaveImage { role });
+    }
+    if attested != required {
+        return Err(Error::WrongEnclaveImage {
+            role,
+            attested,
+            required,
+        });
+    }
+    Ok(())
 }
 
 /// Runs a view call against the latest block, decoding a revert with `target`'s ABI.

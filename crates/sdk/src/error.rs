@@ -93,6 +93,24 @@ pub enum Error {
     /// No Matching Engine key is registered: nobody could unwrap a confidential ask's secret key.
     #[error("no Matching Engine key is registered: confidential asks cannot be sealed")]
     NoMatchingEngineKey,
+    /// An attested key was offered for a role whose keys need no enclave image (checked before sending): set
+    /// it directly (`set_matching_engine_key`, `add_ivs_signer`).
+    #[error("{role} has no enclave image: its key is set without an attestation")]
+    NoEnclaveImage {
+        /// Whose key (`the Matching Engine`, `the IVS of market 3`).
+        role: String,
+    },
+    /// An attestation names another enclave image than the role's (checked before sending: on-chain its
+    /// signature would not verify for the role's image and the call would revert with `UntrustedSigner`).
+    #[error("the attestation is for image {attested}, but {role} must run image {required}")]
+    WrongEnclaveImage {
+        /// Whose key (`the Matching Engine`, `the IVS of market 3`).
+        role: String,
+        /// The image the attestation names.
+        attested: B256,
+        /// The image the role must run.
+        required: B256,
+    },
     /// An argument is malformed (checked before sending anything).
     #[error("invalid {what}: {reason}")]
     InvalidArgument {
