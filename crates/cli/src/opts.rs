@@ -32,6 +32,7 @@ impl Cli {
         match self.command {
             Command::Engine(EngineCmd::Run(_))
             | Command::Ivs(_)
+            | Command::Attestation(crate::cmd::AttestationCmd::Serve { .. })
             | Command::Generator(GeneratorCmd::Run(_)) => "warn,kalypso=info",
             Command::Devnet(_) => "warn,kalypso::devnet=info",
             _ => "warn",
@@ -176,8 +177,8 @@ pub(crate) enum Command {
     /// `market create --circuit DIR` turns one into a live market (docs/circuits.md).
     #[command(subcommand)]
     Circuit(crate::cmd::CircuitCmd),
-    /// AWS Nitro Enclaves attestation documents (no chain needed): `attestation verify DOC` checks one the
-    /// way the attestation-verifier service does before it signs an enclave key's attestation.
+    /// AWS Nitro Enclaves attestation documents: `verify` checks one (no chain needed), `serve` runs the
+    /// attestation-verifier service that signs enclave keys' attestations, `request` asks it for one.
     #[command(subcommand)]
     Attestation(crate::cmd::AttestationCmd),
     /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.

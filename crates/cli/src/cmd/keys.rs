@@ -140,7 +140,7 @@ pub(crate) fn read_key_file(path: &Path) -> anyhow::Result<PrivateKeySigner> {
 }
 
 /// A secp256k1 private key from hex text (0x optional, surrounding whitespace ignored).
-fn parse_key(text: &str) -> anyhow::Result<PrivateKeySigner> {
+pub(crate) fn parse_key(text: &str) -> anyhow::Result<PrivateKeySigner> {
     let hex: SecretKey = text.parse().map_err(anyhow::Error::msg)?;
     hex.0
         .parse()
