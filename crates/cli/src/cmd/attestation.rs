@@ -61,9 +61,9 @@ pub(crate) enum AttestationCmd {
     /// add-ivs --attestation` read, or 422 {"error": reason} for a rejected document (413 above 64 KiB).
     /// GET /health shows the signer, chain, AttestationVerifier and policy; GET /metrics counts attestations
     /// and rejections by reason. The chain id and the AttestationVerifier come from --rpc-url and the
-    /// deployment file; the service warns when the AttestationVerifier does not trust its signer (governance
-    /// adds it, or `kalypso deploy --attestation-signer`). Documents must chain to the pinned AWS Nitro
-    /// Enclaves root.
+    /// deployment file (refused unless it is the one the key registry uses); the service warns when the
+    /// AttestationVerifier does not trust its signer (governance adds it, or `kalypso deploy
+    /// --attestation-signer`). Documents must chain to the pinned AWS Nitro Enclaves root.
     Serve {
         /// Address to listen on (port 0 picks a free one).
         #[arg(
@@ -245,6 +245,17 @@ async fn serve(
     let ctx = Ctx::new(global).await?;
     let client = &ctx.client;
     let deployment = client.deployment();
+    // Attestations are signed for the verifier the key registry checks them with.
+    let in_use = client
+        .registry_attestation_verifier()
+        .await
+        .context("cannot read the key registry's AttestationVerifier")?;
+    anyhow::ensure!(
+        in_use == deployment.attestation_verifier,
+        "the deployment file names the AttestationVerifier {}, but the key registry checks attestations with \
+         {in_use}: attestations signed for the file's would be rejected; update the deployment file",
+        deployment.attestation_verifier
+    );
     let chain_max_age = client
         .max_attestation_age_ms()
         .await

@@ -202,7 +202,8 @@ impl Attester {
 /// `kalypso attestation serve` for an anvil deployment that trusts its signer, and `kalypso attestation
 /// request` of the real AWS document: rejected with the specific reason (today its certificates have long
 /// expired) and exit 1, while the service keeps serving; /health shows the signer and the domain. A signer the
-/// deployment does not trust is served with a warning.
+/// deployment does not trust is served with a warning; a deployment file whose AttestationVerifier the key
+/// registry no longer uses is refused.
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_and_request_against_a_deployment() {
     let chain = kalypso_test_utils::Chain::spawn();
@@ -212,6 +213,7 @@ async fn serve_and_request_against_a_deployment() {
         .args([
             "deploy",
             "--no-sample-market",
+            "--no-timelock",
             "--attestation-signer",
             &signer.address().to_string(),
         ])
@@ -344,6 +346,35 @@ async fn serve_and_request_against_a_deployment() {
     assert_eq!(served.info["trusted"], false, "{}", served.info);
     let log = std::fs::read_to_string(&served.log).expect("log");
     assert!(log.contains("NOT a trusted signer"), "{log}");
+
+    // Governance points the key registry at another AttestationVerifier: the deployment file's is stale, and
+    // the service refuses to sign for it.
+    drop(served);
+    let provider = alloy::providers::ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::new(chain.account(0)))
+        .connect_http(chain.anvil.endpoint_url());
+    let key_registry: alloy::primitives::Address = deployment["keyRegistry"]
+        .as_str()
+        .expect("key registry")
+        .parse()
+        .expect("address");
+    let replacement = alloy::primitives::Address::repeat_byte(0x77);
+    kalypso_contracts::EntityKeyRegistry::new(key_registry, &provider)
+        .setAttestationVerifier(replacement)
+        .send()
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("verifier replaced");
+    cli.as_account(&chain, 0)
+        .env("ATTESTER_KEY", alloy::hex::encode(signer.to_bytes()))
+        .args(["attestation", "serve", "--signer-key-env", "ATTESTER_KEY"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "but the key registry checks attestations with {replacement}"
+        )));
 
     // The key's variable must be set and hold a key.
     kalypso()
