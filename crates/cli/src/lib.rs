@@ -57,7 +57,13 @@ fn fail(error: &anyhow::Error) -> ExitCode {
 
 /// What to do about the errors users meet most.
 fn hint(error: &anyhow::Error) -> Option<&'static str> {
-    use kalypso_sdk::{ContractError, Error};
+    use kalypso_sdk::{
+        ContractError, Error,
+        contracts::{
+            attestation_verifier::AttestationVerifier::AttestationVerifierErrors,
+            key_registry::EntityKeyRegistry::EntityKeyRegistryErrors,
+        },
+    };
     let sdk = error.chain().find_map(|e| e.downcast_ref::<Error>())?;
     match sdk {
         Error::MarketNotFound(_) => {
@@ -67,6 +73,23 @@ fn hint(error: &anyhow::Error) -> Option<&'static str> {
         Error::Reverted { error, .. } => match error.as_ref() {
             ContractError::Erc20(_) => Some(
                 "the account lacks tokens or allowance; on a devnet `kalypso faucet` mints test tokens",
+            ),
+            ContractError::AttestationVerifier(AttestationVerifierErrors::UntrustedSigner(_)) => {
+                Some(
+                    "the attestation's signer is not trusted by this deployment's AttestationVerifier (or it was \
+                 signed for another deployment): ask this deployment's attestation-verifier service \
+                 (`kalypso attestation request`)",
+                )
+            }
+            ContractError::AttestationVerifier(AttestationVerifierErrors::AttestationExpired(
+                _,
+            )) => Some(
+                "the attestation is older than the AttestationVerifier accepts: attest a fresh document \
+                 (`kalypso attestation request`)",
+            ),
+            ContractError::EntityKeyRegistry(EntityKeyRegistryErrors::StaleAttestation(_)) => Some(
+                "the current Matching Engine key was attested later than this attestation: attest the new \
+                 enclave's fresh document (`kalypso attestation request`)",
             ),
             _ => None,
         },

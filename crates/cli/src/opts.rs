@@ -32,6 +32,7 @@ impl Cli {
         match self.command {
             Command::Engine(EngineCmd::Run(_))
             | Command::Ivs(_)
+            | Command::Attestation(crate::cmd::AttestationCmd::Serve { .. })
             | Command::Generator(GeneratorCmd::Run(_)) => "warn,kalypso=info",
             Command::Devnet(_) => "warn,kalypso::devnet=info",
             _ => "warn",
@@ -176,8 +177,8 @@ pub(crate) enum Command {
     /// `market create --circuit DIR` turns one into a live market (docs/circuits.md).
     #[command(subcommand)]
     Circuit(crate::cmd::CircuitCmd),
-    /// AWS Nitro Enclaves attestation documents (no chain needed): `attestation verify DOC` checks one the
-    /// way the attestation-verifier service does before it signs an enclave key's attestation.
+    /// AWS Nitro Enclaves attestation documents: `verify` checks one (no chain needed), `serve` runs the
+    /// attestation-verifier service that signs enclave keys' attestations, `request` asks it for one.
     #[command(subcommand)]
     Attestation(crate::cmd::AttestationCmd),
     /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.
@@ -733,19 +734,36 @@ pub(crate) enum KeysCmd {
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
     },
-    /// Set the Matching Engine key (key admin; markets without an ME image).
+    /// Set the Matching Engine key (key admin): directly while no ME image is configured, or, once one is,
+    /// the key of an enclave attested for it (--attestation: the key comes from the attestation, which must
+    /// be newer than the current ME key's).
+    #[command(group(clap::ArgGroup::new("key").required(true).args(["pubkey", "attestation"])))]
     SetMatchingEngine {
         /// 64-byte uncompressed secp256k1 public key (hex, no 04 prefix): `kalypso keys public-key` prints it.
         #[arg(value_parser = parse::bytes)]
-        pubkey: Bytes,
+        pubkey: Option<Bytes>,
+        /// The attestation (JSON: enclavePubkey, imageId, timestampMs, signature) of the ME enclave's key from
+        /// the attestation-verifier service (`kalypso attestation request`), for the configured ME image.
+        #[arg(long, value_name = "FILE")]
+        attestation: Option<PathBuf>,
     },
-    /// Add an IVS signer to a market (market creator; markets without an IVS image).
+    /// Add an IVS signer to a market: the market creator adds any key when the market has no IVS image;
+    /// anyone adds the key of an enclave attested for the market's IVS image (--attestation: the key comes
+    /// from the attestation).
+    #[command(
+        group(clap::ArgGroup::new("key").required(true).args(["pubkey", "attestation"])),
+        override_usage = "kalypso keys add-ivs [OPTIONS] <MARKET> <PUBKEY|--attestation <FILE>>"
+    )]
     AddIvs {
         /// Market id.
         market: u64,
         /// 64-byte public key (`kalypso keys public-key --from-env KALYPSO_IVS_KEY`).
         #[arg(value_parser = parse::bytes)]
-        pubkey: Bytes,
+        pubkey: Option<Bytes>,
+        /// The attestation (JSON: enclavePubkey, imageId, timestampMs, signature) of the IVS enclave's key from
+        /// the attestation-verifier service (`kalypso attestation request`), for the market's IVS image.
+        #[arg(long, value_name = "FILE")]
+        attestation: Option<PathBuf>,
     },
     /// Register the signing generator's encryption key for a public market.
     RegisterGenerator {

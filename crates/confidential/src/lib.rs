@@ -3,6 +3,8 @@
 mod envelope;
 mod keys;
 pub mod nitro;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(test)]
 mod vectors;

@@ -1,23 +1,36 @@
 //! Verification of AWS Nitro Enclaves attestation documents.
 //!
-//! [`nitro_attest`] checks authenticity: the COSE_Sign1 signature (ES384) by the document's leaf
-//! certificate, each certificate's signature by the one before it, the first certificate of the bundle
-//! against the pinned fingerprint of the AWS Nitro Enclaves root G1, and every certificate's validity at
-//! the given time. The document's fields are then read again from the same bytes with the same parsers
-//! (`coset`, the NSM API types), because `nitro_attest` drops zero PCRs and rounds the timestamp to
-//! seconds, and this module checks what Kalypso relies on: SHA-384 PCRs 0–2, not a debug enclave, the
-//! document's age, the expected PCRs or image id, and a secp256k1 public key.
+//! Authenticity: the COSE_Sign1 signature (ES384) by the document's leaf certificate, each certificate's
+//! ECDSA P-384/SHA-384 signature by the one before it, the first certificate of the bundle against the
+//! policy's trusted root fingerprint — the pinned AWS Nitro Enclaves root G1 ([`AWS_NITRO_ROOT_G1`]) unless
+//! a test replaces it — and every certificate's validity at the given time. This module checks the chain
+//! itself (`x509-parser`, `ring`) because [`nitro_attest`] pins its root when it is built; for the AWS root
+//! [`nitro_attest`] checks the same document again, independently, and both must accept it. Then the
+//! document's fields are read with the same parsers (`coset`, the NSM API types) and this module checks
+//! what Kalypso relies on: SHA-384 PCRs 0–2, not a debug enclave, the document's age, the expected PCRs or
+//! image ids, and a secp256k1 public key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::{
-    primitives::{Address, B256, Bytes, keccak256},
+    primitives::{Address, B256, Bytes, b256, keccak256},
     sol_types::SolStruct,
 };
 use aws_nitro_enclaves_nsm_api::api::{AttestationDoc, Digest};
 use coset::{CborSerializable, CoseSign1};
 use kalypso_primitives::eip712::{EnclaveAttestation, attestation_domain};
+use ring::signature::{ECDSA_P384_SHA384_FIXED, UnparsedPublicKey};
+use sha2::Sha256;
 use time::OffsetDateTime;
+use x509_parser::{
+    certificate::X509Certificate,
+    oid_registry::{
+        OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION, OID_SIG_ECDSA_WITH_SHA384,
+    },
+    prelude::FromDer,
+    validate::{Validator, VecLogger, X509StructureValidator},
+    x509::SubjectPublicKeyInfo,
+};
 
 use crate::PublicKey;
 
@@ -50,30 +63,50 @@ pub struct Policy {
     /// PCR values the document must carry, by index (for example PCR0–2 of an enclave image file, PCR8
     /// of its signing certificate).
     pub expected_pcrs: BTreeMap<u16, Vec<u8>>,
-    /// Image id (`keccak256(PCR0 ‖ PCR1 ‖ PCR2)`) the document must have.
-    pub expected_image_id: Option<B256>,
+    /// Image ids (`keccak256(PCR0 ‖ PCR1 ‖ PCR2)`) the document may have; empty: any image.
+    pub expected_image_ids: BTreeSet<B256>,
     /// Accept a debug-mode enclave (PCR0–2 all zero). Never in production: the host can read a debug
     /// enclave's memory.
     pub allow_debug: bool,
+    /// SHA-256 fingerprint of the root certificate (DER) the document's chain must start at. Private: only
+    /// [`Policy::with_trusted_root`] changes it, for tests.
+    trusted_root: B256,
 }
 
 impl Policy {
     /// A policy accepting any production enclave image whose document is at most `max_age_ms` old, with
-    /// the contract's clock skew.
+    /// the contract's clock skew, signed by a chain from the AWS Nitro Enclaves root G1.
     pub fn new(max_age_ms: u64) -> Self {
         Self {
             max_age_ms,
             max_clock_skew_ms: MAX_CLOCK_SKEW_MS,
             expected_pcrs: BTreeMap::new(),
-            expected_image_id: None,
+            expected_image_ids: BTreeSet::new(),
             allow_debug: false,
+            trusted_root: AWS_NITRO_ROOT_G1,
         }
     }
 
-    /// Requires the image id `image_id`.
+    /// Accepts the image id `image_id` (call once per accepted image; without any call every image is
+    /// accepted).
     pub fn with_image_id(mut self, image_id: B256) -> Self {
-        self.expected_image_id = Some(image_id);
+        self.expected_image_ids.insert(image_id);
         self
+    }
+
+    /// TESTS ONLY: trusts the root certificate whose DER has SHA-256 `fingerprint` instead of the AWS Nitro
+    /// Enclaves root G1 (for documents made by a test authority, see the `testing` feature). Production
+    /// never calls this: the attestation-verifier service and the CLI offer no way to set it, and a document
+    /// of another root proves nothing about an enclave.
+    pub fn with_trusted_root(mut self, fingerprint: B256) -> Self {
+        self.trusted_root = fingerprint;
+        self
+    }
+
+    /// The SHA-256 fingerprint of the root certificate documents must chain to ([`AWS_NITRO_ROOT_G1`]
+    /// unless replaced by a test).
+    pub fn trusted_root(&self) -> B256 {
+        self.trusted_root
     }
 
     /// Requires PCR `index` to equal `value`.
@@ -144,11 +177,11 @@ pub enum AttestationError {
         /// Value in the document (hex), empty when absent.
         actual: String,
     },
-    /// The image id differs from the policy's expectation.
-    #[error("image id is {actual}, expected {expected}")]
+    /// The image id is none of the policy's image ids.
+    #[error("image id is {actual}, expected {}", one_of(expected))]
     ImageIdMismatch {
-        /// Expected image id.
-        expected: B256,
+        /// The accepted image ids.
+        expected: Vec<B256>,
         /// Image id of the document.
         actual: B256,
     },
@@ -174,14 +207,30 @@ pub enum AttestationError {
     #[error("attestation document carries no public key")]
     MissingPublicKey,
     /// The document's public key is not a secp256k1 key in an accepted encoding.
-    #[error("attestation public key ({len} bytes) is not a secp256k1 key: {source}")]
+    #[error("attestation public key is not a secp256k1 key: {kind} ({len} bytes)")]
     UnsupportedPublicKey {
+        /// What the key field holds instead (`an RSA-2048 key`, `an EC key on P-384`, ...).
+        kind: String,
         /// Length of the key field.
         len: usize,
         /// Why it was rejected.
         #[source]
         source: crate::Error,
     },
+}
+
+/// `a`, or `one of a, b, c`.
+fn one_of(ids: &[B256]) -> String {
+    match ids {
+        [one] => one.to_string(),
+        many => format!(
+            "one of {}",
+            many.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// An authentic attestation document that passed a [`Policy`], with its fields. Its public key is not
@@ -217,9 +266,52 @@ impl AttestationDocument {
             .or_else(|| key.strip_prefix(SPKI_SECP256K1_COMPRESSED))
             .unwrap_or(key);
         PublicKey::from_bytes(point).map_err(|source| AttestationError::UnsupportedPublicKey {
+            kind: key_kind(key, &source),
             len: key.len(),
             source,
         })
+    }
+}
+
+/// What a public-key field that is not a usable secp256k1 key holds, for error messages: the algorithm of a
+/// DER SubjectPublicKeyInfo (`an RSA-2048 key`, `an EC key on P-384`), else why its bytes are no key.
+fn key_kind(key: &[u8], error: &crate::Error) -> String {
+    if let Ok((rest, spki)) = SubjectPublicKeyInfo::from_der(key)
+        && rest.is_empty()
+    {
+        let algorithm = &spki.algorithm.algorithm;
+        if *algorithm == OID_PKCS1_RSAENCRYPTION {
+            return match spki.parsed() {
+                Ok(parsed) => format!("an RSA-{} key", parsed.key_size()),
+                Err(_) => "an RSA key".to_owned(),
+            };
+        }
+        if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|oid| oid.to_id_string());
+            return match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => "an EC key on P-256".to_owned(),
+                Some("1.3.132.0.34") => "an EC key on P-384".to_owned(),
+                Some("1.3.132.0.35") => "an EC key on P-521".to_owned(),
+                Some("1.3.132.0.10") => "a secp256k1 key whose point is invalid".to_owned(),
+                Some(other) => format!("an EC key on curve {other}"),
+                None => "an EC key on an unnamed curve".to_owned(),
+            };
+        }
+        return match algorithm.to_id_string().as_str() {
+            "1.3.101.112" => "an Ed25519 key".to_owned(),
+            "1.3.101.110" => "an X25519 key".to_owned(),
+            other => format!("a key of algorithm {other}"),
+        };
+    }
+    match error {
+        crate::Error::PublicKeyNotOnCurve => "not a point on secp256k1".to_owned(),
+        _ => "in no accepted encoding (64 bytes x ‖ y, SEC1, or a secp256k1 SubjectPublicKeyInfo)"
+            .to_owned(),
     }
 }
 
@@ -288,18 +380,109 @@ pub fn verify_document(
         .checked_mul(1_000_000)
         .and_then(|nanos| OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
         .ok_or(AttestationError::InvalidTime { now_ms })?;
-    nitro_attest::UnparsedAttestationDoc::from(document)
-        .parse_and_verify(now)
-        .map_err(|e| classify(e, now_ms))?;
-
-    // The bytes are authentic: read the fields again, in full.
-    let payload = CoseSign1::from_slice(document)
-        .ok()
-        .and_then(|cose| cose.payload)
-        .ok_or_else(|| AttestationError::Malformed("no payload".into()))?;
-    let doc = AttestationDoc::from_binary(&payload)
-        .map_err(|e| AttestationError::Malformed(format!("{e:?}")))?;
+    let doc = authenticate(document, policy.trusted_root, now, now_ms)?;
+    if policy.trusted_root == AWS_NITRO_ROOT_G1 {
+        // A second, independent implementation of the same checks, whose build pins the AWS root from
+        // AWS's published archive: a production document must pass both.
+        nitro_attest::UnparsedAttestationDoc::from(document)
+            .parse_and_verify(now)
+            .map_err(|e| classify(e, now_ms))?;
+    }
     check(doc, policy, now_ms)
+}
+
+/// The document's payload, once its COSE signature, its certificate chain from `root` and the chain's
+/// validity at `now` are checked (the checks `nitro_attest` makes, in the same order, for any root).
+fn authenticate(
+    document: &[u8],
+    root: B256,
+    now: OffsetDateTime,
+    now_ms: u64,
+) -> Result<AttestationDoc, AttestationError> {
+    let malformed = |what: String| AttestationError::Malformed(what);
+    let cose = CoseSign1::from_slice(document)
+        .map_err(|e| malformed(format!("not a COSE_Sign1: {e:?}")))?;
+    let payload = cose
+        .payload
+        .as_deref()
+        .ok_or_else(|| malformed("no payload".into()))?;
+    let doc = AttestationDoc::from_binary(payload).map_err(|e| malformed(format!("{e:?}")))?;
+    {
+        let ders = doc
+            .cabundle
+            .iter()
+            .map(|c| c.as_slice())
+            .chain(std::iter::once(doc.certificate.as_slice()));
+        let mut parent: Option<X509Certificate<'_>> = None;
+        for (index, der) in ders.enumerate() {
+            let cert = match X509Certificate::from_der(der) {
+                Ok(([], cert)) => cert,
+                Ok(_) => return Err(malformed(format!("certificate {index} has trailing bytes"))),
+                Err(e) => {
+                    return Err(malformed(format!(
+                        "certificate {index} failed to parse: {e}"
+                    )));
+                }
+            };
+            let mut log = VecLogger::default();
+            if !X509StructureValidator.validate(&cert, &mut log) {
+                return Err(malformed(format!(
+                    "certificate {index} is malformed: {}",
+                    log.errors().join("; ")
+                )));
+            }
+            let common_name = cert
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            if cert.signature_algorithm.algorithm != OID_SIG_ECDSA_WITH_SHA384 {
+                return Err(AttestationError::CertificateChain(format!(
+                    "certificate {index} ({common_name}) is signed with {}, not ecdsa-with-SHA384",
+                    cert.signature_algorithm.algorithm.to_id_string()
+                )));
+            }
+            match &parent {
+                Some(parent) => cert
+                    .verify_signature(Some(parent.public_key()))
+                    .map_err(|e| {
+                        AttestationError::CertificateChain(format!(
+                            "certificate {index} ({common_name}) signature verification failed: \
+                             not signed by its issuer, certificate {} ({e})",
+                            index - 1
+                        ))
+                    })?,
+                None => {
+                    let fingerprint =
+                        B256::from(<[u8; 32]>::from(<Sha256 as sha2::Digest>::digest(der)));
+                    if fingerprint != root {
+                        return Err(AttestationError::UntrustedRoot {
+                            fingerprint: alloy::hex::encode(fingerprint),
+                        });
+                    }
+                }
+            }
+            let validity = cert.validity();
+            if now > validity.not_after.to_datetime() || now < validity.not_before.to_datetime() {
+                return Err(AttestationError::CertificateNotValid {
+                    index,
+                    common_name,
+                    now_ms,
+                });
+            }
+            parent = Some(cert);
+        }
+        let leaf = parent.ok_or_else(|| malformed("no certificate".into()))?;
+        let key = UnparsedPublicKey::new(
+            &ECDSA_P384_SHA384_FIXED,
+            leaf.public_key().subject_public_key.data.as_ref(),
+        );
+        cose.verify_signature(&[], |signature, data| key.verify(data, signature))
+            .map_err(|_| AttestationError::BadSignature)?;
+    }
+    Ok(doc)
 }
 
 /// The checks on an authentic document's fields.
@@ -364,11 +547,9 @@ fn check(
             });
         }
     }
-    if let Some(expected) = policy.expected_image_id
-        && expected != image_id
-    {
+    if !policy.expected_image_ids.is_empty() && !policy.expected_image_ids.contains(&image_id) {
         return Err(AttestationError::ImageIdMismatch {
-            expected,
+            expected: policy.expected_image_ids.iter().copied().collect(),
             actual: image_id,
         });
     }
@@ -388,6 +569,10 @@ fn check(
 /// it.
 pub const AWS_NITRO_ROOT_G1_FINGERPRINT: &str =
     "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b";
+
+/// [`AWS_NITRO_ROOT_G1_FINGERPRINT`] as bytes: the root every [`Policy`] trusts unless a test replaces it.
+pub const AWS_NITRO_ROOT_G1: B256 =
+    b256!("641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b");
 
 fn classify(error: nitro_attest::Error, now_ms: u64) -> AttestationError {
     use nitro_attest::Error as E;

@@ -266,6 +266,13 @@ impl<P: Provider> Kalypso<P> {
         view(keys.matchingEngineAttestedAt(), Target::KeyRegistry).await
     }
 
+    /// The `AttestationVerifier` the key registry checks attestations with: the deployment's, unless
+    /// governance replaced it (`setAttestationVerifier`); attestations must be signed for this one's domain.
+    pub async fn registry_attestation_verifier(&self) -> Result<Address> {
+        let keys = self.keys();
+        view(keys.attestationVerifier(), Target::KeyRegistry).await
+    }
+
     /// Whether the `AttestationVerifier` trusts `signer`'s attestations (an attestation-verifier service's key).
     pub async fn is_trusted_attestation_signer(&self, signer: Address) -> Result<bool> {
         let verifier =

@@ -8,6 +8,7 @@ use crate::{
 };
 use alloy::signers::local::PrivateKeySigner;
 use anyhow::Context as _;
+use kalypso_sdk::SignedAttestation;
 use std::path::Path;
 
 pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
@@ -21,20 +22,71 @@ pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
             });
         }
         KeysCmd::PublicKey { .. } => unreachable!("needs no chain: handled before connecting"),
-        KeysCmd::SetMatchingEngine { pubkey } => {
+        KeysCmd::SetMatchingEngine {
+            pubkey,
+            attestation,
+        } => {
             ctx.signer()?;
-            let tx = client.set_matching_engine_key(pubkey).await?;
-            sent(ctx, "Matching Engine key set", serde_json::json!({}), tx);
+            match (pubkey, attestation) {
+                (Some(pubkey), _) => {
+                    let tx = client.set_matching_engine_key(pubkey).await?;
+                    sent(ctx, "Matching Engine key set", serde_json::json!({}), tx);
+                }
+                (None, Some(path)) => {
+                    let attestation = read_attestation(&path)?;
+                    let tx = client
+                        .set_matching_engine_key_with_attestation(&attestation)
+                        .await?;
+                    sent(
+                        ctx,
+                        format!(
+                            "Matching Engine key set (enclave {}, image {})",
+                            key_address(&attestation),
+                            attestation.image_id
+                        ),
+                        attested(&attestation),
+                        tx,
+                    );
+                }
+                (None, None) => unreachable!("clap requires the public key or --attestation"),
+            }
         }
-        KeysCmd::AddIvs { market, pubkey } => {
+        KeysCmd::AddIvs {
+            market,
+            pubkey,
+            attestation,
+        } => {
             ctx.signer()?;
-            let tx = client.add_ivs_signer(market, pubkey).await?;
-            sent(
-                ctx,
-                format!("IVS signer added to market {market}"),
-                serde_json::json!({ "market": market }),
-                tx,
-            );
+            match (pubkey, attestation) {
+                (Some(pubkey), _) => {
+                    let tx = client.add_ivs_signer(market, pubkey).await?;
+                    sent(
+                        ctx,
+                        format!("IVS signer added to market {market}"),
+                        serde_json::json!({ "market": market }),
+                        tx,
+                    );
+                }
+                (None, Some(path)) => {
+                    let attestation = read_attestation(&path)?;
+                    let tx = client
+                        .add_ivs_signer_with_attestation(market, &attestation)
+                        .await?;
+                    let mut result = attested(&attestation);
+                    result["market"] = market.into();
+                    sent(
+                        ctx,
+                        format!(
+                            "IVS signer {} added to market {market} (image {})",
+                            key_address(&attestation),
+                            attestation.image_id
+                        ),
+                        result,
+                        tx,
+                    );
+                }
+                (None, None) => unreachable!("clap requires the public key or --attestation"),
+            }
         }
         KeysCmd::RegisterGenerator { market, pubkey } => {
             ctx.signer()?;
@@ -58,13 +110,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
             let pubkey = alloy::primitives::Bytes::copy_from_slice(enclave.public_key().as_slice());
             let attestation = match (attestation, insecure_dev_attester_env) {
                 (Some(path), _) => {
-                    let text = std::fs::read_to_string(&path).with_context(|| {
-                        format!("cannot read the attestation {}", path.display())
-                    })?;
-                    let attestation: kalypso_sdk::SignedAttestation = serde_json::from_str(&text)
-                        .with_context(|| {
-                        format!("{} is not an attestation JSON", path.display())
-                    })?;
+                    let attestation = read_attestation(&path)?;
                     if attestation.enclave_pubkey != pubkey {
                         anyhow::bail!(
                             "the attestation in {} is for another key than the one in {}",
@@ -107,6 +153,35 @@ pub(super) async fn run(ctx: &Ctx, cmd: KeysCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An attestation JSON of the attestation-verifier service (`kalypso attestation request --out`).
+fn read_attestation(path: &Path) -> anyhow::Result<SignedAttestation> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the attestation {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not an attestation JSON (enclavePubkey, imageId, timestampMs, signature)",
+            path.display()
+        )
+    })
+}
+
+/// The address of an attestation's enclave key (empty when it is no key: the registry refuses it anyway).
+fn key_address(attestation: &SignedAttestation) -> String {
+    kalypso_confidential::PublicKey::from_bytes(&attestation.enclave_pubkey)
+        .map(|k| k.address().to_string())
+        .unwrap_or_default()
+}
+
+/// What a registration with an attestation prints.
+fn attested(attestation: &SignedAttestation) -> serde_json::Value {
+    serde_json::json!({
+        "signer": key_address(attestation),
+        "publicKey": attestation.enclave_pubkey,
+        "imageId": attestation.image_id,
+        "timestampMs": attestation.timestamp_ms,
+    })
+}
+
 /// `kalypso keys public-key`: the 64-byte public key (and address) of a private key from `from_env`, `key_file`
 /// or the signing key. Error messages name where the key was looked for, never its value.
 pub(super) fn public_key(
@@ -140,7 +215,7 @@ pub(crate) fn read_key_file(path: &Path) -> anyhow::Result<PrivateKeySigner> {
 }
 
 /// A secp256k1 private key from hex text (0x optional, surrounding whitespace ignored).
-fn parse_key(text: &str) -> anyhow::Result<PrivateKeySigner> {
+pub(crate) fn parse_key(text: &str) -> anyhow::Result<PrivateKeySigner> {
     let hex: SecretKey = text.parse().map_err(anyhow::Error::msg)?;
     hex.0
         .parse()

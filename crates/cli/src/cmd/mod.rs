@@ -46,7 +46,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sim(cmd) => return sim::run(Output::new(cli.global.json), cmd).await,
         Command::Circuit(cmd) => return circuit::run(Output::new(cli.global.json), cmd).await,
-        Command::Attestation(cmd) => return attestation::run(Output::new(cli.global.json), cmd),
+        Command::Attestation(cmd) => return attestation::run(&cli.global, cmd).await,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {

@@ -2,11 +2,12 @@
 //! copies of it, and a well-formed document whose chain ends in another root.
 
 use alloy::primitives::{B256, b256};
-use aws_nitro_enclaves_nsm_api::api::{AttestationDoc, Digest};
-use coset::{CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, iana};
+use aws_nitro_enclaves_nsm_api::api::AttestationDoc;
+use coset::{CborSerializable, CoseSign1};
 use kalypso_confidential::{
     SecretKey,
     nitro::{self, AWS_NITRO_ROOT_G1_FINGERPRINT, AttestationError, Policy},
+    testing::{self, TEST_PCRS, TestAuthority},
 };
 
 const DOCUMENT: &[u8] = include_bytes!("../fixtures/nitro-attestation.cose");
@@ -82,7 +83,7 @@ fn a_wrong_pcr_expectation_fails() {
     let other = B256::repeat_byte(0x11);
     assert!(matches!(
         nitro::verify_document(DOCUMENT, &policy().with_image_id(other), TIME_MS).unwrap_err(),
-        AttestationError::ImageIdMismatch { expected, actual } if expected == other && actual == IMAGE_ID
+        AttestationError::ImageIdMismatch { expected, actual } if expected == [other] && actual == IMAGE_ID
     ));
 }
 
@@ -171,6 +172,29 @@ fn a_flipped_byte_breaks_the_signature() {
 }
 
 #[test]
+fn a_certificate_not_signed_by_its_issuer_breaks_the_chain() {
+    // The last byte of the regional certificate (index 1) is in its signature by the root.
+    let cose = CoseSign1::from_slice(DOCUMENT).unwrap();
+    let doc = AttestationDoc::from_binary(&cose.payload.unwrap()).unwrap();
+    let regional = doc.cabundle[1].to_vec();
+    let at = DOCUMENT
+        .windows(regional.len())
+        .position(|w| w == regional)
+        .unwrap()
+        + regional.len()
+        - 1;
+    let mut document = DOCUMENT.to_vec();
+    document[at] ^= 0x01;
+    match nitro::verify_document(&document, &policy(), TIME_MS).unwrap_err() {
+        AttestationError::CertificateChain(reason) => {
+            assert!(reason.starts_with("certificate 1 ("), "{reason}");
+            assert!(reason.contains("not signed by its issuer"), "{reason}");
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
 fn garbage_and_empty_documents_are_malformed() {
     for document in [&[][..], b"not cbor", &DOCUMENT[..100]] {
         assert!(matches!(
@@ -180,76 +204,29 @@ fn garbage_and_empty_documents_are_malformed() {
     }
 }
 
-/// A document made the way the NSM makes one, with a secp256k1 key, signed by a Nitro-shaped chain whose
-/// root is not AWS's.
-fn foreign_document(public_key: Vec<u8>, timestamp_ms: u64) -> Vec<u8> {
-    use ring::signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair};
-    let chain = nitro_attest::builder::chain();
-    let (leaf, bundle) = chain
-        .split_last()
-        .expect("the builder makes five certificates");
-    let pcrs = (0..16)
-        .map(|i| {
-            (
-                i,
-                if i < 3 {
-                    vec![i as u8 + 1; 48]
-                } else {
-                    vec![0; 48]
-                },
-            )
-        })
-        .collect();
-    let payload = AttestationDoc::new(
-        "i-0123456789abcdef0-enc0123456789abcdef".into(),
-        Digest::SHA384,
-        timestamp_ms,
-        pcrs,
-        leaf.cert.der().to_vec(),
-        bundle.iter().map(|c| c.cert.der().to_vec()).collect(),
-        None,
-        None,
-        Some(public_key),
+fn now_ms() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970")
+            .as_millis(),
     )
-    .to_binary();
-    let rng = ring::rand::SystemRandom::new();
-    let signer = EcdsaKeyPair::from_pkcs8(
-        &ECDSA_P384_SHA384_FIXED_SIGNING,
-        &leaf.keys.serialize_der(),
-        &rng,
-    )
-    .expect("the builder's leaf key is a P-384 PKCS#8 key");
-    CoseSign1Builder::new()
-        .protected(
-            HeaderBuilder::new()
-                .algorithm(iana::Algorithm::ES384)
-                .build(),
-        )
-        .payload(payload)
-        .create_signature(&[], |data| {
-            signer
-                .sign(&rng, data)
-                .expect("signing with a valid key")
-                .as_ref()
-                .to_vec()
-        })
-        .build()
-        .to_vec()
-        .expect("a COSE_Sign1 encodes")
+    .expect("milliseconds fit in u64")
 }
 
 #[test]
 fn a_chain_from_another_root_is_untrusted() {
     let key = SecretKey::random().public_key();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let document = foreign_document(key.to_bytes().to_vec(), now_ms);
+    let now_ms = now_ms();
+    let authority = TestAuthority::new();
+    let document = authority.document(&TEST_PCRS, &key.to_bytes(), now_ms);
     match nitro::verify(&document, &Policy::new(u64::MAX), now_ms).unwrap_err() {
         AttestationError::UntrustedRoot { fingerprint } => {
             assert_ne!(fingerprint, AWS_NITRO_ROOT_G1_FINGERPRINT);
-            assert_eq!(fingerprint.len(), 64);
+            assert_eq!(
+                fingerprint,
+                alloy::hex::encode(authority.root_fingerprint())
+            );
         }
         e => panic!("{e:?}"),
     }
@@ -257,4 +234,111 @@ fn a_chain_from_another_root_is_untrusted() {
     let cose = CoseSign1::from_slice(&document).unwrap();
     let doc = AttestationDoc::from_binary(&cose.payload.unwrap()).unwrap();
     assert_eq!(doc.public_key.unwrap().into_vec(), key.to_bytes());
+    // Another test authority's root is not this one's either.
+    assert!(matches!(
+        nitro::verify(&document, &TestAuthority::new().policy(u64::MAX), now_ms).unwrap_err(),
+        AttestationError::UntrustedRoot { .. }
+    ));
+}
+
+/// Under a policy trusting its root, a test authority's document goes through the same checks as a real
+/// one: it verifies, and tampering, age and expectations fail as they do for AWS documents.
+#[test]
+fn a_trusted_test_root_verifies_with_every_other_check() {
+    let key = SecretKey::random().public_key();
+    let now = now_ms();
+    let authority = TestAuthority::new();
+    let policy = authority.policy(5 * MINUTE_MS);
+    assert_eq!(policy.trusted_root(), authority.root_fingerprint());
+    assert_eq!(Policy::new(1).trusted_root(), nitro::AWS_NITRO_ROOT_G1);
+    let image = testing::image_id(&TEST_PCRS);
+
+    // In every accepted key encoding.
+    for encoding in [key.to_bytes().to_vec(), key.to_compressed().to_vec()] {
+        let document = authority.document(&TEST_PCRS, &encoding, now - 1_000);
+        let verified = nitro::verify(&document, &policy.clone().with_image_id(image), now).unwrap();
+        assert_eq!(verified.public_key, key);
+        assert_eq!(verified.image_id, image);
+        assert_eq!(verified.timestamp_ms, now - 1_000);
+    }
+
+    let document = authority.document(&TEST_PCRS, &key.to_bytes(), now - 1_000);
+    // One of several accepted images.
+    let other = B256::repeat_byte(0x22);
+    nitro::verify(
+        &document,
+        &policy.clone().with_image_id(other).with_image_id(image),
+        now,
+    )
+    .unwrap();
+    match nitro::verify(&document, &policy.clone().with_image_id(other), now).unwrap_err() {
+        e @ AttestationError::ImageIdMismatch { .. } => {
+            assert_eq!(
+                e.to_string(),
+                format!("image id is {image}, expected {other}")
+            );
+        }
+        e => panic!("{e:?}"),
+    }
+    // A flipped byte in the signed payload (the enclave key) or in the signature.
+    let at = document
+        .windows(64)
+        .position(|w| w == key.to_bytes())
+        .unwrap();
+    let mut tampered = document.clone();
+    tampered[at] ^= 1;
+    assert!(matches!(
+        nitro::verify(&tampered, &policy, now).unwrap_err(),
+        AttestationError::BadSignature
+    ));
+    let mut tampered = document.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(matches!(
+        nitro::verify(&tampered, &policy, now).unwrap_err(),
+        AttestationError::BadSignature
+    ));
+    // Too old, and (certificates expire 1.5 h after the authority was made) past the chain's validity.
+    assert!(matches!(
+        nitro::verify(&document, &policy, now + 10 * MINUTE_MS).unwrap_err(),
+        AttestationError::Expired { .. }
+    ));
+    assert!(matches!(
+        nitro::verify(
+            &document,
+            &authority.policy(u64::MAX),
+            now + 2 * 60 * MINUTE_MS
+        )
+        .unwrap_err(),
+        AttestationError::CertificateNotValid { index: 4, .. }
+    ));
+    // A debug enclave (PCR0-2 zero) is refused here too.
+    let debug = authority.document(&[[0; 48]; 3], &key.to_bytes(), now);
+    assert!(matches!(
+        nitro::verify(&debug, &policy, now).unwrap_err(),
+        AttestationError::DebugEnclave
+    ));
+}
+
+/// A key that is not secp256k1 is named by its type.
+#[test]
+fn other_key_types_are_named() {
+    // The real document's RSA key.
+    let e = nitro::verify(DOCUMENT, &policy(), TIME_MS + 1_000).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "attestation public key is not a secp256k1 key: an RSA-2048 key (294 bytes)"
+    );
+    let authority = TestAuthority::new();
+    let now = now_ms();
+    for (key, kind) in [
+        (vec![7u8; 64], "not a point on secp256k1"),
+        (vec![4u8; 10], "in no accepted encoding"),
+    ] {
+        let document = authority.document(&TEST_PCRS, &key, now);
+        let e = nitro::verify(&document, &authority.policy(60_000), now).unwrap_err();
+        assert!(
+            matches!(&e, AttestationError::UnsupportedPublicKey { kind: k, .. } if k.starts_with(kind)),
+            "{e}"
+        );
+    }
 }

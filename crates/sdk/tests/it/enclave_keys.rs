@@ -127,6 +127,10 @@ async fn an_attested_matching_engine_key_registers_for_the_me_image_only() {
         admin.max_attestation_age_ms().await.expect("view"),
         10 * 60 * 1000
     );
+    assert_eq!(
+        admin.registry_attestation_verifier().await.expect("view"),
+        env.deployment.attestation_verifier
+    );
     let enclave = PrivateKeySigner::random();
     let attestation = admin
         .insecure_dev_attestation(&attester, pubkey(&enclave), IMAGE)
