@@ -315,9 +315,14 @@ impl Node {
         let mut tee = BTreeMap::new();
         for &market in &markets {
             let info = client.market(market).await?;
-            if let Some(VerifierKind::Tee { image_id }) =
-                client.verifier_kind(info.verifier).await?
-            {
+            let Some(kind) = client.verifier_kind(info.verifier).await? else {
+                return Err(Error::Config(format!(
+                    "market {market}'s verifier {} is not one this deployment's verifier factory made for its key \
+                     registry (a TeeVerifier trusting another registry): its proofs could be refused at will",
+                    info.verifier
+                )));
+            };
+            if let VerifierKind::Tee { image_id } = kind {
                 let Some(key) = &config.enclave_key else {
                     return Err(Error::Config(format!(
                         "market {market}'s verifier is a TeeVerifier: its proofs are signatures of an enclave key \
@@ -342,6 +347,20 @@ impl Node {
                     return Err(Error::Config(format!(
                         "market {market} is a TEE market: the enclave signs what its prover outputs, so the prover \
                          runs inside the enclave (in-process or a command), not behind a webhook"
+                    )));
+                }
+                // A TeeVerifier takes any inputs (only the program can judge them): invalid ones are settled
+                // through the IVS, else the task would be discarded at the generator's cost.
+                if config
+                    .ivs_urls
+                    .get(&market)
+                    .or(config.ivs_url.as_ref())
+                    .is_none()
+                {
+                    return Err(Error::Config(format!(
+                        "market {market} is a TEE market: its verifier accepts any inputs, so invalid ones are \
+                         settled only through the market's IVS (--ivs-url), else the task would be discarded at \
+                         the generator's cost"
                     )));
                 }
                 info!(target: "kalypso::generator", market, verifier = %info.verifier, %image_id, "TEE market: proofs are signed by the enclave key");

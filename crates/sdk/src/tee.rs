@@ -87,7 +87,9 @@ pub fn tee_proof_output(proof: &[u8]) -> Option<Bytes> {
 
 impl<P: Provider> Kalypso<P> {
     /// The kind of `verifier` according to the protocol's verifier factory; `None` if the factory did not deploy
-    /// it (no market can use it).
+    /// it (no market can use it), or if it is a `TeeVerifier` that trusts another key registry than this
+    /// deployment's (the factory deploys one for any registry its deployer names, and such a registry can
+    /// accept any key or stop accepting honest ones: its proofs prove nothing here).
     pub async fn verifier_kind(&self, verifier: Address) -> Result<Option<VerifierKind>> {
         let factory = self.verifier_factory().await?;
         let kind = view(factory.kindOf(verifier), Target::VerifierFactory).await?;
@@ -95,6 +97,10 @@ impl<P: Provider> Kalypso<P> {
             1 => Some(VerifierKind::Groth16),
             2 => {
                 let tee = TeeVerifier::new(verifier, self.provider());
+                let registry = view(tee.registry(), Target::TeeVerifier).await?;
+                if registry != self.deployment().key_registry {
+                    return Ok(None);
+                }
                 let image_id = view(tee.imageId(), Target::TeeVerifier).await?;
                 Some(VerifierKind::Tee { image_id })
             }

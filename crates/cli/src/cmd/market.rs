@@ -190,7 +190,11 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
                             Some(VerifierKind::Tee { image_id }) => {
                                 format!("{} (TEE: enclaves of image {image_id})", m.verifier)
                             }
-                            None => format!("{} (not from the verifier factory)", m.verifier),
+                            None => format!(
+                                "{} (NOT a verifier of this deployment: a TeeVerifier trusting another key \
+                                 registry; its proofs prove nothing)",
+                                m.verifier
+                            ),
                         },
                     ),
                     (

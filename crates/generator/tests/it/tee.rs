@@ -180,3 +180,78 @@ async fn an_enclave_signs_tee_proofs_bound_to_their_ask() {
     assert!(e.contains("InvalidProof"), "{e}");
     assert_eq!(env.ask_state(other).await, AskState::Assigned);
 }
+
+/// Attack (a market creator): a TeeVerifier deployed through the protocol's factory but trusting a key registry
+/// of the creator's (which can accept the creator's keys, or stop accepting honest ones after assignment). The
+/// SDK does not count it as a TEE verifier of this deployment, and a node refuses to serve its market.
+#[tokio::test]
+async fn a_tee_verifier_trusting_another_registry_is_refused() {
+    let env = Env::new().await;
+    let admin = env.client(env.admin);
+    let factory_address =
+        kalypso_contracts::ProofMarketplace::new(env.deployment.marketplace, &env.provider)
+            .verifierFactory()
+            .call()
+            .await
+            .expect("factory");
+    let factory = kalypso_contracts::VerifierFactory::new(factory_address, &env.provider);
+    let next = factory.nextVerifier().call().await.expect("next verifier");
+    let sample = PrivateKeySigner::random();
+    let sample_proof = kalypso_sdk::tee_proof(
+        &sample,
+        env.deployment.chain_id,
+        next,
+        b"in",
+        B256::ZERO,
+        b"out",
+        Address::ZERO,
+    )
+    .expect("sign");
+    factory
+        .deployTee(
+            Address::repeat_byte(0x99),
+            IMAGE,
+            sample.address(),
+            Bytes::from_static(b"in"),
+            sample_proof,
+        )
+        .from(env.admin)
+        .send()
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("deployed");
+    assert_eq!(admin.verifier_kind(next).await.expect("kind"), None);
+
+    env.mint(
+        env.deployment.payment_token,
+        env.admin,
+        U256::from(100_000_000u64),
+    )
+    .await;
+    let (market, _) = admin
+        .create_market(MarketParams {
+            verifier: next,
+            slashing_penalty: pond(PENALTY),
+            min_stake: pond(2 * PENALTY),
+            ..MarketParams::default()
+        })
+        .await
+        .expect("the marketplace takes any verifier of the factory");
+    let package = Package::open(&kalypso_test_utils::repo_root().join("circuits/factors/fixture"))
+        .expect("the factors package");
+    let prover: Arc<dyn Prover> = package
+        .prover_config()
+        .expect("prover config")
+        .build()
+        .expect("prover");
+    let mut config = env.node_config(market, prover, "foreign.db");
+    config.enclave_key = Some(SecretKey::random());
+    config.ivs_url = Some("http://127.0.0.1:1".into());
+    let e = Node::run(config, std::future::pending(), |_| {})
+        .await
+        .expect_err("the node refuses the market")
+        .to_string();
+    assert!(e.contains("another registry"), "{e}");
+}
