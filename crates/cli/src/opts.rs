@@ -154,10 +154,11 @@ pub(crate) enum Command {
     Prover(ProverCmd),
     /// Run the whole marketplace locally and push a stream of asks through it.
     ///
-    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and four Groth16 markets (MiMC hash
-    /// chain and Merkle membership with INSECURE seeded keys, the circom chain circuit created from its
-    /// circuit package, and a confidential market of the circom factors package whose p and q are the asks'
-    /// secrets), then runs the matching engine (with a keeper that slashes missed deadlines), an IVS per market
+    /// Starts anvil (1 s blocks), deploys the protocol with test tokens and five markets (MiMC hash chain and
+    /// Merkle membership with INSECURE seeded keys, the circom chain circuit created from its circuit package,
+    /// and two confidential markets of the circom factors package whose p and q are the asks' secrets: one
+    /// verifying the Groth16 proof on-chain, one a TEE market whose TeeVerifier takes the proof signed by the
+    /// prover's enclave key), then runs the matching engine (with a keeper that slashes missed deadlines), an IVS per market
     /// with invalid inputs (Merkle, factors), a server of the circom packages (`circuit serve`) and three
     /// generator nodes - cheap-slow, middle, fast-expensive - as supervised child processes; each node fetches
     /// and checks the packages and proves them natively. A fourth, cheapest generator runs no node: the first
@@ -165,9 +166,10 @@ pub(crate) enum Command {
     /// The requester places --asks asks at --rate per second with mixed COST/TIME preferences (sealing the
     /// confidential market's secrets to the engine's key: the engine re-wraps them to the assigned node's
     /// enclave key), plus one Merkle ask with invalid inputs (settled through the IVS), one priced below every
-    /// quote (refunded after its deadline), and in the confidential market a secret the circuit rejects and
-    /// a ciphertext copied from another requester (both settled through its IVS) and an acl the engine cannot
-    /// open (refused, refunded). Ends with a table per ask and exits 0 when every ask ended as it should (1
+    /// quote (refunded after its deadline), in each confidential market a secret the circuit rejects (settled
+    /// through its IVS), in the TEE market a ciphertext the requester corrupted (its IVS attests it), and in the
+    /// other confidential market a ciphertext and acl copied from another requester and an acl the engine
+    /// cannot open (both refused, refunded). Ends with a table per ask and exits 0 when every ask ended as it should (1
     /// otherwise); --keep leaves everything running. Keys are anvil's public dev keys, and the attestation
     /// signer and enclave keys are INSECURE keys derived from public labels: never use them on a real
     /// network.

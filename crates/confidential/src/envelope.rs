@@ -48,9 +48,11 @@ pub const ACL_HEADER_LEN: usize = ACL_WRAPPED;
 /// Length of an acl (version 1).
 pub const ACL_LEN: usize = ACL_HEADER_LEN + DATA_KEY_LEN + TAG_LEN;
 
-/// Where a secret may be used: the ask it is sealed for. It is the ciphertext's associated data, so a
-/// ciphertext copied into another requester's ask (or another market or marketplace) does not decrypt:
-/// nobody can have a proof computed over someone else's secret.
+/// Where a secret may be used: the ask it is sealed for — its chain, marketplace, market, requester and public
+/// inputs. It is the associated data of the ciphertext and of every acl of it, so a ciphertext and acl copied
+/// into another ask (another requester's, or one with other inputs from the same account, such as a contract
+/// many users ask through) do not open: nobody can have a proof computed over someone else's secret, nor its
+/// key handed to anyone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Context {
     /// Chain id of the marketplace.
@@ -61,19 +63,23 @@ pub struct Context {
     pub market_id: u64,
     /// The account that creates the ask (`msg.sender` of `createAsk`, the `requester` of `AskCreated`).
     pub requester: Address,
+    /// `keccak256` of the ask's public inputs (`proverData`, as the marketplace stores its hash).
+    pub inputs_hash: B256,
 }
 
 impl Context {
     /// Length of [`Context::encode`].
-    pub const ENCODED_LEN: usize = 32 + 20 + 32 + 20;
+    pub const ENCODED_LEN: usize = 32 + 20 + 32 + 20 + 32;
 
-    /// `chain_id (32, big-endian) ‖ marketplace (20) ‖ market_id (32, big-endian) ‖ requester (20)`.
+    /// `chain_id (32, big-endian) ‖ marketplace (20) ‖ market_id (32, big-endian) ‖ requester (20) ‖
+    /// inputs_hash (32)`.
     pub fn encode(&self) -> [u8; Self::ENCODED_LEN] {
         let mut out = [0u8; Self::ENCODED_LEN];
         out[24..32].copy_from_slice(&self.chain_id.to_be_bytes());
         out[32..52].copy_from_slice(self.marketplace.as_slice());
         out[76..84].copy_from_slice(&self.market_id.to_be_bytes());
-        out[84..].copy_from_slice(self.requester.as_slice());
+        out[84..104].copy_from_slice(self.requester.as_slice());
+        out[104..].copy_from_slice(self.inputs_hash.as_slice());
         out
     }
 }
@@ -174,7 +180,7 @@ pub struct Rewrapped {
 /// authenticates under it. The plaintext is dropped (zeroized) at once: holding the data key, the engine's
 /// enclave could read it anyway. Errors name the requester's mistake, which nobody can be given: [`Error::AclMismatch`],
 /// a corrupt, misaddressed or copied acl ([`Error::CorruptAcl`]), or a key that is not the ciphertext's
-/// ([`Error::CorruptCiphertext`]). A ciphertext that passes all that and still does not decrypt is the
+/// ([`Error::ForeignDataKey`]). A ciphertext that passes all that and still does not decrypt is the
 /// requester's own garbage under its own key ([`Rewrapped::decrypts`] false): the invalid-input path.
 pub fn rewrap_for_ciphertext(
     ciphertext: &[u8],
@@ -185,8 +191,7 @@ pub fn rewrap_for_ciphertext(
 ) -> Result<Rewrapped> {
     let data_key = data_key(ciphertext, acl, context, key)?;
     if !is_key_of(ciphertext, &data_key) {
-        // Nobody can attest this one: an IVS takes a key that is not the ciphertext's for the teller's fault.
-        return Err(Error::CorruptCiphertext);
+        return Err(Error::ForeignDataKey);
     }
     let decrypts = decrypt(ciphertext, &data_key, context).is_ok();
     let acl = wrap(
@@ -526,6 +531,7 @@ mod tests {
         marketplace: Address::repeat_byte(1),
         market_id: 2,
         requester: Address::repeat_byte(3),
+        inputs_hash: B256::repeat_byte(4),
     };
 
     #[test]
@@ -553,7 +559,7 @@ mod tests {
                 &generator.public_key()
             )
             .unwrap_err(),
-            Error::CorruptCiphertext
+            Error::ForeignDataKey
         );
         let acl = rewrap(&acl, &CONTEXT, &engine, &generator.public_key()).unwrap();
         assert_eq!(

@@ -83,9 +83,10 @@ pub enum Error {
         /// Address of the key that tried to unwrap it.
         key: Address,
     },
-    /// The acl names this key but its wrapped key does not authenticate (altered, or not made by this
-    /// layout), or its ephemeral key is not a curve point.
-    #[error("acl is corrupt: its wrapped data key does not authenticate")]
+    /// The acl names this key but its wrapped key does not authenticate: made for another ask (its context is
+    /// the associated data: copied from another requester's ask, or one with other inputs), altered, or not
+    /// made by this layout; or its ephemeral key is not a curve point.
+    #[error("acl is corrupt: its wrapped data key does not authenticate for this ask (made for another, or altered)")]
     CorruptAcl,
     /// The acl was made for another ciphertext (its commitment differs).
     #[error("acl belongs to the ciphertext with commitment {acl}, not to this one ({ciphertext})")]
@@ -99,6 +100,11 @@ pub enum Error {
     /// key by its requester).
     #[error("ciphertext is corrupt: it does not decrypt under the data key of its acl")]
     CorruptCiphertext,
+    /// The acl's data key is not the one the ciphertext was made with (its key commitment): the requester
+    /// wrapped another key. Nobody can judge such an ask (an IVS takes a key that is not the ciphertext's for
+    /// the teller's fault), so the engine refuses it.
+    #[error("acl carries a data key the ciphertext was not made with")]
+    ForeignDataKey,
     /// A public key has a length no accepted encoding has.
     #[error(
         "public key has {len} bytes; expected 64 (x ‖ y), 65 (SEC1 uncompressed) or 33 (SEC1 compressed)"

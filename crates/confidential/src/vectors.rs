@@ -10,7 +10,7 @@ use k256::ecdh::diffie_hellman;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use alloy::primitives::address;
+use alloy::primitives::{address, b256};
 
 use crate::{
     Context, DataKey, Error, PublicKey, SecretKey,
@@ -48,6 +48,7 @@ struct Vectors {
     context_marketplace: String,
     context_market_id: u64,
     context_requester: String,
+    context_inputs_hash: String,
     context_encoded: String,
     plaintext: String,
     data_key: String,
@@ -65,6 +66,7 @@ const CONTEXT: Context = Context {
     marketplace: address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
     market_id: 7,
     requester: address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+    inputs_hash: b256!("0x1111111111111111111111111111111111111111111111111111111111111111"),
 };
 
 fn h(bytes: impl AsRef<[u8]>) -> String {
@@ -199,6 +201,7 @@ fn generate() -> Vectors {
         context_marketplace: CONTEXT.marketplace.to_checksum(None),
         context_market_id: CONTEXT.market_id,
         context_requester: CONTEXT.requester.to_checksum(None),
+        context_inputs_hash: h(CONTEXT.inputs_hash),
         context_encoded: h(CONTEXT.encode()),
         plaintext: h(&plaintext),
         data_key: h(data_key.as_array()),
@@ -219,6 +222,7 @@ fn error_name(error: &Error) -> &'static str {
         Error::UnsupportedVersion { .. } => "UnsupportedVersion",
         Error::WrongRecipient { .. } => "WrongRecipient",
         Error::CorruptAcl => "CorruptAcl",
+        Error::ForeignDataKey => "ForeignDataKey",
         Error::AclMismatch { .. } => "AclMismatch",
         Error::CorruptCiphertext => "CorruptCiphertext",
         Error::InvalidPublicKey { .. } => "InvalidPublicKey",

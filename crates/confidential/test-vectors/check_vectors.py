@@ -56,11 +56,12 @@ def main(path):
     v = json.load(open(path))
     data_key = b(v["data_key"])
     context = b(v["context_encoded"])
-    assert len(context) == 104
+    assert len(context) == 136
     assert int.from_bytes(context[0:32], "big") == v["context_chain_id"]
     assert context[32:52] == b(v["context_marketplace"])
     assert int.from_bytes(context[52:84], "big") == v["context_market_id"]
     assert context[84:104] == b(v["context_requester"])
+    assert context[104:136] == b(v["context_inputs_hash"])
 
     ciphertext = b(v["ciphertext"])
     header = ciphertext[:45]

@@ -505,7 +505,7 @@ pub async fn provision(
                     min_stake: sample.min_stake,
                     prover_image_id: accounts::insecure_prover_image(),
                     // The TEE market's IVS is an attested enclave image: its key is registered with an
-                    // attestation, and a ciphertext that does not decrypt is settled through it.
+                    // attestation (the other market's IVS key is the creator's).
                     ivs_image_id: if circuit.is_tee() {
                         accounts::insecure_ivs_image()
                     } else {

@@ -217,6 +217,7 @@ async fn seal(
                 marketplace: client.deployment().marketplace,
                 market_id: params.market,
                 requester: Address::repeat_byte(0x77),
+                inputs_hash: alloy::primitives::keccak256(&params.inputs),
             };
             let sealed = kalypso_confidential::seal(&secret.plaintext, &elsewhere, &engine)?;
             params.secret = sealed.ciphertext.into();
@@ -231,6 +232,7 @@ async fn seal(
                 marketplace: client.deployment().marketplace,
                 market_id: params.market,
                 requester: client.sender(),
+                inputs_hash: alloy::primitives::keccak256(&params.inputs),
             };
             let engine = crate::Role::MatchingEngine.signer();
             let engine_key = kalypso_confidential::SecretKey::from_signing_key(engine.credential());

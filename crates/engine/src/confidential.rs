@@ -51,7 +51,7 @@ pub fn acl_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::Address;
+    use alloy::primitives::{Address, B256};
     use kalypso_confidential::{Context, open, seal};
 
     const CONTEXT: Context = Context {
@@ -59,6 +59,7 @@ mod tests {
         marketplace: Address::repeat_byte(0xaa),
         market_id: 2,
         requester: Address::repeat_byte(0x01),
+        inputs_hash: B256::repeat_byte(0x1a),
     };
 
     #[test]
@@ -69,6 +70,7 @@ mod tests {
         let inputs = SealedInputs {
             market: CONTEXT.market_id,
             requester: CONTEXT.requester,
+            inputs_hash: CONTEXT.inputs_hash,
             ciphertext: sealed.ciphertext.clone().into(),
             acl: sealed.acl.clone().into(),
         };
@@ -117,11 +119,17 @@ mod tests {
             requester: Address::repeat_byte(0x66),
             ..inputs.clone()
         };
-        for bad in [elsewhere, garbage, mismatched, copied] {
-            // The context the service derives from the ask's own market and requester.
+        // Copied by another user of the same account (a contract many ask through), with other inputs.
+        let reused = SealedInputs {
+            inputs_hash: B256::repeat_byte(0x2b),
+            ..inputs.clone()
+        };
+        for bad in [elsewhere, garbage, mismatched, copied, reused] {
+            // The context the service derives from the ask's own market, requester and inputs.
             let context = Context {
                 market_id: bad.market,
                 requester: bad.requester,
+                inputs_hash: bad.inputs_hash,
                 ..CONTEXT
             };
             let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, &context, Some(&registered))

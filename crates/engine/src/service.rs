@@ -478,6 +478,7 @@ impl Engine {
                 marketplace: self.deployment.marketplace,
                 market_id: sealed.market,
                 requester: sealed.requester,
+                inputs_hash: sealed.inputs_hash,
             };
             match confidential::acl_for(key, sealed, &context, enclave_key) {
                 Ok((acl, decrypts)) => {

@@ -107,6 +107,8 @@ pub struct SealedInputs {
     pub market: u64,
     /// Who created the ask.
     pub requester: Address,
+    /// `keccak256` of the ask's public inputs (part of the context its secret is sealed for).
+    pub inputs_hash: B256,
     /// The encrypted secret (`AskRequest.secret`).
     pub ciphertext: Bytes,
     /// The data key wrapped to the Matching Engine (`AskRequest.acl`).
@@ -271,6 +273,7 @@ impl State {
                             SealedInputs {
                                 market,
                                 requester: e.requester,
+                                inputs_hash: alloy::primitives::keccak256(&e.request.proverData),
                                 ciphertext: e.request.secret.clone(),
                                 acl: e.request.acl.clone(),
                             },

@@ -118,6 +118,7 @@ impl<P: Provider> Kalypso<P> {
             marketplace: self.deployment().marketplace,
             market_id: ask.market,
             requester: self.sender(),
+            inputs_hash: alloy::primitives::keccak256(&ask.inputs),
         };
         let sealed = kalypso_confidential::seal(secret, &context, &me)?;
         let commitment = sealed.commitment();
@@ -142,6 +143,7 @@ impl<P: Provider> Kalypso<P> {
             marketplace: self.deployment().marketplace,
             market_id: created.request.marketId.saturating_to(),
             requester: created.requester,
+            inputs_hash: alloy::primitives::keccak256(&created.request.proverData),
         };
         Ok(Some(crate::SealedTask {
             context,

@@ -1,6 +1,6 @@
 //! Seal, re-wrap and open, and every specific failure.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use kalypso_confidential::{
     ACL_LEN, Acl, CIPHERTEXT_MIN_LEN, Context, Error, Part, PublicKey, SecretKey, commitment,
     decrypt, is_key_of, open, rewrap, rewrap_for_ciphertext, seal, unwrap, wrap_data_key,
@@ -11,6 +11,7 @@ const CONTEXT: Context = Context {
     marketplace: Address::repeat_byte(0xaa),
     market_id: 3,
     requester: Address::repeat_byte(0x01),
+    inputs_hash: B256::repeat_byte(0x1c),
 };
 
 struct Parties {
@@ -220,7 +221,7 @@ fn an_acl_of_another_ask_is_a_mismatch_not_a_corrupt_ciphertext() {
 }
 
 #[test]
-fn a_ciphertext_copied_into_another_ask_does_not_decrypt() {
+fn a_ciphertext_copied_into_another_ask_does_not_open() {
     // Someone copies a requester's ciphertext and acl into an ask of their own (or of another market,
     // marketplace or chain): even re-wrapped blindly, neither the acl nor the ciphertext opens for the copy,
     // so no proof over the copied secret is ever made.
@@ -242,6 +243,11 @@ fn a_ciphertext_copied_into_another_ask_does_not_decrypt() {
         },
         Context {
             chain_id: 1,
+            ..CONTEXT
+        },
+        // Same account, other inputs: someone else asking through a shared contract.
+        Context {
+            inputs_hash: B256::repeat_byte(0x2d),
             ..CONTEXT
         },
     ];
@@ -451,7 +457,7 @@ fn the_engine_refuses_what_is_the_requesters_fault_before_assigning() {
     .unwrap();
     assert_eq!(
         to_generator(&sealed.ciphertext, &acl).unwrap_err(),
-        Error::CorruptCiphertext
+        Error::ForeignDataKey
     );
     // An acl wrapped to another key.
     assert!(matches!(
@@ -493,6 +499,11 @@ fn the_engine_refuses_a_ciphertext_copied_into_another_ask() {
         },
         Context {
             chain_id: 1,
+            ..CONTEXT
+        },
+        // Same account, other inputs: someone else asking through a shared contract.
+        Context {
+            inputs_hash: B256::repeat_byte(0x2d),
             ..CONTEXT
         },
     ] {

@@ -1,6 +1,6 @@
 //! Arbitrary and mutated bytes never panic and never open.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use kalypso_confidential::{
     Acl, Context, PublicKey, SecretKey, decrypt, nitro, open, rewrap, seal, unwrap,
 };
@@ -14,6 +14,7 @@ const CONTEXT: Context = Context {
     marketplace: Address::repeat_byte(0xaa),
     market_id: 0,
     requester: Address::repeat_byte(0x01),
+    inputs_hash: B256::repeat_byte(0x1c),
 };
 
 fn engine() -> SecretKey {

@@ -133,6 +133,7 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         marketplace: env.deployment.marketplace,
         market_id: market,
         requester: env.chain.account(8).address(),
+        inputs_hash: alloy::primitives::keccak256(&env.fixture.inputs),
     };
     let stolen =
         kalypso_confidential::seal(b"the victim's secret", &victim, &engine_pub).expect("seal");
@@ -151,6 +152,7 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
         marketplace: env.deployment.marketplace,
         market_id: market,
         requester: env.requester,
+        inputs_hash: alloy::primitives::keccak256(&corrupt.inputs),
     };
     let data_key = kalypso_confidential::unwrap(&corrupt.acl, &own, &engine_key).expect("own key");
     let mut ciphertext = corrupt.secret.to_vec();

@@ -127,6 +127,7 @@ async fn an_enclave_proves_with_the_secret_and_the_ivs_settles_what_it_cannot() 
             marketplace: env.deployment.marketplace,
             market_id: market,
             requester: env.requester,
+            inputs_hash: alloy::primitives::keccak256(&n),
         };
         if corrupt {
             let key = kalypso_confidential::unwrap(&params.acl, &context, &me_key).expect("key");

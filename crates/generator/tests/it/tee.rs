@@ -42,6 +42,7 @@ async fn sealed_assigned_ask(
         marketplace: env.deployment.marketplace,
         market_id: market,
         requester: env.requester,
+        inputs_hash: alloy::primitives::keccak256(n),
     };
     let acl = kalypso_confidential::rewrap_for_ciphertext(
         &params.secret,

@@ -73,19 +73,28 @@ async fn a_confidential_ask_carries_only_the_sealed_secret() {
         marketplace: env.deployment.marketplace,
         market_id: market,
         requester: env.requester,
+        inputs_hash: alloy::primitives::keccak256(&request.proverData),
     };
     let opened =
         kalypso_confidential::open(&request.secret, &request.acl, &context, &me).expect("open");
     assert_eq!(opened.expose(), secret);
-    // Copied into another requester's ask, the ciphertext does not decrypt.
-    let elsewhere = Context {
-        requester: env.other,
-        ..context
-    };
-    assert_eq!(
-        kalypso_confidential::open(&request.secret, &request.acl, &elsewhere, &me).unwrap_err(),
-        SealError::CorruptCiphertext
-    );
+    // Copied into another requester's ask, or into an ask with other inputs, the acl does not open.
+    for elsewhere in [
+        Context {
+            requester: env.other,
+            ..context
+        },
+        Context {
+            inputs_hash: B256::repeat_byte(0x99),
+            ..context
+        },
+    ] {
+        assert_eq!(
+            kalypso_confidential::open(&request.secret, &request.acl, &elsewhere, &me)
+                .unwrap_err(),
+            SealError::CorruptAcl
+        );
+    }
     // Nobody else's key unwraps it.
     let stranger = SecretKey::random();
     assert!(matches!(
