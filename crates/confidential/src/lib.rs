@@ -86,7 +86,9 @@ pub enum Error {
     /// The acl names this key but its wrapped key does not authenticate: made for another ask (its context is
     /// the associated data: copied from another requester's ask, or one with other inputs), altered, or not
     /// made by this layout; or its ephemeral key is not a curve point.
-    #[error("acl is corrupt: its wrapped data key does not authenticate for this ask (made for another, or altered)")]
+    #[error(
+        "acl is corrupt: its wrapped data key does not authenticate for this ask (made for another, or altered)"
+    )]
     CorruptAcl,
     /// The acl was made for another ciphertext (its commitment differs).
     #[error("acl belongs to the ciphertext with commitment {acl}, not to this one ({ciphertext})")]

@@ -90,8 +90,7 @@ async fn a_confidential_ask_carries_only_the_sealed_secret() {
         },
     ] {
         assert_eq!(
-            kalypso_confidential::open(&request.secret, &request.acl, &elsewhere, &me)
-                .unwrap_err(),
+            kalypso_confidential::open(&request.secret, &request.acl, &elsewhere, &me).unwrap_err(),
             SealError::CorruptAcl
         );
     }
