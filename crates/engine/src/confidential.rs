@@ -73,6 +73,7 @@ mod tests {
             inputs_hash: CONTEXT.inputs_hash,
             ciphertext: sealed.ciphertext.clone().into(),
             acl: sealed.acl.clone().into(),
+            created: kalypso_matching::Seq::default(),
         };
         let registered = Bytes::from(enclave.public_key().to_bytes().to_vec());
         let (acl, decrypts) = acl_for(&engine, &inputs, &CONTEXT, Some(&registered)).unwrap();

@@ -2,7 +2,7 @@
 //! timer — and the HTTP API beside it.
 
 use alloy::{
-    primitives::Bytes,
+    primitives::{B256, Bytes},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
@@ -472,7 +472,15 @@ impl Engine {
                 kept.push(m);
                 continue;
             };
-            let enclave_key = state.enclave_keys.get(&(m.market, m.generator));
+            let (enclave_key, image) = match state.enclave_keys.get(&(m.market, m.generator)) {
+                Some((key, image)) => (Some(key.clone()), *image),
+                None => (None, B256::ZERO),
+            };
+            if enclave_key.is_some() && !state.image_allowed(m.market, image, sealed.created) {
+                warn!(target: "kalypso::engine", ask = m.ask, generator = %m.generator, %image, "match released: the generator's enclave image was not one of the market's images when the ask was created");
+                state.book.exclude_pending(m.ask);
+                continue;
+            }
             let context = Context {
                 chain_id: self.deployment.chain_id,
                 marketplace: self.deployment.marketplace,
@@ -480,7 +488,7 @@ impl Engine {
                 requester: sealed.requester,
                 inputs_hash: sealed.inputs_hash,
             };
-            match confidential::acl_for(key, sealed, &context, enclave_key) {
+            match confidential::acl_for(key, sealed, &context, enclave_key.as_ref()) {
                 Ok((acl, decrypts)) => {
                     if !decrypts {
                         info!(target: "kalypso::engine", ask = m.ask, "the ask's ciphertext does not decrypt under its own key: assigned for the market's IVS to attest");
@@ -497,8 +505,8 @@ impl Engine {
                     }
                 }
                 Err(Refusal::Generator(reason)) => {
-                    warn!(target: "kalypso::engine", ask = m.ask, generator = %m.generator, %reason, "match released");
-                    state.book.release_pending(m.ask);
+                    warn!(target: "kalypso::engine", ask = m.ask, generator = %m.generator, %reason, "match released; the ask goes to another generator");
+                    state.book.exclude_pending(m.ask);
                 }
             }
         }

@@ -113,6 +113,9 @@ pub struct SealedInputs {
     pub ciphertext: Bytes,
     /// The data key wrapped to the Matching Engine (`AskRequest.acl`).
     pub acl: Bytes,
+    /// Where the ask was created (`AskCreated`): the market's images at that point are the ones its requester
+    /// trusted with the secret.
+    pub created: Seq,
 }
 
 /// A market as the ledger knows it (the book has the matching side).
@@ -146,8 +149,10 @@ pub struct State {
     pub markets: BTreeMap<u64, MarketRecord>,
     /// Sealed inputs of the confidential asks not yet proven, settled or refunded.
     pub sealed: HashMap<u64, SealedInputs>,
-    /// Registered enclave keys (64-byte `x ‖ y`) by `(market, generator)`.
-    pub enclave_keys: HashMap<(u64, Address), Bytes>,
+    /// Registered enclave keys (64-byte `x ‖ y`) and the image each was attested for, by `(market, generator)`.
+    pub enclave_keys: HashMap<(u64, Address), (Bytes, B256)>,
+    /// Extra prover images of the markets, with where they were added (`ExtraImageAdded`; removed ones leave).
+    pub extra_images: HashMap<(u64, B256), Seq>,
     /// Events applied.
     pub events: u64,
     /// Protocol events of the last applied logs' kinds, counted by name (for metrics).
@@ -172,6 +177,23 @@ pub struct Applied {
 }
 
 impl State {
+    /// Whether a confidential ask created at `created` in `market` may have its data key re-wrapped to an enclave
+    /// key attested for `image`: the market's prover image, or an extra image the market already had when the
+    /// ask was created (a creator who adds an image later, one that leaks its input, gets no secret of the
+    /// asks made before). A key registered without attestation (zero image) never qualifies.
+    pub fn image_allowed(&self, market: u64, image: B256, created: Seq) -> bool {
+        if image.is_zero() {
+            return false;
+        }
+        self.markets
+            .get(&market)
+            .is_some_and(|m| m.prover_image_id == image)
+            || self
+                .extra_images
+                .get(&(market, image))
+                .is_some_and(|&added| added < created)
+    }
+
     /// Decodes and applies one stored log. Logs that are not protocol events (cannot happen for logs the
     /// indexer selected by address, unless the ABI changed) are reported and skipped.
     pub fn apply_log(&mut self, deployment: &Deployment, log: &StoredLog) -> Option<Applied> {
@@ -240,6 +262,19 @@ impl State {
                         frozen: e.frozen,
                     }]
                 }
+                M::ExtraImageAdded(e) => {
+                    let seq = Seq {
+                        block: log.block,
+                        log_index: log.log_index,
+                    };
+                    self.extra_images
+                        .insert((u64_of(e.marketId), e.imageId), seq);
+                    vec![]
+                }
+                M::ExtraImageRemoved(e) => {
+                    self.extra_images.remove(&(u64_of(e.marketId), e.imageId));
+                    vec![]
+                }
                 M::AskCreated(e) => {
                     let (id, market) = (u64_of(e.askId), u64_of(e.marketId));
                     let preference =
@@ -276,6 +311,10 @@ impl State {
                                 inputs_hash: alloy::primitives::keccak256(&e.request.proverData),
                                 ciphertext: e.request.secret.clone(),
                                 acl: e.request.acl.clone(),
+                                created: Seq {
+                                    block: log.block,
+                                    log_index: log.log_index,
+                                },
                             },
                         );
                     }
@@ -423,7 +462,7 @@ impl State {
                 K::GeneratorKeyRegistered(e) => {
                     let market = u64_of(e.marketId);
                     self.enclave_keys
-                        .insert((market, e.generator), e.pubkey.clone());
+                        .insert((market, e.generator), (e.pubkey.clone(), e.imageId));
                     vec![Event::GeneratorKeySet {
                         generator: e.generator,
                         market,

@@ -599,6 +599,29 @@ impl Book {
         }
     }
 
+    /// Gives up a pending match the service cannot sign for its generator (for a confidential ask: no usable
+    /// enclave key, or one of an image the market did not have when the ask was created): releases it, opens
+    /// the ask again and keeps that generator out of the ask's matches, so the next match picks another. The
+    /// exclusion is the service's, not the chain's: replaying the events forgets it, and the service refuses
+    /// the generator again. No-op unless the ask is pending.
+    pub fn exclude_pending(&mut self, ask: AskId) {
+        let Some(AskState {
+            status: Status::Pending { res, .. },
+            ..
+        }) = self.asks.get(&ask)
+        else {
+            return;
+        };
+        let res = *res;
+        self.set_status(ask, Status::Open);
+        self.release(res);
+        if let Some(a) = self.asks.get_mut(&ask)
+            && !a.excluded.contains(&res.generator)
+        {
+            a.excluded.push(res.generator);
+        }
+    }
+
     /// Takes an open or pending ask out of matching: the service cannot hand it to any generator (a
     /// confidential ask whose sealed inputs are the requester's mistake). It stays parked until its chain
     /// events move it (a refund closes it); replaying the events opens it again, and the service withdraws it

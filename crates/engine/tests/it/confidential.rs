@@ -275,3 +275,116 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
     assert_eq!(env.assigned_to(copied).await, None);
     engine.stop().await;
 }
+
+/// Attack (a market creator): after asks are sealed for the market's images, the creator adds an extra prover
+/// image (one that leaks its input), registers as a cheaper generator with an enclave key attested for it, and
+/// waits to be matched. The engine re-wraps an ask's key only to enclaves of images the market had when the ask
+/// was created: the earlier ask goes to the other generator; an ask created after the image was added (its
+/// requester saw it) may go to the new one.
+#[tokio::test]
+async fn a_secret_goes_only_to_images_the_market_had_when_it_was_sealed() {
+    const EXTRA: B256 = B256::repeat_byte(0x44);
+    let env = Env::new().await;
+    let admin = env.client(env.admin);
+    let attester = env.chain.account(9);
+    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
+        .addTrustedSigner(attester.address())
+        .from(env.admin)
+        .send()
+        .await
+        .expect("send")
+        .get_receipt()
+        .await
+        .expect("trust the attester");
+    let verifier = admin.market(crate::MARKET).await.expect("sample").verifier;
+    let (market, _) = admin
+        .create_market(MarketParams {
+            verifier,
+            prover_image_id: IMAGE,
+            slashing_penalty: pond(10),
+            min_stake: pond(20),
+            ..MarketParams::default()
+        })
+        .await
+        .expect("confidential market");
+
+    // Generator i (anvil account 3 + i) with an enclave key attested for `image`, quoting `price`.
+    let join = |i: usize, price: u64, image: B256| {
+        let env = &env;
+        let admin = &admin;
+        let attester = &attester;
+        async move {
+            let g = env.chain.account(3 + i).address();
+            let stake = pond(60);
+            env.mint(env.deployment.staking_token, g, stake).await;
+            let generator = env.client(g);
+            generator
+                .register(g, 4, Bytes::from_static(b"enclave box"))
+                .await
+                .expect("register");
+            generator.stake(stake).await.expect("stake");
+            generator
+                .join_market(
+                    market,
+                    Quote {
+                        price_per_proof: U256::from(price),
+                        max_proof_time: 600,
+                        compute_per_proof: 1,
+                    },
+                )
+                .await
+                .expect("join");
+            let enclave = PrivateKeySigner::random();
+            let attestation = admin
+                .insecure_dev_attestation(
+                    attester,
+                    Bytes::copy_from_slice(enclave.public_key().as_slice()),
+                    image,
+                )
+                .await
+                .expect("attestation");
+            generator
+                .register_enclave_key(market, &attestation, &enclave)
+                .await
+                .expect("register the enclave key");
+            g
+        }
+    };
+    let honest = join(0, 2_000, IMAGE).await;
+
+    let requester = env.client(env.requester);
+    env.mint(
+        env.deployment.payment_token,
+        env.requester,
+        U256::from(100_000_000u64),
+    )
+    .await;
+    let deadline = env.now().await + 3600;
+    let sealed_ask = |secret: &'static [u8]| {
+        let requester = &requester;
+        let inputs = env.fixture.inputs.clone();
+        async move {
+            let mut p = AskParams::new(market, U256::from(5_000_000u64), deadline, inputs);
+            p.preference = Preference::Cost;
+            requester.seal_secret(&mut p, secret).await.expect("seal");
+            requester.create_ask(p).await.expect("create ask").0
+        }
+    };
+    let before = sealed_ask(b"sealed while the market had one image").await;
+    admin
+        .add_extra_image(market, EXTRA)
+        .await
+        .expect("the creator adds an image");
+    let creator_box = join(1, 1_000, EXTRA).await;
+    let after = sealed_ask(b"sealed after the image was added").await;
+
+    let engine = env.start(env.engine_config("images.db")).await;
+    for (ask, expected) in [(before, honest), (after, creator_box)] {
+        let assigned = eventually("the ask assigned", Duration::from_secs(60), || async {
+            env.assigned_to(ask).await
+        })
+        .await;
+        assert_eq!(assigned, expected, "ask {ask}");
+    }
+    engine.stop().await;
+}

@@ -864,6 +864,28 @@ fn release_pending_opens_the_ask_again() {
 }
 
 #[test]
+fn exclude_pending_gives_the_ask_to_another_generator() {
+    let mut t = T::new();
+    t.generator(1, 100, 100);
+    t.generator(2, 100, 100);
+    t.quote(1, M1, 1, 10, 1);
+    t.quote(2, M1, 2, 10, 1);
+    t.ask(1, M1, 5, NOW + 100, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    // The service cannot sign for generator 1: the ask goes to the next cheapest, and its reservation is gone.
+    t.book.exclude_pending(1);
+    t.book.check();
+    assert_eq!(t.status(1), AskStatus::Open);
+    assert_eq!(t.gen_view(1).consumed_compute, 0);
+    assert_eq!(t.matches(NOW), vec![(1, 2)]);
+    // Excluding it too leaves nobody; an ask that is not pending is not touched.
+    t.book.exclude_pending(1);
+    assert_eq!(t.matches(NOW), vec![]);
+    t.book.exclude_pending(1);
+    assert_eq!(t.status(1), AskStatus::Open);
+}
+
+#[test]
 fn restore_pending_reserves_again_after_a_replay() {
     let mut t = T::new();
     t.generator(1, 100, 100);
