@@ -94,7 +94,7 @@ abstract contract ProtocolDeployer {
                 )
             )
         );
-        d.verifierFactory = new VerifierFactory();
+        d.verifierFactory = new VerifierFactory(d.keyRegistry);
         d.marketplace = ProofMarketplace(
             _proxy(
                 address(

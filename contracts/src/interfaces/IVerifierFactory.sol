@@ -19,6 +19,9 @@ interface IVerifierFactory {
     /// @notice The new verifier's `checkSampleInputsAndProof()` failed: its sample proof does not verify.
     error SampleProofRejected(address verifier);
 
+    /// @notice The factory needs the protocol's key registry.
+    error ZeroKeyRegistry();
+
     /// @notice `deployer` had the factory deploy `verifier` of `kind`.
     event VerifierDeployed(address indexed verifier, Kind indexed kind, address indexed deployer);
 
@@ -32,16 +35,17 @@ interface IVerifierFactory {
         bytes calldata sampleProof
     ) external returns (address verifier);
 
-    /// @notice Deploys a `TeeVerifier` (constructor arguments as documented there). Its sample proof is signed for
-    /// the verifier's own address: {nextVerifier} says which address the next deployment gets.
+    /// @notice Deploys a `TeeVerifier` trusting the enclave keys {keyRegistry} records for `imageId` (other
+    /// constructor arguments as documented there): a market creator cannot name a registry of its own, which could
+    /// accept its keys or stop accepting honest ones. Its sample proof is signed for the verifier's own address:
+    /// {nextVerifier} says which address the next deployment gets.
     /// @return verifier The new verifier.
-    function deployTee(
-        IEntityKeyRegistry registry,
-        bytes32 imageId,
-        address sampleSigner,
-        bytes calldata sampleInput,
-        bytes calldata sampleProof
-    ) external returns (address verifier);
+    function deployTee(bytes32 imageId, address sampleSigner, bytes calldata sampleInput, bytes calldata sampleProof)
+        external
+        returns (address verifier);
+
+    /// @notice The protocol's key registry, the only one this factory's TeeVerifiers trust.
+    function keyRegistry() external view returns (IEntityKeyRegistry);
 
     /// @notice The kind of `verifier`, `None` if this factory did not deploy it.
     function kindOf(address verifier) external view returns (Kind);

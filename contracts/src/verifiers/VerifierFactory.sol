@@ -12,9 +12,18 @@ import {TeeVerifier} from "./TeeVerifier.sol";
 /// a verifier (market creation is permissionless); what the factory guarantees is which code runs, not who asked.
 /// @dev Not upgradeable, no owner: its record of deployed verifiers is as immutable as the verifiers themselves.
 contract VerifierFactory is IVerifierFactory {
+    /// @inheritdoc IVerifierFactory
+    IEntityKeyRegistry public immutable keyRegistry;
+
     mapping(address verifier => Kind) private _kinds;
     /// @dev CREATE nonce of this contract: 1 at deployment (EIP-161), +1 per verifier.
     uint256 private _nonce = 1;
+
+    /// @param keyRegistry_ The protocol's key registry, the only one the TeeVerifiers of this factory trust.
+    constructor(IEntityKeyRegistry keyRegistry_) {
+        if (address(keyRegistry_) == address(0)) revert ZeroKeyRegistry();
+        keyRegistry = keyRegistry_;
+    }
 
     /// @inheritdoc IVerifierFactory
     function deployGroth16(
@@ -28,14 +37,11 @@ contract VerifierFactory is IVerifierFactory {
     }
 
     /// @inheritdoc IVerifierFactory
-    function deployTee(
-        IEntityKeyRegistry registry,
-        bytes32 imageId,
-        address sampleSigner,
-        bytes calldata sampleInput,
-        bytes calldata sampleProof
-    ) external returns (address verifier) {
-        verifier = address(new TeeVerifier(registry, imageId, sampleSigner, sampleInput, sampleProof));
+    function deployTee(bytes32 imageId, address sampleSigner, bytes calldata sampleInput, bytes calldata sampleProof)
+        external
+        returns (address verifier)
+    {
+        verifier = address(new TeeVerifier(keyRegistry, imageId, sampleSigner, sampleInput, sampleProof));
         _record(verifier, Kind.Tee);
     }
 

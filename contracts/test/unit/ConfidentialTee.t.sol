@@ -2,6 +2,9 @@
 pragma solidity 0.8.30;
 
 import {IProofMarketplace} from "../../src/interfaces/IProofMarketplace.sol";
+import {IVerifierFactory} from "../../src/interfaces/IVerifierFactory.sol";
+import {IEntityKeyRegistry} from "../../src/registry/EntityKeyRegistry.sol";
+import {VerifierFactory} from "../../src/verifiers/VerifierFactory.sol";
 import {TeeMarket} from "../utils/TeeMarket.sol";
 
 /// @notice A confidential TEE market through the marketplace: asks commit to their encrypted secret, the generator's
@@ -47,5 +50,15 @@ contract ConfidentialTeeTest is TeeMarket {
         bytes memory proofForFast = _proof(askId, "output", fast);
         vm.expectRevert(abi.encodeWithSelector(IProofMarketplace.InvalidProof.selector, askId));
         market.submitProof(askId, TASK_INPUT, proofForFast);
+    }
+
+    /// Attack (a market creator): a TeeVerifier trusting a key registry of the creator's, which could accept the
+    /// creator's keys or stop accepting honest ones after assignment. The factory takes no registry: every
+    /// TeeVerifier it deploys trusts the protocol's, and the marketplace accepts only the factory's verifiers.
+    function test_teeVerifiers_trustOnlyTheProtocolsKeyRegistry() public {
+        assertEq(address(d.verifierFactory.keyRegistry()), address(keys));
+        assertEq(address(tee.registry()), address(keys));
+        vm.expectRevert(IVerifierFactory.ZeroKeyRegistry.selector);
+        new VerifierFactory(IEntityKeyRegistry(address(0)));
     }
 }

@@ -35,7 +35,7 @@ abstract contract TeeMarket is Base {
         address predicted = vm.computeCreateAddress(address(d.verifierFactory), vm.getNonce(address(d.verifierFactory)));
         bytes memory sampleProof =
             abi.encode(bytes("out"), _sign(sample, _teeDigest(predicted, "in", bytes32(0), "out", address(0))));
-        tee = TeeVerifier(d.verifierFactory.deployTee(keys, IMAGE, sample.addr, "in", sampleProof));
+        tee = TeeVerifier(d.verifierFactory.deployTee(IMAGE, sample.addr, "in", sampleProof));
         assertEq(address(tee), predicted);
 
         address creator = makeAddr("creator");

@@ -317,8 +317,8 @@ impl Node {
             let info = client.market(market).await?;
             let Some(kind) = client.verifier_kind(info.verifier).await? else {
                 return Err(Error::Config(format!(
-                    "market {market}'s verifier {} is not one this deployment's verifier factory made for its key \
-                     registry (a TeeVerifier trusting another registry): its proofs could be refused at will",
+                    "market {market}'s verifier {} was not deployed by this deployment's verifier factory: this \
+                     node cannot tell what its proofs are",
                     info.verifier
                 )));
             };

@@ -311,7 +311,7 @@ pub async fn deploy_with_progress<P: Provider>(
 
     let verifier_factory = d
         .create(
-            VerifierFactory::deploy_builder(&provider),
+            VerifierFactory::deploy_builder(&provider, key_registry),
             "VerifierFactory",
         )
         .await?;

@@ -87,9 +87,7 @@ pub fn tee_proof_output(proof: &[u8]) -> Option<Bytes> {
 
 impl<P: Provider> Kalypso<P> {
     /// The kind of `verifier` according to the protocol's verifier factory; `None` if the factory did not deploy
-    /// it (no market can use it), or if it is a `TeeVerifier` that trusts another key registry than this
-    /// deployment's (the factory deploys one for any registry its deployer names, and such a registry can
-    /// accept any key or stop accepting honest ones: its proofs prove nothing here).
+    /// it (no market can use it). A `TeeVerifier` of the factory trusts the deployment's key registry.
     pub async fn verifier_kind(&self, verifier: Address) -> Result<Option<VerifierKind>> {
         let factory = self.verifier_factory().await?;
         let kind = view(factory.kindOf(verifier), Target::VerifierFactory).await?;
@@ -97,10 +95,6 @@ impl<P: Provider> Kalypso<P> {
             1 => Some(VerifierKind::Groth16),
             2 => {
                 let tee = TeeVerifier::new(verifier, self.provider());
-                let registry = view(tee.registry(), Target::TeeVerifier).await?;
-                if registry != self.deployment().key_registry {
-                    return Ok(None);
-                }
                 let image_id = view(tee.imageId(), Target::TeeVerifier).await?;
                 Some(VerifierKind::Tee { image_id })
             }
@@ -108,7 +102,8 @@ impl<P: Provider> Kalypso<P> {
         })
     }
 
-    /// Deploys a `TeeVerifier` for enclaves running `image_id` through the protocol's verifier factory, with
+    /// Deploys a `TeeVerifier` for enclaves running `image_id` (keys the protocol's key registry attested) through
+    /// the protocol's verifier factory, with
     /// `sample_input` and `sample_output` as its sample statement (e.g. a circuit package's sample inputs and
     /// proof). The sample is signed by a throwaway key for the verifier's future address (`nextVerifier`); the
     /// verifier accepts only registry-attested enclave keys afterwards, so that key gets no power. Fails with
@@ -140,7 +135,6 @@ impl<P: Provider> Kalypso<P> {
         let receipt = self
             .send_with_gas_margin(
                 factory.deployTee(
-                    self.deployment().key_registry,
                     image_id,
                     sample_signer.address(),
                     sample_input,

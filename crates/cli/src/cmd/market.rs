@@ -191,8 +191,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MarketCmd) -> anyhow::Result<()> {
                                 format!("{} (TEE: enclaves of image {image_id})", m.verifier)
                             }
                             None => format!(
-                                "{} (NOT a verifier of this deployment: a TeeVerifier trusting another key \
-                                 registry; its proofs prove nothing)",
+                                "{} (not from this deployment's verifier factory)",
                                 m.verifier
                             ),
                         },

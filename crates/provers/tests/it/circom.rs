@@ -729,7 +729,8 @@ async fn deploy_through_factory(
     chain: &Chain,
     artifact: &VerifierArtifact,
 ) -> Groth16Verifier::Groth16VerifierInstance<alloy::providers::DynProvider> {
-    let factory = VerifierFactory::deploy(chain.provider.clone())
+    // Groth16 verifiers need no key registry: any non-zero address stands in for it.
+    let factory = VerifierFactory::deploy(chain.provider.clone(), Address::repeat_byte(0x01))
         .await
         .expect("deploy the factory");
     let address: Address = factory.nextVerifier().call().await.expect("nextVerifier");
