@@ -284,6 +284,22 @@ impl<P: Provider> Kalypso<P> {
         .await
     }
 
+    /// Trusts `signer`'s attestations (an attestation-verifier service's key) in the `AttestationVerifier`. Its
+    /// admin only: in a production deployment the admin is a timelock, so this is a governance proposal's call;
+    /// devnets and tests send it directly.
+    pub async fn add_trusted_attestation_signer(&self, signer: Address) -> Result<TxSummary> {
+        let verifier =
+            AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider);
+        let receipt = self
+            .send(
+                verifier.addTrustedSigner(signer),
+                Target::AttestationVerifier,
+                "addTrustedSigner",
+            )
+            .await?;
+        Ok(TxSummary::from(&receipt))
+    }
+
     /// The oldest attestation the `AttestationVerifier` accepts, in milliseconds before the block's time.
     pub async fn max_attestation_age_ms(&self) -> Result<u64> {
         let verifier =

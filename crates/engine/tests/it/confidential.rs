@@ -10,7 +10,6 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use kalypso_confidential::SecretKey;
-use kalypso_contracts::AttestationVerifier;
 use kalypso_primitives::Preference;
 use kalypso_sdk::{AskParams, MarketParams, Quote};
 use std::time::Duration;
@@ -26,13 +25,8 @@ async fn confidential_asks_are_rewrapped_to_the_enclave_or_refused() {
 
     // INSECURE dev attestation signer (anvil account 9) trusted by the deployment.
     let attester = env.chain.account(9);
-    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
-        .addTrustedSigner(attester.address())
-        .from(env.admin)
-        .send()
-        .await
-        .expect("send")
-        .get_receipt()
+    admin
+        .add_trusted_attestation_signer(attester.address())
         .await
         .expect("trust the attester");
     let verifier = admin.market(crate::MARKET).await.expect("sample").verifier;
@@ -287,13 +281,8 @@ async fn a_secret_goes_only_to_images_the_market_had_when_it_was_sealed() {
     let env = Env::new().await;
     let admin = env.client(env.admin);
     let attester = env.chain.account(9);
-    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
-        .addTrustedSigner(attester.address())
-        .from(env.admin)
-        .send()
-        .await
-        .expect("send")
-        .get_receipt()
+    admin
+        .add_trusted_attestation_signer(attester.address())
         .await
         .expect("trust the attester");
     let verifier = admin.market(crate::MARKET).await.expect("sample").verifier;

@@ -8,7 +8,6 @@
 use super::*;
 use alloy::primitives::B256;
 use kalypso_confidential::SecretKey;
-use kalypso_contracts::AttestationVerifier;
 use kalypso_generator::ivs::Ivs;
 use kalypso_package::Package;
 use kalypso_provers::evm;
@@ -21,13 +20,8 @@ async fn an_enclave_proves_with_the_secret_and_the_ivs_settles_what_it_cannot() 
     let env = Env::new().await;
     let admin = env.client(env.admin);
     let attester = env.chain.account(5);
-    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
-        .addTrustedSigner(attester.address())
-        .from(env.admin)
-        .send()
-        .await
-        .expect("send")
-        .get_receipt()
+    admin
+        .add_trusted_attestation_signer(attester.address())
         .await
         .expect("trust the INSECURE dev attester");
 

@@ -7,7 +7,6 @@
 use super::*;
 use alloy::{primitives::B256, sol_types::SolValue};
 use kalypso_confidential::SecretKey;
-use kalypso_contracts::AttestationVerifier;
 use kalypso_package::Package;
 use kalypso_provers::evm;
 use kalypso_sdk::{MarketTerms, VerifierKind};
@@ -71,13 +70,8 @@ async fn an_enclave_signs_tee_proofs_bound_to_their_ask() {
     let env = Env::new().await;
     let admin = env.client(env.admin);
     let attester = env.chain.account(5);
-    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
-        .addTrustedSigner(attester.address())
-        .from(env.admin)
-        .send()
-        .await
-        .expect("send")
-        .get_receipt()
+    admin
+        .add_trusted_attestation_signer(attester.address())
         .await
         .expect("trust the INSECURE dev attester");
 

@@ -7,8 +7,7 @@ use alloy::{
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use kalypso_contracts::{
-    AttestationVerifier, EntityKeyRegistry,
-    key_registry::EntityKeyRegistry::EntityKeyRegistryErrors,
+    EntityKeyRegistry, key_registry::EntityKeyRegistry::EntityKeyRegistryErrors,
 };
 use kalypso_sdk::{Error, MarketParams, SignedAttestation};
 
@@ -32,14 +31,7 @@ async fn an_attested_enclave_key_registers_only_for_the_generator_it_signed_for(
     let admin = env.client(env.admin);
     // The IVS account doubles as a trusted attestation signer here (what the attestation-verifier service is).
     let attester = env.ivs.clone();
-    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
-        .addTrustedSigner(attester.address())
-        .send()
-        .await
-        .expect("send")
-        .get_receipt()
-        .await
-        .expect("trust the attester");
+    trust(&env, &attester).await;
     let verifier = admin.market(SAMPLE_MARKET).await.expect("sample").verifier;
     let (market, _) = admin
         .create_market(MarketParams {
@@ -91,13 +83,8 @@ async fn an_attested_enclave_key_registers_only_for_the_generator_it_signed_for(
 
 /// Trusts `attester` in the deployment's AttestationVerifier (the admin is not behind a timelock here).
 async fn trust(env: &Env, attester: &PrivateKeySigner) {
-    AttestationVerifier::new(env.deployment.attestation_verifier, &env.provider)
-        .addTrustedSigner(attester.address())
-        .from(env.admin)
-        .send()
-        .await
-        .expect("send")
-        .get_receipt()
+    env.client(env.admin)
+        .add_trusted_attestation_signer(attester.address())
         .await
         .expect("trust the attester");
 }
