@@ -50,11 +50,6 @@ impl AttesterClient {
         Ok(Self { http, url })
     }
 
-    /// The service's base URL.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Sends `document` (CBOR COSE_Sign1 bytes) and returns the signed attestation.
     pub async fn attest(&self, document: &[u8]) -> Result<SignedAttestation, ClientError> {
         let response = self

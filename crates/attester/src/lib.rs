@@ -9,16 +9,14 @@ use std::fmt;
 use alloy::{
     primitives::{Address, Bytes},
     signers::{SignerSync, local::PrivateKeySigner},
-    sol_types::Eip712Domain,
+    sol_types::{Eip712Domain, SolStruct},
 };
 use kalypso_confidential::nitro::{self, AttestationError, Policy};
 use kalypso_primitives::eip712::attestation_domain;
 use kalypso_sdk::SignedAttestation;
 
 pub use client::{AttesterClient, ClientError};
-pub use service::{
-    ATTESTATIONS_PATH, Clock, DEFAULT_BODY_LIMIT, Health, PolicySummary, Service, system_clock,
-};
+pub use service::{ATTESTATIONS_PATH, BODY_LIMIT, Clock, Health, PolicySummary, Service};
 
 /// Why no attestation was signed.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +126,7 @@ impl Attester {
     pub fn attest(&self, document: &[u8], now_ms: u64) -> Result<SignedAttestation, AttestError> {
         let verified = nitro::verify(document, &self.policy, now_ms)?;
         let message = verified.eip712_message();
-        let digest = verified.eip712_digest(self.chain_id, self.attestation_verifier);
+        let digest = message.eip712_signing_hash(&self.domain());
         let signature = self.signer.sign_hash_sync(&digest)?;
         Ok(SignedAttestation {
             enclave_pubkey: message.enclavePubKey,

@@ -27,14 +27,14 @@ use crate::{AttestError, Attester, metrics::Metrics};
 /// Path of the attestation endpoint.
 pub const ATTESTATIONS_PATH: &str = "/v1/attestations";
 
-/// Largest request body accepted by default (an AWS document is about 4.5 KiB).
-pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// Largest request body accepted (an AWS document is about 4.5 KiB).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The service's clock: Unix milliseconds. Documents are checked at its time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The wall clock.
-pub fn system_clock() -> Clock {
+fn system_clock() -> Clock {
     Arc::new(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -53,7 +53,6 @@ pub fn system_clock() -> Clock {
 pub struct Service {
     attester: Attester,
     clock: Clock,
-    body_limit: usize,
     metrics: Metrics,
     verifying: Semaphore,
 }
@@ -62,7 +61,6 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
             .field("attester", &self.attester)
-            .field("body_limit", &self.body_limit)
             .finish_non_exhaustive()
     }
 }
@@ -104,13 +102,12 @@ pub struct PolicySummary {
 }
 
 impl Service {
-    /// `attester` on the system clock, with [`DEFAULT_BODY_LIMIT`].
+    /// `attester` on the system clock, with [`BODY_LIMIT`].
     pub fn new(attester: Attester) -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
             attester,
             clock: system_clock(),
-            body_limit: DEFAULT_BODY_LIMIT,
             metrics: Metrics::new(),
             verifying: Semaphore::new(cores),
         }
@@ -120,22 +117,6 @@ impl Service {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
-    }
-
-    /// Accepts request bodies up to `bytes`.
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
-    }
-
-    /// The attester.
-    pub fn attester(&self) -> &Attester {
-        &self.attester
-    }
-
-    /// The metrics.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
     }
 
     /// What `GET /health` answers.
@@ -164,7 +145,7 @@ impl Service {
 
     /// The routes: `POST /v1/attestations`, `GET /health`, `GET /metrics`.
     pub fn router(self: Arc<Self>) -> Router {
-        let limit = self.body_limit;
+        let limit = BODY_LIMIT;
         Router::new()
             .route(ATTESTATIONS_PATH, post(attest))
             .route("/health", get(health))
@@ -232,12 +213,12 @@ async fn attest(
         Ok(body) => body,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             service.metrics.reject("too_large");
-            warn!(target: "kalypso::attester", limit = service.body_limit, "rejected: body too large");
+            warn!(target: "kalypso::attester", limit = BODY_LIMIT, "rejected: body too large");
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "the body is larger than {} bytes; an attestation document is a few KiB",
-                    service.body_limit
+                    BODY_LIMIT
                 ),
             );
         }
@@ -265,9 +246,7 @@ async fn attest(
             service.metrics.attested.inc();
             info!(
                 target: "kalypso::attester",
-                enclave = %kalypso_confidential::PublicKey::from_bytes(&attestation.enclave_pubkey)
-                    .map(|k| k.address().to_string())
-                    .unwrap_or_default(),
+                enclave = ?attestation.enclave_address(),
                 image_id = %attestation.image_id,
                 timestamp_ms = attestation.timestamp_ms,
                 "attestation signed"

@@ -194,9 +194,11 @@ pub fn rewrap_for_ciphertext(
         return Err(Error::ForeignDataKey);
     }
     let decrypts = decrypt(ciphertext, &data_key, context).is_ok();
+    // `data_key` checked that the acl's commitment is the ciphertext's: no second hash of the ciphertext.
+    let commitment = Acl::parse(acl)?.commitment;
     let acl = wrap(
         &data_key,
-        commitment(ciphertext),
+        commitment,
         context,
         recipient,
         &mut rand_core::OsRng,

@@ -455,8 +455,7 @@ fn authenticate(
                         ))
                     })?,
                 None => {
-                    let fingerprint =
-                        B256::from(<[u8; 32]>::from(<Sha256 as sha2::Digest>::digest(der)));
+                    let fingerprint = fingerprint(der);
                     if fingerprint != root {
                         return Err(AttestationError::UntrustedRoot {
                             fingerprint: alloy::hex::encode(fingerprint),
@@ -483,6 +482,11 @@ fn authenticate(
             .map_err(|_| AttestationError::BadSignature)?;
     }
     Ok(doc)
+}
+
+/// The SHA-256 fingerprint of a certificate's DER: how a trusted root is named.
+pub fn fingerprint(der: &[u8]) -> B256 {
+    B256::from(<[u8; 32]>::from(<Sha256 as sha2::Digest>::digest(der)))
 }
 
 /// The checks on an authentic document's fields.

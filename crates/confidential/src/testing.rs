@@ -18,7 +18,6 @@ use ring::{
     rand::SystemRandom,
     signature::{ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair},
 };
-use sha2::{Digest as _, Sha256};
 
 use crate::nitro::{PCR_LEN, Policy};
 
@@ -61,7 +60,7 @@ impl TestAuthority {
 
     /// SHA-256 of the root certificate's DER: what [`Policy::with_trusted_root`] takes.
     pub fn root_fingerprint(&self) -> B256 {
-        B256::from(<[u8; 32]>::from(Sha256::digest(self.root().cert.der())))
+        crate::nitro::fingerprint(self.root().cert.der())
     }
 
     /// `Policy::new(max_age_ms)` trusting this authority's root.

@@ -275,8 +275,7 @@ impl<P: Provider> Kalypso<P> {
 
     /// Whether the `AttestationVerifier` trusts `signer`'s attestations (an attestation-verifier service's key).
     pub async fn is_trusted_attestation_signer(&self, signer: Address) -> Result<bool> {
-        let verifier =
-            AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider);
+        let verifier = self.attestation_verifier();
         view(
             verifier.isTrustedSigner(signer),
             Target::AttestationVerifier,
@@ -288,8 +287,7 @@ impl<P: Provider> Kalypso<P> {
     /// admin only: in a production deployment the admin is a timelock, so this is a governance proposal's call;
     /// devnets and tests send it directly.
     pub async fn add_trusted_attestation_signer(&self, signer: Address) -> Result<TxSummary> {
-        let verifier =
-            AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider);
+        let verifier = self.attestation_verifier();
         let receipt = self
             .send(
                 verifier.addTrustedSigner(signer),
@@ -302,8 +300,7 @@ impl<P: Provider> Kalypso<P> {
 
     /// The oldest attestation the `AttestationVerifier` accepts, in milliseconds before the block's time.
     pub async fn max_attestation_age_ms(&self) -> Result<u64> {
-        let verifier =
-            AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider);
+        let verifier = self.attestation_verifier();
         view(verifier.maxAttestationAgeMs(), Target::AttestationVerifier).await
     }
 
@@ -477,6 +474,12 @@ impl<P: Provider> Kalypso<P> {
 
     pub(crate) fn keys(&self) -> EntityKeyRegistryInstance<&P> {
         EntityKeyRegistry::new(self.deployment.key_registry, &self.provider)
+    }
+
+    pub(crate) fn attestation_verifier(
+        &self,
+    ) -> AttestationVerifier::AttestationVerifierInstance<&P> {
+        AttestationVerifier::new(self.deployment.attestation_verifier, &self.provider)
     }
 
     /// Sends a transaction from the sender; the provider estimates its gas.

@@ -286,6 +286,15 @@ pub struct SignedAttestation {
     pub signature: Bytes,
 }
 
+impl SignedAttestation {
+    /// The address of the attested enclave key (its signer address), or `None` when the bytes are not a key.
+    pub fn enclave_address(&self) -> Option<Address> {
+        kalypso_confidential::PublicKey::from_bytes(&self.enclave_pubkey)
+            .ok()
+            .map(|k| k.address())
+    }
+}
+
 /// A confidential ask's sealed inputs as its assignee reads them ([`sealed_task`](crate::Kalypso::sealed_task)):
 /// public bytes only; the enclave key opens them.
 #[derive(Debug, Clone, PartialEq, Eq)]

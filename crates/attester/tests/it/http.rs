@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use kalypso_attester::{
-    ATTESTATIONS_PATH, Attester, AttesterClient, ClientError, DEFAULT_BODY_LIMIT, Health, Service,
+    ATTESTATIONS_PATH, Attester, AttesterClient, BODY_LIMIT, ClientError, Health, Service,
 };
 use kalypso_confidential::{
     nitro::{AWS_NITRO_ROOT_G1, Policy},
@@ -202,13 +202,13 @@ async fn attests_test_documents_and_rejects_bad_input_with_reasons() {
     let (status, _) = service.post("text/plain", b"  \n".to_vec()).await;
     assert_eq!(status, 400);
     let (status, json) = service
-        .post("application/cbor", vec![0x84; DEFAULT_BODY_LIMIT + 1])
+        .post("application/cbor", vec![0x84; BODY_LIMIT + 1])
         .await;
     assert_eq!(status, 413, "{json}");
     assert!(
         json["error"]
             .as_str()
-            .is_some_and(|e| e.contains(&DEFAULT_BODY_LIMIT.to_string())),
+            .is_some_and(|e| e.contains(&BODY_LIMIT.to_string())),
         "{json}"
     );
 

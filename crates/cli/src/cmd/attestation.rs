@@ -374,8 +374,9 @@ async fn request(
     };
     std::fs::write(file, format!("{json}\n"))
         .with_context(|| format!("cannot write {}", file.display()))?;
-    let enclave = kalypso_confidential::PublicKey::from_bytes(&attestation.enclave_pubkey)
-        .map(|k| k.address().to_string())
+    let enclave = attestation
+        .enclave_address()
+        .map(|a| a.to_string())
         .unwrap_or_default();
     let value = serde_json::json!({
         "attested": true,

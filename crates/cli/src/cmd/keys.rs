@@ -167,8 +167,9 @@ fn read_attestation(path: &Path) -> anyhow::Result<SignedAttestation> {
 
 /// The address of an attestation's enclave key (empty when it is no key: the registry refuses it anyway).
 fn key_address(attestation: &SignedAttestation) -> String {
-    kalypso_confidential::PublicKey::from_bytes(&attestation.enclave_pubkey)
-        .map(|k| k.address().to_string())
+    attestation
+        .enclave_address()
+        .map(|a| a.to_string())
         .unwrap_or_default()
 }
 
