@@ -212,13 +212,8 @@ async fn seal(
                 .matching_engine_key()
                 .await?
                 .ok_or(kalypso_sdk::Error::NoMatchingEngineKey)?;
-            let elsewhere = kalypso_confidential::Context {
-                chain_id: client.deployment().chain_id,
-                marketplace: client.deployment().marketplace,
-                market_id: params.market,
-                requester: Address::repeat_byte(0x77),
-                inputs_hash: alloy::primitives::keccak256(&params.inputs),
-            };
+            let elsewhere =
+                client.ask_context(params.market, Address::repeat_byte(0x77), &params.inputs);
             let sealed = kalypso_confidential::seal(&secret.plaintext, &elsewhere, &engine)?;
             params.secret = sealed.ciphertext.into();
             params.acl = sealed.acl.into();
@@ -227,13 +222,7 @@ async fn seal(
             client.seal_secret(&mut params, &secret.plaintext).await?;
             // The requester holds the data key it sealed with; the devnet takes it back from the engine's
             // INSECURE key.
-            let context = kalypso_confidential::Context {
-                chain_id: client.deployment().chain_id,
-                marketplace: client.deployment().marketplace,
-                market_id: params.market,
-                requester: client.sender(),
-                inputs_hash: alloy::primitives::keccak256(&params.inputs),
-            };
+            let context = client.ask_context(params.market, client.sender(), &params.inputs);
             let engine = crate::Role::MatchingEngine.signer();
             let engine_key = kalypso_confidential::SecretKey::from_signing_key(engine.credential());
             let data_key = kalypso_confidential::unwrap(&params.acl, &context, &engine_key)?;

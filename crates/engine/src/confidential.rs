@@ -10,7 +10,7 @@
 //! circuit rejects.
 
 use alloy::primitives::Bytes;
-use kalypso_confidential::{Context, PublicKey, SecretKey};
+use kalypso_confidential::{PublicKey, SecretKey};
 
 use crate::state::SealedInputs;
 
@@ -29,7 +29,6 @@ pub enum Refusal {
 pub fn acl_for(
     key: &SecretKey,
     sealed: &SealedInputs,
-    context: &Context,
     enclave_key: Option<&Bytes>,
 ) -> Result<(Bytes, bool), Refusal> {
     let enclave_key = enclave_key.ok_or_else(|| {
@@ -40,7 +39,7 @@ pub fn acl_for(
     kalypso_confidential::rewrap_for_ciphertext(
         &sealed.ciphertext,
         &sealed.acl,
-        context,
+        &sealed.context,
         key,
         &recipient,
     )
@@ -68,15 +67,13 @@ mod tests {
         let enclave = SecretKey::random();
         let sealed = seal(b"p=13,q=17", &CONTEXT, &engine.public_key()).unwrap();
         let inputs = SealedInputs {
-            market: CONTEXT.market_id,
-            requester: CONTEXT.requester,
-            inputs_hash: CONTEXT.inputs_hash,
+            context: CONTEXT,
             ciphertext: sealed.ciphertext.clone().into(),
             acl: sealed.acl.clone().into(),
             created: kalypso_matching::Seq::default(),
         };
         let registered = Bytes::from(enclave.public_key().to_bytes().to_vec());
-        let (acl, decrypts) = acl_for(&engine, &inputs, &CONTEXT, Some(&registered)).unwrap();
+        let (acl, decrypts) = acl_for(&engine, &inputs, Some(&registered)).unwrap();
         assert!(decrypts);
         assert_eq!(
             open(&sealed.ciphertext, &acl, &CONTEXT, &enclave)
@@ -86,16 +83,11 @@ mod tests {
         );
 
         assert!(matches!(
-            acl_for(&engine, &inputs, &CONTEXT, None),
+            acl_for(&engine, &inputs, None),
             Err(Refusal::Generator(_))
         ));
         assert!(matches!(
-            acl_for(
-                &engine,
-                &inputs,
-                &CONTEXT,
-                Some(&Bytes::from_static(&[1; 64]))
-            ),
+            acl_for(&engine, &inputs, Some(&Bytes::from_static(&[1; 64]))),
             Err(Refusal::Generator(_))
         ));
         // Sealed to another engine key; garbage acl; an acl of another ciphertext.
@@ -117,24 +109,22 @@ mod tests {
         };
         // Copied from another requester's ask: its acl does not open for this one.
         let copied = SealedInputs {
-            requester: Address::repeat_byte(0x66),
+            context: Context {
+                requester: Address::repeat_byte(0x66),
+                ..CONTEXT
+            },
             ..inputs.clone()
         };
         // Copied by another user of the same account (a contract many ask through), with other inputs.
         let reused = SealedInputs {
-            inputs_hash: B256::repeat_byte(0x2b),
+            context: Context {
+                inputs_hash: B256::repeat_byte(0x2b),
+                ..CONTEXT
+            },
             ..inputs.clone()
         };
         for bad in [elsewhere, garbage, mismatched, copied, reused] {
-            // The context the service derives from the ask's own market, requester and inputs.
-            let context = Context {
-                market_id: bad.market,
-                requester: bad.requester,
-                inputs_hash: bad.inputs_hash,
-                ..CONTEXT
-            };
-            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, &context, Some(&registered))
-            else {
+            let Err(Refusal::Ask(reason)) = acl_for(&engine, &bad, Some(&registered)) else {
                 panic!("refused as the requester's");
             };
             assert!(reason.starts_with("sealed inputs: "), "{reason}");
@@ -157,7 +147,7 @@ mod tests {
             acl: corrupt_acl.into(),
             ..inputs
         };
-        let (acl, decrypts) = acl_for(&engine, &corrupt, &CONTEXT, Some(&registered)).unwrap();
+        let (acl, decrypts) = acl_for(&engine, &corrupt, Some(&registered)).unwrap();
         assert!(!decrypts);
         let key =
             kalypso_confidential::data_key(&corrupt.ciphertext, &acl, &CONTEXT, &enclave).unwrap();

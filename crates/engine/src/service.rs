@@ -6,7 +6,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use kalypso_confidential::{Context, SecretKey};
+use kalypso_confidential::SecretKey;
 use kalypso_matching::{AskId, Match};
 use kalypso_sdk::Deployment;
 use serde::Serialize;
@@ -481,14 +481,7 @@ impl Engine {
                 state.book.exclude_pending(m.ask);
                 continue;
             }
-            let context = Context {
-                chain_id: self.deployment.chain_id,
-                marketplace: self.deployment.marketplace,
-                market_id: sealed.market,
-                requester: sealed.requester,
-                inputs_hash: sealed.inputs_hash,
-            };
-            match confidential::acl_for(key, sealed, &context, enclave_key.as_ref()) {
+            match confidential::acl_for(key, sealed, enclave_key.as_ref()) {
                 Ok((acl, decrypts)) => {
                     if !decrypts {
                         info!(target: "kalypso::engine", ask = m.ask, "the ask's ciphertext does not decrypt under its own key: assigned for the market's IVS to attest");

@@ -3,6 +3,7 @@
 //! replaying the store.
 
 use alloy::primitives::{Address, B256, Bytes, U256};
+use kalypso_confidential::Context;
 use kalypso_matching::{Book, Event, Quote, Seq};
 use kalypso_primitives::{Preference, SkipReason};
 use kalypso_sdk::{
@@ -103,12 +104,9 @@ pub struct AskRecord {
 /// key wrapped to the engine), kept while the ask may still be assigned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedInputs {
-    /// The ask's market (the ciphertext decrypts only for its own market and requester).
-    pub market: u64,
-    /// Who created the ask.
-    pub requester: Address,
-    /// `keccak256` of the ask's public inputs (part of the context its secret is sealed for).
-    pub inputs_hash: B256,
+    /// The ask the secret is sealed for (chain, marketplace, market, requester, inputs): the ciphertext and
+    /// every acl of it open only under this context.
+    pub context: Context,
     /// The encrypted secret (`AskRequest.secret`).
     pub ciphertext: Bytes,
     /// The data key wrapped to the Matching Engine (`AskRequest.acl`).
@@ -214,7 +212,7 @@ impl State {
             proven_after: None,
             skipped: None,
         };
-        for e in self.ledger(&event, log, &mut applied) {
+        for e in self.ledger(deployment, &event, log, seq, &mut applied) {
             self.book.apply(seq, &e);
         }
         self.events += 1;
@@ -225,8 +223,10 @@ impl State {
     /// Updates the ledger and returns the events the book needs.
     fn ledger(
         &mut self,
+        deployment: &Deployment,
         event: &ProtocolEvent,
         log: &StoredLog,
+        seq: Seq,
         applied: &mut Applied,
     ) -> Vec<Event> {
         let ts = log.timestamp;
@@ -263,10 +263,6 @@ impl State {
                     }]
                 }
                 M::ExtraImageAdded(e) => {
-                    let seq = Seq {
-                        block: log.block,
-                        log_index: log.log_index,
-                    };
                     self.extra_images
                         .insert((u64_of(e.marketId), e.imageId), seq);
                     vec![]
@@ -306,15 +302,18 @@ impl State {
                         self.sealed.insert(
                             id,
                             SealedInputs {
-                                market,
-                                requester: e.requester,
-                                inputs_hash: alloy::primitives::keccak256(&e.request.proverData),
+                                context: Context {
+                                    chain_id: deployment.chain_id,
+                                    marketplace: deployment.marketplace,
+                                    market_id: market,
+                                    requester: e.requester,
+                                    inputs_hash: alloy::primitives::keccak256(
+                                        &e.request.proverData,
+                                    ),
+                                },
                                 ciphertext: e.request.secret.clone(),
                                 acl: e.request.acl.clone(),
-                                created: Seq {
-                                    block: log.block,
-                                    log_index: log.log_index,
-                                },
+                                created: seq,
                             },
                         );
                     }

@@ -208,8 +208,6 @@ pub struct Node {
     pub(crate) confidential: BTreeSet<MarketId>,
     /// The served TEE markets and their `TeeVerifier`s: the enclave key signs their proofs.
     pub(crate) tee: BTreeMap<MarketId, Address>,
-    /// The enclave key as a signer (TEE proofs), when one is configured.
-    pub(crate) enclave_signer: Option<PrivateKeySigner>,
     url: reqwest::Url,
     client: RwLock<Kalypso<DynProvider>>,
     running: Mutex<HashSet<u64>>,
@@ -513,12 +511,6 @@ impl Node {
             ivs_by_market,
             fallback,
             confidential,
-            enclave_signer: config
-                .enclave_key
-                .as_ref()
-                .map(|key| PrivateKeySigner::from_slice(key.to_bytes().as_slice()))
-                .transpose()
-                .map_err(|e| Error::Config(format!("enclave key: {e}")))?,
             tee,
             url,
             client: RwLock::new(client),

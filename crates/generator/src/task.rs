@@ -14,6 +14,7 @@ use alloy::{
     primitives::{Address, B256, Bytes},
     providers::Provider,
     rpc::types::TransactionReceipt,
+    signers::local::PrivateKeySigner,
 };
 use kalypso_confidential::{DataKey, Secret};
 use kalypso_primitives::AskState;
@@ -372,14 +373,17 @@ fn tee_signed(
     sealed: Option<&SealedSecret>,
     output: &Proof,
 ) -> Result<Proof, String> {
-    let enclave = node
-        .enclave_signer
+    let key = node
+        .config
+        .enclave_key
         .as_ref()
         .ok_or("a TEE market, and no enclave key configured")?;
+    let enclave = PrivateKeySigner::from_slice(key.to_bytes().as_slice())
+        .map_err(|e| format!("the enclave key: {e}"))?;
     let commitment = sealed.map_or(B256::ZERO, |s| s.commitment);
     kalypso_sdk::tee_proof(
-        enclave,
-        node.client().deployment().chain_id,
+        &enclave,
+        node.config.deployment.chain_id,
         verifier,
         inputs,
         commitment,

@@ -612,13 +612,12 @@ impl Book {
         else {
             return;
         };
-        let res = *res;
-        self.set_status(ask, Status::Open);
-        self.release(res);
+        let generator = res.generator;
+        self.release_pending(ask);
         if let Some(a) = self.asks.get_mut(&ask)
-            && !a.excluded.contains(&res.generator)
+            && !a.excluded.contains(&generator)
         {
-            a.excluded.push(res.generator);
+            a.excluded.push(generator);
         }
     }
 

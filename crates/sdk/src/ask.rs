@@ -113,18 +113,29 @@ impl<P: Provider> Kalypso<P> {
             .matching_engine_key()
             .await?
             .ok_or(Error::NoMatchingEngineKey)?;
-        let context = kalypso_confidential::Context {
-            chain_id: self.deployment().chain_id,
-            marketplace: self.deployment().marketplace,
-            market_id: ask.market,
-            requester: self.sender(),
-            inputs_hash: alloy::primitives::keccak256(&ask.inputs),
-        };
+        let context = self.ask_context(ask.market, self.sender(), &ask.inputs);
         let sealed = kalypso_confidential::seal(secret, &context, &me)?;
         let commitment = sealed.commitment();
         ask.secret = sealed.ciphertext.into();
         ask.acl = sealed.acl.into();
         Ok(commitment)
+    }
+
+    /// The context a secret of an ask by `requester` in `market` with public `inputs` is sealed for (the
+    /// associated data of its ciphertext and of every acl of it) in this deployment.
+    pub fn ask_context(
+        &self,
+        market: MarketId,
+        requester: Address,
+        inputs: &[u8],
+    ) -> kalypso_confidential::Context {
+        kalypso_confidential::Context {
+            chain_id: self.deployment().chain_id,
+            marketplace: self.deployment().marketplace,
+            market_id: market,
+            requester,
+            inputs_hash: alloy::primitives::keccak256(inputs),
+        }
     }
 
     /// What the generator's enclave needs to read a confidential ask assigned to it: the ask's context (who
@@ -138,13 +149,11 @@ impl<P: Provider> Kalypso<P> {
             return Ok(None);
         }
         let assigned: Option<ProofMarketplace::TaskAssigned> = self.ask_event(id).await?;
-        let context = kalypso_confidential::Context {
-            chain_id: self.deployment().chain_id,
-            marketplace: self.deployment().marketplace,
-            market_id: created.request.marketId.saturating_to(),
-            requester: created.requester,
-            inputs_hash: alloy::primitives::keccak256(&created.request.proverData),
-        };
+        let context = self.ask_context(
+            created.request.marketId.saturating_to(),
+            created.requester,
+            &created.request.proverData,
+        );
         Ok(Some(crate::SealedTask {
             context,
             ciphertext: created.request.secret,

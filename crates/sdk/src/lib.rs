@@ -29,7 +29,7 @@ pub use heads::{HeadWatcher, MAX_RECONNECT_BACKOFF, is_ws_url};
 #[cfg(feature = "packages")]
 pub use package::{MarketTerms, PackageMarket, PackageMarketStep};
 pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
-pub use tee::{VerifierKind, tee_proof, tee_proof_digest, tee_proof_output};
+pub use tee::{VerifierKind, tee_proof, tee_proof_digest};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;
 pub use types::{
     AskId, AskInfo, AskParams, GeneratorInfo, MarketId, MarketInfo, MarketParams, ProtocolParams,

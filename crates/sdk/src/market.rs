@@ -62,8 +62,7 @@ impl<P: Provider> Kalypso<P> {
         inputs: Bytes,
         proof: Bytes,
     ) -> Result<(Address, TxSummary)> {
-        let factory = view(self.marketplace().verifierFactory(), Target::Marketplace).await?;
-        let factory = VerifierFactory::new(factory, self.provider());
+        let factory = self.verifier_factory().await?;
         let receipt = self
             .send_with_gas_margin(
                 factory.deployGroth16(vk, U256::from(num_inputs), inputs, proof),

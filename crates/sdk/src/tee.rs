@@ -78,13 +78,6 @@ pub fn tee_proof_digest(
     .eip712_signing_hash(&eip712::tee_domain(chain_id, verifier))
 }
 
-/// The output inside a TEE proof (`abi.encode(output, signature)`), or `None` when the bytes are not one.
-pub fn tee_proof_output(proof: &[u8]) -> Option<Bytes> {
-    <(Bytes, Bytes)>::abi_decode_params(proof)
-        .ok()
-        .map(|(output, _)| output)
-}
-
 impl<P: Provider> Kalypso<P> {
     /// The kind of `verifier` according to the protocol's verifier factory; `None` if the factory did not deploy
     /// it (no market can use it). A `TeeVerifier` of the factory trusts the deployment's key registry.
@@ -155,7 +148,9 @@ impl<P: Provider> Kalypso<P> {
         view(self.keys().enclaveImageOf(signer), Target::KeyRegistry).await
     }
 
-    async fn verifier_factory(&self) -> Result<VerifierFactory::VerifierFactoryInstance<&P>> {
+    pub(crate) async fn verifier_factory(
+        &self,
+    ) -> Result<VerifierFactory::VerifierFactoryInstance<&P>> {
         let address = view(self.marketplace().verifierFactory(), Target::Marketplace).await?;
         Ok(VerifierFactory::new(address, self.provider()))
     }
