@@ -19,6 +19,7 @@ const contracts = {
   Groth16Verifier: 'Groth16Verifier.sol',
   TeeVerifier: 'TeeVerifier.sol',
   VerifierFactory: 'VerifierFactory.sol',
+  RestakingPool: 'RestakingPool.sol',
   TestToken: 'TestToken.sol',
   ERC1967Proxy: 'ERC1967Proxy.sol',
   TimelockController: 'TimelockController.sol',

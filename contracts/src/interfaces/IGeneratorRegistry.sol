@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ICollateralPool} from "./ICollateralPool.sol";
 import {IStakingPool} from "./IStakingPool.sol";
 
 /// @title IGeneratorRegistry
@@ -10,6 +11,12 @@ import {IStakingPool} from "./IStakingPool.sol";
 /// (`computePerProof`). An assigned task consumes that share until the task settles, so capacity used in one
 /// market removes the generator from every market where it no longer fits. The marketplace (MARKETPLACE_ROLE)
 /// drives the per-task accounting; the registry never decides on its own when a task starts or ends.
+///
+/// A task's penalty is covered by exactly one collateral pool, in full: the native pool (id 0) when the
+/// generator's native stake meets the market's minimum and its free native stake covers the penalty, otherwise the
+/// first of the registry's external collateral pools ({ICollateralPool}, ids 1, 2, … in the order they were
+/// added) whose own stake for the generator meets the minimum and covers the penalty. Stake in different pools is
+/// never added up.
 interface IGeneratorRegistry is IStakingPool {
     /// @notice A registered generator. `rewardAddress == 0` means not registered.
     struct Generator {
@@ -44,7 +51,11 @@ interface IGeneratorRegistry is IStakingPool {
         InsufficientStake,
         BelowMinStake,
         NoEnclaveKey,
-        FallbackNotOpen
+        FallbackNotOpen,
+        /// Only a collateral pool could cover the task, and its stake view is stale.
+        CollateralStale,
+        /// Only a collateral pool could cover the task, and the task is due after the pool's slashing window.
+        BeyondSlashWindow
     }
 
     /// @notice The caller is already registered.
@@ -71,6 +82,10 @@ interface IGeneratorRegistry is IStakingPool {
     error AlreadyJoined(address generator, uint256 marketId);
     /// @notice The generator is not in the market.
     error NotInMarket(address generator, uint256 marketId);
+    /// @notice The pool does not name this registry as its registry, or is already added.
+    error InvalidCollateralPool(address pool);
+    /// @notice The registry holds at most {MAX_COLLATERAL_POOLS} external pools.
+    error TooManyCollateralPools(uint256 max);
 
     /// @notice A generator registered.
     event GeneratorRegistered(
@@ -100,6 +115,8 @@ interface IGeneratorRegistry is IStakingPool {
     );
     /// @notice A generator left a market.
     event MarketLeft(address indexed generator, uint256 indexed marketId);
+    /// @notice An external collateral pool was added with id `poolId`.
+    event CollateralPoolAdded(uint256 indexed poolId, address indexed pool);
 
     // --- generators ---
 
@@ -129,36 +146,67 @@ interface IGeneratorRegistry is IStakingPool {
 
     // --- marketplace ---
 
-    /// @notice Checks every per-generator eligibility rule for a task and, if all pass, consumes compute and
-    /// locks `penalty` stake. Never reverts for an ineligible generator: returns the reason instead.
+    /// @notice Checks every per-generator eligibility rule for task `taskId` and, if all pass, consumes compute and
+    /// locks `penalty` in one collateral pool (see the contract's rule). Never reverts for an ineligible generator:
+    /// returns the reason instead.
     /// @return reason `SkipReason.None` when assigned.
     /// @return price The generator's price per proof.
     /// @return maxProofTime The generator's committed proving time.
     /// @return computePerProof The compute the task consumes (to be handed back on settlement).
+    /// @return collateralPool The pool that locked the penalty (0: native).
     function tryAssign(
         address generator,
+        uint256 taskId,
         uint256 marketId,
         uint256 reward,
         uint256 deadline,
         uint256 penalty,
         uint256 minStake
-    ) external returns (SkipReason reason, uint256 price, uint256 maxProofTime, uint256 computePerProof);
-
-    /// @notice Ends a task well (proof or invalid-input attestation): frees compute and the locked penalty.
-    /// @return rewardAddress Where the generator is paid.
-    function completeTask(address generator, uint256 computePerProof, uint256 penalty)
+    )
         external
-        returns (address rewardAddress);
+        returns (
+            SkipReason reason,
+            uint256 price,
+            uint256 maxProofTime,
+            uint256 computePerProof,
+            uint256 collateralPool
+        );
 
-    /// @notice Ends a task badly (discard or missed deadline): frees compute and the lock, and takes `amounts` of
-    /// the locked penalty from the generator's stake, crediting them to `recipients`' payout balances.
-    function slashTask(
+    /// @notice Ends task `taskId` well (proof or invalid-input attestation): frees compute and the locked penalty.
+    /// @return rewardAddress Where the generator is paid.
+    function completeTask(
         address generator,
+        uint256 taskId,
         uint256 computePerProof,
         uint256 penalty,
+        uint256 collateralPool
+    ) external returns (address rewardAddress);
+
+    /// @notice Ends task `taskId` badly (discard or missed deadline): frees compute and the lock, and takes
+    /// `amounts` of the locked penalty from the generator's collateral. Native stake is credited to `recipients`'
+    /// payout balances; restaked collateral is slashed on its own chain (the sum of `amounts`), so the marketplace
+    /// passes zero amounts for everyone but the treasury slot there.
+    function slashTask(
+        address generator,
+        uint256 taskId,
+        uint256 computePerProof,
+        uint256 penalty,
+        uint256 collateralPool,
         address[] calldata recipients,
         uint256[] calldata amounts
     ) external;
+
+    // --- admin ---
+
+    /// @notice Adds an external collateral pool (admin); it gets the next id. Pools cannot be removed (tasks in
+    /// flight refer to them by id); a pool stops locking by its own rules.
+    function addCollateralPool(ICollateralPool pool) external;
+
+    /// @notice The external collateral pools; pool `i` has id `i + 1`.
+    function collateralPools() external view returns (ICollateralPool[] memory);
+
+    /// @notice The most external collateral pools the registry holds.
+    function MAX_COLLATERAL_POOLS() external view returns (uint256);
 
     // --- views ---
 

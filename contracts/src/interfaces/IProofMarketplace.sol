@@ -71,6 +71,7 @@ interface IProofMarketplace is IMarketView {
     /// @param generator Assigned generator.
     /// @param computePerProof Compute the task holds in the registry.
     /// @param reopens How often a failed task (slash, discard) re-opened the ask; at most {MAX_REOPENS}.
+    /// @param collateralPool The registry's collateral pool that locked the task's penalty (0: native stake).
     struct Ask {
         address refundAddress;
         uint96 reward;
@@ -85,6 +86,7 @@ interface IProofMarketplace is IMarketView {
         address generator;
         uint40 computePerProof;
         uint8 reopens;
+        uint8 collateralPool;
     }
 
     /// @notice A new ask, as given to {createAsk} and emitted in `AskCreated`.

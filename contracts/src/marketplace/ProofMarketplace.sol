@@ -57,6 +57,8 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
     string private constant DOMAIN_VERSION = "1";
 
     uint256 private constant BPS = 10_000;
+    /// @dev Collateral pool id of the registry's native pool.
+    uint256 private constant NATIVE_POOL = 0;
 
     /// @inheritdoc IProofMarketplace
     uint256 public constant MAX_REOPENS = 3;
@@ -325,8 +327,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         uint256 penalty = lockedPenalty * $.params.discardPenaltyBps / BPS;
         bool reopen = _canReopen(a);
         // Held is a share of the penalty actually taken (rounded down first on purpose); the parts sum to it exactly.
+        // Restaked collateral is slashed on its own chain: nothing is held here.
         // slither-disable-next-line divide-before-multiply
-        uint256 held = reopen ? penalty * $.params.requesterShareBps / BPS : 0;
+        uint256 held = reopen && a.collateralPool == NATIVE_POOL ? penalty * $.params.requesterShareBps / BPS : 0;
 
         address[] memory recipients = new address[](2);
         uint256[] memory amounts = new uint256[](2);
@@ -346,8 +349,11 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         Params storage p = $.params;
         uint256 penalty = $.markets[a.marketId].slashingPenalty;
         bool reopen = _canReopen(a);
-        uint256 held = reopen ? penalty * p.requesterShareBps / BPS : 0;
-        uint256 toKeeper = penalty * p.keeperShareBps / BPS;
+        // Restaked collateral is slashed on its own chain (to the vault's burner): the requester's and the keeper's
+        // shares are paid only from native stake.
+        bool native = a.collateralPool == NATIVE_POOL;
+        uint256 held = reopen && native ? penalty * p.requesterShareBps / BPS : 0;
+        uint256 toKeeper = native ? penalty * p.keeperShareBps / BPS : 0;
         if (toKeeper > p.maxKeeperReward) toKeeper = p.maxKeeperReward;
         // The slashed generator earns nothing from its own slash, neither itself nor through its reward address.
         if (msg.sender == generator || msg.sender == _registry.rewardAddressOf(generator)) toKeeper = 0;
@@ -610,12 +616,14 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
             uint256 price;
             uint256 maxProofTime;
             uint256 compute;
+            uint256 collateralPool;
             // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only
-            // update its own storage and call nothing, so no code runs during this call that could re-enter. The loop
-            // around it is a batch the Matching Engine signed.
+            // update its own storage and the admin-added collateral pools', so no code runs during this call that
+            // could re-enter. The loop around it is a batch the Matching Engine signed.
             // slither-disable-next-line calls-loop,reentrancy-events
-            (reason, price, maxProofTime, compute) = _registry.tryAssign(
+            (reason, price, maxProofTime, compute, collateralPool) = _registry.tryAssign(
                 x.generator,
+                x.askId,
                 a.marketId,
                 _min(a.reward, x.maxPrice),
                 _min(a.deadline, block.timestamp + _min(x.maxProofTime, type(uint64).max)),
@@ -628,6 +636,8 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
             a.price = uint88(price);
             a.generator = x.generator;
             a.computePerProof = uint40(compute);
+            // At most MAX_COLLATERAL_POOLS.
+            a.collateralPool = uint8(collateralPool);
         }
         emit TaskAssigned(
             x.askId, a.marketId, x.generator, a.price, a.taskDeadline, a.computePerProof, fallbackAssignment, x.acl
@@ -666,7 +676,9 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
         // its own storage and call nothing, so no code runs during this call that could re-enter.
         // slither-disable-next-line reentrancy-no-eth,reentrancy-events
-        rewardAddress = _registry.completeTask(a.generator, a.computePerProof, $.markets[marketId].slashingPenalty);
+        rewardAddress = _registry.completeTask(
+            a.generator, askId, a.computePerProof, $.markets[marketId].slashingPenalty, a.collateralPool
+        );
         price = a.price;
         refund = a.reward - price;
         if (price != 0) $.claimable[rewardAddress] += price;
@@ -689,7 +701,7 @@ contract ProofMarketplace is IProofMarketplace, Initializable, UUPSUpgradeable, 
         // _registry is the protocol's own GeneratorRegistry (immutable address); its marketplace functions only update
         // its own storage and call nothing, so no code runs during this call that could re-enter.
         // slither-disable-next-line reentrancy-no-eth,reentrancy-events
-        _registry.slashTask(a.generator, a.computePerProof, lockedPenalty, recipients, amounts);
+        _registry.slashTask(a.generator, askId, a.computePerProof, lockedPenalty, a.collateralPool, recipients, amounts);
         _reopenOrRefund(askId, a, reopen);
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {ICollateralPool} from "../interfaces/ICollateralPool.sol";
 import {IGeneratorRegistry} from "../interfaces/IGeneratorRegistry.sol";
 import {IMarketView} from "../interfaces/IMarketView.sol";
 import {NativeStaking} from "../staking/NativeStaking.sol";
@@ -11,7 +12,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @title GeneratorRegistry
 /// @notice Generators, their per-market quotes, their compute accounting across markets and their stake (the
-/// native staking pool is a module of this contract, {NativeStaking}).
+/// native staking pool is a module of this contract, {NativeStaking}; external collateral pools such as restaked
+/// stake are separate contracts it calls per task, {ICollateralPool}).
 /// @dev Upgradeable (UUPS) with ERC-7201 storage. The staking token is an immutable of the implementation; the
 /// market view is in storage because the marketplace proxy is deployed after the registry.
 contract GeneratorRegistry is
@@ -24,6 +26,12 @@ contract GeneratorRegistry is
     /// @notice Role of the marketplace, which starts and ends tasks.
     bytes32 public constant MARKETPLACE_ROLE = keccak256("MARKETPLACE_ROLE");
 
+    /// @inheritdoc IGeneratorRegistry
+    uint256 public constant MAX_COLLATERAL_POOLS = 8;
+
+    /// @notice Collateral pool id of the native pool.
+    uint256 internal constant NATIVE_POOL = 0;
+
     /// @notice Emitted when the admin points the registry at the marketplace.
     event MarketViewSet(address indexed marketView);
 
@@ -32,6 +40,7 @@ contract GeneratorRegistry is
         mapping(address generator => Generator) generators;
         mapping(uint256 marketId => mapping(address generator => Quote)) quotes;
         IMarketView marketView;
+        ICollateralPool[] collateralPools;
     }
 
     // keccak256(abi.encode(uint256(keccak256("kalypso.storage.GeneratorRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -138,6 +147,7 @@ contract GeneratorRegistry is
     /// @inheritdoc IGeneratorRegistry
     function tryAssign(
         address generator,
+        uint256 taskId,
         uint256 marketId,
         uint256 reward,
         uint256 deadline,
@@ -146,41 +156,80 @@ contract GeneratorRegistry is
     )
         external
         onlyRole(MARKETPLACE_ROLE)
-        returns (SkipReason reason, uint256 price, uint256 maxProofTime, uint256 computePerProof)
+        returns (
+            SkipReason reason,
+            uint256 price,
+            uint256 maxProofTime,
+            uint256 computePerProof,
+            uint256 collateralPool
+        )
     {
         Quote memory quote = _s().quotes[marketId][generator];
         reason = _quoteFits(quote, reward, deadline);
-        if (reason != SkipReason.None) return (reason, 0, 0, 0);
-        reason = _reserve(generator, quote.computePerProof, penalty, minStake);
-        if (reason != SkipReason.None) return (reason, 0, 0, 0);
-        return (SkipReason.None, quote.pricePerProof, quote.maxProofTime, quote.computePerProof);
+        if (reason != SkipReason.None) return (reason, 0, 0, 0, 0);
+        (reason, collateralPool) =
+            _reserve(generator, taskId, quote.computePerProof, penalty, minStake, block.timestamp + quote.maxProofTime);
+        if (reason != SkipReason.None) return (reason, 0, 0, 0, 0);
+        return (SkipReason.None, quote.pricePerProof, quote.maxProofTime, quote.computePerProof, collateralPool);
     }
 
     /// @inheritdoc IGeneratorRegistry
-    function completeTask(address generator, uint256 computePerProof, uint256 penalty)
-        external
-        onlyRole(MARKETPLACE_ROLE)
-        returns (address rewardAddress)
-    {
+    function completeTask(
+        address generator,
+        uint256 taskId,
+        uint256 computePerProof,
+        uint256 penalty,
+        uint256 collateralPool
+    ) external onlyRole(MARKETPLACE_ROLE) returns (address rewardAddress) {
         rewardAddress = _endTask(generator, computePerProof);
-        _release(generator, penalty);
+        if (collateralPool == NATIVE_POOL) {
+            _release(generator, penalty);
+        } else {
+            // A pool the admin added; it only updates its own storage.
+            // slither-disable-next-line reentrancy-events
+            _collateralPool(collateralPool).release(generator, taskId);
+        }
     }
 
     /// @inheritdoc IGeneratorRegistry
     function slashTask(
         address generator,
+        uint256 taskId,
         uint256 computePerProof,
         uint256 penalty,
+        uint256 collateralPool,
         address[] calldata recipients,
         uint256[] calldata amounts
     ) external onlyRole(MARKETPLACE_ROLE) {
         _endTask(generator, computePerProof);
-        _slash(generator, penalty, recipients, amounts);
+        if (collateralPool == NATIVE_POOL) {
+            _slash(generator, penalty, recipients, amounts);
+        } else {
+            // Locals start at zero in Solidity; the sum starts there on purpose.
+            // slither-disable-next-line uninitialized-local
+            uint256 total;
+            for (uint256 i; i < amounts.length; ++i) {
+                total += amounts[i];
+            }
+            _collateralPool(collateralPool).slash(generator, taskId, total);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Admin
     // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IGeneratorRegistry
+    function addCollateralPool(ICollateralPool pool) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        ICollateralPool[] storage pools = _s().collateralPools;
+        if (pools.length == MAX_COLLATERAL_POOLS) revert TooManyCollateralPools(MAX_COLLATERAL_POOLS);
+        if (pool.registry() != address(this)) revert InvalidCollateralPool(address(pool));
+        for (uint256 i; i < pools.length; ++i) {
+            if (pools[i] == pool) revert InvalidCollateralPool(address(pool));
+        }
+        pools.push(pool);
+        emit CollateralPoolAdded(pools.length, address(pool));
+    }
 
     /// @notice Points the registry at the marketplace (used to check that joined markets exist).
     function setMarketView(IMarketView marketView_) external onlyRole(DEFAULT_ADMIN_ROLE) {
@@ -205,6 +254,11 @@ contract GeneratorRegistry is
     /// @inheritdoc IGeneratorRegistry
     function quoteOf(uint256 marketId, address generator) external view returns (Quote memory) {
         return _s().quotes[marketId][generator];
+    }
+
+    /// @inheritdoc IGeneratorRegistry
+    function collateralPools() external view returns (ICollateralPool[] memory) {
+        return _s().collateralPools;
     }
 
     /// @notice The marketplace the registry checks markets against.
@@ -232,20 +286,68 @@ contract GeneratorRegistry is
         return SkipReason.None;
     }
 
-    /// @dev The capacity rules: free compute, then free and minimum stake (locked on success).
-    function _reserve(address generator, uint256 computePerProof, uint256 penalty, uint256 minStake)
-        internal
-        returns (SkipReason)
-    {
+    /// @dev The capacity rules: free compute, then free and minimum stake in one collateral pool (locked on
+    /// success): native first, then the external pools in order.
+    function _reserve(
+        address generator,
+        uint256 taskId,
+        uint256 computePerProof,
+        uint256 penalty,
+        uint256 minStake,
+        uint256 taskDeadline
+    ) internal returns (SkipReason reason, uint256 collateralPool) {
         Generator storage g = _s().generators[generator];
         uint256 consumed = g.consumedCompute + computePerProof;
-        if (consumed > g.declaredCompute) return SkipReason.InsufficientCompute;
+        if (consumed > g.declaredCompute) return (SkipReason.InsufficientCompute, 0);
         LockResult lock = _tryLock(generator, penalty, minStake);
-        if (lock == LockResult.BelowMinStake) return SkipReason.BelowMinStake;
-        if (lock == LockResult.InsufficientFreeStake) return SkipReason.InsufficientStake;
+        if (lock != LockResult.Locked) {
+            reason = lock == LockResult.BelowMinStake ? SkipReason.BelowMinStake : SkipReason.InsufficientStake;
+            (reason, collateralPool) = _tryCollateralPools(generator, taskId, penalty, minStake, taskDeadline, reason);
+            if (reason != SkipReason.None) return (reason, 0);
+        }
         // consumed <= declaredCompute < 2^40.
         g.consumedCompute = uint40(consumed);
-        return SkipReason.None;
+        return (SkipReason.None, collateralPool);
+    }
+
+    /// @dev Locks `penalty` in the first external pool that covers it. When none does, the native pool's reason
+    /// stands unless the generator is below the native minimum: then the last pool's reason says more.
+    function _tryCollateralPools(
+        address generator,
+        uint256 taskId,
+        uint256 penalty,
+        uint256 minStake,
+        uint256 taskDeadline,
+        SkipReason nativeReason
+    ) internal returns (SkipReason reason, uint256 collateralPool) {
+        reason = nativeReason;
+        ICollateralPool[] storage pools = _s().collateralPools;
+        uint256 n = pools.length;
+        for (uint256 i; i < n; ++i) {
+            // Pools the admin added; each only updates its own storage. The loop is bounded by MAX_COLLATERAL_POOLS.
+            // slither-disable-next-line calls-loop
+            ICollateralPool.LockResult lock = pools[i].tryLock(generator, taskId, penalty, minStake, taskDeadline);
+            // An enum compared with one of its own values, not a balance.
+            // slither-disable-next-line incorrect-equality
+            if (lock == ICollateralPool.LockResult.Locked) return (SkipReason.None, i + 1);
+            if (nativeReason == SkipReason.BelowMinStake) reason = _poolReason(lock);
+        }
+    }
+
+    function _poolReason(ICollateralPool.LockResult lock) internal pure returns (SkipReason) {
+        // Indexed by LockResult: Locked, InsufficientFreeStake, BelowMinStake, Stale, BeyondSlashWindow.
+        SkipReason[5] memory reasons = [
+            SkipReason.None,
+            SkipReason.InsufficientStake,
+            SkipReason.BelowMinStake,
+            SkipReason.CollateralStale,
+            SkipReason.BeyondSlashWindow
+        ];
+        return reasons[uint8(lock)];
+    }
+
+    function _collateralPool(uint256 id) internal view returns (ICollateralPool) {
+        return _s().collateralPools[id - 1];
     }
 
     function _checkQuote(Generator storage g, uint256 computePerProof, uint256 pricePerProof, uint256 maxProofTime)

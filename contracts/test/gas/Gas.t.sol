@@ -2,7 +2,11 @@
 pragma solidity 0.8.30;
 
 import {IProofMarketplace} from "../../src/interfaces/IProofMarketplace.sol";
+import {IRestakingPool} from "../../src/interfaces/IRestakingPool.sol";
+import {RestakingPool} from "../../src/staking/RestakingPool.sol";
+import {Restaking} from "../utils/Restaking.sol";
 import {TeeMarket} from "../utils/TeeMarket.sol";
+import {Vm} from "forge-std/Vm.sol";
 
 /// @notice Gas of the happy path, written to snapshots/*.json and checked in CI (`FOUNDRY_PROFILE=gas` runs every
 /// call as its own transaction, so cold and warm storage access is what a real transaction sees).
@@ -156,6 +160,62 @@ contract GasTest is TeeMarket {
         _measure(
             "GeneratorRegistry", "leaveMarket", gen, abi.encodeCall(registry.leaveMarket, (marketId)), address(registry)
         );
+    }
+
+    /// Restaked collateral: a committee snapshot (2-of-3 signatures) of one and of 32 operators, then a task covered
+    /// by the restaked pool (the native pool is tried first and falls short), slashed: the L2 half of a bridged slash.
+    function test_gas_restaking() public {
+        Vm.Wallet[] memory committee = new Vm.Wallet[](2);
+        committee[0] = vm.createWallet("committee-1");
+        committee[1] = vm.createWallet("committee-2");
+        address[] memory members = new address[](3);
+        (members[0], members[1], members[2]) = (committee[0].addr, committee[1].addr, makeAddr("committee-3"));
+        RestakingPool pool =
+            new RestakingPool(address(registry), admin, block.timestamp - 600, 600, 60, 1800, members, 2);
+        vm.prank(admin);
+        registry.addCollateralPool(pool);
+        address restaker = makeAddr("restaker");
+        vm.startPrank(restaker);
+        registry.register(restaker, 4, "restaked-box");
+        registry.joinMarket(marketId, 1, CHEAP_PRICE, CHEAP_TIME);
+        vm.stopPrank();
+
+        IRestakingPool.Snapshot memory one = Restaking.one(1, 0, restaker, 100e18);
+        bytes[] memory sigs = Restaking.sign(pool, one, committee);
+        _measure(
+            "RestakingPool",
+            "submitSnapshot_1op",
+            keeper,
+            abi.encodeCall(pool.submitSnapshot, (one, sigs)),
+            address(pool)
+        );
+        vm.warp(pool.epochStart(2) + 1);
+        IRestakingPool.Snapshot memory many;
+        many.epoch = 2;
+        many.operators = new address[](BATCH);
+        many.stakes = new uint256[](BATCH);
+        for (uint256 i; i < BATCH; ++i) {
+            many.operators[i] = i == 0 ? restaker : makeAddr(string.concat("operator-", vm.toString(i)));
+            many.stakes[i] = 100e18 + i;
+        }
+        sigs = Restaking.sign(pool, many, committee);
+        _measure(
+            "RestakingPool",
+            "submitSnapshot_32ops",
+            keeper,
+            abi.encodeCall(pool.submitSnapshot, (many, sigs)),
+            address(pool)
+        );
+
+        uint256 askId = _ask();
+        _measure(
+            "RestakingPool",
+            "assignTask_restaked",
+            me.addr,
+            abi.encodeCall(market.assignTask, (_item(askId, restaker, "")))
+        );
+        vm.warp(block.timestamp + CHEAP_TIME + 1);
+        _measure("RestakingPool", "slash_restaked", keeper, abi.encodeCall(market.slash, (askId)));
     }
 
     // ------------------------------------------------------------------------------------------------------------

@@ -199,11 +199,11 @@ contract GeneratorRegistryTest is Base {
             IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), registry.MARKETPLACE_ROLE()
         );
         vm.expectRevert(err);
-        registry.tryAssign(cheap, marketId, 1, 1, 1, 1);
+        registry.tryAssign(cheap, 1, marketId, 1, 1, 1, 1);
         vm.expectRevert(err);
-        registry.completeTask(cheap, 1, 1);
+        registry.completeTask(cheap, 1, 1, 1, 0);
         vm.expectRevert(err);
-        registry.slashTask(cheap, 1, 1, new address[](0), new uint256[](0));
+        registry.slashTask(cheap, 1, 1, 1, 0, new address[](0), new uint256[](0));
     }
 
     // ------------------------------------------------------------------------------------------------------------

@@ -23,6 +23,11 @@ pub const ENCLAVE_ATTESTATION_TYPE: &str =
 pub const GENERATOR_KEY_REGISTRATION_TYPE: &str =
     "GeneratorKeyRegistration(address generator,uint256 marketId)";
 
+/// The EIP-712 type the restaking committee signs for a snapshot of operators' L1 stake (the restaking pool's
+/// `SNAPSHOT_TYPEHASH`).
+pub const RESTAKING_SNAPSHOT_TYPE: &str =
+    "Snapshot(uint64 epoch,uint64 settledSlashes,address[] operators,uint256[] stakes)";
+
 /// The EIP-712 type a TEE verifier's enclave key signs over a result.
 pub const TEE_PROOF_TYPE: &str =
     "TeeProof(bytes32 inputsHash,bytes32 secretCommitment,bytes32 outputHash,address generator)";
@@ -120,6 +125,17 @@ pub mod proxy {
     );
 }
 
+/// Restaked collateral bridged in from a Symbiotic network by committee snapshots; a collateral pool of the
+/// generator registry.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
+pub mod restaking_pool {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        RestakingPool,
+        "artifacts/RestakingPool.json"
+    );
+}
+
 /// OpenZeppelin timelock, the admin of every upgradeable contract in a production deployment.
 #[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod timelock {
@@ -136,6 +152,7 @@ pub use groth16_verifier::Groth16Verifier;
 pub use key_registry::EntityKeyRegistry;
 pub use marketplace::ProofMarketplace;
 pub use proxy::ERC1967Proxy;
+pub use restaking_pool::RestakingPool;
 pub use tee_verifier::TeeVerifier;
 pub use test_token::TestToken;
 pub use timelock::TimelockController;

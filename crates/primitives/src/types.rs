@@ -136,6 +136,10 @@ protocol_enum! {
         NoEnclaveKey = 10 => "no-enclave-key",
         /// Fallback self-assignment is not open for this ask.
         FallbackNotOpen = 11 => "fallback-not-open",
+        /// Only a collateral pool (restaked stake) could cover the task, and its stake snapshot is stale.
+        CollateralStale = 12 => "collateral-stale",
+        /// Only a collateral pool could cover the task, and the task is due after the pool's slashing window.
+        BeyondSlashWindow = 13 => "beyond-slash-window",
     }
 }
 
@@ -170,7 +174,7 @@ mod tests {
             err.to_string(),
             "invalid preference 'fastest' (expected one of: cost, time)"
         );
-        assert!(SkipReason::try_from(12).is_err());
+        assert!(SkipReason::try_from(14).is_err());
         assert!(AskState::try_from(6).is_err());
     }
 }

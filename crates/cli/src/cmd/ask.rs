@@ -384,6 +384,16 @@ async fn not_assignable(ctx: &Ctx, ask: u64, generator: Address, reason: SkipRea
         }
         SkipReason::BelowMinStake => "your stake is below the market's minimum stake".into(),
         SkipReason::NoEnclaveKey => "no enclave key registered for the market".into(),
+        SkipReason::CollateralStale => {
+            "only your restaked stake could cover the penalty, and its latest snapshot from the L1 is stale \
+             (the relayers have not bridged the current epoch; `kalypso restaking status`)"
+                .into()
+        }
+        SkipReason::BeyondSlashWindow => {
+            "only your restaked stake could cover the penalty, and the task would be due after the L1 vault can \
+             still be slashed for the current epoch's stake"
+                .into()
+        }
         SkipReason::None => "no reason given".into(),
     }
 }
