@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity 0.8.25;
+pragma solidity ^0.8.25;
 
 /// @title IKalypsoMiddleware
 /// @notice Kalypso's Symbiotic network middleware on the L1. Kalypso is a Symbiotic network (an address registered in
