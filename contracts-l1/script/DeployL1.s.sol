@@ -32,7 +32,7 @@ import {console} from "forge-std/console.sol";
 ///   L1_DEPOSITOR_KEYS (anvil dev key 3), L1_DEPOSITS (1000 POND each),
 ///   L1_COMMITTEE (the broadcaster), L1_COMMITTEE_THRESHOLD (1), L1_RESOLVER (the broadcaster),
 ///   L1_BURNER (0x…dEaD), L1_TOKEN_HOLDERS (broadcaster, operators, depositors), L1_TOKEN_MINT (1,000,000 POND each),
-///   L1_DEPLOYMENT_OUT (deployments/<chainid>.json).
+///   L1_DEPLOYMENT_OUT (deployments/<chainid>.json; must lie under deployments/, the only writable folder).
 contract DeployL1 is Script, SymbioticCoreDeployer {
     // anvil's public dev keys 1-3 (never used on a real network)
     uint256 internal constant ANVIL_KEY_1 = 0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d;
