@@ -25,9 +25,20 @@ const contracts = {
   TimelockController: 'TimelockController.sol',
 };
 
+// The L1 side (contracts-l1/, solc 0.8.25): Kalypso's own Symbiotic middleware only. Never export the Symbiotic core
+// (BUSL-1.1): neither its sources nor its bytecode are committed.
+const l1Out = path.join(root, 'contracts-l1', 'out');
+const l1Contracts = {
+  KalypsoMiddleware: 'KalypsoMiddleware.sol',
+};
+
 fs.mkdirSync(dest, { recursive: true });
-for (const [name, file] of Object.entries(contracts)) {
-  const artifact = JSON.parse(fs.readFileSync(path.join(out, file, `${name}.json`), 'utf8'));
+const all = [
+  ...Object.entries(contracts).map(([name, file]) => [name, file, out]),
+  ...Object.entries(l1Contracts).map(([name, file]) => [name, file, l1Out]),
+];
+for (const [name, file, dir] of all) {
+  const artifact = JSON.parse(fs.readFileSync(path.join(dir, file, `${name}.json`), 'utf8'));
   const slim = {
     abi: artifact.abi,
     bytecode: { object: artifact.bytecode.object },
@@ -35,4 +46,4 @@ for (const [name, file] of Object.entries(contracts)) {
   };
   fs.writeFileSync(path.join(dest, `${name}.json`), JSON.stringify(slim, null, 1) + '\n');
 }
-process.stderr.write(`export-artifacts: wrote ${Object.keys(contracts).length} artifacts to crates/contracts/artifacts\n`);
+process.stderr.write(`export-artifacts: wrote ${all.length} artifacts to crates/contracts/artifacts\n`);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the pinned toolchain into .tools/ (git-ignored): forge/anvil/cast 1.7.1, solc 0.8.30 (solcjs
-# behind a native-looking wrapper), OpenZeppelin 5 and forge-std, circom2 and snarkjs (circom circuits:
-# scripts/circom-circuit.sh and the tests that run `snarkjs groth16 verify`), and Slither in a Python venv
-# (.tools/slither-venv, pinned by toolchain/requirements-slither.txt). Idempotent: quick when already present.
+# Installs the pinned toolchain into .tools/ (git-ignored): forge/anvil/cast 1.7.1, solc 0.8.30 and 0.8.25 (solcjs
+# behind native-looking wrappers), OpenZeppelin 5 and forge-std, the Symbiotic core (@symbioticfi/core, BUSL-1.1:
+# installed, never committed; it brings its own OpenZeppelin 5.0.2 under its node_modules) for contracts-l1/,
+# circom2 and snarkjs (circom circuits: scripts/circom-circuit.sh and the tests that run `snarkjs groth16 verify`),
+# and Slither in a Python venv (.tools/slither-venv, pinned by toolchain/requirements-slither.txt). Idempotent:
+# quick when already present.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
@@ -14,8 +16,10 @@ if ! cmp -s "$root/toolchain/package-lock.json" "$tools/package-lock.json" || [ 
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# forge wants an executable `solc`; the wrapper lives next to node_modules so it finds solcjs.
+# forge wants an executable `solc`; the wrapper lives next to node_modules so it finds solcjs, and loads the solcjs
+# package named like the file it is installed as (solc -> 0.8.30, solc-0.8.25 -> 0.8.25).
 install -m 0755 "$root/toolchain/solc.js" "$tools/solc"
+install -m 0755 "$root/toolchain/solc.js" "$tools/solc-0.8.25"
 mkdir -p "$tools/bin"
 for bin in forge anvil cast; do
   ln -sf "../node_modules/.bin/$bin" "$tools/bin/$bin"
@@ -26,7 +30,11 @@ if [ "$("$tools/bin/forge" --version | head -1 | grep -c '1.7.1')" != 1 ]; then
   echo "setup: unexpected forge version: $("$tools/bin/forge" --version | head -1)" >&2
   exit 1
 fi
-echo "setup: toolchain ready in .tools/bin ($("$tools/bin/forge" --version | head -1 | cut -d' ' -f1-3), solc $("$tools/solc" --version | tail -1 | cut -d' ' -f2))" >&2
+if [ "$("$tools/solc-0.8.25" --version | tail -1 | grep -c 'Version: 0.8.25+')" != 1 ]; then
+  echo "setup: unexpected solc-0.8.25 version: $("$tools/solc-0.8.25" --version | tail -1)" >&2
+  exit 1
+fi
+echo "setup: toolchain ready in .tools/bin ($("$tools/bin/forge" --version | head -1 | cut -d' ' -f1-3), solc $("$tools/solc" --version | tail -1 | cut -d' ' -f2), $("$tools/solc-0.8.25" --version | tail -1 | cut -d' ' -f2))" >&2
 
 # Slither (static analysis, run by scripts/test.sh): every package pinned exactly and installed with --no-deps, so
 # the venv holds exactly toolchain/requirements-slither.txt; `pip check` proves that closure is complete. A copy of

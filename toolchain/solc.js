@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// A native-looking `solc` for forge, backed by the pinned solcjs (npm `solc`).
+// A native-looking `solc` for forge, backed by a pinned solcjs. The compiler version follows the name this file is
+// installed under: `solc` loads npm `solc` (0.8.30, contracts/), `solc-0.8.25` loads the npm alias `solc-0.8.25`
+// (Symbiotic core and contracts-l1/). scripts/setup.sh installs one copy per name.
 // forge calls `solc --version` and `solc --standard-json [--base-path P] [--include-path P]...
 // [--allow-paths P]` with the input JSON on stdin. Imports are resolved against the base path and every
 // include path, the way native solc does.
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const solc = require(path.join(__dirname, 'node_modules', 'solc'));
+const solc = require(path.join(__dirname, 'node_modules', path.basename(process.argv[1])));
 
 const args = process.argv.slice(2);
 if (args.includes('--version')) {
