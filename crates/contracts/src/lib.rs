@@ -28,6 +28,11 @@ pub const GENERATOR_KEY_REGISTRATION_TYPE: &str =
 pub const RESTAKING_SNAPSHOT_TYPE: &str =
     "Snapshot(uint64 epoch,uint64 settledSlashes,address[] operators,uint256[] stakes)";
 
+/// The EIP-712 type the restaking committee signs for a slash request to the L1 Symbiotic middleware (its
+/// `SLASH_REQUEST_TYPEHASH`).
+pub const SLASH_REQUEST_TYPE: &str =
+    "SlashRequest(uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)";
+
 /// The EIP-712 type a TEE verifier's enclave key signs over a result.
 pub const TEE_PROOF_TYPE: &str =
     "TeeProof(bytes32 inputsHash,bytes32 secretCommitment,bytes32 outputHash,address generator)";
@@ -136,6 +141,17 @@ pub mod restaking_pool {
     );
 }
 
+/// Kalypso's Symbiotic network middleware on the L1 (`contracts-l1/`): epoch snapshots of operators' restaked
+/// stake and committee-signed slash requests through the vaults' veto slashers.
+#[allow(missing_docs, clippy::too_many_arguments)] // generated code
+pub mod symbiotic_middleware {
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        KalypsoMiddleware,
+        "artifacts/KalypsoMiddleware.json"
+    );
+}
+
 /// OpenZeppelin timelock, the admin of every upgradeable contract in a production deployment.
 #[allow(missing_docs, clippy::too_many_arguments)] // generated code
 pub mod timelock {
@@ -153,6 +169,7 @@ pub use key_registry::EntityKeyRegistry;
 pub use marketplace::ProofMarketplace;
 pub use proxy::ERC1967Proxy;
 pub use restaking_pool::RestakingPool;
+pub use symbiotic_middleware::KalypsoMiddleware;
 pub use tee_verifier::TeeVerifier;
 pub use test_token::TestToken;
 pub use timelock::TimelockController;

@@ -58,6 +58,26 @@ alloy::sol! {
         address generator;
         uint256 marketId;
     }
+
+    /// The restaking committee's view of operators' stake at the capture timestamp of L1 network epoch `epoch`,
+    /// posted to an L2 `RestakingPool`; slash ids below `settledSlashes` were settled on the L1 by then.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Snapshot {
+        uint64 epoch;
+        uint64 settledSlashes;
+        address[] operators;
+        uint256[] stakes;
+    }
+
+    /// The restaking committee's request to slash `amount` of `operator`'s restaked stake at `captureTimestamp`,
+    /// carried from the L2 pool's slash `slashId` to the L1 Symbiotic middleware.
+    #[derive(Debug, PartialEq, Eq)]
+    struct SlashRequest {
+        uint64 slashId;
+        address operator;
+        uint256 amount;
+        uint48 captureTimestamp;
+    }
 }
 
 /// Domain of the marketplace's messages (`AssignBatch`, `InvalidInput`): the verifying contract is the
@@ -98,5 +118,25 @@ pub fn tee_domain(chain_id: u64, tee_verifier: Address) -> Eip712Domain {
         version: "1",
         chain_id: chain_id,
         verifying_contract: tee_verifier,
+    }
+}
+
+/// Domain of `Snapshot` (one L2 restaking pool).
+pub fn restaking_pool_domain(chain_id: u64, pool: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "KalypsoRestakingPool",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: pool,
+    }
+}
+
+/// Domain of `SlashRequest` (the L1 Symbiotic network middleware).
+pub fn symbiotic_middleware_domain(chain_id: u64, middleware: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "KalypsoMiddleware",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: middleware,
     }
 }

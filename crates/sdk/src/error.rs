@@ -12,6 +12,8 @@ use kalypso_contracts::{
     groth16_verifier::Groth16Verifier::Groth16VerifierErrors,
     key_registry::EntityKeyRegistry::EntityKeyRegistryErrors,
     marketplace::ProofMarketplace::ProofMarketplaceErrors,
+    restaking_pool::RestakingPool::RestakingPoolErrors,
+    symbiotic_middleware::KalypsoMiddleware::KalypsoMiddlewareErrors,
     tee_verifier::TeeVerifier::TeeVerifierErrors, test_token::TestToken::TestTokenErrors,
     verifier_factory::VerifierFactory::VerifierFactoryErrors,
 };
@@ -199,6 +201,22 @@ impl Error {
         }
     }
 
+    /// A restaking pool's custom error, when a pool reverted with one.
+    pub fn restaking_pool_error(&self) -> Option<&RestakingPoolErrors> {
+        match self.contract_error()? {
+            ContractError::RestakingPool(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The L1 Symbiotic middleware's custom error, when it reverted with one.
+    pub fn middleware_error(&self) -> Option<&KalypsoMiddlewareErrors> {
+        match self.contract_error()? {
+            ContractError::SymbioticMiddleware(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The key registry's custom error, when the key registry reverted with one.
     pub fn key_registry_error(&self) -> Option<&EntityKeyRegistryErrors> {
         match self.contract_error()? {
@@ -219,6 +237,8 @@ pub(crate) enum Target {
     Groth16Verifier,
     TeeVerifier,
     VerifierFactory,
+    RestakingPool,
+    SymbioticMiddleware,
     Token,
     /// A contract without custom errors of ours (a proxy, a test token constructor).
     Other(&'static str),
@@ -234,6 +254,8 @@ impl Target {
             Self::Groth16Verifier => "Groth16Verifier",
             Self::TeeVerifier => "TeeVerifier",
             Self::VerifierFactory => "VerifierFactory",
+            Self::RestakingPool => "RestakingPool",
+            Self::SymbioticMiddleware => "KalypsoMiddleware",
             Self::Token => "ERC20",
             Self::Other(name) => name,
         }
@@ -259,6 +281,10 @@ pub enum ContractError {
     TeeVerifier(TeeVerifierErrors),
     /// From the `VerifierFactory` (a sample proof that does not verify).
     VerifierFactory(VerifierFactoryErrors),
+    /// From a `RestakingPool` (snapshots, committee, per-task locks).
+    RestakingPool(RestakingPoolErrors),
+    /// From the L1 Symbiotic network middleware (`KalypsoMiddleware`: slash requests, registrations).
+    SymbioticMiddleware(KalypsoMiddlewareErrors),
     /// An OpenZeppelin ERC-20 error of the payment or staking token (balance, allowance).
     Erc20(TestTokenErrors),
 }
@@ -274,6 +300,8 @@ impl ContractError {
             Self::Groth16Verifier(_) => Target::Groth16Verifier.name(),
             Self::TeeVerifier(_) => Target::TeeVerifier.name(),
             Self::VerifierFactory(_) => Target::VerifierFactory.name(),
+            Self::RestakingPool(_) => Target::RestakingPool.name(),
+            Self::SymbioticMiddleware(_) => Target::SymbioticMiddleware.name(),
             Self::Erc20(_) => Target::Token.name(),
         }
     }
@@ -311,6 +339,8 @@ impl ContractError {
             TeeVerifier => &[TeeVerifier],
             // The factory's calls bubble up the new verifier's constructor errors.
             VerifierFactory => &[VerifierFactory, Groth16Verifier, TeeVerifier],
+            RestakingPool => &[RestakingPool],
+            SymbioticMiddleware => &[SymbioticMiddleware],
             Token => &[Token],
             Other(_) => &[
                 Marketplace,
@@ -320,6 +350,8 @@ impl ContractError {
                 Groth16Verifier,
                 TeeVerifier,
                 VerifierFactory,
+                RestakingPool,
+                SymbioticMiddleware,
                 Token,
             ],
         };
@@ -345,6 +377,12 @@ impl ContractError {
             VerifierFactory => VerifierFactoryErrors::abi_decode(data)
                 .ok()
                 .map(Self::VerifierFactory),
+            RestakingPool => RestakingPoolErrors::abi_decode(data)
+                .ok()
+                .map(Self::RestakingPool),
+            SymbioticMiddleware => KalypsoMiddlewareErrors::abi_decode(data)
+                .ok()
+                .map(Self::SymbioticMiddleware),
             Token => TestTokenErrors::abi_decode(data).ok().map(Self::Erc20),
             Other(_) => None,
         })
@@ -400,6 +438,8 @@ impl fmt::Display for ContractError {
             Self::Groth16Verifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::TeeVerifier(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::VerifierFactory(e) => f.write_str(&strip_variant(format!("{e:?}"))),
+            Self::RestakingPool(e) => f.write_str(&strip_variant(format!("{e:?}"))),
+            Self::SymbioticMiddleware(e) => f.write_str(&strip_variant(format!("{e:?}"))),
             Self::Erc20(e) => f.write_str(&strip_variant(format!("{e:?}"))),
         }
     }

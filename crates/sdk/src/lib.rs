@@ -12,6 +12,7 @@ mod market;
 #[cfg(feature = "packages")]
 mod package;
 mod pending;
+mod restaking;
 mod tee;
 mod tx;
 mod types;
@@ -29,6 +30,10 @@ pub use heads::{HeadWatcher, MAX_RECONNECT_BACKOFF, is_ws_url};
 #[cfg(feature = "packages")]
 pub use package::{MarketTerms, PackageMarket, PackageMarketStep};
 pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
+pub use restaking::{
+    L1Epochs, L1Slash, L1SlashStatus, L1Snapshot, PoolCollateral, PoolState, QueuedSlash,
+    RestakingPoolConfig, SymbioticNetwork, committee_signatures,
+};
 pub use tee::{VerifierKind, tee_proof, tee_proof_digest};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;
 pub use types::{

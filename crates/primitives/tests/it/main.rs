@@ -212,6 +212,16 @@ async fn tee_proof_signed_in_rust_verifies_in_solidity() {
         eip712::GeneratorKeyRegistration::eip712_encode_type(),
         kalypso_contracts::GENERATOR_KEY_REGISTRATION_TYPE
     );
+    // The restaking committee's messages (their digests are checked against the contracts in
+    // kalypso-restaking's two-chain test, where the pool and the middleware accept the signatures).
+    assert_eq!(
+        eip712::Snapshot::eip712_encode_type(),
+        kalypso_contracts::RESTAKING_SNAPSHOT_TYPE
+    );
+    assert_eq!(
+        eip712::SlashRequest::eip712_encode_type(),
+        kalypso_contracts::SLASH_REQUEST_TYPE
+    );
 }
 
 /// The registration an enclave key signs: the registry's digest is Rust's, and the type strings agree.
@@ -260,5 +270,15 @@ async fn generator_key_registration_digest_matches_the_registry() {
     assert_eq!(
         eip712::GeneratorKeyRegistration::eip712_encode_type(),
         kalypso_contracts::GENERATOR_KEY_REGISTRATION_TYPE
+    );
+    // The restaking committee's messages (their digests are checked against the contracts in
+    // kalypso-restaking's two-chain test, where the pool and the middleware accept the signatures).
+    assert_eq!(
+        eip712::Snapshot::eip712_encode_type(),
+        kalypso_contracts::RESTAKING_SNAPSHOT_TYPE
+    );
+    assert_eq!(
+        eip712::SlashRequest::eip712_encode_type(),
+        kalypso_contracts::SLASH_REQUEST_TYPE
     );
 }
