@@ -25,13 +25,21 @@ pub(crate) struct Ctx {
 pub(crate) async fn connect(
     global: &GlobalArgs,
 ) -> anyhow::Result<(DynProvider, Option<Address>, u64)> {
+    connect_with(global, signer(global)?).await
+}
+
+/// A provider for `--rpc-url` signing with `signer` when given, and the signer's address.
+pub(crate) async fn connect_with(
+    global: &GlobalArgs,
+    signer: Option<PrivateKeySigner>,
+) -> anyhow::Result<(DynProvider, Option<Address>, u64)> {
     let url = global.rpc_url.parse().with_context(|| {
         format!(
             "--rpc-url '{}' is not a URL (expected e.g. http://127.0.0.1:8545)",
             global.rpc_url
         )
     })?;
-    let (provider, signer) = match signer(global)? {
+    let (provider, signer) = match signer {
         Some(signer) => {
             let address = signer.address();
             let provider = ProviderBuilder::new()

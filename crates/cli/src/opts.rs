@@ -33,6 +33,7 @@ impl Cli {
             Command::Engine(EngineCmd::Run(_))
             | Command::Ivs(_)
             | Command::Attestation(crate::cmd::AttestationCmd::Serve { .. })
+            | Command::Restaking(crate::cmd::RestakingCmd::Relay { .. })
             | Command::Generator(GeneratorCmd::Run(_)) => "warn,kalypso=info",
             Command::Devnet(_) => "warn,kalypso::devnet=info",
             _ => "warn",
@@ -183,6 +184,11 @@ pub(crate) enum Command {
     /// attestation-verifier service that signs enclave keys' attestations, `request` asks it for one.
     #[command(subcommand)]
     Attestation(crate::cmd::AttestationCmd),
+    /// Restaked collateral from Symbiotic: `status` shows the registry's restaking pools and an operator's
+    /// restaked stake, locks and pending slashes (and its L1 side with --l1-rpc-url); `relay` runs the
+    /// committee relayer between the L1 middleware and an L2 pool; `deploy-pool` deploys and adds a pool.
+    #[command(subcommand)]
+    Restaking(crate::cmd::RestakingCmd),
     /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.
     #[command(subcommand)]
     Sim(crate::cmd::SimCmd),

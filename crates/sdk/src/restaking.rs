@@ -453,6 +453,12 @@ impl<P: Provider> SymbioticNetwork<P> {
         Ok(self.contract().stakeAt(operator, ts).call().await?)
     }
 
+    /// The committee the middleware accepts slash requests from, and its threshold.
+    pub async fn committee(&self) -> Result<(Vec<Address>, u64)> {
+        let c = self.contract().committee().call().await?;
+        Ok((c.members, u64::try_from(c.threshold).unwrap_or(u64::MAX)))
+    }
+
     /// The registered operators.
     pub async fn operators(&self) -> Result<Vec<Address>> {
         Ok(self.contract().operators().call().await?)

@@ -128,23 +128,28 @@ pub(super) async fn run(ctx: &Ctx, cmd: GeneratorCmd) -> anyhow::Result<()> {
             let info = client.generator(address, &markets).await?;
             let pay = ctx.decimals(client.deployment().payment_token).await?;
             let stake = ctx.decimals(client.deployment().staking_token).await?;
-            let status = Status::from(&info);
+            let (restaked, restaked_rows) =
+                super::restaking::collateral_rows(ctx, address, stake).await?;
+            let mut status = Status::from(&info);
+            status.restaked = restaked;
             ctx.out.print(&status, || {
                 let mut text = match &info.registration {
                     None => format!("{address} is not registered (`kalypso generator register`)\n"),
                     Some(r) => {
-                        fields([
+                        let mut rows = vec![
                             ("generator", address.to_string()),
                             ("reward address", r.reward_address.to_string()),
                             (
                                 "compute",
                                 format!("{} of {} in use", r.consumed_compute, r.declared_compute),
                             ),
-                            ("stake", units(info.position.stake, stake)),
+                            ("native stake", units(info.position.stake, stake)),
                             ("locked by tasks", units(info.position.locked, stake)),
                             ("free", units(info.free_stake, stake)),
                             ("pending unstake", units(info.position.pending, stake)),
-                        ]) + "\n"
+                        ];
+                        rows.extend(restaked_rows.iter().cloned());
+                        fields(rows) + "\n"
                     }
                 };
                 let quotes: Vec<_> = info
@@ -233,6 +238,8 @@ struct Status {
     pending: String,
     unlock_at: u64,
     quotes: Vec<MarketQuote>,
+    /// Restaked collateral in each of the registry's restaking pools.
+    restaked: Vec<kalypso_sdk::PoolCollateral>,
 }
 
 #[derive(Serialize)]
@@ -270,6 +277,7 @@ impl From<&kalypso_sdk::GeneratorInfo> for Status {
                     })
                 })
                 .collect(),
+            restaked: Vec::new(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod ivs;
 mod keys;
 mod market;
 mod prover;
+mod restaking;
 mod sim;
 mod task;
 
@@ -28,6 +29,7 @@ use std::process::ExitCode;
 
 pub(crate) use attestation::AttestationCmd;
 pub(crate) use circuit::CircuitCmd;
+pub(crate) use restaking::RestakingCmd;
 pub(crate) use sim::SimCmd;
 
 /// Runs one command and returns the process exit code (`prover check` exits 1 for invalid inputs).
@@ -68,6 +70,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Task(cmd) => task::run(&ctx, cmd).await?,
                 Command::Keys(cmd) => keys::run(&ctx, cmd).await?,
                 Command::Balance(cmd) => balance::run(&ctx, cmd).await?,
+                Command::Restaking(cmd) => restaking::run(&ctx, &cli.global, cmd).await?,
                 Command::Faucet { amount, to } => balance::faucet(&ctx, &amount, to).await?,
                 Command::Events { from_block, follow } => {
                     events::run(&ctx, from_block, follow).await?
