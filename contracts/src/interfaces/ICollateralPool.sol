@@ -17,7 +17,9 @@ interface ICollateralPool {
         /// The pool's view of the generator's stake is too old to lock against.
         Stale,
         /// The task's deadline is later than the pool can still slash for.
-        BeyondSlashWindow
+        BeyondSlashWindow,
+        /// The penalty is below the smallest amount the pool locks.
+        BelowMinLock
     }
 
     /// @notice The caller is not the GeneratorRegistry (or a pool was built for the zero address).

@@ -55,7 +55,9 @@ interface IGeneratorRegistry is IStakingPool {
         /// Only a collateral pool could cover the task, and its stake view is stale.
         CollateralStale,
         /// Only a collateral pool could cover the task, and the task is due after the pool's slashing window.
-        BeyondSlashWindow
+        BeyondSlashWindow,
+        /// Only a collateral pool could cover the task, and the penalty is below the smallest it locks.
+        PenaltyBelowMinLock
     }
 
     /// @notice The caller is already registered.

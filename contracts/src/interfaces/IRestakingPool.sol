@@ -24,11 +24,34 @@ interface IRestakingPool is ICollateralPool {
     /// @param epoch The epoch of `stake` (counts only while it is the pool's latest epoch; 0: none yet).
     /// @param locked Collateral locked by tasks in flight.
     /// @param pendingSlash Slashed here but not yet settled on the L1.
+    /// @param lastLockEpoch The epoch of the operator's latest lock: every slash of the operator is requested
+    /// against this epoch's capture, so its L1 captures never decrease (Symbiotic slashes nothing for a capture
+    /// older than one already slashed) and the stake there covered every lock and pending slash it had.
     struct Operator {
         uint96 stake;
         uint64 epoch;
         uint96 locked;
         uint96 pendingSlash;
+        uint64 lastLockEpoch;
+    }
+
+    /// @notice A pool's fixed parameters.
+    /// @param epochStart The L1 middleware's epoch start (capture timestamp of epoch 0).
+    /// @param epochDuration The L1 middleware's epoch length; the middleware accepts slash requests for captures
+    /// at most `2 * epochDuration` old.
+    /// @param offset How long past the next epoch's start a snapshot still applies; shorter than an epoch.
+    /// @param slashLatency The time a slash needs from a task's deadline to its request on the L1 (the keeper, the
+    /// relayers, L1 inclusion, clock skew): `slashWindow + slashLatency` may not exceed `2 * epochDuration`.
+    /// @param slashWindow Initial {slashWindow}.
+    /// @param minLock The smallest penalty the pool locks: each slash costs the relayers two L1 transactions, so
+    /// dust penalties are left to native stake.
+    struct Params {
+        uint64 epochStart;
+        uint64 epochDuration;
+        uint64 offset;
+        uint64 slashLatency;
+        uint64 slashWindow;
+        uint96 minLock;
     }
 
     /// @notice A committee-signed view of operators' stake at the capture timestamp of `epoch` (may be split over
@@ -76,6 +99,11 @@ interface IRestakingPool is ICollateralPool {
     error StakeTooLarge(address operator, uint256 stake);
     /// @notice The epoch duration must be non-zero and the offset shorter than an epoch.
     error InvalidEpochs(uint256 duration, uint256 offset);
+    /// @notice The slash window plus the slash latency exceeds the L1's window (`2 * EPOCH_DURATION`): a slash
+    /// could no longer be requested there.
+    error SlashWindowTooLong(uint256 slashWindow, uint256 max);
+    /// @notice A snapshot may settle at most {MAX_SETTLE_PER_SNAPSHOT} slashes.
+    error TooManySettled(uint256 count, uint256 max);
 
     /// @notice The committee changed.
     event CommitteeSet(address[] members, uint256 threshold);
@@ -91,7 +119,7 @@ interface IRestakingPool is ICollateralPool {
     /// @notice Task `taskId`'s lock was released.
     event RestakeReleased(address indexed operator, uint256 indexed taskId, uint256 amount);
     /// @notice Slash `slashId` of `amount` of `operator`'s restaked collateral for task `taskId`, to be requested on
-    /// the L1 against the stake at `captureTimestamp`.
+    /// the L1 against the stake at `captureTimestamp` (the capture of the operator's latest lock).
     event SlashQueued(
         uint256 indexed slashId,
         address indexed operator,
@@ -109,8 +137,8 @@ interface IRestakingPool is ICollateralPool {
     /// @notice Replaces the committee (admin).
     function setCommittee(address[] calldata members, uint256 threshold) external;
 
-    /// @notice Sets how long after an epoch's capture a task locked against it may be due (admin). Set it to the L1
-    /// vault's epoch minus its veto period minus the time the relayers need to bridge a slash.
+    /// @notice Sets how long after an epoch's capture a task locked against it may be due (admin), at most
+    /// `2 * EPOCH_DURATION - SLASH_LATENCY` (the L1 middleware refuses older captures).
     function setSlashWindow(uint256 window) external;
 
     /// @notice The EIP-712 digest the committee signs for `snapshot`.
@@ -124,6 +152,15 @@ interface IRestakingPool is ICollateralPool {
 
     /// @notice How long past the next epoch's start a snapshot still applies (the relayers' bridging time).
     function OFFSET() external view returns (uint256);
+
+    /// @notice See {Params}.
+    function SLASH_LATENCY() external view returns (uint256);
+
+    /// @notice See {Params}.
+    function MIN_LOCK() external view returns (uint256);
+
+    /// @notice The most slashes one snapshot settles (bounds its gas; the relayers settle the rest next epoch).
+    function MAX_SETTLE_PER_SNAPSHOT() external view returns (uint256);
 
     /// @notice The capture timestamp of `epoch`.
     function epochStart(uint256 epoch) external view returns (uint256);

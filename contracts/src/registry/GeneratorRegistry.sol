@@ -335,13 +335,14 @@ contract GeneratorRegistry is
     }
 
     function _poolReason(ICollateralPool.LockResult lock) internal pure returns (SkipReason) {
-        // Indexed by LockResult: Locked, InsufficientFreeStake, BelowMinStake, Stale, BeyondSlashWindow.
-        SkipReason[5] memory reasons = [
+        // Indexed by LockResult: Locked, InsufficientFreeStake, BelowMinStake, Stale, BeyondSlashWindow, BelowMinLock.
+        SkipReason[6] memory reasons = [
             SkipReason.None,
             SkipReason.InsufficientStake,
             SkipReason.BelowMinStake,
             SkipReason.CollateralStale,
-            SkipReason.BeyondSlashWindow
+            SkipReason.BeyondSlashWindow,
+            SkipReason.PenaltyBelowMinLock
         ];
         return reasons[uint8(lock)];
     }

@@ -31,6 +31,12 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
     uint256 public immutable EPOCH_DURATION;
     /// @inheritdoc IRestakingPool
     uint256 public immutable OFFSET;
+    /// @inheritdoc IRestakingPool
+    uint256 public immutable SLASH_LATENCY;
+    /// @inheritdoc IRestakingPool
+    uint256 public immutable MIN_LOCK;
+    /// @inheritdoc IRestakingPool
+    uint256 public constant MAX_SETTLE_PER_SNAPSHOT = 128;
 
     mapping(address operator => Operator) private _operators;
     mapping(uint256 taskId => TaskLock) private _locks;
@@ -45,32 +51,24 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
 
     /// @param registry_ The GeneratorRegistry (the only caller of the per-task functions).
     /// @param admin Receives DEFAULT_ADMIN_ROLE (committee and slashing window).
-    /// @param epochStart_ The L1 middleware's epoch start.
-    /// @param epochDuration_ The L1 middleware's epoch length.
-    /// @param offset_ How long past the next epoch's start a snapshot still applies; shorter than an epoch.
-    /// @param slashWindow_ See {setSlashWindow}.
+    /// @param params Epochs (the L1 middleware's), offset, slash latency and window, minimum lock.
     /// @param members The committee.
     /// @param threshold Signatures a snapshot needs.
-    constructor(
-        address registry_,
-        address admin,
-        uint256 epochStart_,
-        uint256 epochDuration_,
-        uint256 offset_,
-        uint256 slashWindow_,
-        address[] memory members,
-        uint256 threshold
-    ) EIP712("KalypsoRestakingPool", "1") {
+    constructor(address registry_, address admin, Params memory params, address[] memory members, uint256 threshold)
+        EIP712("KalypsoRestakingPool", "1")
+    {
         if (registry_ == address(0)) revert NotRegistry(registry_);
-        if (epochDuration_ == 0 || offset_ >= epochDuration_) {
-            revert InvalidEpochs(epochDuration_, offset_);
+        if (params.epochDuration == 0 || params.offset >= params.epochDuration) {
+            revert InvalidEpochs(params.epochDuration, params.offset);
         }
         _registry = registry_;
-        EPOCH_START = epochStart_;
-        EPOCH_DURATION = epochDuration_;
-        OFFSET = offset_;
+        EPOCH_START = params.epochStart;
+        EPOCH_DURATION = params.epochDuration;
+        OFFSET = params.offset;
+        SLASH_LATENCY = params.slashLatency;
+        MIN_LOCK = params.minLock;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setSlashWindow(slashWindow_);
+        _setSlashWindow(params.slashWindow);
         _setCommittee(members, threshold);
     }
 
@@ -118,6 +116,7 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
         returns (LockResult)
     {
         _checkRegistry();
+        if (amount < MIN_LOCK) return LockResult.BelowMinLock;
         uint64 epoch = _latestEpoch;
         if (epoch == 0 || block.timestamp >= _validUntil(epoch)) return LockResult.Stale;
         Operator storage op = _operators[generator];
@@ -130,6 +129,7 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
         if (_locks[taskId].epoch != 0) revert AlreadyLocked(taskId);
         // locked + amount <= stake < 2^96.
         op.locked = uint96(locked + amount);
+        op.lastLockEpoch = epoch;
         _locks[taskId] = TaskLock(uint96(amount), epoch);
         emit RestakeLocked(generator, taskId, amount, epoch);
         return LockResult.Locked;
@@ -151,11 +151,14 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
             emit RestakeReleased(generator, taskId, 0);
             return;
         }
+        Operator storage op = _operators[generator];
         // amount <= lock.amount < 2^96, and pending + locked <= stake held before the lock was taken.
-        _operators[generator].pendingSlash += uint96(amount);
+        op.pendingSlash += uint96(amount);
         uint64 slashId = _nextSlashId++;
         _slashes[slashId] = Slash(generator, uint96(amount));
-        emit SlashQueued(slashId, generator, taskId, amount, epochStart(lock.epoch));
+        // The operator's latest lock epoch (>= this lock's): its stake covered this lock too, and the operator's
+        // L1 captures never go backwards.
+        emit SlashQueued(slashId, generator, taskId, amount, epochStart(op.lastLockEpoch));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -269,6 +272,9 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
         uint64 cursor = _settledSlashes;
         uint64 next = _nextSlashId;
         if (settled < cursor || settled > next) revert InvalidSlashCursor(settled, cursor, next);
+        if (settled - cursor > MAX_SETTLE_PER_SNAPSHOT) {
+            revert TooManySettled(settled - cursor, MAX_SETTLE_PER_SNAPSHOT);
+        }
         for (uint64 id = cursor; id < settled; ++id) {
             Slash memory s = _slashes[id];
             _operators[s.operator].pendingSlash -= s.amount;
@@ -310,6 +316,9 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
     }
 
     function _setSlashWindow(uint256 slashWindow_) internal {
+        uint256 max = 2 * EPOCH_DURATION;
+        max = max > SLASH_LATENCY ? max - SLASH_LATENCY : 0;
+        if (slashWindow_ > max) revert SlashWindowTooLong(slashWindow_, max);
         _slashWindow = slashWindow_;
         emit SlashWindowSet(slashWindow_);
     }

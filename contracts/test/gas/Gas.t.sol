@@ -171,7 +171,7 @@ contract GasTest is TeeMarket {
         address[] memory members = new address[](3);
         (members[0], members[1], members[2]) = (committee[0].addr, committee[1].addr, makeAddr("committee-3"));
         RestakingPool pool =
-            new RestakingPool(address(registry), admin, block.timestamp - 600, 600, 60, 1800, members, 2);
+            new RestakingPool(address(registry), admin, Restaking.params(block.timestamp - 600, 600), members, 2);
         vm.prank(admin);
         registry.addCollateralPool(pool);
         address restaker = makeAddr("restaker");

@@ -93,7 +93,8 @@ contract RestakingHandler is CommonBase, StdCheats, StdUtils {
         (uint64 latest, bool fresh) = pool.latestEpoch();
         // Mostly due within the slashing window, sometimes (a tenth of the range) after it.
         uint256 windowEnd = pool.epochStart(latest) + pool.slashWindow();
-        uint256 deadline = bound(dueIn, block.timestamp, windowEnd + pool.slashWindow() / 10);
+        uint256 latestDue = windowEnd + pool.slashWindow() / 10;
+        uint256 deadline = bound(dueIn, block.timestamp, latestDue > block.timestamp ? latestDue : block.timestamp);
         IRestakingPool.Operator memory before = pool.operatorOf(op);
         uint256 stake = fresh && before.epoch == latest ? before.stake : 0;
         uint256 taskId = nextTask++;
@@ -165,7 +166,9 @@ contract RestakingPoolInvariantTest is Test {
         }
         handler = new RestakingHandler(committee, operators);
         // Epoch 1 starts now, so the first snapshot can come at once.
-        pool = new RestakingPool(address(handler), address(this), block.timestamp - 600, 600, 60, 1800, members, 2);
+        pool = new RestakingPool(
+            address(handler), address(this), Restaking.params(block.timestamp - 600, 600), members, 2
+        );
         handler.setPool(pool);
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](5);

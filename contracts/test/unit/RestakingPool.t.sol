@@ -23,7 +23,6 @@ contract RestakingPoolTest is Base {
 
     uint256 internal constant EPOCH = 600;
     uint256 internal constant OFFSET = 60;
-    uint256 internal constant WINDOW = 1800;
     uint256 internal constant RESTAKER_PRICE = 2e6;
     uint256 internal constant RESTAKER_TIME = 300;
     uint256 internal constant RESTAKED = 100e18;
@@ -37,7 +36,7 @@ contract RestakingPoolTest is Base {
         for (uint256 i; i < 3; ++i) {
             addrs[i] = members[i].addr;
         }
-        pool = new RestakingPool(address(registry), admin, block.timestamp - 10, EPOCH, OFFSET, WINDOW, addrs, 2);
+        pool = new RestakingPool(address(registry), admin, Restaking.params(block.timestamp - 10, EPOCH), addrs, 2);
         vm.prank(admin);
         registry.addCollateralPool(pool);
 
@@ -83,7 +82,7 @@ contract RestakingPoolTest is Base {
 
     function test_addCollateralPool_numbersPoolsFromOne() public {
         RestakingPool second =
-            new RestakingPool(address(registry), admin, block.timestamp, EPOCH, OFFSET, WINDOW, _committee(), 2);
+            new RestakingPool(address(registry), admin, Restaking.params(block.timestamp, EPOCH), _committee(), 2);
         vm.expectEmit(address(registry));
         emit IGeneratorRegistry.CollateralPoolAdded(2, address(second));
         vm.prank(admin);
@@ -94,7 +93,7 @@ contract RestakingPoolTest is Base {
 
     function test_RevertWhen_addCollateralPool_invalid() public {
         RestakingPool foreign =
-            new RestakingPool(address(0xdead), admin, block.timestamp, EPOCH, OFFSET, WINDOW, _committee(), 2);
+            new RestakingPool(address(0xdead), admin, Restaking.params(block.timestamp, EPOCH), _committee(), 2);
         vm.startPrank(admin);
         vm.expectRevert(abi.encodeWithSelector(IGeneratorRegistry.InvalidCollateralPool.selector, address(foreign)));
         registry.addCollateralPool(foreign);
@@ -102,11 +101,11 @@ contract RestakingPoolTest is Base {
         registry.addCollateralPool(pool);
         for (uint256 i = 1; i < registry.MAX_COLLATERAL_POOLS(); ++i) {
             registry.addCollateralPool(
-                new RestakingPool(address(registry), admin, block.timestamp, EPOCH, OFFSET, WINDOW, _committee(), 1)
+                new RestakingPool(address(registry), admin, Restaking.params(block.timestamp, EPOCH), _committee(), 1)
             );
         }
         RestakingPool ninth =
-            new RestakingPool(address(registry), admin, block.timestamp, EPOCH, OFFSET, WINDOW, _committee(), 1);
+            new RestakingPool(address(registry), admin, Restaking.params(block.timestamp, EPOCH), _committee(), 1);
         vm.expectRevert(abi.encodeWithSelector(IGeneratorRegistry.TooManyCollateralPools.selector, 8));
         registry.addCollateralPool(ninth);
         vm.stopPrank();
@@ -273,6 +272,77 @@ contract RestakingPoolTest is Base {
         vm.expectEmit(address(pool));
         emit IRestakingPool.SlashQueued(0, restaker, askId, PENALTY, pool.epochStart(1));
         market.slash(askId);
+    }
+
+    /// Every slash of an operator names the capture of its latest lock: that stake covered the slashed task's lock
+    /// too, and the operator's L1 captures never go backwards (Symbiotic slashes nothing for a capture older than
+    /// one already slashed, so an older capture executed after a newer one would be worth nothing).
+    function test_slash_namesTheCaptureOfTheOperatorsLatestLock() public {
+        uint256 first = _ask();
+        _assign(first, restaker);
+        _toEpoch(2);
+        _snapshot(Restaking.one(2, 0, restaker, RESTAKED));
+        uint256 second = _ask();
+        _assign(second, restaker);
+        assertEq(_op(restaker).lastLockEpoch, 2);
+        vm.warp(block.timestamp + RESTAKER_TIME + 1);
+        vm.expectEmit(address(pool));
+        emit IRestakingPool.SlashQueued(0, restaker, first, PENALTY, pool.epochStart(2));
+        market.slash(first);
+        vm.expectEmit(address(pool));
+        emit IRestakingPool.SlashQueued(1, restaker, second, PENALTY, pool.epochStart(2));
+        market.slash(second);
+    }
+
+    function test_RevertWhen_slashWindowBeyondTheL1Window() public {
+        // The L1 takes captures at most two epochs old; the latency (half an epoch here) must fit too.
+        uint256 max = 2 * EPOCH - pool.SLASH_LATENCY();
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(IRestakingPool.SlashWindowTooLong.selector, max + 1, max));
+        pool.setSlashWindow(max + 1);
+        IRestakingPool.Params memory p = Restaking.params(block.timestamp, EPOCH);
+        p.slashWindow = uint64(max + 1);
+        address[] memory members = _committee();
+        vm.expectRevert(abi.encodeWithSelector(IRestakingPool.SlashWindowTooLong.selector, max + 1, max));
+        new RestakingPool(address(registry), admin, p, members, 1);
+    }
+
+    function test_tryLock_leavesPenaltiesBelowTheMinimumLockToNativeStake() public {
+        IRestakingPool.Params memory p = Restaking.params(pool.EPOCH_START(), EPOCH);
+        p.minLock = uint96(PENALTY + 1);
+        RestakingPool strict = new RestakingPool(address(registry), admin, p, _committee(), 2);
+        IRestakingPool.Snapshot memory s = Restaking.one(1, 0, restaker, RESTAKED);
+        strict.submitSnapshot(s, Restaking.sign(strict, s, _signers(2)));
+        vm.startPrank(address(registry));
+        assertEq(
+            uint8(strict.tryLock(restaker, 1, PENALTY, 0, block.timestamp)),
+            uint8(ICollateralPool.LockResult.BelowMinLock)
+        );
+        assertEq(
+            uint8(strict.tryLock(restaker, 1, PENALTY + 1, 0, block.timestamp)),
+            uint8(ICollateralPool.LockResult.Locked)
+        );
+        vm.stopPrank();
+    }
+
+    /// One snapshot settles at most MAX_SETTLE_PER_SNAPSHOT slashes, so dust slashes cannot push it past the block
+    /// gas limit.
+    function test_RevertWhen_submitSnapshot_settlesTooMany() public {
+        uint256 n = pool.MAX_SETTLE_PER_SNAPSHOT() + 1;
+        vm.startPrank(address(registry));
+        for (uint256 i = 1; i <= n; ++i) {
+            pool.tryLock(restaker, i, 1, 0, block.timestamp);
+            pool.slash(restaker, i, 1);
+        }
+        vm.stopPrank();
+        _toEpoch(2);
+        IRestakingPool.Snapshot memory s = Restaking.one(2, uint64(n), restaker, RESTAKED);
+        bytes[] memory sigs = Restaking.sign(pool, s, _signers(2));
+        vm.expectRevert(abi.encodeWithSelector(IRestakingPool.TooManySettled.selector, n, n - 1));
+        pool.submitSnapshot(s, sigs);
+        _snapshot(Restaking.one(2, uint64(n - 1), restaker, RESTAKED));
+        assertEq(pool.settledSlashes(), n - 1);
+        assertEq(_op(restaker).pendingSlash, 1);
     }
 
     function test_relayerDownForTwoEpochs_stopsNewLocksAndLosesNothing() public {

@@ -23,6 +23,19 @@ library Restaking {
         }
     }
 
+    /// Pool parameters: epochs of `epoch` seconds from `start`, an offset of a tenth of an epoch, a slash latency of
+    /// half an epoch and the longest slash window that leaves (1.5 epochs), no minimum lock.
+    function params(uint256 start, uint256 epoch) internal pure returns (IRestakingPool.Params memory) {
+        return IRestakingPool.Params({
+            epochStart: uint64(start),
+            epochDuration: uint64(epoch),
+            offset: uint64(epoch / 10),
+            slashLatency: uint64(epoch / 2),
+            slashWindow: uint64(2 * epoch - epoch / 2),
+            minLock: 0
+        });
+    }
+
     /// A snapshot of one operator.
     function one(uint64 epoch, uint64 settledSlashes, address operator, uint256 stake)
         internal

@@ -70,9 +70,12 @@ alloy::sol! {
     }
 
     /// The restaking committee's request to slash `amount` of `operator`'s restaked stake at `captureTimestamp`,
-    /// carried from the L2 pool's slash `slashId` to the L1 Symbiotic middleware.
+    /// carried from slash `slashId` of the restaking pool `pool` on chain `l2ChainId` to the L1 Symbiotic
+    /// middleware (which keys it by all three).
     #[derive(Debug, PartialEq, Eq)]
     struct SlashRequest {
+        uint256 l2ChainId;
+        address pool;
         uint64 slashId;
         address operator;
         uint256 amount;

@@ -140,6 +140,8 @@ protocol_enum! {
         CollateralStale = 12 => "collateral-stale",
         /// Only a collateral pool could cover the task, and the task is due after the pool's slashing window.
         BeyondSlashWindow = 13 => "beyond-slash-window",
+        /// Only a collateral pool could cover the task, and the penalty is below the smallest it locks.
+        PenaltyBelowMinLock = 14 => "penalty-below-min-lock",
     }
 }
 
@@ -174,7 +176,7 @@ mod tests {
             err.to_string(),
             "invalid preference 'fastest' (expected one of: cost, time)"
         );
-        assert!(SkipReason::try_from(14).is_err());
+        assert!(SkipReason::try_from(15).is_err());
         assert!(AskState::try_from(6).is_err());
     }
 }

@@ -12,7 +12,7 @@ use kalypso_contracts::{
 use kalypso_primitives::eip712;
 use kalypso_sdk::{
     Kalypso, L1Epochs, L1SlashStatus, QueuedSlash, SymbioticNetwork, TxSummary,
-    committee_signatures,
+    committee_signatures, slash_key,
 };
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -59,6 +59,8 @@ pub struct RelayConfig {
     pub committee: Vec<PrivateKeySigner>,
     /// L2 block to look for queued slashes from (the pool's deployment block; 0 scans from genesis).
     pub from_block: u64,
+    /// L1 block to look for settled slashes from (the middleware's deployment block).
+    pub l1_from_block: u64,
     /// Time between steps.
     pub poll_interval: Duration,
 }
@@ -70,6 +72,7 @@ impl RelayConfig {
             pool,
             committee,
             from_block: 0,
+            l1_from_block: 0,
             poll_interval: Duration::from_secs(2),
         }
     }
@@ -84,8 +87,11 @@ pub struct Tick {
     pub requested: Vec<u64>,
     /// Slash ids executed (or closed as vetoed) on the L1.
     pub executed: Vec<u64>,
-    /// Slash ids the L1 can never take (given up; they settle on the L2 with the next snapshot).
+    /// Slash ids the L1 can never take (given up; they settle on the L2 with the next snapshot). Each is a
+    /// collateral loss for the requester: an operator evaded it (logged as a warning).
     pub given_up: Vec<u64>,
+    /// Slash ids whose step failed (retried next step), with the error.
+    pub failed: Vec<(u64, String)>,
 }
 
 /// The relayer between the L1 middleware and the L2 pool. See the crate docs.
@@ -139,7 +145,8 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
             match self.tick().await {
                 Ok(t) if t != Tick::default() => {
                     info!(target: "kalypso::restaking", snapshot = ?t.snapshot.map(|s| s.0),
-                          requested = ?t.requested, executed = ?t.executed, given_up = ?t.given_up, "relayed");
+                          requested = ?t.requested, executed = ?t.executed, given_up = ?t.given_up,
+                          failed = t.failed.len(), "relayed");
                 }
                 Ok(_) => {}
                 Err(e) => warn!(target: "kalypso::restaking", %e, "relay step failed; retrying"),
@@ -152,12 +159,18 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
     }
 
     /// One step: slashes first (so a snapshot's settled cursor sees executions of this step), then the
-    /// snapshot of a new epoch.
+    /// snapshot of a new epoch. A slash that fails is reported in [`Tick::failed`] and does not hold up the
+    /// others or the snapshot.
     pub async fn tick(&mut self) -> Result<Tick> {
         let mut tick = Tick::default();
-        self.bridge_slashes(&mut tick).await?;
-        self.bridge_snapshot(&mut tick).await?;
+        let slashes = self.bridge_slashes(&mut tick).await;
+        let snapshot = self.bridge_snapshot(&mut tick).await;
+        slashes.and(snapshot)?;
         Ok(tick)
+    }
+
+    fn key(&self, slash_id: u64) -> alloy::primitives::B256 {
+        slash_key(self.l2.deployment().chain_id, self.config.pool, slash_id)
     }
 
     async fn bridge_slashes(&mut self, tick: &mut Tick) -> Result<()> {
@@ -175,42 +188,71 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
             self.scanned = Some(head);
         }
         let now = self.l1.block_timestamp().await?;
+        // In id order: each operator's captures never decrease with the id, which is the order the L1 takes them.
         for id in state.settled_slashes..state.next_slash_id {
             if self.given_up.contains(&id) {
                 continue;
             }
-            let Some(q) = self.queued.get(&id).copied() else {
-                warn!(target: "kalypso::restaking", slash_id = id, "queued slash not found in the L2 logs scanned");
-                continue;
-            };
-            let l1 = self.l1.slash(id).await?;
-            match l1.status {
-                L1SlashStatus::None => match self.request(&q).await {
+            if let Err(e) = self.bridge_slash(id, now, tick).await {
+                warn!(target: "kalypso::restaking", slash_id = id, %e, "slash step failed; retrying next step");
+                tick.failed.push((id, e.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn bridge_slash(&mut self, id: u64, now: u64, tick: &mut Tick) -> Result<()> {
+        let Some(q) = self.queued.get(&id).copied() else {
+            // Not in the logs scanned (a reorg, or a provider that dropped logs): scan again from the start.
+            self.queued.clear();
+            self.scanned = None;
+            return Err(Error::Sdk(kalypso_sdk::Error::Decode {
+                what: "queued slash",
+                reason: format!("slash {id} not found in the L2 logs; rescanning"),
+            }));
+        };
+        let key = self.key(id);
+        let l1 = self.l1.slash(key).await?;
+        match l1.status {
+            L1SlashStatus::None => {
+                // The pool's own record must match the log (a reorged log could name another operator).
+                let (operator, amount) = self.l2.pool_slash(self.config.pool, id).await?;
+                if (operator, amount) != (q.operator, q.amount) {
+                    self.queued.clear();
+                    self.scanned = None;
+                    return Err(Error::Sdk(kalypso_sdk::Error::Decode {
+                        what: "queued slash",
+                        reason: format!("slash {id}'s log differs from the pool's record; rescanning"),
+                    }));
+                }
+                match self.request(&q).await {
                     Ok(_) => tick.requested.push(id),
                     Err(Error::Sdk(e)) if never_slashable(&e) => {
-                        warn!(target: "kalypso::restaking", slash_id = id, operator = %q.operator, %e,
-                              "the L1 cannot take this slash; giving it up");
+                        warn!(target: "kalypso::restaking", slash_id = id, operator = %q.operator, amount = q.amount, %e,
+                              "the L1 cannot take this slash: the operator evades it; giving it up");
                         self.given_up.insert(id);
                         tick.given_up.push(id);
                     }
                     Err(e) => return Err(e),
-                },
-                L1SlashStatus::Requested if now >= l1.executable_at => {
-                    self.l1.execute_slash(id).await?;
-                    tick.executed.push(id);
                 }
-                L1SlashStatus::Vetoed if !l1.closed => {
-                    self.l1.execute_slash(id).await?;
-                    tick.executed.push(id);
-                }
-                _ => {}
             }
+            L1SlashStatus::Requested if now >= l1.executable_at => {
+                self.l1.execute_slash(key).await?;
+                tick.executed.push(id);
+            }
+            L1SlashStatus::Vetoed if !l1.closed => {
+                self.l1.execute_slash(key).await?;
+                tick.executed.push(id);
+            }
+            _ => {}
         }
         Ok(())
     }
 
     async fn request(&self, q: &QueuedSlash) -> Result<TxSummary> {
         let request = eip712::SlashRequest {
+            l2ChainId: U256::from(self.l2.deployment().chain_id),
+            pool: self.config.pool,
             slashId: q.slash_id,
             operator: q.operator,
             amount: U256::from(q.amount),
@@ -233,11 +275,14 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
         }
         let snapshot = self.l1.snapshot(epoch).await?;
         let mut settled = state.settled_slashes;
-        while settled < state.next_slash_id {
+        let last = state
+            .next_slash_id
+            .min(state.settled_slashes + state.max_settle_per_snapshot);
+        while settled < last {
             let done = self.given_up.contains(&settled)
                 || self
                     .l1
-                    .settled_at(settled)
+                    .settled_at(self.key(settled), self.config.l1_from_block)
                     .await?
                     .is_some_and(|t| t <= capture);
             if !done {

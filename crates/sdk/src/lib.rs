@@ -32,7 +32,7 @@ pub use package::{MarketTerms, PackageMarket, PackageMarketStep};
 pub use pending::{BUMP_PERCENT, BumpPolicy, Fees, PendingTx, TxCall, TxStatus};
 pub use restaking::{
     L1Epochs, L1Slash, L1SlashStatus, L1Snapshot, PoolCollateral, PoolState, QueuedSlash,
-    RestakingPoolConfig, SymbioticNetwork, committee_signatures,
+    RestakingPoolConfig, SymbioticNetwork, committee_signatures, slash_key,
 };
 pub use tee::{VerifierKind, tee_proof, tee_proof_digest};
 pub use tx::DEFAULT_RECEIPT_TIMEOUT;

@@ -2,11 +2,11 @@
 //! Kalypso's Symbiotic network middleware on the L1 that the restaking committee bridges them from.
 
 use alloy::{
-    primitives::{Address, Bytes, U256},
+    primitives::{Address, B256, Bytes, U256, keccak256},
     providers::Provider,
     rpc::types::Filter,
     signers::{Signer, local::PrivateKeySigner},
-    sol_types::{Eip712Domain, SolEvent, SolStruct},
+    sol_types::{Eip712Domain, SolEvent, SolStruct, SolValue},
 };
 use kalypso_contracts::{KalypsoMiddleware, RestakingPool};
 use kalypso_primitives::eip712;
@@ -31,9 +31,14 @@ pub struct RestakingPoolConfig {
     pub epoch_duration: u64,
     /// How long past the next epoch's start a snapshot still applies (shorter than an epoch).
     pub offset: u64,
-    /// How long after a snapshot's capture a task locked against it may be due: the L1's slash window minus
-    /// the relayers' bridging time.
+    /// The time a slash needs from a task's deadline to its request on the L1 (keeper, relayers, L1 inclusion,
+    /// clock skew).
+    pub slash_latency: u64,
+    /// How long after a snapshot's capture a task locked against it may be due: at most the L1's window
+    /// (`2 × epoch_duration`) minus `slash_latency`.
     pub slash_window: u64,
+    /// The smallest penalty the pool locks (each slash costs the relayers two L1 transactions).
+    pub min_lock: u128,
     /// Committee members (relayer keys).
     pub committee: Vec<Address>,
     /// Signatures a snapshot needs.
@@ -52,8 +57,14 @@ pub struct PoolState {
     pub epoch_duration: u64,
     /// Seconds past the next epoch's start a snapshot still applies.
     pub offset: u64,
+    /// See [`RestakingPoolConfig::slash_latency`].
+    pub slash_latency: u64,
     /// See [`RestakingPoolConfig::slash_window`].
     pub slash_window: u64,
+    /// See [`RestakingPoolConfig::min_lock`].
+    pub min_lock: u128,
+    /// The most slashes one snapshot may settle.
+    pub max_settle_per_snapshot: u64,
     /// The latest epoch a snapshot was applied for (0: none).
     pub latest_epoch: u64,
     /// Whether that snapshot still applies (new locks are possible).
@@ -122,14 +133,19 @@ impl<P: Provider> Kalypso<P> {
     /// Deploys a `RestakingPool` for this deployment's generator registry (add it with
     /// [`Kalypso::add_collateral_pool`]).
     pub async fn deploy_restaking_pool(&self, config: &RestakingPoolConfig) -> Result<Address> {
+        let params = kalypso_contracts::restaking_pool::IRestakingPool::Params {
+            epochStart: config.epoch_start,
+            epochDuration: config.epoch_duration,
+            offset: config.offset,
+            slashLatency: config.slash_latency,
+            slashWindow: config.slash_window,
+            minLock: alloy::primitives::Uint::<96, 2>::saturating_from(config.min_lock),
+        };
         let call = RestakingPool::deploy_builder(
             self.provider(),
             self.deployment().generator_registry,
             config.admin,
-            U256::from(config.epoch_start),
-            U256::from(config.epoch_duration),
-            U256::from(config.offset),
-            U256::from(config.slash_window),
+            params,
             config.committee.clone(),
             U256::from(config.threshold),
         );
@@ -169,7 +185,13 @@ impl<P: Provider> Kalypso<P> {
             epoch_start: to_u64(p.EPOCH_START().call().await?, "EPOCH_START")?,
             epoch_duration: to_u64(p.EPOCH_DURATION().call().await?, "EPOCH_DURATION")?,
             offset: to_u64(p.OFFSET().call().await?, "OFFSET")?,
+            slash_latency: to_u64(p.SLASH_LATENCY().call().await?, "SLASH_LATENCY")?,
             slash_window: to_u64(p.slashWindow().call().await?, "slashWindow")?,
+            min_lock: p.MIN_LOCK().call().await?.saturating_to(),
+            max_settle_per_snapshot: to_u64(
+                p.MAX_SETTLE_PER_SNAPSHOT().call().await?,
+                "MAX_SETTLE_PER_SNAPSHOT",
+            )?,
             latest_epoch: latest.epoch,
             fresh: latest.fresh,
             settled_slashes: to_u64(p.settledSlashes().call().await?, "settledSlashes")?,
@@ -235,6 +257,15 @@ impl<P: Provider> Kalypso<P> {
             from = to + 1;
         }
         Ok(out)
+    }
+
+    /// Slash `slash_id` of `pool` as stored: the operator and the amount.
+    pub async fn pool_slash(&self, pool: Address, slash_id: u64) -> Result<(Address, u128)> {
+        let s = RestakingPool::new(pool, self.provider())
+            .slashOf(U256::from(slash_id))
+            .call()
+            .await?;
+        Ok((s.operator, s.amount.to()))
     }
 
     /// Submits a committee-signed snapshot to `pool` (anyone may send it).
@@ -464,11 +495,11 @@ impl<P: Provider> SymbioticNetwork<P> {
         Ok(self.contract().operators().call().await?)
     }
 
-    /// Slash request `slash_id`.
-    pub async fn slash(&self, slash_id: u64) -> Result<L1Slash> {
+    /// Slash request `key` ([`slash_key`]).
+    pub async fn slash(&self, key: B256) -> Result<L1Slash> {
         let m = self.contract();
-        let status = L1SlashStatus::from_u8(m.slashStatus(slash_id).call().await?)?;
-        let stored = m.slashes(slash_id).call().await?;
+        let status = L1SlashStatus::from_u8(m.slashStatus(key).call().await?)?;
+        let stored = m.slashes(key).call().await?;
         let stored_status = L1SlashStatus::from_u8(stored.status)?;
         Ok(L1Slash {
             status,
@@ -480,18 +511,30 @@ impl<P: Provider> SymbioticNetwork<P> {
         })
     }
 
-    /// When slash `slash_id` was closed on the L1 (the block time of its `SlashExecuted` or `SlashVetoed`
-    /// event), if it was.
-    pub async fn settled_at(&self, slash_id: u64) -> Result<Option<u64>> {
-        let topic = alloy::primitives::B256::from(U256::from(slash_id));
+    /// The vault slash requests (`VetoSlasher` indices) slash `key` was split into: `(vault, slash index,
+    /// amount)`. A resolver vetoes them one by one on the vaults' slashers.
+    pub async fn slash_parts(&self, key: B256) -> Result<Vec<(Address, u64, U256)>> {
+        Ok(self
+            .contract()
+            .slashParts(key)
+            .call()
+            .await?
+            .into_iter()
+            .map(|p| (p.vault, p.slashIndex, p.amount))
+            .collect())
+    }
+
+    /// When slash `key` was closed on the L1 (the block time of its `SlashExecuted` or `SlashVetoed` event), if
+    /// it was. Looks from `from_block` (the middleware's deployment block; some providers cap log ranges).
+    pub async fn settled_at(&self, key: B256, from_block: u64) -> Result<Option<u64>> {
         let filter = Filter::new()
             .address(self.middleware)
             .event_signature(vec![
                 KalypsoMiddleware::SlashExecuted::SIGNATURE_HASH,
                 KalypsoMiddleware::SlashVetoed::SIGNATURE_HASH,
             ])
-            .topic1(topic)
-            .from_block(0);
+            .topic1(key)
+            .from_block(from_block);
         let Some(log) = self.provider.get_logs(&filter).await?.into_iter().next() else {
             return Ok(None);
         };
@@ -517,6 +560,8 @@ impl<P: Provider> SymbioticNetwork<P> {
         signatures: Vec<Bytes>,
     ) -> Result<TxSummary> {
         let req = kalypso_contracts::symbiotic_middleware::IKalypsoMiddleware::SlashRequest {
+            l2ChainId: request.l2ChainId,
+            pool: request.pool,
             slashId: request.slashId,
             operator: request.operator,
             amount: request.amount,
@@ -530,8 +575,8 @@ impl<P: Provider> SymbioticNetwork<P> {
     }
 
     /// Executes a requested slash after its veto period, or closes one every part of which was vetoed.
-    pub async fn execute_slash(&self, slash_id: u64) -> Result<TxSummary> {
-        self.send(self.contract().executeSlash(slash_id), "executeSlash")
+    pub async fn execute_slash(&self, key: B256) -> Result<TxSummary> {
+        self.send(self.contract().executeSlash(key), "executeSlash")
             .await
     }
 
@@ -551,6 +596,12 @@ impl<P: Provider> SymbioticNetwork<P> {
         .await?;
         Ok(TxSummary::from(&receipt))
     }
+}
+
+/// The L1 middleware's key of slash `slash_id` of restaking pool `pool` on chain `l2_chain_id`
+/// (`keccak256(abi.encode(l2ChainId, pool, slashId))`): slash ids of different pools never collide.
+pub fn slash_key(l2_chain_id: u64, pool: Address, slash_id: u64) -> B256 {
+    keccak256((U256::from(l2_chain_id), pool, slash_id).abi_encode())
 }
 
 fn to_u64(value: U256, what: &'static str) -> Result<u64> {

@@ -394,6 +394,11 @@ async fn not_assignable(ctx: &Ctx, ask: u64, generator: Address, reason: SkipRea
              still be slashed for the current epoch's stake"
                 .into()
         }
+        SkipReason::PenaltyBelowMinLock => {
+            "only your restaked stake could cover the penalty, and the market's penalty is below the smallest \
+             amount the restaking pool locks (dust penalties need native stake)"
+                .into()
+        }
         SkipReason::None => "no reason given".into(),
     }
 }

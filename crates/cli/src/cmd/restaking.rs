@@ -82,13 +82,21 @@ pub(crate) struct DeployPoolArgs {
     #[command(flatten)]
     l1: L1Args,
     /// How long past the next epoch's start a snapshot still applies (the relayers' bridging time; shorter
-    /// than an epoch).
-    #[arg(long, value_parser = parse::duration, default_value = "10s")]
-    offset: Duration,
-    /// How long after a snapshot's capture a task locked against it may be due [default: the middleware's
-    /// slash window minus the offset].
+    /// than an epoch) [default: a tenth of an epoch].
+    #[arg(long, value_parser = parse::duration)]
+    offset: Option<Duration>,
+    /// The time a slash needs from a task's deadline to its request on the L1: the keeper, the relayers' poll,
+    /// L1 inclusion, clock skew [default: half an epoch].
+    #[arg(long, value_parser = parse::duration)]
+    slash_latency: Option<Duration>,
+    /// How long after a snapshot's capture a task locked against it may be due, at most the middleware's slash
+    /// window minus the latency [default: that maximum].
     #[arg(long, value_parser = parse::duration)]
     slash_window: Option<Duration>,
+    /// The smallest penalty the pool locks, in staking-token units (each slash costs the relayers two L1
+    /// transactions; smaller penalties need native stake).
+    #[arg(long, value_parser = parse::amount, default_value = "1")]
+    min_lock: parse::Amount,
     /// A committee member (repeat) [default: the middleware's committee].
     #[arg(long = "committee", value_parser = parse::address)]
     committee: Vec<Address>,
@@ -196,22 +204,31 @@ async fn deploy_pool(ctx: &Ctx, args: DeployPoolArgs) -> anyhow::Result<()> {
     let l1 = args.l1.connect(None).await?;
     let epochs = l1.epochs().await?;
     let (members, threshold) = l1.committee().await?;
-    let offset = args.offset.as_secs();
+    let offset = args.offset.map_or(epochs.epoch_duration / 10, |d| d.as_secs());
     anyhow::ensure!(
         offset < epochs.epoch_duration,
         "--offset {offset}s must be shorter than the L1 epoch ({}s)",
         epochs.epoch_duration
     );
-    let slash_window = match args.slash_window {
-        Some(w) => w.as_secs(),
-        None => epochs.slash_window.saturating_sub(offset),
-    };
+    let slash_latency = args
+        .slash_latency
+        .map_or(epochs.epoch_duration / 2, |d| d.as_secs());
+    let max_window = epochs.slash_window.saturating_sub(slash_latency);
+    let slash_window = args.slash_window.map_or(max_window, |w| w.as_secs());
+    anyhow::ensure!(
+        slash_window <= max_window,
+        "--slash-window {slash_window}s is longer than the L1's window ({}s) minus the latency ({slash_latency}s)",
+        epochs.slash_window
+    );
+    let min_lock = ctx.staking(&args.min_lock).await?;
     let config = RestakingPoolConfig {
         admin,
         epoch_start: epochs.epoch_start,
         epoch_duration: epochs.epoch_duration,
         offset,
+        slash_latency,
         slash_window,
+        min_lock: min_lock.saturating_to(),
         committee: if args.committee.is_empty() {
             members
         } else {
@@ -328,7 +345,14 @@ async fn status(ctx: &Ctx, generator: Option<Address>, l1_args: &L1Args) -> anyh
                         task: q.task,
                         amount: q.amount.to_string(),
                         capture_timestamp: q.capture_timestamp,
-                        l1_status: l1.slash(q.slash_id).await?.status,
+                        l1_status: l1
+                            .slash(kalypso_sdk::slash_key(
+                                client.deployment().chain_id,
+                                p.pool,
+                                q.slash_id,
+                            ))
+                            .await?
+                            .status,
                     });
                 }
             }

@@ -31,14 +31,15 @@ const POND: u128 = 1_000_000_000_000_000_000;
 struct L1 {
     middleware: Address,
     collateral: Address,
-    slasher: Address,
+    /// Each operator's vault slasher, by vault.
+    slashers: Vec<(Address, Address)>,
     resolver: PrivateKeySigner,
     epoch_start: u64,
 }
 
 /// Deploys Symbiotic and the middleware on `chain` with `committee` as the committee (threshold 1), anvil
-/// accounts 1 and 2 as operators (one vault, equal shares, 1000 POND deposited by account 3) and account 4 as
-/// the resolver.
+/// accounts 1 and 2 as operators (a vault each, 500 POND deposited in each by account 3) and account 4 as the
+/// resolver.
 fn deploy_l1(chain: &Chain, committee: Address) -> L1 {
     let root = repo_root();
     let url = chain.anvil.endpoint();
@@ -81,10 +82,23 @@ fn deploy_l1(chain: &Chain, committee: Address) -> L1 {
             .and_then(|a| a.parse::<Address>().ok())
             .unwrap_or_else(|| panic!("deployment JSON field {k}"))
     };
+    let slashers = json["vaults"]
+        .as_array()
+        .expect("deployment JSON field vaults")
+        .iter()
+        .map(|v| {
+            let a = |k: &str| {
+                v[k].as_str()
+                    .and_then(|a| a.parse::<Address>().ok())
+                    .unwrap_or_else(|| panic!("deployment JSON vault field {k}"))
+            };
+            (a("vault"), a("slasher"))
+        })
+        .collect();
     L1 {
         middleware: addr("middleware"),
         collateral: addr("collateral"),
-        slasher: addr("slasher"),
+        slashers,
         resolver,
         epoch_start: json["epochStart"]
             .as_u64()
@@ -129,14 +143,19 @@ impl World {
         let relayer_key = l1_chain.account(5);
         let l1 = deploy_l1(&l1_chain, relayer_key.address());
         let registry = l2_chain.account(6);
+        let params = kalypso_contracts::restaking_pool::IRestakingPool::Params {
+            epochStart: l1.epoch_start,
+            epochDuration: EPOCH,
+            offset: OFFSET,
+            slashLatency: 2 * EPOCH - SLASH_WINDOW,
+            slashWindow: SLASH_WINDOW,
+            minLock: alloy::primitives::Uint::from(POND),
+        };
         let pool = RestakingPool::deploy(
             l2_chain.provider.clone(),
             registry.address(),
             l2_chain.signer.address(),
-            U256::from(l1.epoch_start),
-            U256::from(EPOCH),
-            U256::from(OFFSET),
-            U256::from(SLASH_WINDOW),
+            params,
             vec![relayer_key.address()],
             U256::from(1),
         )
@@ -163,6 +182,13 @@ impl World {
     }
 
     async fn relayer(&self, committee: Vec<PrivateKeySigner>) -> Relayer<DynProvider, DynProvider> {
+        self.try_relayer(committee).await.expect("relayer")
+    }
+
+    async fn try_relayer(
+        &self,
+        committee: Vec<PrivateKeySigner>,
+    ) -> Result<Relayer<DynProvider, DynProvider>, Error> {
         let l1 = SymbioticNetwork::connect(
             provider(&self.l1_chain, &self.relayer_key),
             self.l1.middleware,
@@ -175,9 +201,7 @@ impl World {
             l2_deployment(self.l2_chain.anvil.chain_id()),
             self.relayer_key.address(),
         );
-        Relayer::new(l1, l2, RelayConfig::new(self.pool, committee))
-            .await
-            .expect("chain call")
+        Relayer::new(l1, l2, RelayConfig::new(self.pool, committee)).await
     }
 
     fn pool(&self) -> RestakingPool::RestakingPoolInstance<DynProvider> {
@@ -224,9 +248,13 @@ impl World {
         (o.stake.to(), o.epoch, o.locked.to(), o.pendingSlash.to())
     }
 
+    fn key(&self, slash_id: u64) -> alloy::primitives::B256 {
+        kalypso_sdk::slash_key(self.l2_chain.anvil.chain_id(), self.pool, slash_id)
+    }
+
     async fn l1_status(&self, slash_id: u64) -> u8 {
         KalypsoMiddleware::new(self.l1.middleware, &self.l1_chain.provider)
-            .slashStatus(slash_id)
+            .slashStatus(self.key(slash_id))
             .call()
             .await
             .expect("chain call")
@@ -254,6 +282,10 @@ fn l2_deployment(chain_id: u64) -> Deployment {
 async fn relays_snapshots_and_slashes_between_two_chains() {
     let w = World::new().await;
     let [op1, op2] = w.operators;
+    assert!(matches!(
+        w.try_relayer(Vec::new()).await,
+        Err(Error::NoCommitteeKey)
+    ));
     let mut relayer = w.relayer(vec![w.relayer_key.clone()]).await;
     let stake = 500 * POND;
 
@@ -322,11 +354,18 @@ async fn relays_snapshots_and_slashes_between_two_chains() {
     w.slash(op2, 2, 50 * POND).await;
     assert_eq!(relayer.tick().await.expect("chain call").requested, vec![1]);
     let parts = KalypsoMiddleware::new(w.l1.middleware, &w.l1_chain.provider)
-        .slashParts(1)
+        .slashParts(w.key(1))
         .call()
         .await
         .expect("chain call");
-    IVetoSlasher::new(w.l1.slasher, provider(&w.l1_chain, &w.l1.resolver))
+    let slasher = w
+        .l1
+        .slashers
+        .iter()
+        .find(|(vault, _)| *vault == parts[0].vault)
+        .expect("the slashed vault is op2's")
+        .1;
+    IVetoSlasher::new(slasher, provider(&w.l1_chain, &w.l1.resolver))
         .vetoSlash(U256::from(parts[0].slashIndex), Default::default())
         .send()
         .await
@@ -358,13 +397,13 @@ async fn relays_snapshots_and_slashes_between_two_chains() {
         .await
         .expect("chain call");
     assert_eq!(stale, 3, "Stale");
-    // Back: epoch 6's snapshot settles both slashes (executed and vetoed before its capture). The vault's
-    // NetworkRestakeDelegator splits what is left of its stake by the operators' shares: both operators of the
-    // vault now show half of 900.
+    // Back: epoch 6's snapshot settles both slashes (executed and vetoed before its capture). Each operator has
+    // a vault of its own, so only op1's stake shows the slash.
     let tick = relayer.tick().await.expect("chain call");
     assert_eq!(tick.snapshot.map(|s| s.0), Some(6));
-    assert_eq!(w.operator(op1).await, (450 * POND, 6, 0, 0));
-    assert_eq!(w.operator(op2).await, (450 * POND, 6, 0, 0));
+    assert_eq!(w.operator(op1).await.0, stake - 100 * POND);
+    assert_eq!(w.operator(op2).await.0, stake);
+    assert_eq!(w.operator(op1).await.3, 0, "op1's pending slash settled");
     assert_eq!(
         w.pool().settledSlashes().call().await.expect("chain call"),
         U256::from(2)
