@@ -49,7 +49,7 @@ kill $anvil_pid; trap - EXIT
 step "contracts-l1: forge build (Symbiotic core + KalypsoMiddleware, solc 0.8.25) + tests (harness profile)"
 (cd contracts-l1 && forge build && FOUNDRY_PROFILE=harness FORGE_SNAPSHOT_CHECK=true forge test)
 
-step "contracts-l1: DeployL1.s.sol broadcast to a throwaway anvil (operators have stake on-chain)"
+step "contracts-l1: DeployL1.s.sol broadcast to a throwaway anvil (operators have stake on-chain, each in its own vault)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 anvil --host 127.0.0.1 --port "$port" --silent >/dev/null 2>&1 &
 anvil_pid=$!
@@ -68,6 +68,16 @@ for operator in $(node -p "require('$l1_json').operators.join(' ')"); do
   stake="$(cast call --rpc-url "$rpc_url" "$middleware" 'stakeAt(address,uint48)(uint256)' "$operator" "$now" | cut -d' ' -f1)"
   [ "$stake" != 0 ] || { echo "operator $operator has no stake in the L1 middleware" >&2; exit 1; }
 done
+# One OperatorSpecificDelegator vault per operator, in operator order, registered in the middleware.
+[ "$(node -p "const d=require('$l1_json'); d.vaults.map(v => v.operator).join() === d.operators.join()")" = true ] \
+  || { echo "deployment: vaults do not match the operators one to one" >&2; exit 1; }
+node -p "require('$l1_json').vaults.map(v => [v.operator, v.vault, v.delegator].join(' ')).join('\n')" |
+  while read -r operator vault delegator; do
+    [ "$(cast call --rpc-url "$rpc_url" "$delegator" 'operator()(address)')" = "$operator" ] \
+      || { echo "vault $vault does not back operator $operator" >&2; exit 1; }
+    [ "$(cast call --rpc-url "$rpc_url" "$middleware" 'isVaultActiveAt(address,uint48)(bool)' "$vault" "$now")" = true ] \
+      || { echo "vault $vault is not registered in the L1 middleware" >&2; exit 1; }
+  done
 kill $anvil_pid; trap - EXIT
 
 step "slither (static analysis of contracts/src; fails on any finding not triaged, see docs/PROTOCOL.md)"

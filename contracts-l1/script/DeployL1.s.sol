@@ -4,7 +4,8 @@ pragma solidity ^0.8.25;
 import {IKalypsoMiddleware} from "../src/IKalypsoMiddleware.sol";
 import {SymbioticCoreDeployer} from "./SymbioticCoreDeployer.sol";
 
-import {INetworkRestakeDelegator} from "@symbioticfi/core/src/interfaces/delegator/INetworkRestakeDelegator.sol";
+import {IBaseDelegator} from "@symbioticfi/core/src/interfaces/delegator/IBaseDelegator.sol";
+import {IOperatorSpecificDelegator} from "@symbioticfi/core/src/interfaces/delegator/IOperatorSpecificDelegator.sol";
 import {IVetoSlasher} from "@symbioticfi/core/src/interfaces/slasher/IVetoSlasher.sol";
 import {IVault} from "@symbioticfi/core/src/interfaces/vault/IVault.sol";
 
@@ -14,11 +15,12 @@ import {Script} from "forge-std/Script.sol";
 import {console} from "forge-std/console.sol";
 
 /// @notice Deploys Kalypso's L1 side on a local chain (a fresh anvil; real time, no warps): the Symbiotic core, the
-/// collateral token ("POND"), one vault (NetworkRestakeDelegator + VetoSlasher with a resolver), the network (the
-/// broadcaster) with KalypsoMiddleware as its middleware and the committee, and the operators: each registers in
-/// Symbiotic's OperatorRegistry and opts in to the network and the vault, the curator (the broadcaster) gives it vault
-/// shares and the middleware registers it; then the depositors deposit. Writes every address to
-/// `deployments/<chainid>.json` (or `L1_DEPLOYMENT_OUT`).
+/// collateral token ("POND"), the network (the broadcaster) with KalypsoMiddleware as its middleware and the committee,
+/// and the operators: each registers in Symbiotic's OperatorRegistry and opts in to the network; the curator (the
+/// broadcaster) creates one vault per operator (OperatorSpecificDelegator backing that operator, VetoSlasher with a
+/// resolver; same epoch, veto, resolver and burner for all), sets its network limit and the middleware registers it;
+/// the operator opts in to its vault and the middleware registers the operator; then the depositors deposit into the
+/// vaults. Writes every address to `deployments/<chainid>.json` (or `L1_DEPLOYMENT_OUT`).
 ///
 ///   forge script script/DeployL1.s.sol:DeployL1 --rpc-url $RPC --private-key $KEY --broadcast --slow
 ///
@@ -26,10 +28,12 @@ import {console} from "forge-std/console.sol";
 /// harness profile: `FOUNDRY_PROFILE=harness forge script ...`.
 ///
 /// Environment (all optional; lists comma-separated):
-///   L1_NETWORK_EPOCH (20 s), L1_VAULT_EPOCH (90 s), L1_VETO_DURATION (20 s), L1_RESOLVER_SET_EPOCHS_DELAY (3),
+///   L1_NETWORK_EPOCH (20 s), L1_VAULT_EPOCH (90 s), L1_VETO_DURATION (20 s), L1_EXECUTION_MARGIN (20 s; the vault
+///   epoch must be at least 2 * network epoch + veto + margin), L1_RESOLVER_SET_EPOCHS_DELAY (3),
 ///   L1_EPOCH_START (the latest block's timestamp when the script runs),
-///   L1_OPERATOR_KEYS (anvil dev keys 1 and 2), L1_OPERATOR_SHARES (1 each),
-///   L1_DEPOSITOR_KEYS (anvil dev key 3), L1_DEPOSITS (1000 POND each),
+///   L1_OPERATOR_KEYS (anvil dev keys 1 and 2; one vault each),
+///   L1_DEPOSITS (500 POND into each operator's vault; one amount per operator, in operator order),
+///   L1_DEPOSITOR_KEYS (anvil dev key 3; one key deposits into every vault, or one key per operator's vault),
 ///   L1_COMMITTEE (the broadcaster), L1_COMMITTEE_THRESHOLD (1), L1_RESOLVER (the broadcaster),
 ///   L1_BURNER (0x…dEaD), L1_TOKEN_HOLDERS (broadcaster, operators, depositors), L1_TOKEN_MINT (1,000,000 POND each),
 ///   L1_DEPLOYMENT_OUT (deployments/<chainid>.json; must lie under deployments/, the only writable folder).
@@ -44,10 +48,10 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
         uint48 networkEpoch;
         uint48 vaultEpoch;
         uint48 vetoDuration;
+        uint48 executionMargin;
         uint256 resolverSetEpochsDelay;
         uint48 epochStart;
         uint256[] operatorKeys;
-        uint256[] operatorShares;
         uint256[] depositorKeys;
         uint256[] deposits;
         address[] committee;
@@ -59,12 +63,18 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
         string out;
     }
 
+    /// @notice One operator's vault.
+    struct OperatorVault {
+        address operator;
+        address vault;
+        address delegator;
+        address slasher;
+    }
+
     SymbioticCore internal core;
     IERC20 internal token;
     IKalypsoMiddleware internal middleware;
-    address internal vault;
-    address internal delegator;
-    address internal slasher;
+    OperatorVault[] internal vaults;
 
     function run() external {
         vm.startBroadcast();
@@ -81,26 +91,6 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
             )
         );
         core.networkRegistry.registerNetwork();
-        (vault, delegator, slasher) = _createVault(
-            core,
-            VaultSpec({
-                owner: deployer,
-                curator: deployer,
-                collateral: address(token),
-                burner: cfg.burner,
-                epochDuration: cfg.vaultEpoch,
-                delegatorIndex: NETWORK_RESTAKE_DELEGATOR,
-                withSlasher: true,
-                slasherIndex: VETO_SLASHER,
-                vetoDuration: cfg.vetoDuration,
-                resolverSetEpochsDelay: cfg.resolverSetEpochsDelay
-            })
-        );
-        INetworkRestakeDelegator(delegator).setMaxNetworkLimit(0, type(uint256).max);
-        INetworkRestakeDelegator(delegator).setNetworkLimit(subnetwork, type(uint256).max);
-        // The subnetwork's first resolver applies at once (VetoSlasher.setResolver); later changes wait
-        // `resolverSetEpochsDelay` vault epochs.
-        IVetoSlasher(slasher).setResolver(0, cfg.resolver, "");
         middleware = IKalypsoMiddleware(
             _deploy(
                 "KalypsoMiddleware.sol/KalypsoMiddleware.json",
@@ -112,35 +102,45 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
                     address(token),
                     cfg.epochStart,
                     cfg.networkEpoch,
+                    cfg.executionMargin,
                     deployer
                 )
             )
         );
         core.networkMiddlewareService.setMiddleware(address(middleware));
         middleware.setCommittee(cfg.committee, cfg.threshold);
-        middleware.registerVault(vault);
         vm.stopBroadcast();
 
+        // An OperatorSpecificDelegator can only be created for a registered operator.
         address[] memory operators = new address[](cfg.operatorKeys.length);
         for (uint256 i; i < operators.length; ++i) {
             operators[i] = vm.addr(cfg.operatorKeys[i]);
             vm.startBroadcast(cfg.operatorKeys[i]);
             core.operatorRegistry.registerOperator();
             core.operatorNetworkOptInService.optIn(deployer);
-            core.operatorVaultOptInService.optIn(vault);
             vm.stopBroadcast();
         }
         vm.startBroadcast(deployer);
         for (uint256 i; i < operators.length; ++i) {
-            INetworkRestakeDelegator(delegator)
-                .setOperatorNetworkShares(subnetwork, operators[i], cfg.operatorShares[i]);
+            vaults.push(_operatorVault(cfg, deployer, subnetwork, operators[i]));
+            middleware.registerVault(vaults[i].vault);
+        }
+        vm.stopBroadcast();
+        for (uint256 i; i < operators.length; ++i) {
+            vm.startBroadcast(cfg.operatorKeys[i]);
+            core.operatorVaultOptInService.optIn(vaults[i].vault);
+            vm.stopBroadcast();
+        }
+        vm.startBroadcast(deployer);
+        for (uint256 i; i < operators.length; ++i) {
             middleware.registerOperator(operators[i]);
         }
         vm.stopBroadcast();
-        for (uint256 i; i < cfg.depositorKeys.length; ++i) {
-            vm.startBroadcast(cfg.depositorKeys[i]);
-            token.approve(vault, cfg.deposits[i]);
-            IVault(vault).deposit(vm.addr(cfg.depositorKeys[i]), cfg.deposits[i]);
+        for (uint256 i; i < operators.length; ++i) {
+            uint256 key = cfg.depositorKeys[cfg.depositorKeys.length == 1 ? 0 : i];
+            vm.startBroadcast(key);
+            token.approve(vaults[i].vault, cfg.deposits[i]);
+            IVault(vaults[i].vault).deposit(vm.addr(key), cfg.deposits[i]);
             vm.stopBroadcast();
         }
 
@@ -149,10 +149,41 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
         console.log("deployment written to", cfg.out);
     }
 
+    /// Creates `operator`'s vault (the curator is the broadcaster) and lets the network use it: maximum network limit
+    /// (the network), the curator's network limit, and the resolver.
+    function _operatorVault(Config memory cfg, address deployer, bytes32 subnetwork, address operator)
+        internal
+        returns (OperatorVault memory v)
+    {
+        v.operator = operator;
+        (v.vault, v.delegator, v.slasher) = _createVault(
+            core,
+            VaultSpec({
+                owner: deployer,
+                curator: deployer,
+                operator: operator,
+                collateral: address(token),
+                burner: cfg.burner,
+                epochDuration: cfg.vaultEpoch,
+                delegatorIndex: OPERATOR_SPECIFIC_DELEGATOR,
+                withSlasher: true,
+                slasherIndex: VETO_SLASHER,
+                vetoDuration: cfg.vetoDuration,
+                resolverSetEpochsDelay: cfg.resolverSetEpochsDelay
+            })
+        );
+        IBaseDelegator(v.delegator).setMaxNetworkLimit(0, type(uint256).max);
+        IOperatorSpecificDelegator(v.delegator).setNetworkLimit(subnetwork, type(uint256).max);
+        // The subnetwork's first resolver applies at once (VetoSlasher.setResolver); later changes wait
+        // `resolverSetEpochsDelay` vault epochs.
+        IVetoSlasher(v.slasher).setResolver(0, cfg.resolver, "");
+    }
+
     function _config(address deployer) internal view returns (Config memory cfg) {
         cfg.networkEpoch = uint48(vm.envOr("L1_NETWORK_EPOCH", uint256(20)));
         cfg.vaultEpoch = uint48(vm.envOr("L1_VAULT_EPOCH", uint256(90)));
         cfg.vetoDuration = uint48(vm.envOr("L1_VETO_DURATION", uint256(20)));
+        cfg.executionMargin = uint48(vm.envOr("L1_EXECUTION_MARGIN", uint256(20)));
         cfg.resolverSetEpochsDelay = vm.envOr("L1_RESOLVER_SET_EPOCHS_DELAY", uint256(3));
         cfg.epochStart = uint48(vm.envOr("L1_EPOCH_START", block.timestamp));
 
@@ -160,13 +191,15 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
         keys[0] = ANVIL_KEY_1;
         keys[1] = ANVIL_KEY_2;
         cfg.operatorKeys = vm.envOr("L1_OPERATOR_KEYS", ",", keys);
-        cfg.operatorShares = vm.envOr("L1_OPERATOR_SHARES", ",", _filled(cfg.operatorKeys.length, 1));
         keys = new uint256[](1);
         keys[0] = ANVIL_KEY_3;
         cfg.depositorKeys = vm.envOr("L1_DEPOSITOR_KEYS", ",", keys);
-        cfg.deposits = vm.envOr("L1_DEPOSITS", ",", _filled(cfg.depositorKeys.length, 1000e18));
-        require(cfg.operatorShares.length == cfg.operatorKeys.length, "L1_OPERATOR_SHARES: one per operator");
-        require(cfg.deposits.length == cfg.depositorKeys.length, "L1_DEPOSITS: one per depositor");
+        cfg.deposits = vm.envOr("L1_DEPOSITS", ",", _filled(cfg.operatorKeys.length, 500e18));
+        require(cfg.deposits.length == cfg.operatorKeys.length, "L1_DEPOSITS: one per operator vault");
+        require(
+            cfg.depositorKeys.length == 1 || cfg.depositorKeys.length == cfg.operatorKeys.length,
+            "L1_DEPOSITOR_KEYS: one key, or one per operator vault"
+        );
 
         address[] memory one = new address[](1);
         one[0] = deployer;
@@ -204,21 +237,30 @@ contract DeployL1 is Script, SymbioticCoreDeployer {
         vm.serializeAddress(s, "operatorNetworkOptInService", address(core.operatorNetworkOptInService));
         string memory symbiotic = vm.serializeAddress(s, "vaultConfigurator", address(core.vaultConfigurator));
 
+        // One object per operator, in operator order; serializeString parses each element as a JSON object.
+        string[] memory vaultObjects = new string[](vaults.length);
+        for (uint256 i; i < vaults.length; ++i) {
+            string memory v = string.concat("vault", vm.toString(i));
+            vm.serializeAddress(v, "operator", vaults[i].operator);
+            vm.serializeAddress(v, "vault", vaults[i].vault);
+            vm.serializeAddress(v, "delegator", vaults[i].delegator);
+            vaultObjects[i] = vm.serializeAddress(v, "slasher", vaults[i].slasher);
+        }
+
         string memory j = "deployment";
         vm.serializeUint(j, "chainId", block.chainid);
         vm.serializeAddress(j, "network", deployer);
         vm.serializeBytes32(j, "subnetwork", subnetwork);
         vm.serializeAddress(j, "middleware", address(middleware));
         vm.serializeAddress(j, "collateral", address(token));
-        vm.serializeAddress(j, "vault", vault);
-        vm.serializeAddress(j, "delegator", delegator);
-        vm.serializeAddress(j, "slasher", slasher);
+        vm.serializeString(j, "vaults", vaultObjects);
         vm.serializeAddress(j, "burner", cfg.burner);
         vm.serializeAddress(j, "resolver", cfg.resolver);
         vm.serializeUint(j, "epochStart", cfg.epochStart);
         vm.serializeUint(j, "networkEpochDuration", cfg.networkEpoch);
         vm.serializeUint(j, "vaultEpochDuration", cfg.vaultEpoch);
         vm.serializeUint(j, "vetoDuration", cfg.vetoDuration);
+        vm.serializeUint(j, "executionMargin", cfg.executionMargin);
         vm.serializeUint(j, "resolverSetEpochsDelay", cfg.resolverSetEpochsDelay);
         vm.serializeAddress(j, "committee", cfg.committee);
         vm.serializeUint(j, "committeeThreshold", cfg.threshold);

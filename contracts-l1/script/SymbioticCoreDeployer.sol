@@ -9,6 +9,7 @@ import {IVaultConfigurator} from "@symbioticfi/core/src/interfaces/IVaultConfigu
 import {IVaultFactory} from "@symbioticfi/core/src/interfaces/IVaultFactory.sol";
 import {IBaseDelegator} from "@symbioticfi/core/src/interfaces/delegator/IBaseDelegator.sol";
 import {INetworkRestakeDelegator} from "@symbioticfi/core/src/interfaces/delegator/INetworkRestakeDelegator.sol";
+import {IOperatorSpecificDelegator} from "@symbioticfi/core/src/interfaces/delegator/IOperatorSpecificDelegator.sol";
 import {IMetadataService} from "@symbioticfi/core/src/interfaces/service/IMetadataService.sol";
 import {INetworkMiddlewareService} from "@symbioticfi/core/src/interfaces/service/INetworkMiddlewareService.sol";
 import {IOptInService} from "@symbioticfi/core/src/interfaces/service/IOptInService.sol";
@@ -23,8 +24,9 @@ import {Vm} from "forge-std/Vm.sol";
 /// `script/deploy/base/DeployCoreBase.s.sol` does, and creates vaults through its VaultConfigurator. Shared by the
 /// tests and DeployL1.s.sol. Symbiotic's script cannot be reused as is: it starts its own broadcast and keeps the
 /// addresses in a local. This deploys the implementations Kalypso needs, whitelisted in Symbiotic's type order:
-/// vault version 1 (Vault); delegator types 0 (NetworkRestakeDelegator) and 1 (FullRestakeDelegator, for tests of
-/// the type check); slasher types 0 (Slasher) and 1 (VetoSlasher).
+/// vault version 1 (Vault); delegator types 0 (NetworkRestakeDelegator) and 1 (FullRestakeDelegator), both for tests
+/// of the type check, and 2 (OperatorSpecificDelegator, the one Kalypso's vaults use); slasher types 0 (Slasher) and
+/// 1 (VetoSlasher).
 abstract contract SymbioticCoreDeployer {
     Vm private constant _VM = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     /// @dev Artifacts of the default profile (solc 0.8.25; `forge build`), read by the harness profile.
@@ -34,6 +36,7 @@ abstract contract SymbioticCoreDeployer {
     uint64 internal constant VAULT_VERSION = 1;
     uint64 internal constant NETWORK_RESTAKE_DELEGATOR = 0;
     uint64 internal constant FULL_RESTAKE_DELEGATOR = 1;
+    uint64 internal constant OPERATOR_SPECIFIC_DELEGATOR = 2;
     uint64 internal constant INSTANT_SLASHER = 0;
     uint64 internal constant VETO_SLASHER = 1;
 
@@ -55,6 +58,8 @@ abstract contract SymbioticCoreDeployer {
     /// @notice What a vault is created with.
     /// @param owner Owner of the vault (migrations).
     /// @param curator Holds the vault's and the delegator's admin, network-limit and operator-shares roles.
+    /// @param operator The operator an OperatorSpecificDelegator backs (a registered Symbiotic operator; ignored by the
+    /// other delegator types).
     /// @param collateral Collateral token.
     /// @param burner Receives slashed collateral.
     /// @param epochDuration Vault epoch (withdrawal delay is one to two of them; captures are slashable for one).
@@ -66,6 +71,7 @@ abstract contract SymbioticCoreDeployer {
     struct VaultSpec {
         address owner;
         address curator;
+        address operator;
         address collateral;
         address burner;
         uint48 epochDuration;
@@ -143,6 +149,17 @@ abstract contract SymbioticCoreDeployer {
                     bytes.concat(delegatorArgs, abi.encode(FULL_RESTAKE_DELEGATOR))
                 )
             );
+        core.delegatorFactory
+            .whitelist(
+                _deploy(
+                    "OperatorSpecificDelegator.sol/OperatorSpecificDelegator.json",
+                    bytes.concat(
+                        abi.encode(address(core.operatorRegistry)),
+                        delegatorArgs,
+                        abi.encode(OPERATOR_SPECIFIC_DELEGATOR)
+                    )
+                )
+            );
 
         core.slasherFactory
             .whitelist(
@@ -190,17 +207,24 @@ abstract contract SymbioticCoreDeployer {
     {
         address[] memory curators = new address[](1);
         curators[0] = spec.curator;
+        IBaseDelegator.BaseParams memory baseParams = IBaseDelegator.BaseParams({
+            defaultAdminRoleHolder: spec.curator, hook: address(0), hookSetRoleHolder: spec.curator
+        });
         // NetworkRestakeDelegator and FullRestakeDelegator take the same layout: base params, then the holders of
-        // their two limit/share roles.
-        bytes memory delegatorParams = abi.encode(
-            INetworkRestakeDelegator.InitParams({
-                baseParams: IBaseDelegator.BaseParams({
-                    defaultAdminRoleHolder: spec.curator, hook: address(0), hookSetRoleHolder: spec.curator
-                }),
-                networkLimitSetRoleHolders: curators,
-                operatorNetworkSharesSetRoleHolders: curators
-            })
-        );
+        // their two limit/share roles. OperatorSpecificDelegator: base params, network-limit role holders, operator.
+        bytes memory delegatorParams = spec.delegatorIndex == OPERATOR_SPECIFIC_DELEGATOR
+            ? abi.encode(
+                IOperatorSpecificDelegator.InitParams({
+                    baseParams: baseParams, networkLimitSetRoleHolders: curators, operator: spec.operator
+                })
+            )
+            : abi.encode(
+                INetworkRestakeDelegator.InitParams({
+                    baseParams: baseParams,
+                    networkLimitSetRoleHolders: curators,
+                    operatorNetworkSharesSetRoleHolders: curators
+                })
+            );
         bytes memory slasherParams = spec.slasherIndex == VETO_SLASHER
             ? abi.encode(
                 IVetoSlasher.InitParams({

@@ -9,12 +9,20 @@ pragma solidity ^0.8.25;
 /// (its start) and bridges it to the L2 pool; restaked slashes on the L2 come back signed by the committee and are
 /// requested here (`requestSlash`), then executed through each vault's VetoSlasher once the veto period has passed
 /// (`executeSlash`) unless the subnetwork's resolver vetoed them.
+/// Every vault delegates through an OperatorSpecificDelegator: it backs exactly one operator, so a slash of one
+/// operator never reduces another's stake and the L2 pool's per-operator accounting is exact.
 /// @dev Timing rules (Symbiotic core 1.0.3, VetoSlasher.sol): a slash for capture timestamp `c` can be requested while
 /// `c >= now + vetoDuration - vaultEpochDuration` (l. 93), executes at or after `request + vetoDuration` (l. 106,
 /// 148) and only while `now - c <= vaultEpochDuration` (l. 153). The middleware accepts requests for captures at
 /// most `SLASH_WINDOW = 2 * EPOCH_DURATION` old, and `registerVault` requires
-/// `vaultEpochDuration >= SLASH_WINDOW + vetoDuration`, so every request it accepts can be requested in every vault and
-/// executed after its veto period, before the vault's slashing window for `c` closes.
+/// `vaultEpochDuration >= SLASH_WINDOW + vetoDuration + EXECUTION_MARGIN`, so every request it accepts can be
+/// requested in every vault and executed after its veto period, with `EXECUTION_MARGIN` to spare before the vault's
+/// slashing window for `c` closes.
+/// Ordering: Symbiotic's `slashableStake` is zero for captures older than the operator's latest executed slash
+/// capture (BaseSlasher.sol:114-119), so an operator's slashes must execute in capture order. `requestSlash` accepts
+/// an operator's captures in non-decreasing order only (`CaptureOutOfOrder`), and `executeSlash` refuses a slash
+/// while the same operator has an open slash with an older capture (`OlderSlashOpen`). Equal captures run in any
+/// order; closing a fully vetoed slash is always allowed.
 interface IKalypsoMiddleware {
     /// @notice Lifecycle of a committee-signed slash. A slash whose every part was vetoed by the resolver is
     /// `Vetoed`; a partly vetoed slash becomes `Executed` for the parts that were not.
@@ -26,12 +34,17 @@ interface IKalypsoMiddleware {
     }
 
     /// @notice What the committee signs (EIP-712, domain "KalypsoMiddleware" / "1" / chain id / this contract).
-    /// @param slashId Unique id chosen by the L2 pool; usable exactly once.
+    /// A slash is identified by `slashKey(l2ChainId, pool, slashId)` and can be requested exactly once.
+    /// @param l2ChainId Chain id of the L2 the pool lives on.
+    /// @param pool The L2 pool that queued the slash.
+    /// @param slashId Id the pool gave the slash (unique within the pool).
     /// @param operator The operator (generator) to slash.
     /// @param amount Collateral to slash, split over the registered vaults.
     /// @param captureTimestamp Capture timestamp of the stake snapshot the slashed stake was locked under (an epoch
     /// start).
     struct SlashRequest {
+        uint256 l2ChainId;
+        address pool;
         uint64 slashId;
         address operator;
         uint256 amount;
@@ -54,7 +67,7 @@ interface IKalypsoMiddleware {
     /// @param executableAt Earliest execution time (the latest veto deadline of the parts).
     /// @param status Stored status (`slashStatus` also reports `Vetoed` for a requested slash all of whose parts
     /// were vetoed).
-    /// @param partCount Number of parts (one per vault that had slashable stake).
+    /// @param partCount Number of parts (one per vault of the operator that had slashable stake).
     struct Slash {
         address operator;
         uint48 captureTimestamp;
@@ -73,19 +86,19 @@ interface IKalypsoMiddleware {
     error VaultNotInitialized(address vault);
     /// @notice `vault`'s collateral is not the middleware's collateral.
     error WrongCollateral(address vault, address collateral, address expected);
-    /// @notice `vault`'s delegator is not a NetworkRestakeDelegator (type 0).
+    /// @notice `vault`'s delegator is not an OperatorSpecificDelegator (type 2).
     error WrongDelegatorType(address vault, uint64 delegatorType);
     /// @notice `vault` has no slasher.
     error NoSlasher(address vault);
     /// @notice `vault`'s slasher is not a VetoSlasher (type 1).
     error WrongSlasherType(address vault, uint64 slasherType);
-    /// @notice `vault`'s epoch is shorter than `SLASH_WINDOW + vetoDuration` (`minimum`).
+    /// @notice `vault`'s epoch is shorter than `SLASH_WINDOW + vetoDuration + EXECUTION_MARGIN` (`minimum`).
     error VaultEpochTooShort(address vault, uint48 vaultEpochDuration, uint256 minimum);
     /// @notice `vault` is already registered.
     error VaultAlreadyRegistered(address vault);
     /// @notice `vault` is not registered.
     error VaultNotRegistered(address vault);
-    /// @notice The middleware already knows `max` vaults (slashes and stake reads loop over them).
+    /// @notice The vault's operator already has `max` vaults (its slashes and stake reads loop over them).
     error TooManyVaults(uint256 max);
     /// @notice `operator` is not registered in Symbiotic's OperatorRegistry.
     error NotOperator(address operator);
@@ -109,8 +122,8 @@ interface IKalypsoMiddleware {
     error CaptureNotPast(uint48 captureTimestamp, uint48 currentTime);
     /// @notice `captureTimestamp` is older than the slash window allows (`oldestCapture`).
     error CaptureTooOld(uint48 captureTimestamp, uint48 oldestCapture);
-    /// @notice `slashId` was used already.
-    error SlashIdUsed(uint64 slashId);
+    /// @notice The slash `key` (`slashKey(l2ChainId, pool, slashId)`) was requested already.
+    error SlashIdUsed(bytes32 key);
     /// @notice `signatures` signatures were given, `threshold` are needed.
     error BelowThreshold(uint256 signatures, uint256 threshold);
     /// @notice Signature number `index` is malformed.
@@ -123,10 +136,16 @@ interface IKalypsoMiddleware {
     error OperatorNotActiveAt(address operator, uint48 captureTimestamp);
     /// @notice No registered vault has slashable stake of `operator` for `captureTimestamp`.
     error NothingSlashable(address operator, uint48 captureTimestamp);
-    /// @notice `slashId` is not pending (its status is `status`).
-    error SlashNotPending(uint64 slashId, SlashStatus status);
-    /// @notice The veto period of `slashId` ends at `executableAt`.
-    error VetoPeriodNotEnded(uint64 slashId, uint48 executableAt);
+    /// @notice Slash `key` is not pending (its status is `status`).
+    error SlashNotPending(bytes32 key, SlashStatus status);
+    /// @notice The veto period of slash `key` ends at `executableAt`.
+    error VetoPeriodNotEnded(bytes32 key, uint48 executableAt);
+    /// @notice `capture` is older than `latest`, the latest capture requested for `operator`: an operator's slashes
+    /// must arrive in non-decreasing capture order.
+    error CaptureOutOfOrder(address operator, uint48 capture, uint48 latest);
+    /// @notice Slash `key` of the same operator, with an older capture, is still open (requested and not closed):
+    /// execute or close it first.
+    error OlderSlashOpen(bytes32 key);
 
     /// @notice `vault` now delegates stake to the network's operators.
     event VaultRegistered(address indexed vault);
@@ -138,26 +157,29 @@ interface IKalypsoMiddleware {
     event OperatorUnregistered(address indexed operator);
     /// @notice The committee changed.
     event CommitteeSet(address[] members, uint256 threshold);
-    /// @notice Part of slash `slashId` was requested in `vault`'s VetoSlasher as request `slashIndex`.
-    event SlashPartRequested(uint64 indexed slashId, address indexed vault, uint256 slashIndex, uint256 amount);
-    /// @notice Slash `slashId` of `operator` at `captureTimestamp` was requested: `amountCovered` of
-    /// `amountRequested` found slashable stake; it executes from `executableAt`.
+    /// @notice Part of slash `key` was requested in `vault`'s VetoSlasher as request `slashIndex`.
+    event SlashPartRequested(bytes32 indexed key, address indexed vault, uint256 slashIndex, uint256 amount);
+    /// @notice Slash `key` (`slashId` of `pool` on chain `l2ChainId`) of `operator` at `captureTimestamp` was
+    /// requested: `covered` of `requested` found slashable stake; it executes from `executableAt`.
     event SlashRequested(
-        uint64 indexed slashId,
+        bytes32 indexed key,
         address indexed operator,
+        uint256 l2ChainId,
+        address pool,
+        uint64 slashId,
         uint48 captureTimestamp,
-        uint256 amountRequested,
-        uint256 amountCovered,
+        uint256 requested,
+        uint256 covered,
         uint48 executableAt
     );
-    /// @notice Part `slashIndex` of slash `slashId` in `vault` slashed `amount`.
-    event SlashPartExecuted(uint64 indexed slashId, address indexed vault, uint256 slashIndex, uint256 amount);
-    /// @notice Part `slashIndex` of slash `slashId` in `vault` was vetoed by the resolver.
-    event SlashPartVetoed(uint64 indexed slashId, address indexed vault, uint256 slashIndex);
-    /// @notice Slash `slashId` executed, slashing `amountSlashed` in total.
-    event SlashExecuted(uint64 indexed slashId, uint256 amountSlashed);
-    /// @notice Every part of slash `slashId` was vetoed; nothing was slashed.
-    event SlashVetoed(uint64 indexed slashId);
+    /// @notice Part `slashIndex` of slash `key` in `vault` slashed `amount`.
+    event SlashPartExecuted(bytes32 indexed key, address indexed vault, uint256 slashIndex, uint256 amount);
+    /// @notice Part `slashIndex` of slash `key` in `vault` was vetoed by the resolver.
+    event SlashPartVetoed(bytes32 indexed key, address indexed vault, uint256 slashIndex);
+    /// @notice Slash `key` executed, slashing `amountSlashed` in total.
+    event SlashExecuted(bytes32 indexed key, uint256 amountSlashed);
+    /// @notice Every part of slash `key` was vetoed; nothing was slashed.
+    event SlashVetoed(bytes32 indexed key);
 
     /// @notice The network (a Symbiotic network address; its middleware is this contract).
     function NETWORK() external view returns (address);
@@ -177,6 +199,10 @@ interface IKalypsoMiddleware {
     /// @notice How old a capture timestamp may be when its slash is requested (`2 * EPOCH_DURATION`).
     function SLASH_WINDOW() external view returns (uint48);
 
+    /// @notice Slack every vault's epoch must leave after `SLASH_WINDOW + vetoDuration`: time to execute a slash
+    /// requested at the edge of the window (relayer delays, an older slash of the operator executed first).
+    function EXECUTION_MARGIN() external view returns (uint48);
+
     /// @notice EIP-712 typehash of `SlashRequest`.
     function SLASH_REQUEST_TYPEHASH() external view returns (bytes32);
 
@@ -190,12 +216,14 @@ interface IKalypsoMiddleware {
     function currentEpoch() external view returns (uint64);
 
     /// @notice Registers `vault` (owner). It must come from Symbiotic's VaultFactory, be initialized, hold
-    /// `COLLATERAL`, use a NetworkRestakeDelegator (type 0) and a VetoSlasher (type 1), and have
-    /// `epochDuration() >= SLASH_WINDOW + vetoDuration()`.
-    /// @dev NetworkRestakeDelegator: the vault's network limit is split among operators by shares, so one vault backs
-    /// several generators and the operators' stakes within the network add up to at most the vault's active stake
-    /// (FullRestakeDelegator would let every operator count the same collateral; OperatorSpecificDelegator would need
-    /// one vault per generator).
+    /// `COLLATERAL`, use an OperatorSpecificDelegator (type 2) and a VetoSlasher (type 1), and have
+    /// `epochDuration() >= SLASH_WINDOW + vetoDuration() + EXECUTION_MARGIN`. The vault backs its delegator's
+    /// `operator()` only.
+    /// @dev OperatorSpecificDelegator: the vault backs exactly one operator, so a slash of one operator never reduces
+    /// another operator's stake and the L2 pool, which locks and slashes per operator, accounts exactly. With a
+    /// NetworkRestakeDelegator every operator of a vault shares its stake: a slash of one shrinks all the others'
+    /// stake, so operators sharing a vault could together lock more than it holds. A FullRestakeDelegator lets every
+    /// operator count the same collateral outright.
     function registerVault(address vault) external;
 
     /// @notice Unregisters `vault` (owner): it stops counting for captures from now on. Captures before stay as they
@@ -211,29 +239,34 @@ interface IKalypsoMiddleware {
     /// @notice Replaces the committee (owner) with `members`, of which `threshold` must sign a slash.
     function setCommittee(address[] calldata members, uint256 threshold) external;
 
-    /// @notice Requests committee-signed slash `req` (anyone may submit). `signatures` are EIP-712 signatures of
-    /// `req` by at least `threshold` distinct committee members, ordered by strictly ascending signer address.
-    /// The capture timestamp must be an epoch start, in the past and at most `SLASH_WINDOW` old. `req.amount` is
-    /// split over the vaults registered at the capture, in registration order, each part capped by the vault's
-    /// slashable stake; each part is requested in the vault's VetoSlasher.
-    /// @return amountCovered The sum of the parts (at most `req.amount`).
-    function requestSlash(SlashRequest calldata req, bytes[] calldata signatures)
-        external
-        returns (uint256 amountCovered);
+    /// @notice Requests committee-signed slash `req` (anyone may submit) under `slashKey(req.l2ChainId, req.pool,
+    /// req.slashId)`, once per key. `signatures` are EIP-712 signatures of `req` by at least `threshold` distinct
+    /// committee members, ordered by strictly ascending signer address. The capture timestamp must be an epoch start,
+    /// in the past, at most `SLASH_WINDOW` old and not older than the latest capture requested for the operator
+    /// (`CaptureOutOfOrder`). `req.amount` is split over the operator's vaults registered at the capture, in
+    /// registration order, each part capped by the vault's slashable stake; each part is requested in the vault's
+    /// VetoSlasher.
+    /// @return covered The sum of the parts (at most `req.amount`).
+    function requestSlash(SlashRequest calldata req, bytes[] calldata signatures) external returns (uint256 covered);
 
-    /// @notice Executes slash `slashId` (anyone) once its veto period has passed: every part the resolver did not
-    /// veto is executed in its VetoSlasher. A slash whose parts were all vetoed is closed as `Vetoed` (at any time).
+    /// @notice Executes slash `key` (anyone) once its veto period has passed and no slash of the same operator with an
+    /// older capture is open (`OlderSlashOpen`): every part the resolver did not veto is executed in its
+    /// VetoSlasher. A slash whose parts were all vetoed is closed as `Vetoed` (at any time, in any order).
     /// @return amountSlashed Collateral slashed (sent to the vaults' burners).
-    function executeSlash(uint64 slashId) external returns (uint256 amountSlashed);
+    function executeSlash(bytes32 key) external returns (uint256 amountSlashed);
 
-    /// @notice Status of `slashId`.
-    function slashStatus(uint64 slashId) external view returns (SlashStatus);
+    /// @notice Key of slash `slashId` of `pool` on chain `l2ChainId`: `keccak256(abi.encode(l2ChainId, pool,
+    /// slashId))`.
+    function slashKey(uint256 l2ChainId, address pool, uint64 slashId) external pure returns (bytes32);
 
-    /// @notice Stored record of `slashId`.
-    function slashes(uint64 slashId) external view returns (Slash memory);
+    /// @notice Status of slash `key`.
+    function slashStatus(bytes32 key) external view returns (SlashStatus);
 
-    /// @notice Parts of `slashId`, in request order.
-    function slashParts(uint64 slashId) external view returns (SlashPart[] memory);
+    /// @notice Stored record of slash `key`.
+    function slashes(bytes32 key) external view returns (Slash memory);
+
+    /// @notice Parts of slash `key`, in request order.
+    function slashParts(bytes32 key) external view returns (SlashPart[] memory);
 
     /// @notice EIP-712 digest the committee signs for `req`.
     function hashSlashRequest(SlashRequest calldata req) external view returns (bytes32);
@@ -257,8 +290,8 @@ interface IKalypsoMiddleware {
     function isVaultActiveAt(address vault, uint48 timestamp) external view returns (bool);
 
     /// @notice Stake of `operator` at `timestamp`: the sum over vaults registered at `timestamp` of the delegator's
-    /// `stakeAt` on the subnetwork (which is zero unless the operator was opted in to the vault and the network at
-    /// `timestamp`); zero if the operator was not registered at `timestamp`.
+    /// `stakeAt` on the subnetwork (only the operator's own vaults contribute; zero unless the operator was opted in
+    /// to the vault and the network at `timestamp`); zero if the operator was not registered at `timestamp`.
     function stakeAt(address operator, uint48 timestamp) external view returns (uint256);
 
     /// @notice Stake snapshot of `epoch`, whose capture timestamp must be in the past: the operators registered at the

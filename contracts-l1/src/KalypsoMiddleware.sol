@@ -6,6 +6,7 @@ import {IKalypsoMiddleware} from "./IKalypsoMiddleware.sol";
 import {IEntity} from "@symbioticfi/core/src/interfaces/common/IEntity.sol";
 import {IRegistry} from "@symbioticfi/core/src/interfaces/common/IRegistry.sol";
 import {IBaseDelegator} from "@symbioticfi/core/src/interfaces/delegator/IBaseDelegator.sol";
+import {IOperatorSpecificDelegator} from "@symbioticfi/core/src/interfaces/delegator/IOperatorSpecificDelegator.sol";
 import {IOptInService} from "@symbioticfi/core/src/interfaces/service/IOptInService.sol";
 import {IVetoSlasher} from "@symbioticfi/core/src/interfaces/slasher/IVetoSlasher.sol";
 import {IVault} from "@symbioticfi/core/src/interfaces/vault/IVault.sol";
@@ -25,21 +26,25 @@ import {Time} from "@openzeppelin/contracts/utils/types/Time.sol";
 /// L2 relayer, and committee-signed slashes through the vaults' VetoSlashers.
 /// @dev Registrations are checkpointed (OpenZeppelin `Checkpoints.Trace208`, 1 = registered), so snapshots and
 /// slashes for a past capture see the vaults and operators registered at that capture, whatever changed since.
+/// Every vault backs one operator (OperatorSpecificDelegator); the middleware keeps each operator's vaults in
+/// registration order, and each operator's slashes in request order (non-decreasing captures) with a cursor to the
+/// oldest one that may still be open.
 contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, ReentrancyGuard {
     using Checkpoints for Checkpoints.Trace208;
     using SafeCast for uint256;
 
-    /// @notice Symbiotic's delegator type of a NetworkRestakeDelegator.
-    uint64 public constant NETWORK_RESTAKE_DELEGATOR_TYPE = 0;
+    /// @notice Symbiotic's delegator type of an OperatorSpecificDelegator.
+    uint64 public constant OPERATOR_SPECIFIC_DELEGATOR_TYPE = 2;
     /// @notice Symbiotic's slasher type of a VetoSlasher.
     uint64 public constant VETO_SLASHER_TYPE = 1;
-    /// @notice Most vaults the middleware ever knows (stake reads and slashes loop over them).
-    uint256 public constant MAX_VAULTS = 16;
+    /// @notice Most vaults an operator ever has in the middleware (its stake reads and slashes loop over them).
+    uint256 public constant MAX_VAULTS_PER_OPERATOR = 16;
     /// @notice Largest committee.
     uint256 public constant MAX_COMMITTEE = 32;
     /// @inheritdoc IKalypsoMiddleware
-    bytes32 public constant SLASH_REQUEST_TYPEHASH =
-        keccak256("SlashRequest(uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)");
+    bytes32 public constant SLASH_REQUEST_TYPEHASH = keccak256(
+        "SlashRequest(uint256 l2ChainId,address pool,uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)"
+    );
 
     /// @inheritdoc IKalypsoMiddleware
     address public immutable NETWORK;
@@ -59,12 +64,25 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
     uint48 public immutable EPOCH_DURATION;
     /// @inheritdoc IKalypsoMiddleware
     uint48 public immutable SLASH_WINDOW;
+    /// @inheritdoc IKalypsoMiddleware
+    uint48 public immutable EXECUTION_MARGIN;
+
+    /// @dev An operator's slashes in request order (non-decreasing captures): entries `[head, tail)` of
+    /// `_operatorSlashes` may still be open, those before `head` are closed. `latestCapture` is the latest capture
+    /// requested.
+    struct SlashQueue {
+        uint48 latestCapture;
+        uint64 head;
+        uint64 tail;
+    }
 
     /// @dev Every vault ever registered, in first-registration order.
     address[] internal _vaultList;
     mapping(address vault => Checkpoints.Trace208 registered) internal _vaultStatus;
     mapping(address vault => address slasher) internal _slasherOf;
     mapping(address vault => address delegator) internal _delegatorOf;
+    /// @dev Every vault ever registered for an operator (its delegator's `operator()`), in first-registration order.
+    mapping(address operator => address[] vaults) internal _operatorVaults;
 
     /// @dev Every operator ever registered, in first-registration order.
     address[] internal _operatorList;
@@ -76,8 +94,10 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
     uint256 internal _committeeVersion;
     mapping(address member => uint256 version) internal _memberVersion;
 
-    mapping(uint64 slashId => Slash) internal _slashes;
-    mapping(uint64 slashId => mapping(uint256 index => SlashPart)) internal _parts;
+    mapping(bytes32 key => Slash) internal _slashes;
+    mapping(bytes32 key => mapping(uint256 index => SlashPart)) internal _parts;
+    mapping(address operator => SlashQueue) internal _slashQueue;
+    mapping(address operator => mapping(uint256 index => bytes32 key)) internal _operatorSlashes;
 
     /// @param network The Symbiotic network (registered in the NetworkRegistry; sets this contract as its middleware).
     /// @param vaultFactory Symbiotic's VaultFactory.
@@ -86,6 +106,7 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
     /// @param collateral The collateral token of every vault.
     /// @param epochStart_ Start of epoch 0.
     /// @param epochDuration Length of a network epoch.
+    /// @param executionMargin Slack a vault's epoch must leave after `SLASH_WINDOW + vetoDuration`.
     /// @param owner_ Owner (registers vaults and operators, sets the committee).
     constructor(
         address network,
@@ -95,6 +116,7 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
         address collateral,
         uint48 epochStart_,
         uint48 epochDuration,
+        uint48 executionMargin,
         address owner_
     ) Ownable(owner_) EIP712("KalypsoMiddleware", "1") {
         if (
@@ -111,6 +133,7 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
         EPOCH_START = epochStart_;
         EPOCH_DURATION = epochDuration;
         SLASH_WINDOW = (uint256(epochDuration) * 2).toUint48();
+        EXECUTION_MARGIN = executionMargin;
     }
 
     // ---------------------------------------------------------------- epochs
@@ -138,8 +161,9 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
         if (_isActive(_vaultStatus[vault])) revert VaultAlreadyRegistered(vault);
         bool known = _vaultStatus[vault].length() != 0;
         if (!known) {
-            if (_vaultList.length == MAX_VAULTS) revert TooManyVaults(MAX_VAULTS);
-            _checkVault(vault);
+            address[] storage own = _operatorVaults[_checkVault(vault)];
+            if (own.length == MAX_VAULTS_PER_OPERATOR) revert TooManyVaults(MAX_VAULTS_PER_OPERATOR);
+            own.push(vault);
             _vaultList.push(vault);
         }
         _vaultStatus[vault].push(Time.timestamp(), 1);
@@ -193,96 +217,98 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
     function requestSlash(SlashRequest calldata req, bytes[] calldata signatures)
         external
         nonReentrant
-        returns (uint256 amountCovered)
+        returns (uint256 covered)
     {
-        Slash storage slash = _slashes[req.slashId];
-        if (slash.status != SlashStatus.None) revert SlashIdUsed(req.slashId);
+        bytes32 key = _slashKey(req.l2ChainId, req.pool, req.slashId);
+        Slash storage slash = _slashes[key];
+        if (slash.status != SlashStatus.None) revert SlashIdUsed(key);
         _checkSignatures(_hashSlashRequest(req), signatures);
 
         address operator = req.operator;
         uint48 capture = req.captureTimestamp;
-        uint48 now_ = Time.timestamp();
-        if (capture < EPOCH_START || (capture - EPOCH_START) % EPOCH_DURATION != 0) {
-            revert CaptureNotEpochStart(capture);
-        }
-        if (capture >= now_) revert CaptureNotPast(capture, now_);
-        if (now_ - capture > SLASH_WINDOW) revert CaptureTooOld(capture, now_ - SLASH_WINDOW);
-        if (!_isActiveAt(_operatorStatus[operator], capture)) revert OperatorNotActiveAt(operator, capture);
+        _checkCapture(operator, capture);
+        _enqueue(operator, capture, key);
 
         slash.operator = operator;
         slash.captureTimestamp = capture;
         slash.status = SlashStatus.Requested;
 
-        (uint256 partCount, uint48 executableAt, uint256 remaining) =
-            _requestParts(req.slashId, operator, capture, req.amount);
+        (uint256 partCount, uint48 executableAt, uint256 remaining) = _requestParts(key, operator, capture, req.amount);
         if (partCount == 0) revert NothingSlashable(operator, capture);
 
         slash.executableAt = executableAt;
-        slash.partCount = uint8(partCount); // at most MAX_VAULTS
-        amountCovered = req.amount - remaining;
-        emit SlashRequested(req.slashId, operator, capture, req.amount, amountCovered, executableAt);
+        slash.partCount = uint8(partCount); // at most MAX_VAULTS_PER_OPERATOR
+        covered = req.amount - remaining;
+        _emitSlashRequested(key, req, covered, executableAt);
     }
 
     /// @inheritdoc IKalypsoMiddleware
-    function executeSlash(uint64 slashId) external nonReentrant returns (uint256 amountSlashed) {
-        Slash storage slash = _slashes[slashId];
-        if (slash.status != SlashStatus.Requested) revert SlashNotPending(slashId, slash.status);
+    function executeSlash(bytes32 key) external nonReentrant returns (uint256 amountSlashed) {
+        Slash storage slash = _slashes[key];
+        if (slash.status != SlashStatus.Requested) revert SlashNotPending(key, slash.status);
         uint256 partCount = slash.partCount;
-        mapping(uint256 => SlashPart) storage parts = _parts[slashId];
+        mapping(uint256 => SlashPart) storage parts = _parts[key];
 
         if (_allVetoed(parts, partCount)) {
+            // Closing a fully vetoed slash slashes nothing, so it never waits for older slashes.
             slash.status = SlashStatus.Vetoed;
             for (uint256 i; i < partCount; ++i) {
-                emit SlashPartVetoed(slashId, parts[i].vault, parts[i].slashIndex);
+                emit SlashPartVetoed(key, parts[i].vault, parts[i].slashIndex);
             }
-            emit SlashVetoed(slashId);
+            emit SlashVetoed(key);
             return 0;
         }
-        if (Time.timestamp() < slash.executableAt) revert VetoPeriodNotEnded(slashId, slash.executableAt);
-        slash.status = SlashStatus.Executed;
-
         address operator = slash.operator;
         uint48 capture = slash.captureTimestamp;
+        _checkNoOlderOpen(operator, capture);
+        if (Time.timestamp() < slash.executableAt) revert VetoPeriodNotEnded(key, slash.executableAt);
+        slash.status = SlashStatus.Executed;
+
         for (uint256 i; i < partCount; ++i) {
             SlashPart memory part = parts[i];
             IVetoSlasher slasher = IVetoSlasher(_slasherOf[part.vault]);
             if (_isCompleted(slasher, part.slashIndex)) {
                 // Only this middleware executes its requests, and only here: a completed request was vetoed.
-                emit SlashPartVetoed(slashId, part.vault, part.slashIndex);
+                emit SlashPartVetoed(key, part.vault, part.slashIndex);
                 continue;
             }
-            // The slasher reverts on nothing to slash (stake slashed meanwhile by a later capture, or the vault's
-            // slashing window for the capture closed): that part slashes zero instead of blocking the others.
+            // The slasher reverts on nothing to slash (the vault's slashing window for the capture closed, or the
+            // stake is gone): that part slashes zero instead of blocking the others.
             uint256 slashed;
             if (slasher.slashableStake(SUBNETWORK, operator, capture, "") != 0) {
                 slashed = slasher.executeSlash(part.slashIndex, "");
             }
             amountSlashed += slashed;
-            emit SlashPartExecuted(slashId, part.vault, part.slashIndex, slashed);
+            emit SlashPartExecuted(key, part.vault, part.slashIndex, slashed);
         }
-        emit SlashExecuted(slashId, amountSlashed);
+        emit SlashExecuted(key, amountSlashed);
     }
 
     /// @inheritdoc IKalypsoMiddleware
-    function slashStatus(uint64 slashId) external view returns (SlashStatus) {
-        Slash storage slash = _slashes[slashId];
-        if (slash.status == SlashStatus.Requested && _allVetoed(_parts[slashId], slash.partCount)) {
+    function slashKey(uint256 l2ChainId, address pool, uint64 slashId) external pure returns (bytes32) {
+        return _slashKey(l2ChainId, pool, slashId);
+    }
+
+    /// @inheritdoc IKalypsoMiddleware
+    function slashStatus(bytes32 key) external view returns (SlashStatus) {
+        Slash storage slash = _slashes[key];
+        if (slash.status == SlashStatus.Requested && _allVetoed(_parts[key], slash.partCount)) {
             return SlashStatus.Vetoed;
         }
         return slash.status;
     }
 
     /// @inheritdoc IKalypsoMiddleware
-    function slashes(uint64 slashId) external view returns (Slash memory) {
-        return _slashes[slashId];
+    function slashes(bytes32 key) external view returns (Slash memory) {
+        return _slashes[key];
     }
 
     /// @inheritdoc IKalypsoMiddleware
-    function slashParts(uint64 slashId) external view returns (SlashPart[] memory parts) {
-        uint256 partCount = _slashes[slashId].partCount;
+    function slashParts(bytes32 key) external view returns (SlashPart[] memory parts) {
+        uint256 partCount = _slashes[key].partCount;
         parts = new SlashPart[](partCount);
         for (uint256 i; i < partCount; ++i) {
-            parts[i] = _parts[slashId][i];
+            parts[i] = _parts[key][i];
         }
     }
 
@@ -327,9 +353,11 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
     /// @inheritdoc IKalypsoMiddleware
     function stakeAt(address operator, uint48 timestamp) public view returns (uint256 stake) {
         if (!_isActiveAt(_operatorStatus[operator], timestamp)) return 0;
-        uint256 vaultCount = _vaultList.length;
+        // Other operators' vaults give this operator nothing (OperatorSpecificDelegator), so only its own are read.
+        address[] storage own = _operatorVaults[operator];
+        uint256 vaultCount = own.length;
         for (uint256 i; i < vaultCount; ++i) {
-            address vault = _vaultList[i];
+            address vault = own[i];
             if (!_isActiveAt(_vaultStatus[vault], timestamp)) continue;
             // BaseDelegator.stakeAt returns zero unless the operator was opted in to the vault and to the network at
             // `timestamp`.
@@ -355,7 +383,8 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
 
     // ---------------------------------------------------------------- internal
 
-    function _checkVault(address vault) internal {
+    /// @dev Checks `vault` and records its delegator and slasher; returns the operator it backs.
+    function _checkVault(address vault) internal returns (address operator) {
         if (!IRegistry(VAULT_FACTORY).isEntity(vault)) revert NotVault(vault);
         IVault v = IVault(vault);
         if (!v.isInitialized()) revert VaultNotInitialized(vault);
@@ -363,40 +392,99 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
         if (collateral != COLLATERAL) revert WrongCollateral(vault, collateral, COLLATERAL);
         address delegator = v.delegator();
         uint64 delegatorType = IEntity(delegator).TYPE();
-        if (delegatorType != NETWORK_RESTAKE_DELEGATOR_TYPE) revert WrongDelegatorType(vault, delegatorType);
+        if (delegatorType != OPERATOR_SPECIFIC_DELEGATOR_TYPE) revert WrongDelegatorType(vault, delegatorType);
         address slasher = v.slasher();
         if (slasher == address(0)) revert NoSlasher(vault);
         uint64 slasherType = IEntity(slasher).TYPE();
         if (slasherType != VETO_SLASHER_TYPE) revert WrongSlasherType(vault, slasherType);
         uint48 vaultEpoch = v.epochDuration();
-        uint256 minimum = uint256(SLASH_WINDOW) + IVetoSlasher(slasher).vetoDuration();
+        uint256 minimum = uint256(SLASH_WINDOW) + IVetoSlasher(slasher).vetoDuration() + EXECUTION_MARGIN;
         if (vaultEpoch < minimum) revert VaultEpochTooShort(vault, vaultEpoch, minimum);
-        // A vault's delegator and slasher never change once initialized.
+        // A vault's delegator and slasher never change once initialized, nor the delegator's operator.
         _delegatorOf[vault] = delegator;
         _slasherOf[vault] = slasher;
+        operator = IOperatorSpecificDelegator(delegator).operator();
     }
 
-    /// @dev Splits `amount` over the vaults registered at `capture`, in registration order, each part capped by the
-    /// vault's slashable stake, and requests each part in the vault's VetoSlasher.
-    function _requestParts(uint64 slashId, address operator, uint48 capture, uint256 amount)
+    /// @dev Checks that `capture` is an epoch start, in the past, within the slash window, and that `operator` was
+    /// registered then.
+    function _checkCapture(address operator, uint48 capture) internal view {
+        uint48 now_ = Time.timestamp();
+        if (capture < EPOCH_START || (capture - EPOCH_START) % EPOCH_DURATION != 0) {
+            revert CaptureNotEpochStart(capture);
+        }
+        if (capture >= now_) revert CaptureNotPast(capture, now_);
+        if (now_ - capture > SLASH_WINDOW) revert CaptureTooOld(capture, now_ - SLASH_WINDOW);
+        if (!_isActiveAt(_operatorStatus[operator], capture)) revert OperatorNotActiveAt(operator, capture);
+    }
+
+    /// @dev Appends slash `key` to `operator`'s queue; its capture must not be older than the latest requested.
+    function _enqueue(address operator, uint48 capture, bytes32 key) internal {
+        SlashQueue storage queue = _slashQueue[operator];
+        uint48 latest = queue.latestCapture;
+        if (capture < latest) revert CaptureOutOfOrder(operator, capture, latest);
+        uint64 tail = queue.tail;
+        _operatorSlashes[operator][tail] = key;
+        queue.latestCapture = capture;
+        queue.tail = tail + 1;
+    }
+
+    /// @dev Reverts if `operator` has an open slash older than `capture`. The queue's captures never decrease, so it
+    /// suffices to skip the closed slashes at its head (moving the head past them for good) and compare the first
+    /// open one.
+    function _checkNoOlderOpen(address operator, uint48 capture) internal {
+        SlashQueue storage queue = _slashQueue[operator];
+        mapping(uint256 => bytes32) storage keys = _operatorSlashes[operator];
+        uint64 head = queue.head;
+        uint64 tail = queue.tail;
+        for (; head < tail; ++head) {
+            bytes32 key = keys[head];
+            Slash storage open = _slashes[key];
+            if (open.status == SlashStatus.Requested) {
+                if (open.captureTimestamp < capture) revert OlderSlashOpen(key);
+                break;
+            }
+        }
+        if (head != queue.head) queue.head = head;
+    }
+
+    /// @dev Splits `amount` over `operator`'s vaults registered at `capture`, in registration order, each part capped
+    /// by the vault's slashable stake, and requests each part in the vault's VetoSlasher.
+    function _requestParts(bytes32 key, address operator, uint48 capture, uint256 amount)
         internal
         returns (uint256 partCount, uint48 executableAt, uint256 remaining)
     {
         remaining = amount;
-        uint256 vaultCount = _vaultList.length;
+        address[] storage own = _operatorVaults[operator];
+        uint256 vaultCount = own.length;
         for (uint256 i; i < vaultCount && remaining != 0; ++i) {
-            address vault = _vaultList[i];
+            address vault = own[i];
             if (!_isActiveAt(_vaultStatus[vault], capture)) continue;
-            IVetoSlasher slasher = IVetoSlasher(_slasherOf[vault]);
-            uint256 part = Math.min(remaining, slasher.slashableStake(SUBNETWORK, operator, capture, ""));
+            (uint256 part, uint48 vetoDeadline) = _requestPart(key, partCount, vault, operator, capture, remaining);
             if (part == 0) continue;
-            uint256 slashIndex = slasher.requestSlash(SUBNETWORK, operator, part, capture, "");
-            _parts[slashId][partCount++] = SlashPart({vault: vault, slashIndex: slashIndex.toUint64(), amount: part});
-            uint48 vetoDeadline = Time.timestamp() + slasher.vetoDuration();
+            ++partCount;
             if (vetoDeadline > executableAt) executableAt = vetoDeadline;
             remaining -= part;
-            emit SlashPartRequested(slashId, vault, slashIndex, part);
         }
+    }
+
+    /// @dev Requests part `index` of slash `key` in `vault`'s VetoSlasher: at most `remaining`, capped by the vault's
+    /// slashable stake of `operator` at `capture` (nothing, returning zero, when there is none).
+    function _requestPart(
+        bytes32 key,
+        uint256 index,
+        address vault,
+        address operator,
+        uint48 capture,
+        uint256 remaining
+    ) internal returns (uint256 part, uint48 vetoDeadline) {
+        IVetoSlasher slasher = IVetoSlasher(_slasherOf[vault]);
+        part = Math.min(remaining, slasher.slashableStake(SUBNETWORK, operator, capture, ""));
+        if (part == 0) return (0, 0);
+        uint256 slashIndex = slasher.requestSlash(SUBNETWORK, operator, part, capture, "");
+        _parts[key][index] = SlashPart({vault: vault, slashIndex: slashIndex.toUint64(), amount: part});
+        vetoDeadline = Time.timestamp() + slasher.vetoDuration();
+        emit SlashPartRequested(key, vault, slashIndex, part);
     }
 
     function _checkSignatures(bytes32 digest, bytes[] calldata signatures) internal view {
@@ -416,7 +504,37 @@ contract KalypsoMiddleware is IKalypsoMiddleware, Ownable2Step, EIP712, Reentran
 
     function _hashSlashRequest(SlashRequest calldata req) internal view returns (bytes32) {
         return _hashTypedDataV4(
-            keccak256(abi.encode(SLASH_REQUEST_TYPEHASH, req.slashId, req.operator, req.amount, req.captureTimestamp))
+            keccak256(
+                abi.encode(
+                    SLASH_REQUEST_TYPEHASH,
+                    req.l2ChainId,
+                    req.pool,
+                    req.slashId,
+                    req.operator,
+                    req.amount,
+                    req.captureTimestamp
+                )
+            )
+        );
+    }
+
+    function _slashKey(uint256 l2ChainId, address pool, uint64 slashId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(l2ChainId, pool, slashId));
+    }
+
+    function _emitSlashRequested(bytes32 key, SlashRequest calldata req, uint256 covered, uint48 executableAt)
+        internal
+    {
+        emit SlashRequested(
+            key,
+            req.operator,
+            req.l2ChainId,
+            req.pool,
+            req.slashId,
+            req.captureTimestamp,
+            req.amount,
+            covered,
+            executableAt
         );
     }
 

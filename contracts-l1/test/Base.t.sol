@@ -4,7 +4,8 @@ pragma solidity ^0.8.25;
 import {SymbioticCoreDeployer} from "../script/SymbioticCoreDeployer.sol";
 import {IKalypsoMiddleware} from "../src/IKalypsoMiddleware.sol";
 
-import {INetworkRestakeDelegator} from "@symbioticfi/core/src/interfaces/delegator/INetworkRestakeDelegator.sol";
+import {IBaseDelegator} from "@symbioticfi/core/src/interfaces/delegator/IBaseDelegator.sol";
+import {IOperatorSpecificDelegator} from "@symbioticfi/core/src/interfaces/delegator/IOperatorSpecificDelegator.sol";
 import {IVetoSlasher} from "@symbioticfi/core/src/interfaces/slasher/IVetoSlasher.sol";
 import {IVault} from "@symbioticfi/core/src/interfaces/vault/IVault.sol";
 
@@ -12,18 +13,22 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {Test} from "forge-std/Test.sol";
 
-/// @notice The real Symbiotic core deployed in the test (factories, registries, opt-in services), one vault with a
-/// NetworkRestakeDelegator and a VetoSlasher holding `DEPOSIT` of a test token, two operators with shares 1 and 3,
-/// Kalypso's middleware set by the network, and a 2-of-3 committee. Time starts at `T0`, the start of epoch 0; every
-/// set-up step happens at `T0`, so the epoch-0 capture sees all of it.
+/// @notice The real Symbiotic core deployed in the test (factories, registries, opt-in services), two operators with
+/// one vault each (OperatorSpecificDelegator + VetoSlasher) holding `STAKE1` and `STAKE2` of a test token, Kalypso's
+/// middleware set by the network, and a 2-of-3 committee. Time starts at `T0`, the start of epoch 0; every set-up step
+/// happens at `T0`, so the epoch-0 capture sees all of it.
 abstract contract Base is Test, SymbioticCoreDeployer {
     uint48 internal constant T0 = 1_700_000_000;
     uint48 internal constant EPOCH = 100;
     uint48 internal constant VETO = 50;
-    /// @dev The smallest vault epoch the middleware accepts: SLASH_WINDOW (2 * EPOCH) + VETO.
-    uint48 internal constant VAULT_EPOCH = 250;
+    uint48 internal constant MARGIN = 30;
+    /// @dev The smallest vault epoch the middleware accepts: SLASH_WINDOW (2 * EPOCH) + VETO + MARGIN.
+    uint48 internal constant VAULT_EPOCH = 280;
     uint256 internal constant RESOLVER_DELAY = 3;
-    uint256 internal constant DEPOSIT = 1000e18;
+    uint256 internal constant STAKE1 = 250e18;
+    uint256 internal constant STAKE2 = 750e18;
+    /// @dev Chain id of the L2 and the pool the slashes come from.
+    uint256 internal constant L2_CHAIN = 42_161;
 
     SymbioticCore internal core;
     IERC20 internal token;
@@ -36,11 +41,15 @@ abstract contract Base is Test, SymbioticCoreDeployer {
     address internal depositor = makeAddr("depositor");
     address internal op1 = makeAddr("op1");
     address internal op2 = makeAddr("op2");
+    address internal pool = makeAddr("pool");
     bytes32 internal subnetwork;
 
-    address internal vaultA;
-    address internal delegatorA;
-    address internal slasherA;
+    /// @dev op1's vault.
+    address internal vault1;
+    address internal slasher1;
+    /// @dev op2's vault.
+    address internal vault2;
+    address internal slasher2;
 
     uint256[] internal memberKeys;
     address[] internal members;
@@ -55,17 +64,18 @@ abstract contract Base is Test, SymbioticCoreDeployer {
 
         vm.prank(network);
         core.networkRegistry.registerNetwork();
-        (vaultA, delegatorA, slasherA) = _newVault(address(token), VAULT_EPOCH, VETO);
         _operator(op1);
         _operator(op2);
-        _delegate(vaultA, op1, 1);
-        _delegate(vaultA, op2, 3);
-        _deposit(vaultA, DEPOSIT);
+        (vault1,, slasher1) = _newVault(op1, VAULT_EPOCH, VETO);
+        (vault2,, slasher2) = _newVault(op2, VAULT_EPOCH, VETO);
+        _deposit(vault1, STAKE1);
+        _deposit(vault2, STAKE2);
 
         middleware = _newMiddleware();
         vm.prank(network);
         core.networkMiddlewareService.setMiddleware(address(middleware));
-        middleware.registerVault(vaultA);
+        middleware.registerVault(vault1);
+        middleware.registerVault(vault2);
         middleware.registerOperator(op1);
         middleware.registerOperator(op2);
 
@@ -86,6 +96,10 @@ abstract contract Base is Test, SymbioticCoreDeployer {
 
     /// Deploys the KalypsoMiddleware built by `forge build` (solc 0.8.25) for `network`, owned by this test.
     function _newMiddleware() internal returns (IKalypsoMiddleware) {
+        return _newMiddleware(MARGIN);
+    }
+
+    function _newMiddleware(uint48 margin) internal returns (IKalypsoMiddleware) {
         return IKalypsoMiddleware(
             _deploy(
                 "KalypsoMiddleware.sol/KalypsoMiddleware.json",
@@ -97,35 +111,44 @@ abstract contract Base is Test, SymbioticCoreDeployer {
                     address(token),
                     T0,
                     EPOCH,
+                    margin,
                     address(this)
                 )
             )
         );
     }
 
-    /// Creates a vault with a NetworkRestakeDelegator and a VetoSlasher, and lets the network use it: maximum
-    /// network limit, the curator's network limit, and the resolver (the first `setResolver` applies at once).
-    function _newVault(address collateral, uint48 vaultEpoch, uint48 veto)
+    /// Creates a vault of `token` backing `op` (OperatorSpecificDelegator) with a VetoSlasher, lets the network use it
+    /// (maximum network limit, the curator's network limit, the resolver: the first `setResolver` applies at once) and
+    /// opts `op` in to it.
+    function _newVault(address op, uint48 vaultEpoch, uint48 veto)
         internal
         returns (address vault, address delegator, address slasher)
     {
-        (vault, delegator, slasher) = _createVault(core, _spec(collateral, vaultEpoch, veto));
+        (vault, delegator, slasher) = _createVault(core, _spec(op, address(token), vaultEpoch, veto));
         vm.startPrank(network);
-        INetworkRestakeDelegator(delegator).setMaxNetworkLimit(0, type(uint256).max);
+        IBaseDelegator(delegator).setMaxNetworkLimit(0, type(uint256).max);
         IVetoSlasher(slasher).setResolver(0, resolver, "");
         vm.stopPrank();
         vm.prank(curator);
-        INetworkRestakeDelegator(delegator).setNetworkLimit(subnetwork, type(uint256).max);
+        IOperatorSpecificDelegator(delegator).setNetworkLimit(subnetwork, type(uint256).max);
+        vm.prank(op);
+        core.operatorVaultOptInService.optIn(vault);
     }
 
-    function _spec(address collateral, uint48 vaultEpoch, uint48 veto) internal view returns (VaultSpec memory) {
+    function _spec(address op, address collateral, uint48 vaultEpoch, uint48 veto)
+        internal
+        view
+        returns (VaultSpec memory)
+    {
         return VaultSpec({
             owner: curator,
             curator: curator,
+            operator: op,
             collateral: collateral,
             burner: burner,
             epochDuration: vaultEpoch,
-            delegatorIndex: NETWORK_RESTAKE_DELEGATOR,
+            delegatorIndex: OPERATOR_SPECIFIC_DELEGATOR,
             withSlasher: true,
             slasherIndex: VETO_SLASHER,
             vetoDuration: veto,
@@ -141,15 +164,6 @@ abstract contract Base is Test, SymbioticCoreDeployer {
         vm.stopPrank();
     }
 
-    /// `op` opts in to `vault` and the curator gives it `shares` of the vault's network stake.
-    function _delegate(address vault, address op, uint256 shares) internal {
-        vm.prank(op);
-        core.operatorVaultOptInService.optIn(vault);
-        INetworkRestakeDelegator delegator = INetworkRestakeDelegator(IVault(vault).delegator());
-        vm.prank(curator);
-        delegator.setOperatorNetworkShares(subnetwork, op, shares);
-    }
-
     function _deposit(address vault, uint256 amount) internal {
         vm.startPrank(depositor);
         token.approve(vault, amount);
@@ -157,14 +171,20 @@ abstract contract Base is Test, SymbioticCoreDeployer {
         vm.stopPrank();
     }
 
+    /// A request of `pool` on `L2_CHAIN`.
     function _request(uint64 slashId, address op, uint256 amount, uint48 capture)
         internal
-        pure
+        view
         returns (IKalypsoMiddleware.SlashRequest memory)
     {
         return IKalypsoMiddleware.SlashRequest({
-            slashId: slashId, operator: op, amount: amount, captureTimestamp: capture
+            l2ChainId: L2_CHAIN, pool: pool, slashId: slashId, operator: op, amount: amount, captureTimestamp: capture
         });
+    }
+
+    /// The key of `slashId` of `pool` on `L2_CHAIN`, computed independently of the contract.
+    function _key(uint64 slashId) internal view returns (bytes32) {
+        return keccak256(abi.encode(L2_CHAIN, pool, slashId));
     }
 
     /// The EIP-712 digest of `req` under the domain ("KalypsoMiddleware", "1", `chainId`, `verifyingContract`),
@@ -185,7 +205,11 @@ abstract contract Base is Test, SymbioticCoreDeployer {
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("SlashRequest(uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)"),
+                keccak256(
+                    "SlashRequest(uint256 l2ChainId,address pool,uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)"
+                ),
+                req.l2ChainId,
+                req.pool,
                 req.slashId,
                 req.operator,
                 req.amount,
@@ -220,7 +244,11 @@ abstract contract Base is Test, SymbioticCoreDeployer {
     }
 
     function _requestSlash(uint64 slashId, address op, uint256 amount, uint48 capture) internal returns (uint256) {
-        IKalypsoMiddleware.SlashRequest memory req = _request(slashId, op, amount, capture);
+        return _submit(_request(slashId, op, amount, capture));
+    }
+
+    /// Requests `req` signed by two committee members.
+    function _submit(IKalypsoMiddleware.SlashRequest memory req) internal returns (uint256) {
         return middleware.requestSlash(req, _sign(req, 2));
     }
 }

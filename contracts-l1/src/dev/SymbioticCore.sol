@@ -12,6 +12,7 @@ import {VaultConfigurator} from "@symbioticfi/core/src/contracts/VaultConfigurat
 import {VaultFactory} from "@symbioticfi/core/src/contracts/VaultFactory.sol";
 import {FullRestakeDelegator} from "@symbioticfi/core/src/contracts/delegator/FullRestakeDelegator.sol";
 import {NetworkRestakeDelegator} from "@symbioticfi/core/src/contracts/delegator/NetworkRestakeDelegator.sol";
+import {OperatorSpecificDelegator} from "@symbioticfi/core/src/contracts/delegator/OperatorSpecificDelegator.sol";
 import {MetadataService} from "@symbioticfi/core/src/contracts/service/MetadataService.sol";
 import {NetworkMiddlewareService} from "@symbioticfi/core/src/contracts/service/NetworkMiddlewareService.sol";
 import {OptInService} from "@symbioticfi/core/src/contracts/service/OptInService.sol";

@@ -5,7 +5,8 @@ import {Base} from "../Base.t.sol";
 
 import {IKalypsoMiddleware} from "../../src/IKalypsoMiddleware.sol";
 
-/// @notice Gas of the slash path against the real VetoSlasher (one vault, a 2-of-3 committee), written to
+/// @notice Gas of the slash path against the real VetoSlasher (the operator's one vault, a 2-of-3 committee; the
+/// operator's first slash), written to
 /// snapshots/KalypsoMiddleware.json: execution gas of the call frame (no intrinsic or calldata cost). Figures change
 /// only with the middleware or the core; `FORGE_SNAPSHOT_CHECK=true` fails the run when they do.
 contract GasTest is Base {
@@ -16,12 +17,12 @@ contract GasTest is Base {
         vm.snapshotGasLastCall("KalypsoMiddleware", "requestSlash_1vault_2sigs");
 
         vm.warp(block.timestamp + VETO);
-        middleware.executeSlash(1);
+        middleware.executeSlash(_key(1));
         vm.snapshotGasLastCall("KalypsoMiddleware", "executeSlash_1part");
 
         (,, uint256[] memory stakes) = middleware.snapshot(0);
         assertEq(stakes.length, 2);
         middleware.snapshot(0);
-        vm.snapshotGasLastCall("KalypsoMiddleware", "snapshot_2operators_1vault");
+        vm.snapshotGasLastCall("KalypsoMiddleware", "snapshot_2operators_1vault_each");
     }
 }
