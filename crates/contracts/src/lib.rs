@@ -30,8 +30,7 @@ pub const RESTAKING_SNAPSHOT_TYPE: &str =
 
 /// The EIP-712 type the restaking committee signs for a slash request to the L1 Symbiotic middleware (its
 /// `SLASH_REQUEST_TYPEHASH`).
-pub const SLASH_REQUEST_TYPE: &str =
-    "SlashRequest(uint256 l2ChainId,address pool,uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)";
+pub const SLASH_REQUEST_TYPE: &str = "SlashRequest(uint256 l2ChainId,address pool,uint64 slashId,address operator,uint256 amount,uint48 captureTimestamp)";
 
 /// The EIP-712 type a TEE verifier's enclave key signs over a result.
 pub const TEE_PROOF_TYPE: &str =

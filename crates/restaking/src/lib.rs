@@ -222,7 +222,9 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
                     self.scanned = None;
                     return Err(Error::Sdk(kalypso_sdk::Error::Decode {
                         what: "queued slash",
-                        reason: format!("slash {id}'s log differs from the pool's record; rescanning"),
+                        reason: format!(
+                            "slash {id}'s log differs from the pool's record; rescanning"
+                        ),
                     }));
                 }
                 match self.request(&q).await {
@@ -321,7 +323,8 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
 }
 
 /// Whether the L1 middleware refused a slash request for good (the capture left the slashing window, the
-/// operator or its vaults hold nothing slashable), as opposed to a transient failure.
+/// operator or its vaults hold nothing slashable, a capture older than one already requested for the operator),
+/// as opposed to a transient failure.
 fn never_slashable(e: &kalypso_sdk::Error) -> bool {
     matches!(
         e.middleware_error(),
@@ -329,6 +332,7 @@ fn never_slashable(e: &kalypso_sdk::Error) -> bool {
             KalypsoMiddlewareErrors::CaptureTooOld(_)
                 | KalypsoMiddlewareErrors::NothingSlashable(_)
                 | KalypsoMiddlewareErrors::OperatorNotActiveAt(_)
+                | KalypsoMiddlewareErrors::CaptureOutOfOrder(_)
         )
     )
 }

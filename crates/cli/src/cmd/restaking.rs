@@ -56,6 +56,9 @@ pub(crate) enum RestakingCmd {
         /// L2 block to look for queued slashes from (the pool's deployment block).
         #[arg(long, default_value_t = 0)]
         from_block: u64,
+        /// L1 block to look for settled slashes from (the middleware's deployment block).
+        #[arg(long, default_value_t = 0)]
+        l1_from_block: u64,
         /// Time between steps.
         #[arg(long, value_parser = parse::duration, default_value = "2s")]
         poll_interval: Duration,
@@ -156,6 +159,7 @@ pub(crate) async fn run(
             l1,
             committee_keys_env,
             from_block,
+            l1_from_block,
             poll_interval,
         } => {
             let committee = committee_keys(&committee_keys_env)?;
@@ -172,6 +176,7 @@ pub(crate) async fn run(
                 pool,
                 committee,
                 from_block,
+                l1_from_block,
                 poll_interval,
             };
             let mut relayer = Relayer::new(l1, l2, config).await?;
@@ -204,7 +209,9 @@ async fn deploy_pool(ctx: &Ctx, args: DeployPoolArgs) -> anyhow::Result<()> {
     let l1 = args.l1.connect(None).await?;
     let epochs = l1.epochs().await?;
     let (members, threshold) = l1.committee().await?;
-    let offset = args.offset.map_or(epochs.epoch_duration / 10, |d| d.as_secs());
+    let offset = args
+        .offset
+        .map_or(epochs.epoch_duration / 10, |d| d.as_secs());
     anyhow::ensure!(
         offset < epochs.epoch_duration,
         "--offset {offset}s must be shorter than the L1 epoch ({}s)",

@@ -358,13 +358,12 @@ async fn relays_snapshots_and_slashes_between_two_chains() {
         .call()
         .await
         .expect("chain call");
-    let slasher = w
-        .l1
-        .slashers
-        .iter()
-        .find(|(vault, _)| *vault == parts[0].vault)
-        .expect("the slashed vault is op2's")
-        .1;
+    let slasher =
+        w.l1.slashers
+            .iter()
+            .find(|(vault, _)| *vault == parts[0].vault)
+            .expect("the slashed vault is op2's")
+            .1;
     IVetoSlasher::new(slasher, provider(&w.l1_chain, &w.l1.resolver))
         .vetoSlash(U256::from(parts[0].slashIndex), Default::default())
         .send()
@@ -425,7 +424,7 @@ async fn relays_snapshots_and_slashes_between_two_chains() {
         SymbioticNetwork::connect(w.l1_chain.provider.clone(), w.l1.middleware, Address::ZERO)
             .await
             .expect("chain call")
-            .slash(1)
+            .slash(w.key(1))
             .await
             .expect("chain call");
     assert_eq!(status.status, L1SlashStatus::Vetoed);
