@@ -127,10 +127,10 @@ impl MarketState {
 
     /// Lists or delists quote `qs` so that it is listed exactly when it is quoted and its generator's capacity
     /// fits the market.
-    fn refresh(&mut self, qs: QuoteSlot, st: &GenState) {
+    fn refresh(&mut self, qs: QuoteSlot, st: &GenState, c: Collateral<'_>) {
         let (id, params) = (self.id, self.params);
         let entry = &mut self.quotes[qs as usize];
-        let fits = entry.quote.is_some_and(|q| st.fits(id, &params, &q));
+        let fits = entry.quote.is_some_and(|q| st.fits(id, &params, &q, c));
         if fits != entry.listed {
             self.index.set_listed(entry.node, fits);
             entry.listed = fits;
@@ -151,22 +151,138 @@ struct GenState {
     keys: BTreeSet<MarketId>,
     /// Asks matched to it by this book, not yet mined (their reservations follow its quotes).
     pending: Vec<AskId>,
+    /// Its collateral in the registry's restaking pools.
+    restaked: Vec<Restaked>,
+}
+
+/// A generator's collateral in one restaking pool.
+#[derive(Clone, Copy, Debug, Default)]
+struct Restaked {
+    pool: u8,
+    /// Stake at the capture of `epoch` (counts only while that is the pool's latest epoch).
+    stake: u128,
+    epoch: u64,
+    locked: u128,
+    pending: u128,
+}
+
+/// A restaking pool of the registry (`RestakingPool`), as its rules read it.
+#[derive(Clone, Copy, Debug)]
+struct PoolState {
+    epoch_start: u64,
+    epoch_duration: u64,
+    offset: u64,
+    slash_window: u64,
+    min_lock: u128,
+    latest: u64,
+}
+
+impl PoolState {
+    fn capture(&self, epoch: u64) -> u64 {
+        self.epoch_start
+            .saturating_add(epoch.saturating_mul(self.epoch_duration))
+    }
+
+    /// Whether the latest snapshot still applies at `now`.
+    fn fresh(&self, now: u64) -> bool {
+        self.latest != 0
+            && now
+                < self
+                    .capture(self.latest.saturating_add(1))
+                    .saturating_add(self.offset)
+    }
+
+    /// `RestakingPool.tryLock`'s rules for `penalty`, `min_stake` and a task due at `deadline`.
+    fn check(
+        &self,
+        r: Option<&Restaked>,
+        penalty: u128,
+        min_stake: u128,
+        now: u64,
+        deadline: u64,
+    ) -> Result<(), SkipReason> {
+        if penalty < self.min_lock {
+            return Err(SkipReason::PenaltyBelowMinLock);
+        }
+        if !self.fresh(now) {
+            return Err(SkipReason::CollateralStale);
+        }
+        let r = r.copied().unwrap_or_default();
+        let stake = if r.epoch == self.latest { r.stake } else { 0 };
+        if stake < min_stake {
+            return Err(SkipReason::BelowMinStake);
+        }
+        if deadline > self.capture(self.latest).saturating_add(self.slash_window) {
+            return Err(SkipReason::BeyondSlashWindow);
+        }
+        if r.locked.saturating_add(r.pending).saturating_add(penalty) > stake {
+            return Err(SkipReason::InsufficientStake);
+        }
+        Ok(())
+    }
+}
+
+/// What the collateral rules read besides the generator: the restaking pools and the time they are judged at.
+#[derive(Clone, Copy, Debug)]
+struct Collateral<'a> {
+    pools: &'a [PoolState],
+    now: u64,
 }
 
 impl GenState {
     /// The capacity rules of `_tryAssign` / `_reserve` / `_tryLock` that do not depend on the ask.
-    fn fits(&self, market_id: MarketId, m: &Params, q: &Quote) -> bool {
+    fn fits(&self, market_id: MarketId, m: &Params, q: &Quote, c: Collateral<'_>) -> bool {
         self.registered
             && self
                 .consumed
                 .checked_add(q.compute_per_proof)
                 .is_some_and(|c| c <= self.declared)
             && (!m.confidential || self.keys.contains(&market_id))
-            && self.stake >= m.min_stake
-            && self
-                .stake
-                .checked_sub(self.locked)
-                .is_some_and(|free| free >= m.slashing_penalty)
+            && self.collateral(m, q, c).is_ok()
+    }
+
+    /// The registry's collateral rule: the pool that would lock the market's penalty (0: native stake, else the
+    /// first restaking pool that covers it), or the reason none does — the native pool's, unless the native
+    /// stake is below the minimum, then the last pool's.
+    fn collateral(&self, m: &Params, q: &Quote, c: Collateral<'_>) -> Result<u8, SkipReason> {
+        let native = if self.stake < m.min_stake {
+            SkipReason::BelowMinStake
+        } else if self
+            .stake
+            .checked_sub(self.locked)
+            .is_some_and(|free| free >= m.slashing_penalty)
+        {
+            return Ok(0);
+        } else {
+            SkipReason::InsufficientStake
+        };
+        let mut reason = native;
+        let deadline = c.now.saturating_add(q.max_proof_time);
+        for (i, pool) in c.pools.iter().enumerate() {
+            // At most MAX_COLLATERAL_POOLS (8) pools.
+            let id = u8::try_from(i + 1).unwrap_or(u8::MAX);
+            let r = self.restaked.iter().find(|r| r.pool == id);
+            match pool.check(r, m.slashing_penalty, m.min_stake, c.now, deadline) {
+                Ok(()) => return Ok(id),
+                Err(r) if native == SkipReason::BelowMinStake => reason = r,
+                Err(_) => {}
+            }
+        }
+        Err(reason)
+    }
+
+    fn restaked_mut(&mut self, pool: u8) -> &mut Restaked {
+        let i = match self.restaked.iter().position(|r| r.pool == pool) {
+            Some(i) => i,
+            None => {
+                self.restaked.push(Restaked {
+                    pool,
+                    ..Restaked::default()
+                });
+                self.restaked.len() - 1
+            }
+        };
+        &mut self.restaked[i]
     }
 }
 
@@ -176,6 +292,8 @@ struct Reservation {
     generator: GenId,
     compute: u64,
     lock: u128,
+    /// The collateral pool the lock is in (0: native stake).
+    pool: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,6 +358,12 @@ pub struct Book {
     last_seq: Seq,
     /// Assignments recorded so far (the last one's [`Turn`]).
     turns: Turn,
+    /// The registry's restaking pools (pool id `i + 1` at index `i`).
+    pools: Vec<PoolState>,
+    /// The latest time matching was asked for: restaked collateral is judged at it (freshness, slash window).
+    clock: u64,
+    /// The pool each ask's task locked in, from its `RestakeLocked` (read by the `TaskAssigned` that follows).
+    restake_locks: IdMap<AskId, u8>,
 }
 
 impl Book {
@@ -368,9 +492,13 @@ impl Book {
                     keys.remove(&market);
                 }
                 if let Some(slot) = self.slot(market) {
+                    let c = Collateral {
+                        pools: &self.pools,
+                        now: self.clock,
+                    };
                     let m = &mut self.markets[slot as usize];
                     if let Some(&qs) = m.quote_of.get(&g) {
-                        m.refresh(qs, &self.gens[g as usize]);
+                        m.refresh(qs, &self.gens[g as usize], c);
                     }
                 }
             }
@@ -445,11 +573,75 @@ impl Book {
                     } else {
                         Status::Closed
                     };
-                    let st = &mut self.gens[res.generator as usize];
-                    st.stake = st.stake.saturating_sub(stake_taken);
+                    // A restaked task's slash is queued for the L1 (its `SlashQueued` adds it to pending).
+                    if res.pool == 0 {
+                        let st = &mut self.gens[res.generator as usize];
+                        st.stake = st.stake.saturating_sub(stake_taken);
+                    }
                     self.set_status(ask, next);
                     self.release(res);
                 }
+            }
+            Event::CollateralPool {
+                pool,
+                epoch_start,
+                epoch_duration,
+                offset,
+                slash_window,
+                min_lock,
+            } => {
+                // Pools are numbered in the order added; an id already known is a replay.
+                if usize::from(pool) == self.pools.len() + 1 {
+                    self.pools.push(PoolState {
+                        epoch_start,
+                        epoch_duration,
+                        offset,
+                        slash_window,
+                        min_lock,
+                        latest: 0,
+                    });
+                }
+            }
+            Event::PoolEpoch { pool, epoch } => {
+                if let Some(p) = self.pool_mut(pool) {
+                    p.latest = p.latest.max(epoch);
+                    self.refresh_restaked();
+                }
+            }
+            Event::PoolStake {
+                pool,
+                generator,
+                epoch,
+                stake,
+            } => {
+                let g = self.gen_id(generator);
+                let r = self.gens[g as usize].restaked_mut(pool);
+                r.stake = stake;
+                r.epoch = epoch;
+                self.refresh_all(g);
+            }
+            Event::RestakeLocked { pool, ask } => {
+                self.restake_locks.insert(ask, pool);
+            }
+            Event::PoolSlashQueued {
+                pool,
+                generator,
+                amount,
+            } => {
+                let g = self.gen_id(generator);
+                let r = self.gens[g as usize].restaked_mut(pool);
+                r.pending = r.pending.saturating_add(amount);
+                self.refresh_all(g);
+            }
+            Event::PoolSlashSettled {
+                pool,
+                generator,
+                amount,
+            } => {
+                let g = self.gen_id(generator);
+                let r = self.gens[g as usize].restaked_mut(pool);
+                r.pending = r.pending.saturating_sub(amount);
+                self.refresh_all(g);
             }
             Event::AskClosed { ask } => {
                 let Some(a) = self.asks.get_mut(&ask) else {
@@ -476,6 +668,7 @@ impl Book {
     /// Matched asks become pending and their generators' compute and stake are reserved provisionally, as the
     /// contract will on assignment, so later matches do not reuse them.
     pub fn match_asks(&mut self, now: u64, limit: usize) -> Vec<Match> {
+        self.advance(now);
         self.expire(now);
         let mut out = Vec::new();
         // The queue is read in chunks (matching removes only the ask being matched, so a chunk stays valid).
@@ -521,11 +714,12 @@ impl Book {
             }
             _ => return Err(SkipReason::AskNotOpen),
         }
-        let (g, q) = self.rules(a, m, now)?;
+        let (g, q, pool) = self.rules(a, m, now)?;
         let res = Reservation {
             generator: g,
             compute: q.compute_per_proof,
             lock: self.markets[a.slot as usize].params.slashing_penalty,
+            pool,
         };
         self.set_status(
             m.ask,
@@ -540,8 +734,9 @@ impl Book {
     }
 
     /// The contract's rules for assignment `m` of ask `a` at `now`, in the contract's order, with the signed
-    /// caps: the generator and its quote, or the first failing rule.
-    fn rules(&self, a: &AskState, m: &Match, now: u64) -> Result<(GenId, Quote), SkipReason> {
+    /// caps: the generator, its quote and the collateral pool that would lock the penalty, or the first failing
+    /// rule.
+    fn rules(&self, a: &AskState, m: &Match, now: u64) -> Result<(GenId, Quote, u8), SkipReason> {
         let slack = a.deadline.checked_sub(now).ok_or(SkipReason::AskExpired)?;
         let market = &self.markets[a.slot as usize];
         if market.frozen {
@@ -572,17 +767,12 @@ impl Book {
         {
             return Err(SkipReason::InsufficientCompute);
         }
-        if st.stake < market.params.min_stake {
-            return Err(SkipReason::BelowMinStake);
-        }
-        if st
-            .stake
-            .checked_sub(st.locked)
-            .is_none_or(|free| free < market.params.slashing_penalty)
-        {
-            return Err(SkipReason::InsufficientStake);
-        }
-        Ok((g, q))
+        let c = Collateral {
+            pools: &self.pools,
+            now,
+        };
+        let pool = st.collateral(&market.params, &q, c)?;
+        Ok((g, q, pool))
     }
 
     /// Gives up a pending assignment that will not be mined (batch expired, transaction dropped): releases the
@@ -669,7 +859,7 @@ impl Book {
             max_price: u128::MAX,
             max_proof_time: u64::MAX,
         };
-        let (g, q) = self.rules(a, &m, now)?;
+        let (g, q, _) = self.rules(a, &m, now)?;
         if a.excluded.contains(&g) {
             return Err(SkipReason::None);
         }
@@ -830,6 +1020,7 @@ impl Book {
             joined: Vec::new(),
             keys: BTreeSet::new(),
             pending: Vec::new(),
+            restaked: Vec::new(),
         });
         self.gen_ids.insert(addr, g);
         g
@@ -845,8 +1036,39 @@ impl Book {
     /// Re-evaluates the listing of `g` in every market it joined (after its compute or stake changed).
     fn refresh_all(&mut self, g: GenId) {
         let st = &self.gens[g as usize];
+        let c = Collateral {
+            pools: &self.pools,
+            now: self.clock,
+        };
         for &(slot, qs) in &st.joined {
-            self.markets[slot as usize].refresh(qs, st);
+            self.markets[slot as usize].refresh(qs, st, c);
+        }
+    }
+
+    /// Re-evaluates every generator with restaked collateral: whether a pool covers it depends on time (the
+    /// snapshot goes stale, the slash window closes on a quote's proving time). O(such generators × markets
+    /// joined), once per call of [`Book::match_asks`] that moves the clock.
+    fn refresh_restaked(&mut self) {
+        if self.pools.is_empty() {
+            return;
+        }
+        for g in 0..self.gens.len() {
+            if !self.gens[g].restaked.is_empty() {
+                // Fewer than 2^32 generators (GenId).
+                self.refresh_all(GenId::try_from(g).unwrap_or(GenId::MAX));
+            }
+        }
+    }
+
+    fn pool_mut(&mut self, pool: u8) -> Option<&mut PoolState> {
+        self.pools.get_mut(usize::from(pool).checked_sub(1)?)
+    }
+
+    /// Moves the clock restaked collateral is judged at (never backwards).
+    fn advance(&mut self, now: u64) {
+        if now > self.clock {
+            self.clock = now;
+            self.refresh_restaked();
         }
     }
 
@@ -865,7 +1087,11 @@ impl Book {
             m.index.rekey(entry.node, key);
         }
         entry.quote = Some(quote);
-        m.refresh(qs, st);
+        let c = Collateral {
+            pools: &self.pools,
+            now: self.clock,
+        };
+        m.refresh(qs, st, c);
         if !st.pending.is_empty() {
             self.follow_quote(g, slot, quote.compute_per_proof);
         }
@@ -935,14 +1161,24 @@ impl Book {
     fn reserve(&mut self, res: Reservation) {
         let st = &mut self.gens[res.generator as usize];
         st.consumed = st.consumed.saturating_add(res.compute);
-        st.locked = st.locked.saturating_add(res.lock);
+        if res.pool == 0 {
+            st.locked = st.locked.saturating_add(res.lock);
+        } else {
+            let r = st.restaked_mut(res.pool);
+            r.locked = r.locked.saturating_add(res.lock);
+        }
         self.refresh_all(res.generator);
     }
 
     fn release(&mut self, res: Reservation) {
         let st = &mut self.gens[res.generator as usize];
         st.consumed = st.consumed.saturating_sub(res.compute);
-        st.locked = st.locked.saturating_sub(res.lock);
+        if res.pool == 0 {
+            st.locked = st.locked.saturating_sub(res.lock);
+        } else {
+            let r = st.restaked_mut(res.pool);
+            r.locked = r.locked.saturating_sub(res.lock);
+        }
         self.refresh_all(res.generator);
     }
 
@@ -1046,10 +1282,16 @@ impl Book {
         let entry = &m.quotes[qs as usize];
         let q = entry.quote?;
         let g = entry.generator;
+        let c = Collateral {
+            pools: &self.pools,
+            now: self.clock,
+        };
+        let pool = self.gens[g as usize].collateral(&m.params, &q, c).ok()?;
         let res = Reservation {
             generator: g,
             compute: q.compute_per_proof,
             lock: m.params.slashing_penalty,
+            pool,
         };
         let found = Match {
             ask,
@@ -1091,6 +1333,7 @@ impl Book {
             generator: g,
             compute,
             lock,
+            pool: self.restake_locks.remove(&ask).unwrap_or(0),
         };
         self.set_status(ask, Status::Assigned { res, price });
         match previous {
@@ -1165,6 +1408,7 @@ impl Book {
     fn check(&self) {
         let mut counts: BTreeMap<Slot, (usize, usize, usize)> = BTreeMap::new();
         let mut held: HashMap<GenId, (u64, u128)> = HashMap::new();
+        let mut held_in_pools: HashMap<(GenId, u8), u128> = HashMap::new();
         let mut open = BTreeSet::new();
         for (&id, a) in &self.asks {
             assert_eq!(self.markets[a.slot as usize].id, a.market);
@@ -1191,7 +1435,11 @@ impl Book {
             if let Some(res) = res {
                 let h = held.entry(res.generator).or_default();
                 h.0 += res.compute;
-                h.1 += res.lock;
+                if res.pool == 0 {
+                    h.1 += res.lock;
+                } else {
+                    *held_in_pools.entry((res.generator, res.pool)).or_default() += res.lock;
+                }
             }
         }
         for a in self.finished.values() {
@@ -1206,6 +1454,18 @@ impl Book {
                 "reservations of {}",
                 st.addr
             );
+            for r in &st.restaked {
+                assert_eq!(
+                    r.locked,
+                    held_in_pools
+                        .get(&(g as GenId, r.pool))
+                        .copied()
+                        .unwrap_or_default(),
+                    "restaked reservations of {} in pool {}",
+                    st.addr,
+                    r.pool
+                );
+            }
             assert_eq!(self.gen_ids[&st.addr], g as GenId);
             for &(slot, qs) in &st.joined {
                 let e = &self.markets[slot as usize].quotes[qs as usize];
@@ -1239,7 +1499,15 @@ impl Book {
                         assert!(joined);
                         assert_eq!(
                             e.listed,
-                            st.fits(id, &m.params, &q),
+                            st.fits(
+                                id,
+                                &m.params,
+                                &q,
+                                Collateral {
+                                    pools: &self.pools,
+                                    now: self.clock
+                                }
+                            ),
                             "listing of {} in {id}",
                             st.addr
                         );

@@ -191,6 +191,69 @@ pub enum Event {
         /// The ask.
         ask: AskId,
     },
+    /// `CollateralPoolAdded` of a restaking pool, with the pool's parameters (read from the pool): tasks the
+    /// native stake cannot cover may lock there (pool `pool` = 1, 2, … in the order added).
+    CollateralPool {
+        /// The registry's pool id.
+        pool: u8,
+        /// Capture timestamp of epoch 0.
+        epoch_start: u64,
+        /// Epoch length in seconds.
+        epoch_duration: u64,
+        /// How long past the next epoch's start a snapshot still applies.
+        offset: u64,
+        /// How long after the latest capture a task may be due.
+        slash_window: u64,
+        /// The smallest penalty the pool locks.
+        #[serde(with = "amount")]
+        min_lock: u128,
+    },
+    /// `SnapshotApplied`: the pool's latest epoch.
+    PoolEpoch {
+        /// The pool.
+        pool: u8,
+        /// Its latest epoch.
+        epoch: u64,
+    },
+    /// `OperatorStake`: a generator's restaked stake at an epoch's capture.
+    PoolStake {
+        /// The pool.
+        pool: u8,
+        /// The generator (operator).
+        generator: Address,
+        /// The epoch.
+        epoch: u64,
+        /// Its stake at that epoch's capture.
+        #[serde(with = "amount")]
+        stake: u128,
+    },
+    /// `RestakeLocked`: the task of `ask` is covered by `pool` (precedes the ask's `TaskAssigned`).
+    RestakeLocked {
+        /// The pool.
+        pool: u8,
+        /// The ask.
+        ask: AskId,
+    },
+    /// `SlashQueued`: `amount` of the generator's restaked stake is pending to be slashed on the L1.
+    PoolSlashQueued {
+        /// The pool.
+        pool: u8,
+        /// The generator.
+        generator: Address,
+        /// The amount.
+        #[serde(with = "amount")]
+        amount: u128,
+    },
+    /// `SlashSettled`: a queued slash was settled on the L1; its amount no longer counts as pending.
+    PoolSlashSettled {
+        /// The pool.
+        pool: u8,
+        /// The generator.
+        generator: Address,
+        /// The amount.
+        #[serde(with = "amount")]
+        amount: u128,
+    },
 }
 
 /// One assignment the engine should sign: the generator's quote at match time is the signed cap.

@@ -1516,3 +1516,137 @@ mod random {
         }
     }
 }
+
+// ----- restaked collateral -----
+
+/// A restaking pool with 100-second epochs from 0, a 10-second offset, a 150-second slash window and no
+/// minimum lock; its latest epoch is `epoch`.
+fn pool(t: &mut T, epoch: u64) {
+    t.ev(&Event::CollateralPool {
+        pool: 1,
+        epoch_start: 0,
+        epoch_duration: 100,
+        offset: 10,
+        slash_window: 150,
+        min_lock: 0,
+    });
+    t.ev(&Event::PoolEpoch { pool: 1, epoch });
+}
+
+fn restake(t: &mut T, i: u8, epoch: u64, stake: u128) {
+    t.ev(&Event::PoolStake {
+        pool: 1,
+        generator: addr(i),
+        epoch,
+        stake,
+    });
+}
+
+#[test]
+fn a_generator_backed_only_by_restaked_stake_is_matched_within_its_pool_stake() {
+    let mut t = T::new();
+    // Epoch 10's snapshot (capture 1000) applies until 1110; tasks may be due until 1150.
+    pool(&mut t, 10);
+    t.generator(1, 100, 0);
+    t.quote(1, M1, 5, 60, 1);
+    restake(&mut t, 1, 10, 25);
+    for ask in 1..=3 {
+        t.ask(ask, M1, 100, NOW + 500, COST);
+    }
+    // 25 restaked covers the minimum (20) and two penalties of 10, not three.
+    assert_eq!(t.matches(NOW), vec![(1, 1), (2, 1)]);
+    assert_eq!(t.gen_view(1).locked, 0, "the native stake is untouched");
+    // The first task is mined in the pool (its RestakeLocked precedes its TaskAssigned), then slashed: the
+    // queued slash stays pending until a snapshot settles it, so nothing frees up.
+    t.ev(&Event::RestakeLocked { pool: 1, ask: 1 });
+    t.assigned(1, 1, 5, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: PENALTY,
+        reopened: false,
+    });
+    t.ev(&Event::PoolSlashQueued {
+        pool: 1,
+        generator: addr(1),
+        amount: PENALTY,
+    });
+    assert_eq!(
+        t.gen_view(1).stake,
+        0,
+        "a restaked slash takes no native stake"
+    );
+    assert!(t.matches(NOW + 1).is_empty());
+    // Settled on the L1 (and the next snapshot shows the lower stake): the third ask fits again once the pending
+    // task is gone.
+    t.ev(&Event::PoolSlashSettled {
+        pool: 1,
+        generator: addr(1),
+        amount: PENALTY,
+    });
+    t.ev(&Event::PoolEpoch { pool: 1, epoch: 11 });
+    restake(&mut t, 1, 11, 40);
+    assert_eq!(t.matches(1_101), vec![(3, 1)]);
+}
+
+#[test]
+fn native_stake_covers_first_and_stake_in_two_pools_is_never_added() {
+    let mut t = T::new();
+    pool(&mut t, 10);
+    // 15 native and 15 restaked: neither meets the minimum of 20 alone.
+    t.generator(1, 100, 15);
+    t.quote(1, M1, 5, 60, 1);
+    restake(&mut t, 1, 10, 15);
+    t.ask(1, M1, 100, NOW + 500, COST);
+    assert!(t.matches(NOW).is_empty());
+    // With 30 native, the native pool covers it and the restaked stake stays free.
+    t.ev(&Event::Staked {
+        generator: addr(1),
+        stake: 30,
+    });
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    assert_eq!(t.gen_view(1).locked, PENALTY);
+}
+
+#[test]
+fn a_stale_snapshot_or_a_closing_slash_window_stops_restaked_matches() {
+    let mut t = T::new();
+    pool(&mut t, 10);
+    t.generator(1, 100, 0);
+    t.quote(1, M1, 5, 60, 1);
+    restake(&mut t, 1, 10, 100);
+    t.ask(1, M1, 100, NOW + 1_000, COST);
+    // Due at 1091 + 60 = 1151 > capture 1000 + window 150: beyond the slash window.
+    assert!(t.matches(1_091).is_empty());
+    let m = Match {
+        ask: 1,
+        market: M1,
+        generator: addr(1),
+        max_price: 5,
+        max_proof_time: 60,
+    };
+    assert_eq!(
+        t.book.restore_pending(&m, 1_091),
+        Err(SkipReason::BeyondSlashWindow)
+    );
+    // Past 1110 the snapshot is stale.
+    assert_eq!(
+        t.book.restore_pending(&m, 1_110),
+        Err(SkipReason::CollateralStale)
+    );
+    // The next epoch's snapshot: matched again.
+    t.ev(&Event::PoolEpoch { pool: 1, epoch: 11 });
+    restake(&mut t, 1, 11, 100);
+    assert_eq!(t.matches(1_111), vec![(1, 1)]);
+}
+
+#[test]
+fn an_operator_missing_from_the_latest_epoch_has_no_restaked_stake() {
+    let mut t = T::new();
+    pool(&mut t, 10);
+    t.generator(1, 100, 0);
+    t.quote(1, M1, 5, 60, 1);
+    restake(&mut t, 1, 10, 100);
+    t.ev(&Event::PoolEpoch { pool: 1, epoch: 11 });
+    t.ask(1, M1, 100, NOW + 1_000, COST);
+    assert!(t.matches(1_101).is_empty());
+}

@@ -278,6 +278,14 @@ impl Model {
                 g.stake = g.stake.saturating_sub(stake_taken);
                 self.release(h);
             }
+            // The model has no restaked collateral: its generators stake natively, and the generated histories
+            // hold no pool events (restaked collateral is covered by the book's unit tests).
+            Event::CollateralPool { .. }
+            | Event::PoolEpoch { .. }
+            | Event::PoolStake { .. }
+            | Event::RestakeLocked { .. }
+            | Event::PoolSlashQueued { .. }
+            | Event::PoolSlashSettled { .. } => {}
             Event::AskClosed { ask } => {
                 let Some(a) = self.asks.get_mut(&ask) else {
                     return;
