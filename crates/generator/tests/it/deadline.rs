@@ -117,10 +117,14 @@ async fn proofs_not_ready_before_the_deadline_are_given_up_in_time() {
         started.elapsed() < Duration::from_secs(20),
         "did not wait for the prover"
     );
-    // One proof ran out of time, the other never got the proving slot before its latest start.
+    // One proof ran out of time (while proving, or — on a loaded machine, when the node picks it up late — before
+    // it could start), the other never got the proving slot before its latest start.
     reasons.sort();
     assert!(reasons[0].contains("no proving slot"), "{reasons:?}");
-    assert!(reasons[1].contains("not ready after"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("not ready after") || reasons[1].contains("cannot finish in time"),
+        "{reasons:?}"
+    );
     assert_eq!(
         stake(&env).await,
         before - discard_penalty() * U256::from(2u64),
