@@ -34,6 +34,7 @@ fn deployment() -> Deployment {
         timelock: None,
         sample_verifier: None,
         sample_market_id: None,
+        restaking_pools: Vec::new(),
     }
 }
 

@@ -77,9 +77,20 @@ pub struct Auditor {
 impl Auditor {
     /// An auditor of the assignments in blocks `from..=to`.
     pub fn new(deployment: Deployment, from: u64, to: u64) -> Self {
+        Self::with_restaking_pools(deployment, &[], from, to)
+    }
+
+    /// An auditor that also follows the registry's restaking pools (`deployment.restaking_pools`, with their
+    /// parameters `pools` in the same order).
+    pub fn with_restaking_pools(
+        deployment: Deployment,
+        pools: &[kalypso_sdk::PoolState],
+        from: u64,
+        to: u64,
+    ) -> Self {
         Self {
             deployment,
-            state: State::default(),
+            state: State::with_restaking_pools(pools),
             report: AuditReport {
                 from_block: from,
                 to_block: to,
@@ -228,7 +239,11 @@ pub async fn audit(
 ) -> Result<AuditReport> {
     let head = provider.get_block_number().await.map_err(rpc)?;
     let to = to.map_or(head, |t| t.min(head));
-    let mut auditor = Auditor::new(deployment.clone(), from, to);
+    let pools = crate::service::restaking_pools(provider, deployment).await?;
+    let mut deployment = deployment.clone();
+    deployment.restaking_pools = pools.iter().map(|p| p.pool).collect();
+    let deployment = &deployment;
+    let mut auditor = Auditor::with_restaking_pools(deployment.clone(), &pools, from, to);
     let mut start = deployment.deploy_block;
     let page = page_blocks.max(1);
     while start <= to {
@@ -302,6 +317,7 @@ mod tests {
             timelock: None,
             sample_verifier: None,
             sample_market_id: None,
+            restaking_pools: Vec::new(),
         }
     }
 

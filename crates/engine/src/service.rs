@@ -126,8 +126,10 @@ pub struct Engine {
     pub state: RwLock<State>,
     /// The store.
     pub store: Arc<Store>,
-    /// The deployment served.
+    /// The deployment served (with the registry's restaking pools read at startup).
     pub deployment: Deployment,
+    /// The registry's restaking pools, as read at startup.
+    pub restaking_pools: Vec<kalypso_sdk::PoolState>,
     /// Metrics.
     pub metrics: Metrics,
     /// Live feed of indexed events (JSON lines) for websocket clients.
@@ -211,9 +213,17 @@ impl Engine {
             Some(k) => Some(start_keeper(&config, k).await?),
             None => None,
         };
+        // The registry's restaking pools: their events are protocol events too. A pool set other than the one the
+        // store was indexed with means events never fetched: re-index.
+        let pools = restaking_pools(&provider, &d).await?;
+        let mut d = d;
+        d.restaking_pools = pools.iter().map(|p| p.pool).collect();
         let store = Arc::new(Store::open(&config.db_path, d.chain_id, d.marketplace)?);
+        if store.ensure_restaking_pools(&d.restaking_pools)? {
+            info!(target: "kalypso::engine", pools = d.restaking_pools.len(), "indexing the registry's restaking pools from the start");
+        }
         let started = Instant::now();
-        let state = replay(&store, &d)?;
+        let state = replay(&store, &d, &pools)?;
         let replay_ms = started.elapsed().as_millis() as u64;
         info!(target: "kalypso::engine", events = state.events, replay_ms, "replayed the store");
 
@@ -222,6 +232,7 @@ impl Engine {
             state: RwLock::new(state),
             store: store.clone(),
             deployment: d.clone(),
+            restaking_pools: pools.clone(),
             metrics: Metrics::new(),
             feed,
             status: RwLock::new(Status {
@@ -314,7 +325,7 @@ impl Engine {
                 Step::Reorg { to } => {
                     self.metrics.reorgs.inc();
                     submitter.resync_nonce();
-                    let mut state = replay(&self.store, &self.deployment)?;
+                    let mut state = replay(&self.store, &self.deployment, &self.restaking_pools)?;
                     let now = self.store.cursor()?.map_or(0, |c| c.timestamp) + margin;
                     for m in submitter.pending_items() {
                         let _ = state.book.restore_pending(&m, now);
@@ -555,8 +566,38 @@ async fn start_keeper(config: &EngineConfig, k: KeeperConfig) -> Result<Keeper> 
 }
 
 /// Replays every stored log into a fresh state.
-fn replay(store: &Store, deployment: &Deployment) -> Result<State> {
-    let mut state = State::default();
+/// The registry's restaking pools (in id order) with their parameters: their events are protocol events too.
+pub(crate) async fn restaking_pools(
+    provider: &DynProvider,
+    deployment: &Deployment,
+) -> Result<Vec<kalypso_sdk::PoolState>> {
+    let reader = kalypso_sdk::Kalypso::new(
+        provider.clone(),
+        deployment.clone(),
+        alloy::primitives::Address::ZERO,
+    );
+    let mut pools = Vec::new();
+    for pool in reader
+        .collateral_pools()
+        .await
+        .map_err(|e| Error::Rpc(format!("reading the registry's collateral pools: {e}")))?
+    {
+        pools.push(
+            reader
+                .restaking_pool_state(pool)
+                .await
+                .map_err(|e| Error::Rpc(format!("reading restaking pool {pool}: {e}")))?,
+        );
+    }
+    Ok(pools)
+}
+
+fn replay(
+    store: &Store,
+    deployment: &Deployment,
+    pools: &[kalypso_sdk::PoolState],
+) -> Result<State> {
+    let mut state = State::with_restaking_pools(pools);
     store.for_each_log(|log| {
         state.apply_log(deployment, &log);
         Ok(())

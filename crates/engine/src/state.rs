@@ -12,6 +12,7 @@ use kalypso_sdk::{
         generator_registry::GeneratorRegistry::GeneratorRegistryEvents as R,
         key_registry::EntityKeyRegistry::EntityKeyRegistryEvents as K,
         marketplace::ProofMarketplace::ProofMarketplaceEvents as M,
+        restaking_pool::RestakingPool::RestakingPoolEvents as RP,
     },
 };
 use serde::Serialize;
@@ -159,6 +160,9 @@ pub struct State {
     assigned_by_deadline: BTreeSet<(u64, u64)>,
     /// Open asks by `(deadline, ask id)`: what a keeper may refund once the deadline passed.
     open_by_deadline: BTreeSet<(u64, u64)>,
+    /// The registry's restaking pools the engine indexes, with their registry id (1, 2, …) and parameters
+    /// (read from the pools at startup: their `CollateralPoolAdded` carries only the address).
+    restaking_pools: HashMap<Address, (u8, kalypso_sdk::PoolState)>,
 }
 
 /// What one applied log meant, for the caller's metrics and feed.
@@ -175,6 +179,17 @@ pub struct Applied {
 }
 
 impl State {
+    /// An empty state that indexes `pools` (the registry's restaking pools, in id order).
+    pub fn with_restaking_pools(pools: &[kalypso_sdk::PoolState]) -> Self {
+        let mut state = Self::default();
+        for (i, p) in pools.iter().enumerate() {
+            // At most MAX_COLLATERAL_POOLS (8).
+            let id = u8::try_from(i + 1).unwrap_or(u8::MAX);
+            state.restaking_pools.insert(p.pool, (id, *p));
+        }
+        state
+    }
+
     /// Whether a confidential ask created at `created` in `market` may have its data key re-wrapped to an enclave
     /// key attested for `image`: the market's prover image, or an extra image the market already had when the
     /// ask was created (a creator who adds an image later, one that leaks its input, gets no secret of the
@@ -455,8 +470,55 @@ impl State {
                         amount: u128_of(e.amount),
                     }]
                 }
+                R::CollateralPoolAdded(e) => match self.restaking_pools.get(&e.pool) {
+                    Some(&(id, p)) => vec![Event::CollateralPool {
+                        pool: id,
+                        epoch_start: p.epoch_start,
+                        epoch_duration: p.epoch_duration,
+                        offset: p.offset,
+                        slash_window: p.slash_window,
+                        min_lock: p.min_lock,
+                    }],
+                    None => {
+                        tracing::warn!(target: "kalypso::engine", pool = %e.pool,
+                            "a restaking pool was added after the engine started: restart the engine to index it");
+                        vec![]
+                    }
+                },
                 _ => vec![],
             },
+            ProtocolEvent::Restaking { pool, event } => {
+                let Some(&(id, _)) = self.restaking_pools.get(pool) else {
+                    return vec![];
+                };
+                match event {
+                    RP::SnapshotApplied(e) => vec![Event::PoolEpoch {
+                        pool: id,
+                        epoch: u64_of(e.epoch),
+                    }],
+                    RP::OperatorStake(e) => vec![Event::PoolStake {
+                        pool: id,
+                        generator: e.operator,
+                        epoch: u64_of(e.epoch),
+                        stake: u128_of(e.stake),
+                    }],
+                    RP::RestakeLocked(e) => vec![Event::RestakeLocked {
+                        pool: id,
+                        ask: u64_of(e.taskId),
+                    }],
+                    RP::SlashQueued(e) => vec![Event::PoolSlashQueued {
+                        pool: id,
+                        generator: e.operator,
+                        amount: u128_of(e.amount),
+                    }],
+                    RP::SlashSettled(e) => vec![Event::PoolSlashSettled {
+                        pool: id,
+                        generator: e.operator,
+                        amount: u128_of(e.amount),
+                    }],
+                    _ => vec![],
+                }
+            }
             ProtocolEvent::Keys(e) => match e {
                 K::GeneratorKeyRegistered(e) => {
                     let market = u64_of(e.marketId);
@@ -622,6 +684,7 @@ mod tests {
             timelock: None,
             sample_verifier: None,
             sample_market_id: None,
+            restaking_pools: Vec::new(),
         }
     }
 
@@ -738,5 +801,139 @@ mod tests {
         );
         assert_eq!(ids(s.overdue_tasks(u64::MAX)), Vec::<u64>::new());
         assert_eq!(ids(s.expired_open_asks(u64::MAX)), Vec::<u64>::new());
+    }
+
+    /// The registry's and a restaking pool's events become the book's collateral events, with the pool's id and
+    /// the parameters read at startup; a pool the engine was not started with is ignored.
+    #[test]
+    fn restaking_pool_events_reach_the_book() {
+        use kalypso_sdk::contracts::{
+            generator_registry::GeneratorRegistry as G, restaking_pool::RestakingPool as R,
+        };
+        let pool = Address::with_last_byte(9);
+        let params = kalypso_sdk::PoolState {
+            pool,
+            epoch_start: 0,
+            epoch_duration: 100,
+            offset: 10,
+            slash_latency: 50,
+            slash_window: 150,
+            min_lock: 1,
+            max_settle_per_snapshot: 128,
+            latest_epoch: 0,
+            fresh: false,
+            settled_slashes: 0,
+            next_slash_id: 0,
+        };
+        let mut s = State::with_restaking_pools(&[params]);
+        let mut d = deployment();
+        d.restaking_pools = vec![pool];
+        let mut events = |address: Address, topics: Vec<B256>, data: Vec<u8>| {
+            let log = StoredLog {
+                block: 1,
+                timestamp: 100,
+                log_index: 0,
+                tx_hash: B256::ZERO,
+                address,
+                topics,
+                data,
+            };
+            let event =
+                ProtocolEvent::decode(&d, address, &log.topics, &log.data).expect("decodes");
+            let mut applied = Applied {
+                event: event.clone(),
+                assigned_after: None,
+                proven_after: None,
+                skipped: None,
+            };
+            s.ledger(&d, &event, &log, Seq::new(1, 0), &mut applied)
+        };
+        let added = G::CollateralPoolAdded {
+            poolId: U256::from(1),
+            pool,
+        };
+        assert_eq!(
+            events(
+                d_registry(),
+                added.encode_topics().into_iter().map(|t| t.0).collect(),
+                added.encode_data()
+            ),
+            vec![Event::CollateralPool {
+                pool: 1,
+                epoch_start: 0,
+                epoch_duration: 100,
+                offset: 10,
+                slash_window: 150,
+                min_lock: 1,
+            }]
+        );
+        let stake = R::OperatorStake {
+            operator: GEN,
+            epoch: U256::from(7),
+            stake: U256::from(500),
+        };
+        assert_eq!(
+            events(
+                pool,
+                stake.encode_topics().into_iter().map(|t| t.0).collect(),
+                stake.encode_data()
+            ),
+            vec![Event::PoolStake {
+                pool: 1,
+                generator: GEN,
+                epoch: 7,
+                stake: 500,
+            }]
+        );
+        let locked = R::RestakeLocked {
+            operator: GEN,
+            taskId: U256::from(4),
+            amount: U256::from(10),
+            epoch: U256::from(7),
+        };
+        assert_eq!(
+            events(
+                pool,
+                locked.encode_topics().into_iter().map(|t| t.0).collect(),
+                locked.encode_data()
+            ),
+            vec![Event::RestakeLocked { pool: 1, ask: 4 }]
+        );
+        let queued = R::SlashQueued {
+            slashId: U256::ZERO,
+            operator: GEN,
+            taskId: U256::from(4),
+            amount: U256::from(10),
+            captureTimestamp: U256::from(700),
+        };
+        assert_eq!(
+            events(
+                pool,
+                queued.encode_topics().into_iter().map(|t| t.0).collect(),
+                queued.encode_data()
+            ),
+            vec![Event::PoolSlashQueued {
+                pool: 1,
+                generator: GEN,
+                amount: 10,
+            }]
+        );
+        // A pool added after the engine started is not indexed (a restart picks it up).
+        let other = G::CollateralPoolAdded {
+            poolId: U256::from(2),
+            pool: Address::with_last_byte(10),
+        };
+        assert_eq!(
+            events(
+                d_registry(),
+                other.encode_topics().into_iter().map(|t| t.0).collect(),
+                other.encode_data()
+            ),
+            vec![]
+        );
+    }
+
+    fn d_registry() -> Address {
+        deployment().generator_registry
     }
 }

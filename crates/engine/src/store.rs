@@ -280,6 +280,35 @@ impl Store {
         Ok(())
     }
 
+    /// Re-indexes from scratch unless the stored logs were selected from exactly `pools` (the registry's restaking
+    /// pools the indexer reads: a pool the index did not cover has events it never fetched). Records `pools`.
+    pub fn ensure_restaking_pools(&self, pools: &[Address]) -> Result<bool> {
+        let want = pools
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let conn = self.conn();
+        let have: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'restaking_pools'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let same = have.as_deref().unwrap_or_default() == want;
+        if !same {
+            conn.execute_batch(
+                "DELETE FROM logs; DELETE FROM blocks; DELETE FROM meta WHERE key = 'cursor';",
+            )?;
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('restaking_pools', ?1)",
+                [want],
+            )?;
+        }
+        Ok(!same)
+    }
+
     /// Forgets every indexed block and log (a reorg deeper than the stored history).
     pub fn reset_index(&self) -> Result<()> {
         let conn = self.conn();

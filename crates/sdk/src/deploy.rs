@@ -369,6 +369,7 @@ pub async fn deploy_with_progress<P: Provider>(
         timelock,
         sample_verifier: None,
         sample_market_id: None,
+        restaking_pools: Vec::new(),
     };
 
     if let Some(pubkey) = config.matching_engine_key {

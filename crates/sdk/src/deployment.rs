@@ -52,6 +52,10 @@ pub struct Deployment {
     /// The sample market, when one was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_market_id: Option<MarketId>,
+    /// The registry's restaking pools (`GeneratorRegistry.collateralPools()`, in id order), whose events are
+    /// protocol events too. Indexers read them from the registry ([`Kalypso::collateral_pools`](crate::Kalypso::collateral_pools)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restaking_pools: Vec<Address>,
 }
 
 impl Deployment {

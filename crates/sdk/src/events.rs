@@ -11,6 +11,7 @@ use kalypso_contracts::{
     generator_registry::GeneratorRegistry::GeneratorRegistryEvents,
     key_registry::EntityKeyRegistry::EntityKeyRegistryEvents,
     marketplace::ProofMarketplace::ProofMarketplaceEvents,
+    restaking_pool::RestakingPool::RestakingPoolEvents,
 };
 use std::{ops::RangeInclusive, time::Duration};
 use tracing::debug;
@@ -26,6 +27,13 @@ pub enum ProtocolEvent {
     Registry(GeneratorRegistryEvents),
     /// From the `EntityKeyRegistry`: Matching Engine, IVS and generator keys.
     Keys(EntityKeyRegistryEvents),
+    /// From one of the registry's restaking pools: snapshots, per-task locks, queued and settled slashes.
+    Restaking {
+        /// The pool.
+        pool: Address,
+        /// The event.
+        event: RestakingPoolEvents,
+    },
 }
 
 impl ProtocolEvent {
@@ -35,6 +43,7 @@ impl ProtocolEvent {
             Self::Marketplace(_) => "ProofMarketplace",
             Self::Registry(_) => "GeneratorRegistry",
             Self::Keys(_) => "EntityKeyRegistry",
+            Self::Restaking { .. } => "RestakingPool",
         }
     }
 
@@ -52,6 +61,7 @@ impl ProtocolEvent {
             Self::Marketplace(e) => format!("{e:?}"),
             Self::Registry(e) => format!("{e:?}"),
             Self::Keys(e) => format!("{e:?}"),
+            Self::Restaking { event, .. } => format!("{event:?}"),
         })
     }
 }
@@ -187,6 +197,11 @@ impl ProtocolEvent {
             GeneratorRegistryEvents::decode_raw_log(topics, data).map(Self::Registry)
         } else if address == d.key_registry {
             EntityKeyRegistryEvents::decode_raw_log(topics, data).map(Self::Keys)
+        } else if d.restaking_pools.contains(&address) {
+            RestakingPoolEvents::decode_raw_log(topics, data).map(|event| Self::Restaking {
+                pool: address,
+                event,
+            })
         } else {
             return Err(Error::Decode {
                 what: "protocol event",
@@ -201,10 +216,12 @@ impl ProtocolEvent {
 
     /// The contracts whose logs are protocol events: the `address` list of an `eth_getLogs` filter.
     pub fn sources(deployment: &Deployment) -> Vec<Address> {
-        vec![
+        let mut sources = vec![
             deployment.marketplace,
             deployment.generator_registry,
             deployment.key_registry,
-        ]
+        ];
+        sources.extend(&deployment.restaking_pools);
+        sources
     }
 }
