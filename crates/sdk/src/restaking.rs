@@ -490,6 +490,17 @@ impl<P: Provider> SymbioticNetwork<P> {
         Ok((c.members, u64::try_from(c.threshold).unwrap_or(u64::MAX)))
     }
 
+    /// Whether `operator` is registered with the network's middleware at `timestamp` (a Symbiotic operator opted
+    /// in to the network and registered by the network's admin).
+    pub async fn is_operator_active(&self, operator: Address, timestamp: u64) -> Result<bool> {
+        let ts = alloy::primitives::aliases::U48::from(timestamp);
+        Ok(self
+            .contract()
+            .isOperatorActiveAt(operator, ts)
+            .call()
+            .await?)
+    }
+
     /// The registered operators.
     pub async fn operators(&self) -> Result<Vec<Address>> {
         Ok(self.contract().operators().call().await?)

@@ -28,8 +28,8 @@ use crate::{
 pub(crate) enum RestakingCmd {
     /// The registry's restaking pools (latest epoch, whether its snapshot still applies, slashes queued and
     /// settled) and an operator's restaked collateral in each: stake at the latest snapshot, locked by tasks,
-    /// pending slashes, free. With --l1-rpc-url and --l1-middleware also the operator's stake on the L1 now
-    /// and every slash not yet settled with its L1 status.
+    /// pending slashes, free. With --l1-rpc-url and --l1-middleware also whether the operator is registered
+    /// with the network (opted in), its stake on the L1 now and every slash not yet settled with its L1 status.
     Status {
         /// The operator (generator) [default: the signing account; none: pools only].
         #[arg(long, value_parser = parse::address)]
@@ -294,6 +294,8 @@ struct Status {
 #[serde(rename_all = "camelCase")]
 struct L1Status {
     epoch: u64,
+    /// Whether the operator is registered with the network's middleware now (opted in and registered).
+    registered: Option<bool>,
     stake_now: Option<String>,
     unsettled_slashes: Vec<UnsettledSlash>,
 }
@@ -327,9 +329,12 @@ async fn status(ctx: &Ctx, generator: Option<Address>, l1_args: &L1Args) -> anyh
             let l1 = l1_args.connect(None).await?;
             let now = l1.block_timestamp().await?;
             let epochs = l1.epochs().await?;
-            let stake_now = match generator {
-                Some(g) => Some(l1.stake_at(g, now).await?.to_string()),
-                None => None,
+            let (registered, stake_now) = match generator {
+                Some(g) => (
+                    Some(l1.is_operator_active(g, now).await?),
+                    Some(l1.stake_at(g, now).await?.to_string()),
+                ),
+                None => (None, None),
             };
             let head = client.block_number().await?;
             let mut unsettled = Vec::new();
@@ -365,6 +370,7 @@ async fn status(ctx: &Ctx, generator: Option<Address>, l1_args: &L1Args) -> anyh
             }
             Some(L1Status {
                 epoch: epochs.epoch_at(now),
+                registered,
                 stake_now,
                 unsettled_slashes: unsettled,
             })
@@ -427,6 +433,18 @@ async fn status(ctx: &Ctx, generator: Option<Address>, l1_args: &L1Args) -> anyh
         }
         if let Some(l1) = &status.l1 {
             let mut rows = vec![("L1 epoch", l1.epoch.to_string())];
+            if let Some(r) = l1.registered {
+                rows.push((
+                    "registered with the network",
+                    if r {
+                        "yes".into()
+                    } else {
+                        "no: register as a Symbiotic operator, opt in to the network and to a vault, and ask the \
+                         network to register you"
+                            .into()
+                    },
+                ));
+            }
             if let Some(s) = &l1.stake_now {
                 rows.push((
                     "L1 stake now",
