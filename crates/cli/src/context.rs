@@ -33,29 +33,34 @@ pub(crate) async fn connect_with(
     global: &GlobalArgs,
     signer: Option<PrivateKeySigner>,
 ) -> anyhow::Result<(DynProvider, Option<Address>, u64)> {
-    let url = global.rpc_url.parse().with_context(|| {
-        format!(
-            "--rpc-url '{}' is not a URL (expected e.g. http://127.0.0.1:8545)",
-            global.rpc_url
-        )
+    connect_url(&global.rpc_url, "--rpc-url", signer).await
+}
+
+/// A provider for `url` (given as the flag `flag`) signing with `signer` when given, the signer's address and
+/// the chain id.
+pub(crate) async fn connect_url(
+    url: &str,
+    flag: &str,
+    signer: Option<PrivateKeySigner>,
+) -> anyhow::Result<(DynProvider, Option<Address>, u64)> {
+    let parsed = url.parse().with_context(|| {
+        format!("{flag} '{url}' is not a URL (expected e.g. http://127.0.0.1:8545)")
     })?;
     let (provider, signer) = match signer {
         Some(signer) => {
             let address = signer.address();
             let provider = ProviderBuilder::new()
                 .wallet(EthereumWallet::from(signer))
-                .connect_http(url)
+                .connect_http(parsed)
                 .erased();
             (provider, Some(address))
         }
-        None => (ProviderBuilder::new().connect_http(url).erased(), None),
+        None => (ProviderBuilder::new().connect_http(parsed).erased(), None),
     };
-    let chain_id = provider.get_chain_id().await.with_context(|| {
-        format!(
-            "cannot reach the chain at {} (is the node running?)",
-            global.rpc_url
-        )
-    })?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .with_context(|| format!("cannot reach the chain at {url} (is the node running?)"))?;
     Ok((provider, signer, chain_id))
 }
 

@@ -613,13 +613,10 @@ impl Book {
                 generator,
                 epoch,
                 stake,
-            } => {
-                let g = self.gen_id(generator);
-                let r = self.gens[g as usize].restaked_mut(pool);
+            } => self.restaked(generator, pool, |r| {
                 r.stake = stake;
                 r.epoch = epoch;
-                self.refresh_all(g);
-            }
+            }),
             Event::RestakeLocked { pool, ask } => {
                 self.restake_locks.insert(ask, pool);
             }
@@ -627,22 +624,16 @@ impl Book {
                 pool,
                 generator,
                 amount,
-            } => {
-                let g = self.gen_id(generator);
-                let r = self.gens[g as usize].restaked_mut(pool);
+            } => self.restaked(generator, pool, |r| {
                 r.pending = r.pending.saturating_add(amount);
-                self.refresh_all(g);
-            }
+            }),
             Event::PoolSlashSettled {
                 pool,
                 generator,
                 amount,
-            } => {
-                let g = self.gen_id(generator);
-                let r = self.gens[g as usize].restaked_mut(pool);
+            } => self.restaked(generator, pool, |r| {
                 r.pending = r.pending.saturating_sub(amount);
-                self.refresh_all(g);
-            }
+            }),
             Event::AskClosed { ask } => {
                 let Some(a) = self.asks.get_mut(&ask) else {
                     return;
@@ -1058,6 +1049,13 @@ impl Book {
                 self.refresh_all(GenId::try_from(g).unwrap_or(GenId::MAX));
             }
         }
+    }
+
+    /// Updates `generator`'s collateral in `pool` and re-lists it.
+    fn restaked(&mut self, generator: Address, pool: u8, update: impl FnOnce(&mut Restaked)) {
+        let g = self.gen_id(generator);
+        update(self.gens[g as usize].restaked_mut(pool));
+        self.refresh_all(g);
     }
 
     fn pool_mut(&mut self, pool: u8) -> Option<&mut PoolState> {

@@ -11,7 +11,7 @@ use kalypso_contracts::{
 };
 use kalypso_primitives::eip712;
 use kalypso_sdk::{
-    Kalypso, L1Epochs, L1SlashStatus, QueuedSlash, SymbioticNetwork, TxSummary,
+    Kalypso, L1Epochs, L1SlashStatus, PoolState, QueuedSlash, SymbioticNetwork, TxSummary,
     committee_signatures, slash_key,
 };
 use std::{
@@ -163,8 +163,12 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
     /// others or the snapshot.
     pub async fn tick(&mut self) -> Result<Tick> {
         let mut tick = Tick::default();
-        let slashes = self.bridge_slashes(&mut tick).await;
-        let snapshot = self.bridge_snapshot(&mut tick).await;
+        // Neither step changes what the other reads of the pool: its settled cursor moves only with a snapshot, and
+        // a slash queued meanwhile is picked up next step.
+        let state = self.l2.restaking_pool_state(self.config.pool).await?;
+        let now = self.l1.block_timestamp().await?;
+        let slashes = self.bridge_slashes(&state, now, &mut tick).await;
+        let snapshot = self.bridge_snapshot(&state, now, &mut tick).await;
         slashes.and(snapshot)?;
         Ok(tick)
     }
@@ -173,9 +177,8 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
         slash_key(self.l2.deployment().chain_id, self.config.pool, slash_id)
     }
 
-    async fn bridge_slashes(&mut self, tick: &mut Tick) -> Result<()> {
+    async fn bridge_slashes(&mut self, state: &PoolState, now: u64, tick: &mut Tick) -> Result<()> {
         let pool = self.config.pool;
-        let state = self.l2.restaking_pool_state(pool).await?;
         if state.settled_slashes == state.next_slash_id {
             return Ok(());
         }
@@ -187,7 +190,6 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
             }
             self.scanned = Some(head);
         }
-        let now = self.l1.block_timestamp().await?;
         // In id order: each operator's captures never decrease with the id, which is the order the L1 takes them.
         for id in state.settled_slashes..state.next_slash_id {
             if self.given_up.contains(&id) {
@@ -265,11 +267,14 @@ impl<P1: Provider, P2: Provider> Relayer<P1, P2> {
         Ok(self.l1.request_slash(&request, signatures).await?)
     }
 
-    async fn bridge_snapshot(&mut self, tick: &mut Tick) -> Result<()> {
+    async fn bridge_snapshot(
+        &mut self,
+        state: &PoolState,
+        now: u64,
+        tick: &mut Tick,
+    ) -> Result<()> {
         let pool = self.config.pool;
-        let now = self.l1.block_timestamp().await?;
         let epoch = self.epochs.epoch_at(now);
-        let state = self.l2.restaking_pool_state(pool).await?;
         let capture = self.epochs.start_of(epoch);
         // Epoch 0 has no snapshot; the current second's stake may still change.
         if epoch == 0 || epoch <= state.latest_epoch || now <= capture {

@@ -148,15 +148,7 @@ impl<P: Provider> Kalypso<P> {
 
     /// Timestamp of the latest block: the clock deadlines are measured against.
     pub async fn block_timestamp(&self) -> Result<u64> {
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(Error::Decode {
-                what: "latest block",
-                reason: "the node returned no block".into(),
-            })?;
-        Ok(block.header.timestamp)
+        latest_timestamp(&self.provider).await
     }
 
     /// The marketplace's protocol parameters.
@@ -559,4 +551,16 @@ pub(crate) async fn view<Q: Provider, D: CallDecoder>(
     target: Target,
 ) -> Result<D::CallOutput> {
     call.call().await.map_err(|e| from_contract(e, target))
+}
+
+/// The timestamp of `provider`'s latest block.
+pub(crate) async fn latest_timestamp<P: Provider>(provider: &P) -> Result<u64> {
+    let block = provider
+        .get_block_by_number(BlockNumberOrTag::Latest)
+        .await?
+        .ok_or(Error::Decode {
+            what: "latest block",
+            reason: "the node returned no block".into(),
+        })?;
+    Ok(block.header.timestamp)
 }

@@ -15,8 +15,10 @@ use std::{ops::RangeInclusive, time::Duration};
 
 use crate::{
     Error, Kalypso, Result, TxSummary,
+    client::latest_timestamp,
     error::Target,
     tx::{self, DEFAULT_RECEIPT_TIMEOUT, Gas},
+    types::to_u64,
 };
 
 /// Parameters of a new `RestakingPool`. The epochs must be the L1 middleware's
@@ -457,15 +459,7 @@ impl<P: Provider> SymbioticNetwork<P> {
 
     /// The latest L1 block's timestamp.
     pub async fn block_timestamp(&self) -> Result<u64> {
-        let block = self
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await?
-            .ok_or(Error::Decode {
-                what: "latest L1 block",
-                reason: "the node returned no block".into(),
-            })?;
-        Ok(block.header.timestamp)
+        latest_timestamp(&self.provider).await
     }
 
     /// Every registered operator's stake at the capture timestamp of `epoch` (a past epoch).
@@ -613,11 +607,4 @@ impl<P: Provider> SymbioticNetwork<P> {
 /// (`keccak256(abi.encode(l2ChainId, pool, slashId))`): slash ids of different pools never collide.
 pub fn slash_key(l2_chain_id: u64, pool: Address, slash_id: u64) -> B256 {
     keccak256((U256::from(l2_chain_id), pool, slash_id).abi_encode())
-}
-
-fn to_u64(value: U256, what: &'static str) -> Result<u64> {
-    u64::try_from(value).map_err(|_| Error::Decode {
-        what,
-        reason: format!("{value} does not fit 64 bits"),
-    })
 }

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::DynProvider,
     signers::local::PrivateKeySigner,
 };
 use anyhow::Context as _;
@@ -126,23 +125,9 @@ impl L1Args {
         signer: Option<PrivateKeySigner>,
     ) -> anyhow::Result<SymbioticNetwork<DynProvider>> {
         let (url, middleware) = self.required()?;
-        let parsed = url.parse().with_context(|| {
-            format!("--l1-rpc-url '{url}' is not a URL (expected e.g. http://127.0.0.1:8546)")
-        })?;
-        let sender = signer
-            .as_ref()
-            .map_or(Address::ZERO, PrivateKeySigner::address);
-        let provider = match signer {
-            Some(s) => ProviderBuilder::new()
-                .wallet(EthereumWallet::from(s))
-                .connect_http(parsed)
-                .erased(),
-            None => ProviderBuilder::new().connect_http(parsed).erased(),
-        };
-        provider
-            .get_chain_id()
-            .await
-            .with_context(|| format!("cannot reach the L1 at {url} (is the node running?)"))?;
+        let (provider, sender, _) =
+            crate::context::connect_url(url, "--l1-rpc-url", signer).await?;
+        let sender = sender.unwrap_or(Address::ZERO);
         Ok(SymbioticNetwork::connect(provider, middleware, sender).await?)
     }
 }
