@@ -32,8 +32,8 @@ interface ICollateralPool {
     error SlashExceedsLock(uint256 taskId, uint256 amount, uint256 locked);
 
     /// @notice Locks `amount` of `generator`'s free collateral for task `taskId`, whose proof is due by `deadline`,
-    /// if the generator has at least `minStake` in this pool and its free collateral covers `amount`; otherwise
-    /// changes nothing and says why.
+    /// if the generator has at least `minStake` in this pool (not counting what is pending to be slashed) and its free
+    /// collateral covers `amount`; otherwise changes nothing and says why.
     function tryLock(address generator, uint256 taskId, uint256 amount, uint256 minStake, uint256 deadline)
         external
         returns (LockResult);

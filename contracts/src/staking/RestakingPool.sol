@@ -121,7 +121,9 @@ contract RestakingPool is IRestakingPool, AccessControl, EIP712 {
         if (epoch == 0 || block.timestamp >= _validUntil(epoch)) return LockResult.Stale;
         Operator storage op = _operators[generator];
         uint256 stake = op.epoch == epoch ? op.stake : 0;
-        if (stake < minStake) return LockResult.BelowMinStake;
+        // Stake pending to be slashed is gone already, as a native slash takes it at once: an operator slashed below
+        // the minimum gets nothing more until its stake is topped up.
+        if (stake < minStake + op.pendingSlash) return LockResult.BelowMinStake;
         if (deadline > epochStart(epoch) + _slashWindow) return LockResult.BeyondSlashWindow;
         uint256 locked = op.locked;
         // Never more than the latest snapshot minus what is locked and what is pending to be slashed.

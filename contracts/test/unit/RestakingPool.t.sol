@@ -251,6 +251,27 @@ contract RestakingPoolTest is Base {
         assertEq(pool.settledSlashes(), 1);
     }
 
+    /// A pending slash counts as gone for the market's minimum, as a native slash takes the stake at once: an
+    /// operator restaking exactly the minimum is slashed once and gets nothing more until the L1 executes the slash
+    /// and its stake is topped up, although its free stake would still cover another penalty.
+    function test_tryLock_countsPendingSlashesAgainstTheMinimumStake() public {
+        _toEpoch(2);
+        _snapshot(Restaking.one(2, 0, restaker, MIN_STAKE));
+        uint256 askId = _ask();
+        _assign(askId, restaker);
+        vm.warp(block.timestamp + RESTAKER_TIME + 1);
+        market.slash(askId);
+        assertEq(pool.freeStake(restaker), MIN_STAKE - PENALTY, "another penalty would fit");
+        vm.prank(me.addr);
+        vm.expectRevert(_skip(IGeneratorRegistry.SkipReason.BelowMinStake, askId, restaker));
+        market.assignTask(_item(askId, restaker, ""));
+        // Settled on the L1 and topped up: back in the market.
+        _toEpoch(3);
+        _snapshot(Restaking.one(3, 1, restaker, MIN_STAKE + PENALTY));
+        _assign(askId, restaker);
+        assertEq(_op(restaker).locked, PENALTY);
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // Epochs
     // ------------------------------------------------------------------------------------------------------------

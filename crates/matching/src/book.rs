@@ -209,7 +209,8 @@ impl PoolState {
         }
         let r = r.copied().unwrap_or_default();
         let stake = if r.epoch == self.latest { r.stake } else { 0 };
-        if stake < min_stake {
+        // Pending slashes count as gone, as a native slash takes its stake at once.
+        if stake < min_stake.saturating_add(r.pending) {
             return Err(SkipReason::BelowMinStake);
         }
         if deadline > self.capture(self.latest).saturating_add(self.slash_window) {

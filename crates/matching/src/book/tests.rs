@@ -1650,3 +1650,41 @@ fn an_operator_missing_from_the_latest_epoch_has_no_restaked_stake() {
     t.ask(1, M1, 100, NOW + 1_000, COST);
     assert!(t.matches(1_101).is_empty());
 }
+
+#[test]
+fn a_pending_restaked_slash_counts_against_the_minimum_stake() {
+    let mut t = T::new();
+    pool(&mut t, 10);
+    t.generator(1, 100, 0);
+    t.quote(1, M1, 5, 60, 1);
+    // Exactly the minimum (20): one task, then slashed.
+    restake(&mut t, 1, 10, 20);
+    t.ask(1, M1, 100, NOW + 500, COST);
+    assert_eq!(t.matches(NOW), vec![(1, 1)]);
+    t.ev(&Event::RestakeLocked { pool: 1, ask: 1 });
+    t.assigned(1, 1, 5, 1);
+    t.ev(&Event::TaskFailed {
+        ask: 1,
+        stake_taken: PENALTY,
+        reopened: false,
+    });
+    t.ev(&Event::PoolSlashQueued {
+        pool: 1,
+        generator: addr(1),
+        amount: PENALTY,
+    });
+    t.ask(2, M1, 100, NOW + 500, COST);
+    // 10 free would cover another penalty, but 20 - 10 pending is below the minimum, as after a native slash.
+    assert!(t.matches(NOW + 1).is_empty());
+    let m = Match {
+        ask: 2,
+        market: M1,
+        generator: addr(1),
+        max_price: 5,
+        max_proof_time: 60,
+    };
+    assert_eq!(
+        t.book.restore_pending(&m, NOW + 1),
+        Err(SkipReason::BelowMinStake)
+    );
+}
