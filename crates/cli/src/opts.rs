@@ -462,6 +462,20 @@ pub(crate) struct DevnetArgs {
     /// engine (with --keep) to watch the nodes prove asks without it.
     #[arg(long, value_parser = parse::duration, default_value = "30s")]
     pub(crate) fallback_delay: Duration,
+    /// Run without the L1: no Symbiotic network, restaking pool, relayer or restaked generators. Without this
+    /// flag they run whenever the L1 project is there (a checkout where scripts/setup.sh ran).
+    #[arg(long)]
+    pub(crate) no_restaking: bool,
+    /// The L1 Foundry project with Symbiotic installed [default: contracts-l1 of the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) l1_project: Option<PathBuf>,
+    /// The forge executable that deploys the L1 [default: .tools/bin/forge from scripts/setup.sh].
+    #[arg(long, env = "KALYPSO_FORGE")]
+    pub(crate) forge: Option<PathBuf>,
+    /// Seconds per epoch of the devnet's Symbiotic network: a stake snapshot per epoch; restaked generators may
+    /// commit to proving times up to a third of it.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(30..=3600))]
+    pub(crate) l1_epoch: u64,
 }
 
 /// Options of `kalypso generator run`.

@@ -1,4 +1,4 @@
-//! The local chain: an anvil child process with a fixed port, a block time and a state file, so it can be
+//! The local chains: anvil child processes with a fixed port, a block time and a state file, so one can be
 //! stopped (an RPC outage) and started again with the same accounts, contracts and blocks.
 
 use crate::process::{Process, Spec};
@@ -17,33 +17,41 @@ pub struct Anvil {
 }
 
 impl Anvil {
-    /// Starts `program` on 127.0.0.1:`port` (0 picks a free port) mining a block every `block_time` seconds,
-    /// keeping its state in `dir/anvil-state.json`, and waits until it answers.
+    /// Starts `program` as `name` on 127.0.0.1:`port` (0 picks a free port) mining a block every `block_time`
+    /// seconds (`None`: a block per transaction) with chain id `chain_id` (`None`: anvil's 31337), keeping its state
+    /// in `dir/<name>-state.json` and its log in `dir/<name>.log`, and waits until it answers.
     pub async fn start(
         program: &Path,
         dir: &Path,
+        name: &str,
         port: u16,
-        block_time: u64,
+        block_time: Option<u64>,
+        chain_id: Option<u64>,
     ) -> anyhow::Result<Self> {
         let port = if port == 0 { free_port()? } else { port };
-        let state: PathBuf = dir.join("anvil-state.json");
+        let state: PathBuf = dir.join(format!("{name}-state.json"));
+        let mut args = vec![
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--accounts".into(),
+            crate::accounts::ACCOUNTS.to_string(),
+            "--state".into(),
+            state.display().to_string(),
+        ];
+        if let Some(block_time) = block_time {
+            args.extend(["--block-time".into(), block_time.to_string()]);
+        }
+        if let Some(chain_id) = chain_id {
+            args.extend(["--chain-id".into(), chain_id.to_string()]);
+        }
         let process = Process::start(Spec {
-            name: "anvil".into(),
+            name: name.into(),
             program: program.to_owned(),
-            args: vec![
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                port.to_string(),
-                "--accounts".into(),
-                crate::accounts::ACCOUNTS.to_string(),
-                "--block-time".into(),
-                block_time.to_string(),
-                "--state".into(),
-                state.display().to_string(),
-            ],
+            args,
             envs: Vec::new(),
-            log: dir.join("anvil.log"),
+            log: dir.join(format!("{name}.log")),
         })
         .with_context(|| {
             format!(
@@ -56,6 +64,11 @@ impl Anvil {
         Ok(anvil)
     }
 
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn http_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -64,6 +77,16 @@ impl Anvil {
     /// `ws://127.0.0.1:<port>` (anvil serves both on one port).
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// From now on mines a block every `seconds` (also when no transaction comes: the L1's clock must move for
+    /// its epochs), whatever it was started with, until it is stopped.
+    pub async fn set_block_time(&self, seconds: u64) -> anyhow::Result<()> {
+        ProviderBuilder::new()
+            .connect_http(self.http_url().parse()?)
+            .raw_request::<_, ()>("evm_setIntervalMining".into(), (seconds,))
+            .await
+            .with_context(|| format!("cannot set the block time of {}", self.http_url()))
     }
 
     /// Stops the node gracefully (it writes its state file): every RPC call fails until [`Self::resume`].

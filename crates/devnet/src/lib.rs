@@ -4,11 +4,15 @@
 //! deploys the protocol with test tokens and three Groth16 markets ([`setup`]: two built-in circuits and a
 //! circom circuit package), then runs the matching engine (with a keeper account that slashes missed
 //! deadlines), the Merkle market's IVS, a server of the circom package and a node per generator (each
-//! fetching the package) as supervised `kalypso` child processes ([`process`]). [`Devnet::run_workload`] places a stream of asks
-//! and follows each to its end ([`workload`]), giving a [`Report`].
+//! fetching the package) as supervised `kalypso` child processes ([`process`]). With
+//! [restaking](DevnetConfig::with_restaking) it runs a second chain, the L1, with the real Symbiotic core and Kalypso's
+//! network middleware ([`l1`]), a restaking pool on the L2 and the committee relayer between them, and generators
+//! backed only by restaked stake. [`Devnet::run_workload`] places a stream of asks and follows each to its end
+//! ([`workload`]), giving a [`Report`].
 
 pub mod accounts;
 pub mod chain;
+pub mod l1;
 pub mod process;
 pub mod progress;
 pub mod report;
@@ -16,18 +20,19 @@ pub mod setup;
 pub mod workload;
 
 pub use accounts::Role;
+pub use l1::{L1Deployment, RestakingConfig};
 pub use progress::{Mode as ProgressMode, Progress};
 pub use report::{AskOutcome, Expected, Outcome, Report};
 pub use setup::{Circuits, DevnetCircuit, DevnetMarket, GeneratorProfile, Provisioned};
 pub use workload::{AskPlan, Sealing, SecretPlan, demo_plan};
 
 use alloy::{
-    primitives::Address,
+    primitives::{Address, U256},
     providers::{DynProvider, Provider},
 };
 use anyhow::Context as _;
 use chain::{Anvil, free_port};
-use kalypso_sdk::{Kalypso, MarketId};
+use kalypso_sdk::{Kalypso, L1SlashStatus, MarketId, QueuedSlash, SymbioticNetwork};
 use process::{Spec, Supervisor};
 use std::{collections::HashMap, path::PathBuf, time::Duration};
 use tokio::task::JoinHandle;
@@ -54,6 +59,9 @@ pub struct DevnetConfig {
     /// How long an ask of a devnet market stays unassigned before generator nodes may take it themselves
     /// (fallback self-assignment); at least [`MIN_FALLBACK_DELAY`].
     pub fallback_delay: Duration,
+    /// Run an L1 with Symbiotic, a restaking pool and its relayer (needed by generators with
+    /// [restaked](GeneratorProfile::restaked) stake).
+    pub restaking: Option<RestakingConfig>,
 }
 
 /// The shortest fallback delay a devnet takes: the protocol's minimum on the devnet deployment.
@@ -77,7 +85,16 @@ impl DevnetConfig {
             generators: GeneratorProfile::demo(),
             keeper: true,
             fallback_delay: DEFAULT_FALLBACK_DELAY,
+            restaking: None,
         }
+    }
+
+    /// Adds the L1 side (`restaking`) and the [demo's restaked generators](GeneratorProfile::restaked_demo).
+    #[must_use]
+    pub fn with_restaking(mut self, restaking: RestakingConfig) -> Self {
+        self.restaking = Some(restaking);
+        self.generators.extend(GeneratorProfile::restaked_demo());
+        self
     }
 }
 
@@ -102,7 +119,35 @@ pub struct Devnet {
     pub packages_url: String,
     /// Status APIs of the generator nodes, by generator name.
     pub generator_urls: Vec<(String, String)>,
+    /// The L1 with Symbiotic, when the devnet restakes.
+    l1: Option<l1::L1>,
 }
+
+/// The restaked side of a running devnet.
+#[derive(Debug, Clone, Copy)]
+pub struct RestakingView<'a> {
+    /// The L1's JSON-RPC endpoint.
+    pub l1_rpc_url: &'a str,
+    /// What is deployed on the L1.
+    pub l1: &'a L1Deployment,
+    /// The L2 restaking pool (collateral pool 1).
+    pub pool: Address,
+}
+
+/// A slash of restaked collateral and where it is on the L1.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestakedSlash {
+    /// The slashed generator's name.
+    pub generator: String,
+    /// The slash as the L2 pool queued it.
+    pub slash: QueuedSlash,
+    /// Its request on the L1.
+    pub l1_status: L1SlashStatus,
+}
+
+/// The service name of the committee relayer.
+pub const RELAYER_SERVICE: &str = "relayer";
 
 impl Drop for Devnet {
     fn drop(&mut self) {
@@ -127,13 +172,45 @@ impl Devnet {
             config.fallback_delay >= MIN_FALLBACK_DELAY,
             "the fallback delay must be at least {MIN_FALLBACK_DELAY:?} (the protocol's minimum on the devnet)"
         );
+        if let Some(g) = config.generators.iter().find(|g| g.restaked > 0)
+            && config.restaking.is_none()
+        {
+            anyhow::bail!(
+                "generator {} restakes on the L1, but the devnet runs no L1 (DevnetConfig::restaking)",
+                g.name
+            );
+        }
+        if let Some(restaking) = &config.restaking {
+            let longest = restaking.max_proof_time();
+            if let Some(g) = config
+                .generators
+                .iter()
+                .find(|g| g.restaked > 0 && g.max_proof_time.as_secs() > longest)
+            {
+                anyhow::bail!(
+                    "restaked generator {} commits to {:?}, more than the {longest} s a task locked against a \
+                     snapshot may take with {} s epochs",
+                    g.name,
+                    g.max_proof_time,
+                    restaking.epoch
+                );
+            }
+        }
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("cannot create {}", config.dir.display()))?;
         let (anvil, rpc_url, ws_url) = match &config.rpc_url {
             Some(url) => (None, url.clone(), None),
             None => {
                 progress.step("starting anvil");
-                let anvil = Anvil::start(&config.anvil, &config.dir, 0, config.block_time).await?;
+                let anvil = Anvil::start(
+                    &config.anvil,
+                    &config.dir,
+                    "anvil",
+                    0,
+                    Some(config.block_time),
+                    None,
+                )
+                .await?;
                 let (http, ws) = (anvil.http_url(), anvil.ws_url());
                 (Some(tokio::sync::Mutex::new(anvil)), http, Some(ws))
             }
@@ -154,16 +231,46 @@ impl Devnet {
             dir: factors_dir.clone(),
             url: format!("{packages_url}/packages/{factors_sha256}/"),
         };
+        let l1 = match &config.restaking {
+            None => None,
+            Some(restaking) => {
+                let operators: Vec<(Role, U256)> = config
+                    .generators
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.restaked > 0)
+                    .map(|(i, g)| {
+                        (
+                            Role::Generator(i),
+                            U256::from(g.restaked) * U256::from(10u64).pow(U256::from(18)),
+                        )
+                    })
+                    .collect();
+                Some(
+                    l1::start(&config.anvil, &config.dir, restaking, &operators, |s| {
+                        progress.step(s);
+                    })
+                    .await?,
+                )
+            }
+        };
         let provisioned = setup::provision(
             &rpc_url,
             &config.dir,
-            config.circuits,
-            &config.generators,
-            config.fallback_delay,
-            setup::Packages {
-                chain: Some(&package),
-                confidential: Some(&factors),
-                tee: Some(&factors),
+            setup::ProvisionConfig {
+                circuits: config.circuits,
+                generators: &config.generators,
+                fallback_delay: config.fallback_delay,
+                packages: setup::Packages {
+                    chain: Some(&package),
+                    confidential: Some(&factors),
+                    tee: Some(&factors),
+                },
+                restaking_pool: config
+                    .restaking
+                    .as_ref()
+                    .zip(l1.as_ref())
+                    .map(|(r, l1)| r.pool(l1.deployment.epoch_start)),
             },
             |s| progress.step(s),
         )
@@ -340,6 +447,41 @@ impl Devnet {
             services.start(spec(name, args, envs)).await?;
             generator_urls.push((profile.name.clone(), format!("http://127.0.0.1:{port}")));
         }
+        if let Some(l1) = &l1 {
+            let pool = *provisioned
+                .deployment
+                .restaking_pools
+                .first()
+                .context("the deployment added no restaking pool")?;
+            // The relayer signs and sends as the committee's only member, on both chains.
+            let mut envs = env(Role::Relayer);
+            envs.push((
+                "KALYPSO_COMMITTEE_KEYS".into(),
+                Role::Relayer.key_hex().into(),
+            ));
+            services
+                .start(spec(
+                    RELAYER_SERVICE.into(),
+                    vec![
+                        "restaking".into(),
+                        "relay".into(),
+                        "--pool".into(),
+                        pool.to_string(),
+                        "--l1-rpc-url".into(),
+                        l1.anvil.http_url(),
+                        "--l1-middleware".into(),
+                        l1.deployment.middleware.to_string(),
+                        "--from-block".into(),
+                        provisioned.deployment.deploy_block.to_string(),
+                        "--l1-from-block".into(),
+                        l1.deployment.deploy_block.to_string(),
+                        "--poll-interval".into(),
+                        "1s".into(),
+                    ],
+                    envs,
+                ))
+                .await?;
+        }
         let watcher = services.watch(Duration::from_millis(500));
         let devnet = Self {
             config,
@@ -353,10 +495,74 @@ impl Devnet {
             confidential_ivs,
             packages_url,
             generator_urls,
+            l1,
         };
         devnet.wait_healthy(Duration::from_secs(60)).await?;
+        if let Some(restaking) = devnet.restaking() {
+            progress.step("waiting for the relayer's first L1 stake snapshot on the L2 pool");
+            // Epoch 1 starts soon after the L1 deployment; two epochs leave room for a slow machine.
+            let epoch = devnet.config.restaking.as_ref().map_or(60, |r| r.epoch);
+            devnet
+                .wait_first_snapshot(restaking, Duration::from_secs(2 * epoch + 30))
+                .await?;
+        }
         progress.step("all services are up");
         Ok(devnet)
+    }
+
+    /// Waits until the pool holds a snapshot in which every restaked generator has stake.
+    async fn wait_first_snapshot(
+        &self,
+        restaking: RestakingView<'_>,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let client = self.client(Role::Requester)?;
+        let restaked: Vec<(Address, &str)> = self
+            .config
+            .generators
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.restaked > 0)
+            .map(|(i, g)| (Role::Generator(i).signer().address(), g.name.as_str()))
+            .collect();
+        let started = tokio::time::Instant::now();
+        loop {
+            let mut missing = Vec::new();
+            for (address, name) in &restaked {
+                let has_stake = client
+                    .pool_collateral(*address)
+                    .await?
+                    .iter()
+                    .any(|c| c.pool == restaking.pool && c.stake > 0);
+                if !has_stake {
+                    missing.push(*name);
+                }
+            }
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                let log = self.config.dir.join(format!("{RELAYER_SERVICE}.log"));
+                anyhow::bail!(
+                    "no snapshot with the restaked stake of {} reached the L2 pool within {timeout:?}; the \
+                     relayer's log ({}) ends with:\n{}",
+                    missing.join(", "),
+                    log.display(),
+                    tail(&log, 20)
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The L1 side, when the devnet restakes.
+    pub fn restaking(&self) -> Option<RestakingView<'_>> {
+        let l1 = self.l1.as_ref()?;
+        Some(RestakingView {
+            l1_rpc_url: &l1.url,
+            l1: &l1.deployment,
+            pool: *self.provisioned.deployment.restaking_pools.first()?,
+        })
     }
 
     /// Waits until the engine, the IVS and every node answer `/health`.
@@ -507,12 +713,132 @@ impl Devnet {
             .await
     }
 
-    /// Stops every service, then the chain.
-    pub async fn shutdown(self) {
+    /// Every slash of restaked collateral the L2 pool queued, with its status on the L1.
+    pub async fn restaked_slashes(&self) -> anyhow::Result<Vec<RestakedSlash>> {
+        let Some(restaking) = self.restaking() else {
+            return Ok(Vec::new());
+        };
+        let client = self.client(Role::Requester)?;
+        let head = client.block_number().await?;
+        let queued = client
+            .queued_slashes(
+                restaking.pool,
+                self.provisioned.deployment.deploy_block..=head,
+            )
+            .await?;
+        let l1 = SymbioticNetwork::connect(
+            alloy::providers::ProviderBuilder::new()
+                .connect_http(restaking.l1_rpc_url.parse()?)
+                .erased(),
+            restaking.l1.middleware,
+            Address::ZERO,
+        )
+        .await?;
+        let names = self.generator_names();
+        let mut out = Vec::new();
+        for slash in queued {
+            let key = kalypso_sdk::slash_key(
+                self.provisioned.deployment.chain_id,
+                restaking.pool,
+                slash.slash_id,
+            );
+            out.push(RestakedSlash {
+                generator: names
+                    .get(&slash.operator)
+                    .cloned()
+                    .unwrap_or_else(|| slash.operator.to_string()),
+                l1_status: l1.slash(key).await?.status,
+                slash,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Waits until every slash of restaked collateral queued so far is closed on the L1 (executed after the veto
+    /// period, or vetoed), and returns them.
+    pub async fn wait_restaked_slashes_closed(
+        &self,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<RestakedSlash>> {
+        let started = tokio::time::Instant::now();
+        loop {
+            let slashes = self.restaked_slashes().await?;
+            let open: Vec<String> = slashes
+                .iter()
+                .filter(|s| !matches!(s.l1_status, L1SlashStatus::Executed | L1SlashStatus::Vetoed))
+                .map(|s| {
+                    format!(
+                        "slash {} of {} ({:?})",
+                        s.slash.slash_id, s.generator, s.l1_status
+                    )
+                })
+                .collect();
+            if open.is_empty() {
+                return Ok(slashes);
+            }
+            if started.elapsed() > timeout {
+                let log = self.config.dir.join(format!("{RELAYER_SERVICE}.log"));
+                anyhow::bail!(
+                    "still open on the L1 after {timeout:?}: {}; the relayer's log ({}) ends with:\n{}",
+                    open.join(", "),
+                    log.display(),
+                    tail(&log, 20)
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// As the vaults' resolver, vetoes restaked slash `slash_id` on the L1 once the relayer has requested it
+    /// (waiting up to `timeout` for the request): the relayer then closes it as vetoed and nothing is taken.
+    pub async fn veto_restaked_slash(
+        &self,
+        slash_id: u64,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let restaking = self.restaking().context("the devnet runs no L1")?;
+        let resolver = setup::provider(restaking.l1_rpc_url, Role::Resolver)?;
+        let l1 = SymbioticNetwork::connect(
+            resolver.clone(),
+            restaking.l1.middleware,
+            Role::Resolver.signer().address(),
+        )
+        .await?;
+        let key = kalypso_sdk::slash_key(
+            self.provisioned.deployment.chain_id,
+            restaking.pool,
+            slash_id,
+        );
+        let started = tokio::time::Instant::now();
+        while l1.slash(key).await?.status != L1SlashStatus::Requested {
+            anyhow::ensure!(
+                started.elapsed() < timeout,
+                "restaked slash {slash_id} was not requested on the L1 within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        for (vault, index, _) in l1.slash_parts(key).await? {
+            let slasher = restaking
+                .l1
+                .vaults
+                .iter()
+                .find(|v| v.vault == vault)
+                .with_context(|| format!("vault {vault} is not one of the devnet's"))?
+                .slasher;
+            l1::veto(&resolver, slasher, index).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops every service, then the chains.
+    pub async fn shutdown(mut self) {
         self.watcher.abort();
         self.services.shutdown(Duration::from_secs(10)).await;
         if let Some(anvil) = &self.anvil {
             anvil.lock().await.stop().await;
+        }
+        if let Some(l1) = self.l1.as_mut() {
+            l1.anvil.stop().await;
         }
     }
 }

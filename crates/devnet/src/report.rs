@@ -350,7 +350,12 @@ impl Report {
                     ..
                 }) => {
                     let mut what = "proven".to_owned();
-                    if !a.slashed.is_empty() {
+                    if !a.slashed.is_empty() && a.compensation.is_zero() {
+                        what = format!(
+                            "proven after slashing {} (restaked: slashed on the L1)",
+                            a.slashed.join(", ")
+                        );
+                    } else if !a.slashed.is_empty() {
                         what = format!(
                             "proven after slashing {} (+{} tPOND to the requester)",
                             a.slashed.join(", "),

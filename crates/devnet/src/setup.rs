@@ -249,8 +249,11 @@ pub struct GeneratorProfile {
     pub name: String,
     /// Declared compute (proofs at once, with compute per proof 1).
     pub compute: u64,
-    /// Stake, in whole staking tokens.
+    /// Native stake, in whole staking tokens (0: none).
     pub stake: u64,
+    /// Stake restaked for it on the L1, in whole staking tokens, in a Symbiotic vault of its own (0: none; needs
+    /// a devnet with [restaking](crate::DevnetConfig::restaking)).
+    pub restaked: u64,
     /// Price per proof, in payment tokens (`"1.5"`).
     pub price: String,
     /// Committed proving time.
@@ -282,6 +285,7 @@ impl GeneratorProfile {
             max_proof_time: Duration::from_secs(max_proof_time),
             markets: None,
             runs_node: true,
+            restaked: 0,
         }
     }
 
@@ -299,6 +303,29 @@ impl GeneratorProfile {
                 markets: Some(vec![0]),
                 runs_node: false,
                 ..Self::new("unresponsive", 1, 20, "0.5", 6)
+            },
+        ]
+    }
+
+    /// The demo's restaked generators, with no native stake: "restaked" runs a node on every market and is the
+    /// cheapest of those that do (100 restaked), so COST asks go to it first; "restaked-idle" is the cheapest in
+    /// the circom market and runs no node (30 restaked): its first task there misses the deadline and is slashed
+    /// on the L2 (the ask is re-matched to another generator), the relayer carries the slash to the L1, where it
+    /// is executed on its vault after the veto period (30 less 10 still meets the minimum of 20: it stays in the
+    /// market).
+    pub fn restaked_demo() -> Vec<Self> {
+        vec![
+            Self {
+                stake: 0,
+                restaked: 100,
+                ..Self::new("restaked", 1, 0, "0.75", 20)
+            },
+            Self {
+                stake: 0,
+                restaked: 30,
+                markets: Some(vec![2]),
+                runs_node: false,
+                ..Self::new("restaked-idle", 1, 0, "0.25", 12)
             },
         ]
     }
@@ -334,23 +361,42 @@ impl Default for Circuits {
     }
 }
 
-/// Everything on-chain, reporting each step to `on_step`: deploy, markets (with `fallback_delay`), IVS key,
-/// generators, requester.
+/// What [`provision`] puts on the chain.
+#[derive(Debug, Clone)]
+pub struct ProvisionConfig<'a> {
+    /// Sizes of the built-in markets' circuits.
+    pub circuits: Circuits,
+    /// The generators to register, stake and quote.
+    pub generators: &'a [GeneratorProfile],
+    /// The markets' fallback delay.
+    pub fallback_delay: Duration,
+    /// The circuit-package markets.
+    pub packages: Packages<'a>,
+    /// A restaking pool to deploy with the protocol (collateral pool 1).
+    pub restaking_pool: Option<kalypso_sdk::RestakingPoolConfig>,
+}
+
+/// Everything on-chain, reporting each step to `on_step`: deploy (with the restaking pool, if any), markets (with
+/// the fallback delay), IVS key, generators, requester.
 /// Keys of the circuits go to `dir/keys` (made by the INSECURE seeded setup when missing).
 pub async fn provision(
     rpc_url: &str,
     dir: &Path,
-    circuits: Circuits,
-    generators: &[GeneratorProfile],
-    fallback_delay: Duration,
-    packages: Packages<'_>,
+    config: ProvisionConfig<'_>,
     mut on_step: impl FnMut(&str),
 ) -> anyhow::Result<Provisioned> {
-    let Packages {
-        chain: package,
-        confidential,
-        tee,
-    } = packages;
+    let ProvisionConfig {
+        circuits,
+        generators,
+        fallback_delay,
+        packages:
+            Packages {
+                chain: package,
+                confidential,
+                tee,
+            },
+        restaking_pool,
+    } = config;
     let keys_dir = dir.join("keys");
     let specs = [
         CircuitSpec::new(CircuitKind::Mimc, circuits.mimc_rounds)?,
@@ -400,6 +446,8 @@ pub async fn provision(
         Role::MatchingEngine.signer().public_key().as_slice(),
     ));
     config.sample_market = Some(samples[0].clone());
+    // Added before the admin role goes to the timelock (afterwards adding a pool is a timelocked proposal).
+    config.restaking_pool = restaking_pool;
     // INSECURE: a local key stands in for the attestation-verifier service (no enclaves on a devnet).
     config.attestation_signers = vec![accounts::insecure_attester().address()];
     let deployment = kalypso_sdk::deploy(admin_provider.clone(), config).await?;
@@ -556,8 +604,6 @@ pub async fn provision(
         on_step(&format!("registering generator {}", profile.name));
         let role = Role::Generator(i);
         let address = role.signer().address();
-        let stake = U256::from(profile.stake) * stake_unit;
-        mint(&admin_provider, deployment.staking_token, address, stake).await?;
         let client = client(rpc_url, &deployment, role)?;
         client
             .register(
@@ -567,7 +613,11 @@ pub async fn provision(
             )
             .await
             .with_context(|| format!("registering {}", profile.name))?;
-        client.stake(stake).await?;
+        if profile.stake > 0 {
+            let stake = U256::from(profile.stake) * stake_unit;
+            mint(&admin_provider, deployment.staking_token, address, stake).await?;
+            client.stake(stake).await?;
+        }
         let price = parse_units(&profile.price, payment_decimals)
             .with_context(|| format!("price of {}", profile.name))?
             .get_absolute();

@@ -536,10 +536,21 @@ impl<'a> Tracker<'a> {
                 let name = self.name(e.generator);
                 let ask = self.ask(id(e.askId));
                 ask.slashed.push(name.clone());
+                // Only a slash of restaked collateral credits nothing here: the penalty is taken on the L1.
+                let taken = if e.held.is_zero() && e.toKeeper.is_zero() {
+                    format!(
+                        "{} POND of its restaked collateral goes to the L1",
+                        crate::report::tokens(e.penalty, 18)
+                    )
+                } else {
+                    format!(
+                        "{} tPOND held for the requester",
+                        crate::report::tokens(e.held, 18)
+                    )
+                };
                 Some(format!(
-                    "ask {}: {name} missed its deadline and was slashed; {} tPOND held for the requester{}",
+                    "ask {}: {name} missed its deadline and was slashed; {taken}{}",
                     id(e.askId),
-                    crate::report::tokens(e.held, 18),
                     if e.reopened { ", ask re-opened" } else { "" }
                 ))
             }

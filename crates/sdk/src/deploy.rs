@@ -14,9 +14,11 @@ use kalypso_contracts::{
 use tracing::info;
 
 use crate::{
-    Deployment, Error, Kalypso, MarketParams, ProtocolParams, Result, TxSummary,
+    Deployment, Error, Kalypso, MarketParams, ProtocolParams, RestakingPoolConfig, Result,
+    TxSummary,
     client::view,
     error::Target,
+    restaking::restaking_pool_deployment,
     tx::{self, DEFAULT_RECEIPT_TIMEOUT, Gas},
     types::to_u64,
 };
@@ -45,6 +47,10 @@ pub struct DeployConfig {
     pub matching_engine_key: Option<Bytes>,
     /// A sample Groth16 market to create (the admin pays its creation cost), when given.
     pub sample_market: Option<SampleMarket>,
+    /// A restaking pool to deploy and add to the registry before the roles are handed over (afterwards adding one
+    /// is the admin's: a timelock proposal). Its `admin` is replaced by the protocol's admin (the timelock when
+    /// there is one).
+    pub restaking_pool: Option<RestakingPoolConfig>,
 }
 
 impl DeployConfig {
@@ -63,6 +69,7 @@ impl DeployConfig {
             params: ProtocolParams::devnet(admin),
             matching_engine_key: None,
             sample_market: None,
+            restaking_pool: None,
         }
     }
 }
@@ -219,6 +226,7 @@ pub async fn deploy_with_progress<P: Provider>(
         + 9 // four implementations, four proxies, the verifier factory
         + 3 // MARKETPLACE_ROLE, two market views
         + usize::from(config.matching_engine_key.is_some())
+        + if config.restaking_pool.is_some() { 2 } else { 0 }
         + hand_over_steps
         + if config.sample_market.is_some() { 2 } else { 0 };
     let mut d = Deployer {
@@ -379,6 +387,23 @@ pub async fn deploy_with_progress<P: Provider>(
             "Matching Engine key",
         )
         .await?;
+    }
+
+    if let Some(mut pool) = config.restaking_pool {
+        pool.admin = config
+            .roles
+            .holder(RoleName::Admin)
+            .or(timelock)
+            .unwrap_or_else(|| unreachable!("a timelock was deployed for the admin role"));
+        let call = restaking_pool_deployment(&provider, generator_registry, &pool);
+        let address = d.create(call, "RestakingPool").await?;
+        d.call(
+            registry.addCollateralPool(address),
+            Target::Registry,
+            "restaking pool added to the registry",
+        )
+        .await?;
+        deployment.restaking_pools.push(address);
     }
 
     for (target, role) in HAND_OVER {

@@ -131,25 +131,38 @@ pub struct QueuedSlash {
     pub block_number: u64,
 }
 
+/// The creation of a `RestakingPool` for `registry` with `config`.
+pub(crate) fn restaking_pool_deployment<P: Provider>(
+    provider: P,
+    registry: Address,
+    config: &RestakingPoolConfig,
+) -> alloy::contract::RawCallBuilder<P> {
+    let params = kalypso_contracts::restaking_pool::IRestakingPool::Params {
+        epochStart: config.epoch_start,
+        epochDuration: config.epoch_duration,
+        offset: config.offset,
+        slashLatency: config.slash_latency,
+        slashWindow: config.slash_window,
+        minLock: alloy::primitives::Uint::<96, 2>::saturating_from(config.min_lock),
+    };
+    RestakingPool::deploy_builder(
+        provider,
+        registry,
+        config.admin,
+        params,
+        config.committee.clone(),
+        U256::from(config.threshold),
+    )
+}
+
 impl<P: Provider> Kalypso<P> {
     /// Deploys a `RestakingPool` for this deployment's generator registry (add it with
     /// [`Kalypso::add_collateral_pool`]).
     pub async fn deploy_restaking_pool(&self, config: &RestakingPoolConfig) -> Result<Address> {
-        let params = kalypso_contracts::restaking_pool::IRestakingPool::Params {
-            epochStart: config.epoch_start,
-            epochDuration: config.epoch_duration,
-            offset: config.offset,
-            slashLatency: config.slash_latency,
-            slashWindow: config.slash_window,
-            minLock: alloy::primitives::Uint::<96, 2>::saturating_from(config.min_lock),
-        };
-        let call = RestakingPool::deploy_builder(
+        let call = restaking_pool_deployment(
             self.provider(),
             self.deployment().generator_registry,
-            config.admin,
-            params,
-            config.committee.clone(),
-            U256::from(config.threshold),
+            config,
         );
         let receipt = self
             .send(call, Target::RestakingPool, "deploy RestakingPool")

@@ -5,10 +5,13 @@ use crate::{
     output::{Output, fields},
 };
 use anyhow::Context as _;
-use kalypso_devnet::{Circuits, Devnet, DevnetConfig, Progress, ProgressMode, Report, demo_plan};
+use kalypso_devnet::{
+    Circuits, Devnet, DevnetConfig, Progress, ProgressMode, Report, RestakedSlash, RestakingConfig,
+    demo_plan,
+};
 use kalypso_provers::{CircuitKind, CircuitSpec};
 use serde::Serialize;
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 /// `kalypso devnet --json`.
 #[derive(Serialize)]
@@ -20,6 +23,8 @@ struct DevnetRun<'a> {
     markets: &'a [kalypso_devnet::DevnetMarket],
     generators: &'a [kalypso_devnet::GeneratorProfile],
     report: &'a Report,
+    /// Slashes of restaked collateral and their status on the L1 (with restaking).
+    restaked_slashes: &'a [RestakedSlash],
     problems: Vec<String>,
 }
 
@@ -50,6 +55,27 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
     });
     let kalypso = std::env::current_exe().context("cannot find the kalypso executable")?;
     let mut config = DevnetConfig::demo(kalypso, anvil, dir.clone());
+    let mut restaking_note = None;
+    if !args.no_restaking {
+        let mut restaking = RestakingConfig::checkout(std::path::Path::new("."));
+        if let Some(project) = args.l1_project {
+            restaking.project = project;
+        }
+        if let Some(forge) = args.forge {
+            restaking.forge = forge;
+        }
+        restaking.epoch = args.l1_epoch;
+        if restaking.available() {
+            config = config.with_restaking(restaking);
+        } else {
+            restaking_note = Some(format!(
+                "restaking off: no L1 project with Symbiotic at {} or no forge at {} (run from a checkout after \
+                 scripts/setup.sh, or pass --l1-project and --forge)",
+                restaking.project.display(),
+                restaking.forge.display()
+            ));
+        }
+    }
     config.rpc_url = args.node;
     config.block_time = args.block_time;
     config.fallback_delay = args.fallback_delay;
@@ -64,6 +90,9 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
     };
     let startup = Progress::new(mode, &[]);
     startup.step(&format!("working directory {}", dir.display()));
+    if let Some(note) = &restaking_note {
+        startup.note(note);
+    }
 
     let devnet = tokio::select! {
         devnet = Devnet::start(config, &startup) => devnet?,
@@ -119,7 +148,29 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
             )));
         }
     };
-    let problems = report.problems();
+    let mut problems = report.problems();
+    // Slashes of restaked collateral end on the L1: executed after the veto period.
+    let restaked_slashes = match devnet.restaking() {
+        None => Vec::new(),
+        Some(_) => {
+            let veto = devnet
+                .config()
+                .restaking
+                .as_ref()
+                .map_or(0, |r| r.veto_duration);
+            progress.step("waiting for the restaked slashes to be executed on the L1");
+            match devnet
+                .wait_restaked_slashes_closed(Duration::from_secs(veto + 60))
+                .await
+            {
+                Ok(slashes) => slashes,
+                Err(e) => {
+                    problems.push(format!("{e:#}"));
+                    devnet.restaked_slashes().await.unwrap_or_default()
+                }
+            }
+        }
+    };
     out.print(
         &DevnetRun {
             dir: dir.clone(),
@@ -128,10 +179,40 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
             markets: &devnet.provisioned.markets,
             generators: &devnet.config().generators,
             report: &report,
+            restaked_slashes: &restaked_slashes,
             problems: problems.clone(),
         },
         || {
             let mut text = report.render(devnet.provisioned.payment_decimals);
+            if !restaked_slashes.is_empty() {
+                text.push_str("\nslashes of restaked collateral, bridged to the L1:\n");
+                text.push_str(&crate::output::table(
+                    [
+                        "slash",
+                        "generator",
+                        "task",
+                        "amount",
+                        "capture",
+                        "on the L1",
+                    ],
+                    restaked_slashes.iter().map(|s| {
+                        [
+                            s.slash.slash_id.to_string(),
+                            s.generator.clone(),
+                            s.slash.task.to_string(),
+                            format!(
+                                "{} POND",
+                                kalypso_devnet::report::tokens(
+                                    alloy::primitives::U256::from(s.slash.amount),
+                                    18
+                                )
+                            ),
+                            s.slash.capture_timestamp.to_string(),
+                            format!("{:?}", s.l1_status).to_lowercase(),
+                        ]
+                    }),
+                ));
+            }
             if problems.is_empty() {
                 text.push_str("\n✓ every ask ended as expected");
             } else {
@@ -174,13 +255,34 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
         for (name, url) in &devnet.generator_urls {
             rows.push(("generator node", format!("{name}: {url}/v1/tasks")));
         }
+        if let Some(r) = devnet.restaking() {
+            rows.push(("L1 (JSON-RPC)", r.l1_rpc_url.to_owned()));
+            rows.push(("  Kalypso middleware", r.l1.middleware.to_string()));
+            rows.push((
+                "  L1 deployment file",
+                dir.join("l1-deployment.json").display().to_string(),
+            ));
+            rows.push(("restaking pool (L2)", r.pool.to_string()));
+        }
         if !global.json {
-            out.print_line(&format!(
-                "devnet running; Ctrl-C stops it\n{}\ntry: KALYPSO_RPC_URL={} KALYPSO_DEPLOYMENT={} kalypso market list",
-                fields(rows),
+            let env = format!(
+                "KALYPSO_RPC_URL={} KALYPSO_DEPLOYMENT={}",
                 devnet.rpc_url(),
                 dir.join("deployment.json").display()
-            ));
+            );
+            let mut text = format!(
+                "devnet running; Ctrl-C stops it\n{}\ntry: {env} kalypso market list",
+                fields(rows)
+            );
+            if let Some(r) = devnet.restaking() {
+                text.push_str(&format!(
+                    "\n     {env} kalypso restaking status --generator {} --l1-rpc-url {} --l1-middleware {}",
+                    r.l1.vaults.first().map(|v| v.operator).unwrap_or_default(),
+                    r.l1_rpc_url,
+                    r.l1.middleware
+                ));
+            }
+            out.print_line(&text);
         }
         super::shutdown_signal().await;
     }

@@ -6,10 +6,11 @@
 
 use kalypso_devnet::{
     AskOutcome, AskPlan, Devnet, DevnetConfig, Expected, GeneratorProfile, Outcome, Progress,
-    ProgressMode, Report, Role, Sealing, demo_plan, generator_service,
+    ProgressMode, Report, RestakingConfig, Role, Sealing, demo_plan, generator_service,
 };
 use kalypso_primitives::{AskState, Preference};
-use kalypso_test_utils::anvil_path;
+use kalypso_sdk::L1SlashStatus;
+use kalypso_test_utils::{anvil_path, repo_root};
 use std::{path::PathBuf, time::Duration};
 
 /// The demo's configuration in a fresh directory (kept in the returned guard until the test ends).
@@ -96,14 +97,16 @@ async fn restarts(devnet: &Devnet, service: &str) -> u32 {
         .expect("service exists")
 }
 
-/// The demo: COST asks go to the cheap generators and TIME asks to the fast one; the generator that never
-/// proves is slashed (requester compensated) and its ask re-matched and proven; invalid Merkle inputs are
-/// settled through the IVS; an ask priced below every quote is refunded after its deadline; every proven
-/// ask pays price + refund = reward.
+/// The demo, on two chains: COST asks go to the cheap generators and TIME asks to the fast one; the generator
+/// that never proves is slashed (requester compensated) and its ask re-matched and proven; invalid Merkle inputs
+/// are settled through the IVS; an ask priced below every quote is refunded after its deadline; every proven ask
+/// pays price + refund = reward. Restaked collateral: a generator with no native stake, backed by its Symbiotic
+/// vault on the L1, proves COST asks; the restaked generator that never proves is slashed on the L2, the relayer
+/// carries the slash to the L1 where it is executed on its vault; a second slash is vetoed by the resolver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_settles_every_path() {
     let (config, _dir) = config(GeneratorProfile::demo());
-    let devnet = start(config).await;
+    let devnet = start(config.with_restaking(RestakingConfig::checkout(&repo_root()))).await;
     let plan = demo_plan(&devnet.provisioned.markets, 6);
     let report = devnet
         .run_workload(&plan, 2.0, Duration::from_secs(240), &quiet())
@@ -154,7 +157,7 @@ async fn the_demo_settles_every_path() {
     }
     for a in &cost {
         assert!(
-            ["cheap-slow", "middle"].contains(&prover_of(a)),
+            ["restaked", "cheap-slow", "middle"].contains(&prover_of(a)),
             "COST → cheapest with free capacity: {a:?}"
         );
         assert!(price_of(a) < price_of(time[0]));
@@ -179,8 +182,117 @@ async fn the_demo_settles_every_path() {
     assert_eq!(report.summary.invalid_inputs, 4);
     confidential_paths(&devnet, &plan, &report).await;
     tee_proofs(&devnet, &plan, &report).await;
+    restaked_paths(&devnet, &plan, &report).await;
     devnet.shutdown().await;
 }
+
+/// The restaked generators: "restaked" (no native stake) is the cheapest node and proves the first COST ask of
+/// the Merkle market against its vault's stake; "restaked-idle" got the circom market's first COST ask, missed it
+/// and was slashed with nothing credited on the L2; the relayer requested the slash on the L1 and executed it
+/// after the veto period (the vault's burner holds the penalty). Then a second missed task's slash is vetoed by
+/// the resolver: closed as vetoed, nothing more taken.
+async fn restaked_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
+    let restaking = devnet.restaking().expect("the demo restakes");
+    let first_of = |market: usize| {
+        report
+            .asks
+            .iter()
+            .find(|a| {
+                a.plan_index.is_some_and(|i| {
+                    plan[i].market == market && plan[i].preference == Preference::Cost
+                })
+            })
+            .expect("a COST ask of the market")
+    };
+    let markets = &devnet.provisioned.markets;
+    let merkle = markets
+        .iter()
+        .position(|m| m.circuit.is_merkle())
+        .expect("a Merkle market");
+    assert_eq!(
+        prover_of(first_of(merkle)),
+        "restaked",
+        "the cheapest node, backed only by restaked stake"
+    );
+    let restaked = Role::Generator(4).signer().address();
+    let client = devnet.client(Role::Requester).expect("client");
+    assert!(
+        client
+            .generator(restaked, &[])
+            .await
+            .expect("chain call")
+            .position
+            .stake
+            .is_zero(),
+        "no native stake"
+    );
+    let collateral = client.pool_collateral(restaked).await.expect("chain call");
+    assert_eq!(collateral[0].pool, restaking.pool);
+    assert_eq!(collateral[0].stake, 100 * POND);
+
+    let circom = markets
+        .iter()
+        .position(|m| m.circuit == kalypso_devnet::DevnetCircuit::CircomChain)
+        .expect("the circom market");
+    let missed = first_of(circom);
+    assert_eq!(missed.slashed, ["restaked-idle"]);
+    assert!(
+        missed.compensation.is_zero(),
+        "a restaked slash credits nothing on the L2"
+    );
+    assert_ne!(prover_of(missed), "restaked-idle");
+    let slashes = devnet
+        .wait_restaked_slashes_closed(Duration::from_secs(120))
+        .await
+        .expect("the restaked slash is executed on the L1");
+    assert_eq!(slashes.len(), 1, "{slashes:?}");
+    assert_eq!(slashes[0].generator, "restaked-idle");
+    assert_eq!(slashes[0].slash.amount, 10 * POND);
+    assert_eq!(slashes[0].l1_status, L1SlashStatus::Executed);
+    let burned = || async {
+        let l1 = alloy::providers::ProviderBuilder::new()
+            .connect_http(restaking.l1_rpc_url.parse().expect("L1 URL"));
+        kalypso_contracts::TestToken::new(restaking.l1.collateral, l1)
+            .balanceOf(restaking.l1.burner)
+            .call()
+            .await
+            .expect("chain call")
+    };
+    assert_eq!(burned().await, alloy::primitives::U256::from(10 * POND));
+
+    // Another missed task of restaked-idle (30 restaked less 10 pending still meets the minimum of 20): vetoed.
+    let again = vec![AskPlan {
+        market: circom,
+        preference: Preference::Cost,
+        inputs: markets[circom].circuit.sample_inputs(10_000).into(),
+        reward: "5".into(),
+        deadline: Duration::from_secs(180),
+        expected: Expected::Proof,
+        secret: None,
+    }];
+    let progress = quiet();
+    let (report, vetoed) = tokio::join!(
+        devnet.run_workload(&again, 1.0, Duration::from_secs(240), &progress),
+        devnet.veto_restaked_slash(1, Duration::from_secs(120))
+    );
+    let report = report.expect("the workload finishes");
+    vetoed.expect("the resolver vetoes the second slash");
+    assert_as_planned(devnet, &report).await;
+    assert_eq!(report.asks[0].slashed, ["restaked-idle"]);
+    let slashes = devnet
+        .wait_restaked_slashes_closed(Duration::from_secs(120))
+        .await
+        .expect("the vetoed slash is closed");
+    assert_eq!(slashes[1].l1_status, L1SlashStatus::Vetoed);
+    assert_eq!(
+        burned().await,
+        alloy::primitives::U256::from(10 * POND),
+        "nothing more taken"
+    );
+}
+
+/// One staking token (18 decimals).
+const POND: u128 = 1_000_000_000_000_000_000;
 
 /// The confidential market's asks: the sealed one proven; a garbage acl and a ciphertext copied from another
 /// requester's ask refused by the engine (reason in its API), never assigned, refunded; and no plaintext secret
@@ -421,6 +533,7 @@ async fn a_generator_crash_is_resumed_without_a_slash() {
         max_proof_time: Duration::from_secs(40),
         markets: None,
         runs_node: true,
+        restaked: 0,
     };
     let (config, _dir) = config(vec![solo]);
     let devnet = start(config).await;
