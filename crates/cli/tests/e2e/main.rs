@@ -102,7 +102,8 @@ async fn restarts(devnet: &Devnet, service: &str) -> u32 {
 /// are settled through the IVS; an ask priced below every quote is refunded after its deadline; every proven ask
 /// pays price + refund = reward. Restaked collateral: a generator with no native stake, backed by its Symbiotic
 /// vault on the L1, proves COST asks; the restaked generator that never proves is slashed on the L2, the relayer
-/// carries the slash to the L1 where it is executed on its vault; a second slash is vetoed by the resolver.
+/// carries the slash to the L1 where it is executed on its vault; the relayer crashes and resumes, and a second
+/// slash is vetoed by the resolver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_settles_every_path() {
     let (config, _dir) = config(GeneratorProfile::demo());
@@ -260,7 +261,9 @@ async fn restaked_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
     };
     assert_eq!(burned().await, alloy::primitives::U256::from(10 * POND));
 
-    // Another missed task of restaked-idle (30 restaked less 10 pending still meets the minimum of 20): vetoed.
+    // The relayer crashes (kill -9) and is restarted by the supervisor: it keeps nothing, the chains hold its
+    // work. Another missed task of restaked-idle (30 restaked less 10 pending still meets the minimum of 20): the
+    // restarted relayer requests its slash and the resolver vetoes it.
     let again = vec![AskPlan {
         market: circom,
         preference: Preference::Cost,
@@ -270,6 +273,10 @@ async fn restaked_paths(devnet: &Devnet, plan: &[AskPlan], report: &Report) {
         expected: Expected::Proof,
         secret: None,
     }];
+    devnet
+        .crash(kalypso_devnet::RELAYER_SERVICE)
+        .await
+        .expect("the relayer runs");
     let progress = quiet();
     let (report, vetoed) = tokio::join!(
         devnet.run_workload(&again, 1.0, Duration::from_secs(240), &progress),
