@@ -3,8 +3,9 @@
 # behind native-looking wrappers), OpenZeppelin 5 and forge-std, the Symbiotic core (@symbioticfi/core, BUSL-1.1:
 # installed, never committed; it brings its own OpenZeppelin 5.0.2 under its node_modules) for contracts-l1/,
 # circom2 and snarkjs (circom circuits: scripts/circom-circuit.sh and the tests that run `snarkjs groth16 verify`),
-# and Slither in a Python venv (.tools/slither-venv, pinned by toolchain/requirements-slither.txt). Idempotent:
-# quick when already present.
+# the portal's front-end packages (esbuild, preact, htm, uPlot, viem; playwright-core for its browser tests), Slither
+# in a Python venv (.tools/slither-venv, pinned by toolchain/requirements-slither.txt) and Debian's chromium for the
+# portal's browser tests. Idempotent: quick when already present.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
@@ -50,3 +51,18 @@ if ! cmp -s "$root/toolchain/requirements-slither.txt" "$venv/requirements-slith
 fi
 ln -sf ../slither-venv/bin/slither "$tools/bin/slither"
 echo "setup: slither $("$tools/bin/slither" --version) ready in .tools/bin" >&2
+
+# Chromium for the portal's browser tests (Debian's package, driven by playwright-core from the toolchain): installed
+# when missing (apt-get as root, else through sudo; ≈ 1 min, 350 MB).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "setup: installing chromium (Debian) for the portal's browser tests" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "setup: cannot install chromium (not root, no sudo): install Debian's chromium for the portal's tests" >&2
+    exit 1
+  fi
+fi
+echo "setup: $(chromium --version 2>/dev/null | head -1) ready for the portal's browser tests" >&2

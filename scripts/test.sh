@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project from a fresh clone: installs the pinned toolchain, then the Solidity suite
 # (unit, fuzz, invariant), the gas snapshot check, the bindings drift check, the L1 (Symbiotic) project and its
-# deployment, Slither (every finding triaged), and the Rust workspace tests.
+# deployment, the portal bundle check, Slither (every finding triaged), and the Rust workspace tests (including the
+# end-to-end suite and the portal in headless Chromium).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,6 +18,14 @@ node scripts/export-artifacts.js
 if ! git diff --quiet -- crates/contracts/artifacts || [ -n "$(git ls-files --others --exclude-standard crates/contracts/artifacts)" ]; then
   echo "crates/contracts/artifacts differs from contracts/src: run scripts/export-artifacts.js and commit" >&2
   git status --short crates/contracts/artifacts >&2
+  exit 1
+fi
+
+step "portal: rebuild the page (esbuild) and check it matches the committed portal/dist"
+node portal/build.mjs
+if ! git diff --quiet -- portal/dist || [ -n "$(git ls-files --others --exclude-standard portal/dist)" ]; then
+  echo "portal/dist differs from portal/src: run node portal/build.mjs and commit" >&2
+  git status --short portal/dist >&2
   exit 1
 fi
 

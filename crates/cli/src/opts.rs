@@ -34,6 +34,7 @@ impl Cli {
             | Command::Ivs(_)
             | Command::Attestation(crate::cmd::AttestationCmd::Serve { .. })
             | Command::Restaking(crate::cmd::RestakingCmd::Relay { .. })
+            | Command::Portal(_)
             | Command::Generator(GeneratorCmd::Run(_)) => "warn,kalypso=info",
             Command::Devnet(_) => "warn,kalypso::devnet=info",
             _ => "warn",
@@ -189,6 +190,11 @@ pub(crate) enum Command {
     /// committee relayer between the L1 middleware and an L2 pool; `deploy-pool` deploys and adds a pool.
     #[command(subcommand)]
     Restaking(crate::cmd::RestakingCmd),
+    /// The marketplace in a browser: markets and their price × time books, asks with their timelines,
+    /// generators, live from the engine's feed, and asks created from a browser wallet (EIP-1193). Serves the
+    /// embedded page and proxies the engine's API (--engine) and the chain's JSON-RPC (--rpc-url, read methods)
+    /// on one origin.
+    Portal(crate::cmd::PortalArgs),
     /// Market simulator (no chain): every matching mechanism on a scenario file, measured and plotted.
     #[command(subcommand)]
     Sim(crate::cmd::SimCmd),

@@ -111,6 +111,8 @@ pub struct Devnet {
     watcher: JoinHandle<()>,
     /// The matching engine's API.
     pub engine_url: String,
+    /// The portal (`kalypso portal`): the marketplace in a browser.
+    pub portal_url: String,
     /// The IVS of the Merkle market.
     pub ivs_url: String,
     /// The IVSs of the confidential markets: `(service name, market, URL)`.
@@ -145,6 +147,9 @@ pub struct RestakedSlash {
     /// Its request on the L1.
     pub l1_status: L1SlashStatus,
 }
+
+/// The service name of the portal.
+pub const PORTAL_SERVICE: &str = "portal";
 
 /// The service name of the committee relayer.
 pub const RELAYER_SERVICE: &str = "relayer";
@@ -338,6 +343,25 @@ impl Devnet {
         services.start(spec("engine".into(), args, envs)).await?;
         let engine_url = format!("http://127.0.0.1:{engine_port}");
 
+        // The portal: the marketplace in a browser, over the engine's API and the chain.
+        let portal_port = free_port()?;
+        let mut envs = env(Role::Requester);
+        envs.retain(|(k, _)| k != "KALYPSO_PRIVATE_KEY");
+        services
+            .start(spec(
+                PORTAL_SERVICE.into(),
+                vec![
+                    "portal".into(),
+                    "--engine".into(),
+                    engine_url.clone(),
+                    "--listen".into(),
+                    format!("127.0.0.1:{portal_port}"),
+                ],
+                envs,
+            ))
+            .await?;
+        let portal_url = format!("http://127.0.0.1:{portal_port}");
+
         let merkle = provisioned
             .markets
             .iter()
@@ -491,6 +515,7 @@ impl Devnet {
             services,
             watcher,
             engine_url,
+            portal_url,
             ivs_url,
             confidential_ivs,
             packages_url,
@@ -572,6 +597,10 @@ impl Devnet {
             .build()?;
         let mut urls = vec![
             ("engine".to_owned(), format!("{}/health", self.engine_url)),
+            (
+                PORTAL_SERVICE.to_owned(),
+                format!("{}/health", self.portal_url),
+            ),
             ("ivs".to_owned(), format!("{}/health", self.ivs_url)),
             (
                 "packages".to_owned(),

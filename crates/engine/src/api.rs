@@ -468,12 +468,17 @@ async fn generator(AxumState(e): Shared, Path(address): Path<String>) -> ApiResu
             echo(&address)
         ))
     })?;
-    let view = e
-        .read()
+    let state = e.read();
+    let view = state
         .book
         .generator(g)
         .ok_or_else(|| ApiError::not_found(format!("generator {g} not found")))?;
-    Ok(to_json(view))
+    let mut v = serde_json::to_value(view).unwrap_or(Value::Null);
+    merge(
+        &mut v,
+        state.generators.get(&g).cloned().unwrap_or_default(),
+    );
+    Ok(Json(v))
 }
 
 async fn events(AxumState(e): Shared, ws: WebSocketUpgrade) -> Response {

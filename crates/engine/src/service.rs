@@ -455,6 +455,8 @@ impl Engine {
                         "txHash": log.tx_hash,
                         "contract": applied.event.contract(),
                         "event": name,
+                        "ask": applied.ask,
+                        "market": applied.market,
                         "data": applied.event.to_string(),
                     })
                     .to_string(),

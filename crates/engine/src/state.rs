@@ -99,6 +99,99 @@ pub struct AskRecord {
     /// refunds it at its deadline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Every step of its life the chain recorded, in order.
+    pub history: Vec<AskStep>,
+}
+
+/// What happened to an ask (or, in a generator's activity, what the generator did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StepKind {
+    /// `AskCreated` (amount: the reward).
+    Created,
+    /// `TaskAssigned` (amount: the price).
+    Assigned,
+    /// `ProofSubmitted` (amount: the price paid).
+    Proven,
+    /// `InvalidInputsSettled` (amount: the price paid).
+    InvalidInputs,
+    /// `TaskSlashed`: the generator missed its deadline (amount: the penalty, in the staking token).
+    Slashed,
+    /// `TaskDiscarded`: the generator gave the task up (amount: the penalty, in the staking token).
+    Discarded,
+    /// `AskRefunded` (amount: the refund).
+    Refunded,
+}
+
+/// Which token an amount is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenKind {
+    /// The payment token (rewards, prices, refunds).
+    Payment,
+    /// The staking token (penalties).
+    Staking,
+}
+
+/// One step of an ask's life, where the chain recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AskStep {
+    /// What happened.
+    pub kind: StepKind,
+    /// Block of the event.
+    pub block: u64,
+    /// Its timestamp.
+    pub timestamp: u64,
+    /// The transaction that emitted it.
+    pub tx_hash: B256,
+    /// The generator it concerns, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Address>,
+    /// The amount it moved (decimal string of base units), if any.
+    #[serde(with = "decimal_opt")]
+    pub amount: Option<u128>,
+    /// The token of `amount`.
+    pub token: TokenKind,
+}
+
+/// A generator's record: what it earned and paid, and its latest activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratorRecord {
+    /// Prices of the asks it proved or settled as invalid (payment token).
+    #[serde(with = "decimal")]
+    pub earnings: u128,
+    /// Penalties of its slashes and discards (staking token).
+    #[serde(with = "decimal")]
+    pub penalties: u128,
+    /// Proofs, invalid-input settlements, slashes and discards, oldest first (the latest
+    /// [`GeneratorRecord::MAX_ACTIVITY`]).
+    pub activity: Vec<Activity>,
+}
+
+impl GeneratorRecord {
+    /// Activity entries kept per generator (the sums count all).
+    pub const MAX_ACTIVITY: usize = 1_000;
+}
+
+/// One entry of a generator's activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    /// What it did.
+    pub kind: StepKind,
+    /// The ask.
+    pub ask: u64,
+    /// Its market.
+    pub market: u64,
+    /// When.
+    pub timestamp: u64,
+    /// Earned or paid (decimal string of base units).
+    #[serde(with = "decimal")]
+    pub amount: u128,
+    /// The token of `amount`.
+    pub token: TokenKind,
 }
 
 /// A confidential ask's sealed inputs as its `AskCreated` carried them (public bytes: ciphertext and the data
@@ -156,6 +249,8 @@ pub struct State {
     pub events: u64,
     /// Protocol events of the last applied logs' kinds, counted by name (for metrics).
     pub by_name: HashMap<String, u64>,
+    /// What each generator earned and paid, and its latest activity.
+    pub generators: HashMap<Address, GeneratorRecord>,
     /// Assigned asks by `(task deadline, ask id)`: what a keeper may slash once the deadline passed.
     assigned_by_deadline: BTreeSet<(u64, u64)>,
     /// Open asks by `(deadline, ask id)`: what a keeper may refund once the deadline passed.
@@ -176,6 +271,10 @@ pub struct Applied {
     pub proven_after: Option<u64>,
     /// An assignment item was skipped on-chain.
     pub skipped: Option<SkipReason>,
+    /// The ask the event concerns, if any.
+    pub ask: Option<u64>,
+    /// The market the event concerns, if any.
+    pub market: Option<u64>,
 }
 
 impl State {
@@ -226,10 +325,23 @@ impl State {
             assigned_after: None,
             proven_after: None,
             skipped: None,
+            ask: None,
+            market: None,
         };
         for e in self.ledger(deployment, &event, log, seq, &mut applied) {
             self.book.apply(seq, &e);
         }
+        if let Some(step) = step_of(&event) {
+            self.record(log, step);
+            applied.ask = Some(step.ask);
+        }
+        applied.market = match &event {
+            ProtocolEvent::Marketplace(M::MarketCreated(e)) => Some(u64_of(e.marketId)),
+            _ => applied
+                .ask
+                .and_then(|id| self.asks.get(&id))
+                .map(|a| a.market),
+        };
         self.events += 1;
         *self.by_name.entry(event.name()).or_default() += 1;
         Some(applied)
@@ -312,6 +424,7 @@ impl State {
                         time_to_proof: None,
                         proof_log: None,
                         refused: None,
+                        history: Vec::new(),
                     });
                     if !e.request.secret.is_empty() || !e.request.acl.is_empty() {
                         self.sealed.insert(
@@ -544,6 +657,45 @@ impl State {
         }
     }
 
+    /// Appends `step` to its ask's history and, for what a generator did, to the generator's record.
+    fn record(&mut self, log: &StoredLog, step: Step) {
+        let Some(a) = self.asks.get_mut(&step.ask) else {
+            return;
+        };
+        a.history.push(AskStep {
+            kind: step.kind,
+            block: log.block,
+            timestamp: log.timestamp,
+            tx_hash: log.tx_hash,
+            generator: step.generator,
+            amount: Some(step.amount),
+            token: step.token,
+        });
+        let market = a.market;
+        let Some(generator) = step.generator else {
+            return;
+        };
+        let (earned, paid) = match step.kind {
+            StepKind::Proven | StepKind::InvalidInputs => (step.amount, 0),
+            StepKind::Slashed | StepKind::Discarded => (0, step.amount),
+            _ => return,
+        };
+        let g = self.generators.entry(generator).or_default();
+        g.earnings = g.earnings.saturating_add(earned);
+        g.penalties = g.penalties.saturating_add(paid);
+        if g.activity.len() == GeneratorRecord::MAX_ACTIVITY {
+            g.activity.remove(0);
+        }
+        g.activity.push(Activity {
+            kind: step.kind,
+            ask: step.ask,
+            market,
+            timestamp: log.timestamp,
+            amount: step.amount,
+            token: step.token,
+        });
+    }
+
     fn failed(&mut self, id: u64, taken: u128, reopened: bool) -> Vec<Event> {
         self.update_ask(id, |a| {
             a.failures += 1;
@@ -640,6 +792,82 @@ fn u128_of(v: U256) -> u128 {
 }
 
 /// Amounts as decimal strings in JSON (JavaScript numbers cannot hold 96-bit values).
+/// A step of an ask's life that an event records.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    ask: u64,
+    kind: StepKind,
+    generator: Option<Address>,
+    amount: u128,
+    token: TokenKind,
+}
+
+/// The ask step `event` records, if it is one.
+fn step_of(event: &ProtocolEvent) -> Option<Step> {
+    let ProtocolEvent::Marketplace(e) = event else {
+        return None;
+    };
+    let step = |ask: &U256, kind, generator, amount: &U256, token| Step {
+        ask: u64_of(*ask),
+        kind,
+        generator,
+        amount: u128_of(*amount),
+        token,
+    };
+    Some(match e {
+        M::AskCreated(e) => step(
+            &e.askId,
+            StepKind::Created,
+            None,
+            &e.request.reward,
+            TokenKind::Payment,
+        ),
+        M::TaskAssigned(e) => step(
+            &e.askId,
+            StepKind::Assigned,
+            Some(e.generator),
+            &e.price,
+            TokenKind::Payment,
+        ),
+        M::ProofSubmitted(e) => step(
+            &e.askId,
+            StepKind::Proven,
+            Some(e.generator),
+            &e.price,
+            TokenKind::Payment,
+        ),
+        M::InvalidInputsSettled(e) => step(
+            &e.askId,
+            StepKind::InvalidInputs,
+            Some(e.generator),
+            &e.price,
+            TokenKind::Payment,
+        ),
+        M::TaskSlashed(e) => step(
+            &e.askId,
+            StepKind::Slashed,
+            Some(e.generator),
+            &e.penalty,
+            TokenKind::Staking,
+        ),
+        M::TaskDiscarded(e) => step(
+            &e.askId,
+            StepKind::Discarded,
+            Some(e.generator),
+            &e.penalty,
+            TokenKind::Staking,
+        ),
+        M::AskRefunded(e) => step(
+            &e.askId,
+            StepKind::Refunded,
+            None,
+            &e.amount,
+            TokenKind::Payment,
+        ),
+        _ => return None,
+    })
+}
+
 mod decimal {
     use serde::Serializer;
 
@@ -801,6 +1029,42 @@ mod tests {
         );
         assert_eq!(ids(s.overdue_tasks(u64::MAX)), Vec::<u64>::new());
         assert_eq!(ids(s.expired_open_asks(u64::MAX)), Vec::<u64>::new());
+
+        // Each ask's history, in order with its blocks; the generator's earnings, penalties and activity.
+        let steps = |id: u64| -> Vec<(StepKind, u64, Option<u128>)> {
+            s.asks[&id]
+                .history
+                .iter()
+                .map(|h| (h.kind, h.block, h.amount))
+                .collect()
+        };
+        assert_eq!(
+            steps(1),
+            vec![
+                (StepKind::Created, 1, Some(100)),
+                (StepKind::Assigned, 2, Some(10)),
+                (StepKind::Slashed, 3, Some(10)),
+                (StepKind::Assigned, 4, Some(10)),
+                (StepKind::Proven, 5, Some(10)),
+            ]
+        );
+        assert_eq!(
+            steps(2),
+            vec![
+                (StepKind::Created, 1, Some(100)),
+                (StepKind::Refunded, 6, Some(100))
+            ]
+        );
+        let g = &s.generators[&GEN];
+        assert_eq!((g.earnings, g.penalties), (10, 10));
+        assert_eq!(
+            g.activity
+                .iter()
+                .map(|a| (a.kind, a.ask))
+                .collect::<Vec<_>>(),
+            vec![(StepKind::Slashed, 1), (StepKind::Proven, 1)]
+        );
+        assert_eq!(g.activity[0].token, TokenKind::Staking);
     }
 
     /// The registry's and a restaking pool's events become the book's collateral events, with the pool's id and
@@ -845,6 +1109,8 @@ mod tests {
                 assigned_after: None,
                 proven_after: None,
                 skipped: None,
+                ask: None,
+                market: None,
             };
             s.ledger(&d, &event, &log, Seq::new(1, 0), &mut applied)
         };

@@ -19,6 +19,7 @@ pub type AskId = u64;
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
+#[serde(rename_all = "camelCase")]
 pub struct Seq {
     /// Block number.
     pub block: u64,
@@ -35,6 +36,7 @@ impl Seq {
 
 /// A generator's quote in one market (`IGeneratorRegistry.Quote`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Quote {
     /// Price per proof, in the payment token.
     #[serde(with = "amount")]
@@ -305,6 +307,7 @@ pub enum AskStatus {
 
 /// An ask as the book sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AskView {
     /// The ask.
     pub ask: AskId,
@@ -330,6 +333,7 @@ pub struct AskView {
 
 /// A market as the book sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MarketView {
     /// The market.
     pub market: MarketId,
@@ -358,6 +362,7 @@ pub struct MarketView {
 
 /// A quote as the book sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct QuoteView {
     /// The generator.
     pub generator: Address,
@@ -372,6 +377,7 @@ pub struct QuoteView {
 
 /// A generator as the book sees it. Compute and lock include provisional (pending) reservations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GeneratorView {
     /// The generator.
     pub generator: Address,

@@ -228,6 +228,7 @@ pub(super) async fn run(global: &GlobalArgs, args: DevnetArgs) -> anyhow::Result
 
     if args.keep {
         let mut rows = vec![
+            ("portal (browser)", devnet.portal_url.clone()),
             ("chain (JSON-RPC)", devnet.rpc_url().to_owned()),
             ("matching engine API", devnet.engine_url.clone()),
             (

@@ -23,7 +23,7 @@ use kalypso_sdk::Deployment;
 use std::process::ExitCode;
 
 /// A plain provider for `--rpc-url` and the deployment of the chain it serves.
-async fn connect(global: &GlobalArgs) -> anyhow::Result<(DynProvider, Deployment)> {
+pub(super) async fn connect(global: &GlobalArgs) -> anyhow::Result<(DynProvider, Deployment)> {
     let url = global
         .rpc_url
         .parse()

@@ -12,6 +12,7 @@ mod generator;
 mod ivs;
 mod keys;
 mod market;
+mod portal;
 mod prover;
 mod restaking;
 mod sim;
@@ -29,6 +30,7 @@ use std::process::ExitCode;
 
 pub(crate) use attestation::AttestationCmd;
 pub(crate) use circuit::CircuitCmd;
+pub(crate) use portal::PortalArgs;
 pub(crate) use restaking::RestakingCmd;
 pub(crate) use sim::SimCmd;
 
@@ -49,6 +51,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(cmd) => return sim::run(Output::new(cli.global.json), cmd).await,
         Command::Circuit(cmd) => return circuit::run(Output::new(cli.global.json), cmd).await,
         Command::Attestation(cmd) => return attestation::run(&cli.global, cmd).await,
+        Command::Portal(args) => portal::run(&cli.global, args).await?,
         command => {
             let ctx = Ctx::new(&cli.global).await?;
             match command {
@@ -57,6 +60,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 | Command::Engine(_)
                 | Command::Ivs(_)
                 | Command::Devnet(_)
+                | Command::Portal(_)
                 | Command::Keys(KeysCmd::PublicKey { .. })
                 | Command::Sim(_)
                 | Command::Circuit(_)

@@ -102,7 +102,7 @@ async fn reorg_is_rolled_back() {
     )
     .await;
     let (_, generator) = engine.get(&format!("/v1/generators/{g}")).await;
-    assert_eq!(generator["consumed_compute"], 1, "{generator}");
+    assert_eq!(generator["consumedCompute"], 1, "{generator}");
 
     // The chain drops the ask and its assignment, then grows past the old head.
     let reverted: bool = env
@@ -133,7 +133,7 @@ async fn reorg_is_rolled_back() {
     .await;
     let (_, generator) = engine.get(&format!("/v1/generators/{g}")).await;
     assert_eq!(
-        generator["consumed_compute"], 1,
+        generator["consumedCompute"], 1,
         "the reverted assignment still holds compute: {generator}"
     );
     let (_, metrics) = engine.get("/metrics").await;
