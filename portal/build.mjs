@@ -1,12 +1,12 @@
 // Builds the portal into portal/dist (committed; `kalypso portal` embeds it): one minified ES module bundle of the
 // sources and their pinned npm dependencies (preact, htm, uPlot, viem from toolchain/package.json, installed into
-// .tools by scripts/setup.sh), one stylesheet, the page and the bundled packages' licence notices. Deterministic:
+// .tools by scripts/setup.sh), one stylesheet, the page and the bundled packages' licences. Deterministic:
 // the same sources and versions give the same bytes (scripts/test.sh rebuilds and fails on a difference).
 //
 //   node portal/build.mjs
 
 import { createRequire } from 'node:module';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +15,7 @@ const modules = process.env.KALYPSO_NODE_MODULES ?? join(here, '..', '.tools', '
 const require = createRequire(join(modules, 'noop.js'));
 const esbuild = require('esbuild');
 const out = join(here, 'dist');
+rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
 // The contract ABI fragments the wallet flow uses, from the committed forge artifacts the Rust bindings are
@@ -43,7 +44,7 @@ const result = await esbuild.build({
   target: 'es2022',
   nodePaths: [modules],
   outfile: join(out, 'app.js'),
-  legalComments: 'linked',
+  legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
 });
@@ -55,5 +56,26 @@ const css = [
 writeFileSync(join(out, 'app.css'), (await esbuild.transform(css, { loader: 'css', minify: true })).code);
 writeFileSync(join(out, 'index.html'), readFileSync(join(here, 'index.html')));
 
+// Every bundled package's licence, in full (they travel inside the binary): assets/licenses.txt.
+const packages = new Set();
+const bundled = Object.values(result.metafile.outputs).flatMap((o) =>
+  Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([path]) => path),
+);
+for (const input of bundled) {
+  const m = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+  if (m) packages.add(m[1]);
+}
+const notices = [...packages].sort().map((name) => {
+  const dir = join(modules, name);
+  const { version, license } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const file = ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'license'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (!file) throw new Error(`${name} has no licence file`);
+  return `${name} ${version} (${license})\n\n${readFileSync(file, 'utf8').trim()}\n`;
+});
+writeFileSync(
+  join(out, 'licenses.txt'),
+  `The Kalypso portal bundles these packages (portal/build.mjs):\n\n${notices.join('\n' + '-'.repeat(78) + '\n\n')}`,
+);
+
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.error(`portal: built ${out} (app.js and notices ${bytes} bytes)`);
+console.error(`portal: built ${out} (app.js ${bytes} bytes, licences of ${packages.size} packages)`);

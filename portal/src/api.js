@@ -25,6 +25,7 @@ export function useEngineUp() {
   const [up, setUp] = useState(engineUp);
   useEffect(() => {
     listeners.add(setUp);
+    setUp(engineUp); // it may have changed before this subscription
     return () => listeners.delete(setUp);
   }, []);
   return up;
@@ -123,6 +124,7 @@ export function useFeedUp() {
   const [up, setUp] = useState(feedUp);
   useEffect(() => {
     feedStateListeners.add(setUp);
+    setUp(feedUp); // the socket may have opened before this subscription
     return () => feedStateListeners.delete(setUp);
   }, []);
   return up;

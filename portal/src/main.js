@@ -29,7 +29,7 @@ function Status() {
     return html`<div class="banner down" role="alert" data-testid="engine-down">The matching engine is not answering.
       The page keeps what it last saw and retries every few seconds.</div>`;
   }
-  return html`<span class=${`live ${feed ? 'on' : 'off'}`} title=${feed ? 'live: the engine feed is connected' : 'reconnecting to the engine feed'}>
+  return html`<span data-testid="feed-status" class=${`live ${feed ? 'on' : 'off'}`} title=${feed ? 'live: the engine feed is connected' : 'reconnecting to the engine feed'}>
     ${feed ? '● live' : '○ reconnecting'}</span>`;
 }
 
@@ -66,7 +66,9 @@ function App() {
       : config
         ? route(path, config)
         : html`<p class="loading" role="status">Loading…</p>`}</main>
-    <footer>${config ? html`chain ${config.chainId} · marketplace <code>${config.marketplace}</code> · engine ${config.engineUrl}` : ''}</footer>`;
+    <footer>${config ? html`chain ${config.chainId} · marketplace <code>${config.marketplace}</code> · engine ${config.engineUrl} · ` : ''}<a href="/assets/licenses.txt">licences</a></footer>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.replaceChildren(); // the static "Loading…" placeholder
+render(html`<${App} />`, root);

@@ -107,6 +107,7 @@ async function pages(browser) {
   await marketPage.goto(`${portal}/markets/${market}`);
   await marketPage.waitForSelector('.chart canvas');
   await marketPage.waitForSelector('table[aria-label="quotes"] tbody tr');
+  await marketPage.waitForSelector('[data-testid="feed-status"].on');
   await shot(marketPage, 'market');
 
   // The wallet flow in another tab: an EIP-1193 provider backed by the chain's unlocked dev account.

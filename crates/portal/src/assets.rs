@@ -39,7 +39,7 @@ macro_rules! asset {
 static ASSETS: [Asset; 3] = [
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("app.css", "text/css; charset=utf-8"),
-    asset!("app.js.LEGAL.txt", "text/plain; charset=utf-8"),
+    asset!("licenses.txt", "text/plain; charset=utf-8"),
 ];
 
 static INDEX: Asset = asset!("index.html", "text/html; charset=utf-8");
