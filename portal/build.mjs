@@ -6,7 +6,7 @@
 //   node portal/build.mjs
 
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +35,19 @@ writeFileSync(
     `export const MARKETPLACE = ${JSON.stringify(pick('ProofMarketplace', ['createAsk', 'AskCreated']))};\n` +
     `export const ERC20 = ${JSON.stringify(pick('TestToken', ['approve', 'allowance']))};\n`,
 );
+
+// The page's client follows the engine's OpenAPI document (derived from the engine's handlers; a Rust test keeps
+// crates/engine/openapi.json equal to it): every engine path the page calls must be documented there.
+const openapi = JSON.parse(readFileSync(join(here, '..', 'crates', 'engine', 'openapi.json'), 'utf8'));
+const documented = Object.keys(openapi.paths).map((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/?]+')}$`));
+const sources = readdirSync(join(here, 'src'), { recursive: true }).filter((f) => f.endsWith('.js'));
+const called = new Set();
+for (const file of sources) {
+  const text = readFileSync(join(here, 'src', file), 'utf8');
+  for (const m of text.matchAll(/get\(\s*[`'"](\/v1\/[^`'"?]*)/g)) called.add(m[1].replace(/\$\{[^}]+\}/g, 'X'));
+}
+const undocumented = [...called].filter((path) => !documented.some((re) => re.test(path)));
+if (undocumented.length) throw new Error(`the page calls engine paths its OpenAPI document lacks: ${undocumented.join(', ')}`);
 
 const result = await esbuild.build({
   entryPoints: [join(here, 'src', 'main.js')],
@@ -78,4 +91,6 @@ writeFileSync(
 );
 
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.error(`portal: built ${out} (app.js ${bytes} bytes, licences of ${packages.size} packages)`);
+console.error(
+  `portal: built ${out} (app.js ${bytes} bytes, licences of ${packages.size} packages; ${called.size} engine paths, all documented)`,
+);

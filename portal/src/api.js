@@ -57,11 +57,19 @@ export async function get(path) {
 }
 
 let config;
-/** The portal's configuration: deployment, tokens, chain (fetched once). */
+/** The portal's configuration: deployment, tokens, chain (fetched once it succeeds). */
 export async function getConfig() {
   if (!config) {
-    const response = await fetch('/config.json');
-    if (!response.ok) throw new Error(`the portal's /config.json answered ${response.status}`);
+    let response;
+    try {
+      response = await fetch('/config.json');
+    } catch (e) {
+      throw new Error(`the portal server is not answering (${e.message})`);
+    }
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      throw new Error(body?.error ?? `the portal's /config.json answered ${response.status}`);
+    }
     config = await response.json();
   }
   return config;

@@ -43,14 +43,26 @@ function App() {
       window.scrollTo(0, 0);
     };
     addEventListener('popstate', onPop);
-    getConfig().then(
-      (c) => {
-        setConfig(c);
-        startFeed();
-      },
-      (e) => setError(e.message),
-    );
-    return () => removeEventListener('popstate', onPop);
+    // The configuration needs the chain (tokens, the ask fee): while its RPC or the portal is down, say so and
+    // retry until it answers.
+    let retry;
+    const load = () =>
+      getConfig().then(
+        (c) => {
+          setError(undefined);
+          setConfig(c);
+          startFeed();
+        },
+        (e) => {
+          setError(e.message);
+          retry = setTimeout(load, 3000);
+        },
+      );
+    load();
+    return () => {
+      removeEventListener('popstate', onPop);
+      clearTimeout(retry);
+    };
   }, []);
   useEffect(() => {
     // Move focus to the new page's heading for keyboard and screen-reader users.
@@ -61,8 +73,9 @@ function App() {
       <nav aria-label="main"><${Link} href="/">Markets<//><${Link} href="/asks/new">Create an ask<//></nav>
       ${config ? html`<${Status} />` : ''}
     </header>
-    <main id="main" tabindex="-1">${error
-      ? html`<p class="error" role="alert">The portal cannot start: ${error}</p>`
+    <main id="main" tabindex="-1">${error && !config
+      ? html`<p class="banner down" role="alert" data-testid="rpc-down">Waiting for the chain: ${error}. Retrying every few
+          seconds.</p>`
       : config
         ? route(path, config)
         : html`<p class="loading" role="status">Loading…</p>`}</main>

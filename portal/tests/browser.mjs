@@ -8,8 +8,8 @@
 //   SCREENSHOTS      a directory to write each page's screenshots to (optional)
 //
 // `node portal/tests/browser.mjs <phase>`: `pages` (markets, a market, live ask, wallet flow, ask timeline,
-// generator, not-found, keyboard, widths, console) or `engine-down` (prints ENGINE_DOWN_SEEN, then waits for the page
-// to recover once the engine is back). Prints one JSON line of findings and exits non-zero on the first failure.
+// generator, not-found, keyboard, widths, console), `engine-down` (prints ENGINE_DOWN_SEEN, then waits for the page
+// to recover once the engine is back) or `rpc-down` (the same for the chain: RPC_DOWN_SEEN). Prints one JSON line of findings and exits non-zero on the first failure.
 
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
@@ -205,6 +205,18 @@ async function engineDown(browser) {
   findings.engineDown = 'ok';
 }
 
+async function rpcDown(browser) {
+  // The chain's RPC is down when the page loads: it says so, and starts once the chain is back.
+  const page = await open(browser, 1280, [/Failed to load resource/, /WebSocket/]);
+  await page.goto(`${portal}/`);
+  await page.waitForSelector('[data-testid="rpc-down"]', { timeout: 20_000 });
+  await shot(page, 'rpc-down');
+  console.log('RPC_DOWN_SEEN');
+  await page.waitForSelector('table[aria-label="markets"] tbody tr', { timeout: 90_000 });
+  check(!page.errors.length, `console errors: ${page.errors.join(' | ')}`);
+  findings.rpcDown = 'ok';
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu'],
@@ -212,6 +224,7 @@ const browser = await chromium.launch({
 try {
   if (phase === 'pages') await pages(browser);
   else if (phase === 'engine-down') await engineDown(browser);
+  else if (phase === 'rpc-down') await rpcDown(browser);
   else throw new Error(`unknown phase ${phase}`);
   console.log(JSON.stringify(findings));
 } finally {

@@ -88,14 +88,16 @@ impl EngineConfig {
 }
 
 /// What the engine reports about itself (`/health`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// Chain id.
     pub chain_id: u64,
     /// Marketplace address.
+    #[schema(value_type = String)]
     pub marketplace: alloy::primitives::Address,
     /// Address of the Matching Engine key.
+    #[schema(value_type = String)]
     pub signer: alloy::primitives::Address,
     /// Chain head seen.
     pub head_block: u64,
@@ -108,6 +110,7 @@ pub struct Status {
     /// Relay transactions in flight.
     pub in_flight: usize,
     /// Address of the keeper account, when the engine runs a keeper.
+    #[schema(value_type = Option<String>)]
     pub keeper: Option<alloy::primitives::Address>,
     /// Keeper transactions in flight.
     pub keeper_in_flight: usize,

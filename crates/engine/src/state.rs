@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::store::StoredLog;
 
 /// Where an ask stands, as the chain says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AskStatus {
     /// Waiting for a generator.
@@ -51,7 +51,7 @@ impl AskStatus {
 }
 
 /// One ask as the API shows it (chain timestamps, unix seconds).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AskRecord {
     /// Ask id.
@@ -59,13 +59,16 @@ pub struct AskRecord {
     /// Market.
     pub market: u64,
     /// Who created it.
+    #[schema(value_type = String)]
     pub requester: Address,
     /// Maximum price (token units, decimal string).
+    #[schema(value_type = String)]
     #[serde(with = "decimal")]
     pub reward: u128,
     /// Proof deadline.
     pub deadline: u64,
     /// COST or TIME.
+    #[schema(value_type = String, example = "COST")]
     pub preference: Preference,
     /// Status.
     pub status: AskStatus,
@@ -74,8 +77,10 @@ pub struct AskRecord {
     /// When it was last assigned.
     pub assigned_at: Option<u64>,
     /// Generator of the current or last task.
+    #[schema(value_type = Option<String>)]
     pub generator: Option<Address>,
     /// Price of the current or last task.
+    #[schema(value_type = Option<String>)]
     #[serde(with = "decimal_opt")]
     pub price: Option<u128>,
     /// The generator's committed deadline.
@@ -83,6 +88,7 @@ pub struct AskRecord {
     /// When it was proven (or settled as invalid).
     pub settled_at: Option<u64>,
     /// Refund paid to the requester on settlement.
+    #[schema(value_type = Option<String>)]
     #[serde(with = "decimal_opt")]
     pub refund: Option<u128>,
     /// Times a generator failed it (slashed or discarded).
@@ -104,7 +110,7 @@ pub struct AskRecord {
 }
 
 /// What happened to an ask (or, in a generator's activity, what the generator did).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum StepKind {
     /// `AskCreated` (amount: the reward).
@@ -124,7 +130,7 @@ pub enum StepKind {
 }
 
 /// Which token an amount is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum TokenKind {
     /// The payment token (rewards, prices, refunds).
@@ -134,7 +140,7 @@ pub enum TokenKind {
 }
 
 /// One step of an ask's life, where the chain recorded it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AskStep {
     /// What happened.
@@ -144,11 +150,14 @@ pub struct AskStep {
     /// Its timestamp.
     pub timestamp: u64,
     /// The transaction that emitted it.
+    #[schema(value_type = String)]
     pub tx_hash: B256,
     /// The generator it concerns, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub generator: Option<Address>,
     /// The amount it moved (decimal string of base units), if any.
+    #[schema(value_type = Option<String>)]
     #[serde(with = "decimal_opt")]
     pub amount: Option<u128>,
     /// The token of `amount`.
@@ -156,13 +165,15 @@ pub struct AskStep {
 }
 
 /// A generator's record: what it earned and paid, and its latest activity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GeneratorRecord {
     /// Prices of the asks it proved or settled as invalid (payment token).
+    #[schema(value_type = String)]
     #[serde(with = "decimal")]
     pub earnings: u128,
     /// Penalties of its slashes and discards (staking token).
+    #[schema(value_type = String)]
     #[serde(with = "decimal")]
     pub penalties: u128,
     /// Proofs, invalid-input settlements, slashes and discards, oldest first (the latest
@@ -176,7 +187,7 @@ impl GeneratorRecord {
 }
 
 /// One entry of a generator's activity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Activity {
     /// What it did.
@@ -188,6 +199,7 @@ pub struct Activity {
     /// When.
     pub timestamp: u64,
     /// Earned or paid (decimal string of base units).
+    #[schema(value_type = String)]
     #[serde(with = "decimal")]
     pub amount: u128,
     /// The token of `amount`.
@@ -211,18 +223,22 @@ pub struct SealedInputs {
 }
 
 /// A market as the ledger knows it (the book has the matching side).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MarketRecord {
     /// Market id.
     pub id: u64,
     /// Creator.
+    #[schema(value_type = String)]
     pub creator: Address,
     /// Verifier contract.
+    #[schema(value_type = String)]
     pub verifier: Address,
     /// Prover enclave image (zero: public inputs only).
+    #[schema(value_type = String)]
     pub prover_image_id: B256,
     /// IVS enclave image (zero: the creator registers the IVS keys, which need not live in enclaves).
+    #[schema(value_type = String)]
     pub ivs_image_id: B256,
     /// When asks open.
     pub activation_time: u64,

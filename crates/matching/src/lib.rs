@@ -20,6 +20,7 @@ pub type AskId = u64;
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Seq {
     /// Block number.
     pub block: u64,
@@ -37,8 +38,10 @@ impl Seq {
 /// A generator's quote in one market (`IGeneratorRegistry.Quote`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
     /// Price per proof, in the payment token.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     #[serde(with = "amount")]
     pub price: u128,
     /// Seconds the generator needs for one proof (its task deadline is the assignment time plus this).
@@ -277,19 +280,23 @@ pub struct Match {
 /// Where an ask stands in the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AskStatus {
     /// Waiting for a generator (offered by [`Book::match_asks`]).
     Open,
     /// Matched by this book, assignment not yet mined.
     Pending {
         /// The matched generator.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         generator: Address,
     },
     /// Assigned on chain.
     Assigned {
         /// The generator proving it.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         generator: Address,
         /// Its price.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         #[serde(with = "amount")]
         price: u128,
     },
@@ -301,6 +308,7 @@ pub enum AskStatus {
     /// (`AskExpired`: the refund's `AskClosed` follows) or the chain reported it not open (`AskNotOpen`).
     Parked {
         /// Why the ask is off the book.
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         reason: SkipReason,
     },
 }
@@ -308,17 +316,20 @@ pub enum AskStatus {
 /// An ask as the book sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AskView {
     /// The ask.
     pub ask: AskId,
     /// Its market.
     pub market: MarketId,
     /// The most the requester pays.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     #[serde(with = "amount")]
     pub reward: u128,
     /// Unix time after which it cannot be assigned.
     pub deadline: u64,
     /// What the requester optimises for.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "COST"))]
     pub preference: Preference,
     /// Where it stands.
     pub status: AskStatus,
@@ -328,19 +339,23 @@ pub struct AskView {
     /// `TaskSlashed`/`TaskDiscarded` that last re-opened it.
     pub opened: Seq,
     /// Generators never matched to it again (they failed it: slashed or discarded), by address.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub excluded: Vec<Address>,
 }
 
 /// A market as the book sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MarketView {
     /// The market.
     pub market: MarketId,
     /// Stake locked per task.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     #[serde(with = "amount")]
     pub slashing_penalty: u128,
     /// Minimum total stake to be assigned.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     #[serde(with = "amount")]
     pub min_stake: u128,
     /// Needs enclave keys.
@@ -363,8 +378,10 @@ pub struct MarketView {
 /// A quote as the book sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuoteView {
     /// The generator.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub generator: Address,
     /// Its quote.
     pub quote: Quote,
@@ -378,8 +395,10 @@ pub struct QuoteView {
 /// A generator as the book sees it. Compute and lock include provisional (pending) reservations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeneratorView {
     /// The generator.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub generator: Address,
     /// Registered in the `GeneratorRegistry`.
     pub registered: bool,
@@ -388,9 +407,11 @@ pub struct GeneratorView {
     /// Compute taken by assigned and pending tasks.
     pub consumed_compute: u64,
     /// Total stake (not counting pending withdrawals).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     #[serde(with = "amount")]
     pub stake: u128,
     /// Stake locked by assigned and pending tasks.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     #[serde(with = "amount")]
     pub locked: u128,
     /// Markets it has a quote in.

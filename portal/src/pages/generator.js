@@ -5,12 +5,12 @@ import { get, useLive } from '../api.js';
 import { TimeChart } from '../chart.js';
 import { pay, seconds, stake, time, units } from '../format.js';
 import { Facts, Link, Pending, Table, html } from '../ui.js';
-import { askLink } from './market.js';
+import { askLink, newest } from './market.js';
 
 async function loadGenerator(address) {
   const g = await get(`/v1/generators/${address}`);
   const [tasks, markets] = await Promise.all([
-    get(`/v1/asks?generator=${address}&limit=500`),
+    newest(`generator=${address}`, 500),
     Promise.all(g.markets.map((m) => get(`/v1/markets/${m}`))),
   ]);
   return { g, tasks: tasks.asks, markets };

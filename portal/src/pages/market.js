@@ -7,12 +7,18 @@ import { QuoteChart } from '../chart.js';
 import { marketName, marketPackage, pay, seconds, short, stake, time } from '../format.js';
 import { Facts, Link, Pending, Table, html } from '../ui.js';
 
+/** The newest `n` asks matching `query` (the API lists oldest first). */
+export async function newest(query, n) {
+  const { total } = await get(`/v1/asks?${query}&limit=1`);
+  return get(`/v1/asks?${query}&limit=${n}&offset=${Math.max(0, total - n)}`);
+}
+
 async function loadMarket(id) {
   const [market, stats, open, recent, generators] = await Promise.all([
     get(`/v1/markets/${id}`),
     get(`/v1/markets/${id}/stats`),
     get(`/v1/asks?market=${id}&status=open&limit=100`),
-    get(`/v1/asks?market=${id}&limit=500`),
+    newest(`market=${id}`, 100),
     get('/v1/generators'),
   ]);
   return { market, stats, open, recent, generators };

@@ -2,7 +2,7 @@
 //! `portal/tests/browser.mjs` with playwright-core) against a devnet this test starts: the markets page matches the
 //! engine's API, a new ask appears live, an ask created through the wallet flow (an injected EIP-1193 provider
 //! backed by anvil's dev account) is matched and proven and its timeline shows every step, an unknown ask shows the
-//! not-found page, and the page says so while the engine is stopped and recovers when it is back.
+//! not-found page, and the page says so while the engine or the chain's RPC is stopped and recovers when it is back.
 //!
 //! `cargo test -p kalypso-cli --test portal`; with `UPDATE_SCREENSHOTS=1` it also writes each page's screenshot to
 //! `docs/portal/`.
@@ -88,19 +88,35 @@ async fn the_portal_in_chromium() {
     // The figures (first paint, live-feed delay) for docs/benchmarks.md, shown with --nocapture.
     eprintln!("portal findings: {}", stdout.trim());
 
-    // The engine stops: the page says so; it comes back: the page recovers.
+    // The engine stops: the page says so; it comes back: the page recovers. The same for the chain's RPC.
     devnet.stop("engine").await.expect("stop the engine");
-    let mut child = browser(&devnet, "engine-down")
+    outage(&devnet, "engine-down", "ENGINE_DOWN_SEEN", async || {
+        devnet.restart("engine").await.expect("restart the engine");
+    })
+    .await;
+    devnet.stop_chain().await.expect("stop the chain");
+    outage(&devnet, "rpc-down", "RPC_DOWN_SEEN", async || {
+        devnet.resume_chain().await.expect("resume the chain");
+    })
+    .await;
+    devnet.shutdown().await;
+}
+
+/// Runs the browser `phase` while something is down: once it prints `marker` (the page said so), `back` brings it
+/// back and the phase must see the page recover.
+async fn outage(devnet: &Devnet, phase: &str, marker: &str, back: impl AsyncFnOnce()) {
+    let mut child = browser(devnet, phase)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("run node");
     let stdout = child.stdout.take().expect("piped");
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let wanted = marker.to_owned();
     let reader = std::thread::spawn(move || {
         let mut lines = Vec::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("ENGINE_DOWN_SEEN") {
+            if line.contains(&wanted) {
                 let _ = seen_tx.send(());
             }
             lines.push(line);
@@ -110,19 +126,12 @@ async fn the_portal_in_chromium() {
     let seen = tokio::task::spawn_blocking(move || seen_rx.recv_timeout(Duration::from_secs(60)))
         .await
         .expect("join");
-    devnet.restart("engine").await.expect("restart the engine");
+    back().await;
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")
         .expect("node exits");
     let lines = reader.join().expect("reader");
-    assert!(
-        seen.is_ok(),
-        "the page never said the engine was down: {lines:?}"
-    );
-    assert!(
-        status.success(),
-        "browser test (engine-down) failed: {lines:?}"
-    );
-    devnet.shutdown().await;
+    assert!(seen.is_ok(), "{phase}: the page never said so: {lines:?}");
+    assert!(status.success(), "browser test ({phase}) failed: {lines:?}");
 }
