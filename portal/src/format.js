@@ -63,11 +63,21 @@ export function marketName(m) {
   return `market ${m?.market ?? m?.id}`;
 }
 
-/** A market's circuit package URL from its metadata, if it has one. */
+/**
+ * A market's circuit package URL from its metadata, if it has an http(s) one (the metadata is the market creator's:
+ * anything else, a `javascript:` URL say, is not made a link).
+ */
 export function marketPackage(m) {
+  let url;
   try {
     const parsed = JSON.parse(m?.metadata ?? '');
-    return parsed?.package?.url ?? parsed?.package ?? parsed?.url ?? null;
+    url = parsed?.package?.url;
+  } catch {
+    return null;
+  }
+  if (typeof url !== 'string') return null;
+  try {
+    return ['http:', 'https:'].includes(new URL(url).protocol) ? url : null;
   } catch {
     return null;
   }

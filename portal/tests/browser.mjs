@@ -86,6 +86,11 @@ async function pages(browser) {
   await page.click('table[aria-label="markets"] th:first-child button');
   const firstId = await page.$eval('table[aria-label="markets"] tbody tr td', (td) => td.textContent.trim());
   check(firstId === String(Math.max(...markets.map((m) => m.market))), `sorted by id descending, first ${firstId}`);
+  // The column headers are buttons: Enter on a focused one sorts by it.
+  await page.focus('table[aria-label="markets"] th:nth-child(7) button');
+  await page.keyboard.press('Enter');
+  const sorted = await page.$eval('table[aria-label="markets"] th:nth-child(7)', (th) => th.getAttribute('aria-sort'));
+  check(sorted === 'ascending', `Enter on the open-asks header sorts by it (aria-sort ${sorted})`);
   await shot(page, 'markets');
 
   // Keyboard: Tab to the first market link and Enter opens the market.

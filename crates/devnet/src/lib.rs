@@ -236,6 +236,44 @@ impl Devnet {
             dir: factors_dir.clone(),
             url: format!("{packages_url}/packages/{factors_sha256}/"),
         };
+        let services = Supervisor::default();
+        let deployment = config.dir.join("deployment.json");
+        let env = |role: Role| {
+            vec![
+                ("KALYPSO_RPC_URL".to_owned(), rpc_url.clone()),
+                (
+                    "KALYPSO_DEPLOYMENT".to_owned(),
+                    deployment.display().to_string(),
+                ),
+                ("KALYPSO_PRIVATE_KEY".to_owned(), role.key_hex().to_owned()),
+            ]
+        };
+        let spec = |name: String, args: Vec<String>, envs: Vec<(String, String)>| Spec {
+            log: config.dir.join(format!("{name}.log")),
+            name,
+            program: config.kalypso.clone(),
+            args,
+            envs,
+        };
+        let path = |p: &str| config.dir.join(p).display().to_string();
+
+        // Served from now on: the port is taken before the minute of provisioning, during which an outgoing
+        // connection could otherwise get it from the same ephemeral range.
+        services
+            .start(spec(
+                "packages".into(),
+                vec![
+                    "circuit".into(),
+                    "serve".into(),
+                    package_dir.display().to_string(),
+                    factors_dir.display().to_string(),
+                    "--listen".into(),
+                    format!("127.0.0.1:{packages_port}"),
+                ],
+                Vec::new(),
+            ))
+            .await?;
+
         let l1 = match &config.restaking {
             None => None,
             Some(restaking) => {
@@ -282,42 +320,6 @@ impl Devnet {
         .await?;
 
         progress.step("starting the matching engine, the IVS and the generator nodes");
-        let services = Supervisor::default();
-        let deployment = config.dir.join("deployment.json");
-        let env = |role: Role| {
-            vec![
-                ("KALYPSO_RPC_URL".to_owned(), rpc_url.clone()),
-                (
-                    "KALYPSO_DEPLOYMENT".to_owned(),
-                    deployment.display().to_string(),
-                ),
-                ("KALYPSO_PRIVATE_KEY".to_owned(), role.key_hex().to_owned()),
-            ]
-        };
-        let spec = |name: String, args: Vec<String>, envs: Vec<(String, String)>| Spec {
-            log: config.dir.join(format!("{name}.log")),
-            name,
-            program: config.kalypso.clone(),
-            args,
-            envs,
-        };
-        let path = |p: &str| config.dir.join(p).display().to_string();
-
-        services
-            .start(spec(
-                "packages".into(),
-                vec![
-                    "circuit".into(),
-                    "serve".into(),
-                    package_dir.display().to_string(),
-                    factors_dir.display().to_string(),
-                    "--listen".into(),
-                    format!("127.0.0.1:{packages_port}"),
-                ],
-                Vec::new(),
-            ))
-            .await?;
-
         let engine_port = free_port()?;
         let mut args = vec![
             "engine".into(),
