@@ -146,16 +146,38 @@ export function useLive(load, deps, everyMs = 5000) {
   const [state, setState] = useState({ data: undefined, error: undefined, loading: true });
   const timer = useRef();
   const alive = useRef(true);
+  // One load at a time (a trigger during one runs once more after it), and a result counts only for the page it
+  // was loaded for (`generation` moves with `deps`): a slow answer for another id never lands here.
+  const busy = useRef(false);
+  const again = useRef(false);
+  const generation = useRef(0);
   const run = async () => {
+    if (busy.current) {
+      again.current = true;
+      return;
+    }
+    busy.current = true;
+    const mine = generation.current;
+    const current = () => alive.current && mine === generation.current;
     try {
       const data = await load();
-      if (alive.current) setState({ data, error: undefined, loading: false });
+      if (current()) setState({ data, error: undefined, loading: false });
     } catch (error) {
-      if (alive.current) setState((s) => ({ data: error instanceof NotFound ? undefined : s.data, error, loading: false }));
+      if (current()) setState((s) => ({ data: error instanceof NotFound ? undefined : s.data, error, loading: false }));
+    } finally {
+      busy.current = false;
+      if (again.current && alive.current) {
+        again.current = false;
+        clearTimeout(timer.current);
+        timer.current = setTimeout(run, 1000);
+      }
     }
   };
   useEffect(() => {
     alive.current = true;
+    generation.current += 1;
+    busy.current = false;
+    again.current = false;
     setState({ data: undefined, error: undefined, loading: true });
     run();
     const every = setInterval(run, everyMs);
@@ -165,9 +187,14 @@ export function useLive(load, deps, everyMs = 5000) {
       clearTimeout(timer.current);
     };
   }, deps);
+  // Feed items come in bursts (a block's events): one reload at most a second after the first of them.
   useFeed(() => {
-    clearTimeout(timer.current);
-    timer.current = setTimeout(run, 200);
+    if (!timer.current) {
+      timer.current = setTimeout(() => {
+        timer.current = undefined;
+        run();
+      }, 1000);
+    }
   });
   return state;
 }

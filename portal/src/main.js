@@ -14,6 +14,11 @@ import { Link, NotFoundPage, html } from './ui.js';
 /** The page for `path`. */
 function route(path, config) {
   let m;
+  try {
+    decodeURIComponent(path);
+  } catch {
+    return html`<${NotFoundPage} />`;
+  }
   if (path === '/' || path === '/markets') return html`<${MarketsPage} config=${config} />`;
   if ((m = path.match(/^\/markets\/([^/]+)$/))) return html`<${MarketPage} id=${decodeURIComponent(m[1])} config=${config} />`;
   if (path === '/asks/new') return html`<${NewAskPage} config=${config} />`;
@@ -79,7 +84,7 @@ function App() {
       : config
         ? route(path, config)
         : html`<p class="loading" role="status">Loading…</p>`}</main>
-    <footer>${config ? html`chain ${config.chainId} · marketplace <code>${config.marketplace}</code> · engine ${config.engineUrl} · ` : ''}<a href="/assets/licenses.txt">licences</a></footer>`;
+    <footer>${config ? html`chain ${config.chainId} · marketplace <code>${config.marketplace}</code> · ` : ''}<a href="/assets/licenses.txt">licences</a></footer>`;
 }
 
 const root = document.getElementById('app');

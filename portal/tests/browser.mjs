@@ -58,7 +58,33 @@ async function api(path) {
   return r.json();
 }
 
+/** The portal's own surface: only the engine's /v1 API, only the page's reads of the chain, only from its page. */
+async function surface() {
+  const post = (body, headers = {}) =>
+    fetch(`${portal}/rpc`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const call = (method, params) => ({ jsonrpc: '2.0', id: 1, method, params });
+  check((await post(call('eth_getBlockByNumber', ['latest', false]))).ok, 'a block header is forwarded');
+  for (const [what, body] of [
+    ['eth_getLogs', call('eth_getLogs', [{ fromBlock: '0x0', toBlock: 'latest' }])],
+    ['eth_sendRawTransaction', call('eth_sendRawTransaction', ['0x00'])],
+    ['a block with its transactions', call('eth_getBlockByNumber', ['latest', true])],
+    ['eth_call to another contract', call('eth_call', [{ to: '0x0000000000000000000000000000000000000001', data: '0x' }, 'latest'])],
+    ['a batch', [call('eth_getBlockByNumber', ['latest', false])]],
+  ]) {
+    const r = await post(body);
+    check(r.status === 403, `${what} answered ${r.status}, not 403`);
+  }
+  const other = await post(call('eth_getBlockByNumber', ['latest', false]), { origin: 'https://evil.example' });
+  check(other.status === 403, `a request from another origin answered ${other.status}`);
+  for (const path of ['/api/health', '/api/metrics', '/api/v1/../health']) {
+    const r = await fetch(`${portal}${path}`);
+    check(r.status === 404, `${path} answered ${r.status}: only the engine's /v1 API is forwarded`);
+  }
+  findings.surface = 'ok';
+}
+
 async function pages(browser) {
+  await surface();
   const rpc = env('RPC_URL');
   const requester = env('REQUESTER');
   const page = await open(browser, 1280);

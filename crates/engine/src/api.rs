@@ -262,7 +262,7 @@ async fn market(AxumState(e): Shared, Path(id): Path<String>) -> ApiResult<Json<
     let state = e.read();
     Ok(Json(MarketDetail {
         entry: market_entry(&state, id)?,
-        quotes: state.book.quotes(id),
+        quote_list: state.book.quotes(id),
     }))
 }
 

@@ -26,7 +26,10 @@ use kalypso_contracts::TestToken;
 use kalypso_sdk::{Deployment, Kalypso};
 use serde::Serialize;
 use std::{sync::Arc, time::Duration};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Engine feeds the portal relays at once.
+pub(crate) const MAX_FEEDS: usize = 256;
 
 /// What the portal serves.
 #[derive(Debug, Clone)]
@@ -71,6 +74,7 @@ pub struct Portal {
     http: reqwest::Client,
     chain: DynProvider,
     tokens: OnceCell<(Token, Token)>,
+    feeds: Arc<Semaphore>,
 }
 
 /// `/config.json`: what the page needs beside the engine's API.
@@ -87,8 +91,6 @@ struct PageConfig<'a> {
     staking_decimals: u8,
     /// Payment-token fee per byte of an ask's inputs, on top of its reward (decimal string).
     fee_per_input_byte: String,
-    /// The engine the portal proxies (shown in the footer).
-    engine_url: &'a str,
 }
 
 impl Portal {
@@ -98,19 +100,19 @@ impl Portal {
             what: "the engine URL",
             url: config.engine.clone(),
         })?;
-        if !matches!(engine.scheme(), "http" | "https") {
+        // No TLS client is built in: the engine is reached over plain http (a private network or loopback).
+        if engine.scheme() != "http" {
             return Err(Error::BadUrl {
-                what: "the engine URL (http or https)",
+                what: "the engine URL (http; the portal reaches the engine on a private network)",
                 url: config.engine.clone(),
             });
         }
         let mut events = engine.clone();
-        let _ = events.set_scheme(if engine.scheme() == "https" {
-            "wss"
-        } else {
-            "ws"
-        });
-        events.set_path("/v1/events");
+        let _ = events.set_scheme("ws");
+        events.set_path(&format!(
+            "{}/v1/events",
+            engine.path().trim_end_matches('/')
+        ));
         let rpc: reqwest::Url = config.rpc_url.parse().map_err(|_| Error::BadUrl {
             what: "the RPC URL",
             url: config.rpc_url.clone(),
@@ -125,6 +127,7 @@ impl Portal {
             http,
             chain: ProviderBuilder::new().connect_http(rpc).erased(),
             tokens: OnceCell::new(),
+            feeds: Arc::new(Semaphore::new(MAX_FEEDS)),
             config,
         })
     }
@@ -182,11 +185,10 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn page_config(State(portal): State<Arc<Portal>>) -> Response {
+    // The page learns that the chain is down, the log why (without the RPC's URL, which may carry a key).
     let unreachable = |e: &dyn std::fmt::Display| {
-        error(
-            StatusCode::BAD_GATEWAY,
-            format!("the chain's RPC is not answering: {e}"),
-        )
+        tracing::warn!(target: "kalypso::portal", "the chain's RPC did not answer: {}", proxy::strip_urls(&e.to_string()));
+        error(StatusCode::BAD_GATEWAY, "the chain's RPC is not answering")
     };
     let (payment, staking) = match portal.tokens().await {
         Ok(t) => t,
@@ -208,7 +210,6 @@ async fn page_config(State(portal): State<Arc<Portal>>) -> Response {
         staking_symbol: &staking.symbol,
         staking_decimals: staking.decimals,
         fee_per_input_byte: fee.to_string(),
-        engine_url: &portal.config.engine,
     })
     .into_response()
 }

@@ -1,6 +1,6 @@
 // One ask: its lifecycle as a timeline with block times and transaction hashes, price and refund, and its proof.
 
-import { get, useLive } from '../api.js';
+import { NotFound, get, useLive } from '../api.js';
 import { pay, seconds, short, stake, time } from '../format.js';
 import { Facts, Link, Pending, html } from '../ui.js';
 import { generatorLink } from './market.js';
@@ -29,8 +29,9 @@ async function downloadProof(id) {
 }
 
 export function AskPage({ id, config }) {
-  const state = useLive(() => get(`/v1/asks/${id}`), [id]);
-  if (!/^\d+$/.test(id)) return html`<${Pending} state=${{ error: new Error('an ask id is a number') }} what=${`ask ${id}`} />`;
+  const valid = /^\d+$/.test(id);
+  const state = useLive(() => (valid ? get(`/v1/asks/${id}`) : Promise.reject(new NotFound(`ask ${id}`))), [id]);
+  if (!valid) return html`<${Pending} state=${{ error: new Error('an ask id is a number') }} what=${`ask ${id}`} />`;
   if (!state.data) return html`<${Pending} state=${state} what=${`ask ${id}`} />`;
   const a = state.data;
   const history = a.history ?? [];

@@ -1,7 +1,7 @@
 // One generator: stake (free, locked, pending), compute in use per market, its quotes and tasks, earnings, slashes
 // and discards over time.
 
-import { get, useLive } from '../api.js';
+import { NotFound, get, useLive } from '../api.js';
 import { TimeChart } from '../chart.js';
 import { pay, seconds, stake, time, units } from '../format.js';
 import { Facts, Link, Pending, Table, html } from '../ui.js';
@@ -30,13 +30,13 @@ function cumulative(activity, kinds, decimals) {
 
 export function GeneratorPage({ address, config }) {
   const valid = /^0x[0-9a-fA-F]{40}$/.test(address);
-  const state = useLive(() => loadGenerator(address), [address]);
+  const state = useLive(() => (valid ? loadGenerator(address) : Promise.reject(new NotFound(`generator ${address}`))), [address]);
   if (!valid) return html`<${Pending} state=${{ error: new Error('a generator is a 0x address of 40 hex digits') }} what=${`generator ${address}`} />`;
   if (!state.data) return html`<${Pending} state=${state} what=${`generator ${address}`} />`;
   const { g, tasks, markets } = state.data;
   const activity = g.activity ?? [];
   const quotes = markets.flatMap((m) =>
-    (m.quotes ?? []).filter((q) => q.generator.toLowerCase() === address.toLowerCase()).map((q) => ({ market: m.market, ...q })),
+    (m.quoteList ?? []).filter((q) => q.generator.toLowerCase() === address.toLowerCase()).map((q) => ({ market: m.market, ...q })),
   );
   const inUse = markets.map((m) => {
     const q = quotes.find((x) => x.market === m.market);

@@ -2,7 +2,7 @@
 // and the engine's live feed for it.
 
 import { useState } from 'preact/hooks';
-import { get, useFeed, useLive } from '../api.js';
+import { NotFound, get, useFeed, useLive } from '../api.js';
 import { QuoteChart } from '../chart.js';
 import { marketName, marketPackage, pay, seconds, short, stake, time } from '../format.js';
 import { Facts, Link, Pending, Table, html } from '../ui.js';
@@ -48,11 +48,13 @@ function LiveFeed({ id }) {
 }
 
 export function MarketPage({ id, config }) {
-  const state = useLive(() => loadMarket(id), [id]);
+  const valid = /^\d+$/.test(id);
+  const state = useLive(() => (valid ? loadMarket(id) : Promise.reject(new NotFound(`market ${id}`))), [id]);
+  if (!valid) return html`<${Pending} state=${{ error: new Error('a market id is a number') }} what=${`market ${id}`} />`;
   if (!state.data) return html`<${Pending} state=${state} what=${`market ${id}`} />`;
   const { market, stats, open, recent, generators } = state.data;
   const free = new Map(generators.map((g) => [g.generator.toLowerCase(), Math.max(0, g.declaredCompute - g.consumedCompute)]));
-  const quotes = market.quotes ?? [];
+  const quotes = market.quoteList ?? [];
   const points = quotes
     .filter((q) => q.listed)
     .map((q) => {

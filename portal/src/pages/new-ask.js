@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { decodeFunctionResult, encodeFunctionData, isHex, parseEventLogs, parseUnits, toHex } from 'viem';
 import { ERC20, MARKETPLACE } from '../abi.gen.js';
-import { get, getConfig } from '../api.js';
+import { get } from '../api.js';
 import { marketName } from '../format.js';
 import { html, navigate } from '../ui.js';
 
@@ -33,15 +33,21 @@ async function send(wallet, from, to, abi, functionName, args) {
     method: 'eth_sendTransaction',
     params: [{ from, to, data: encodeFunctionData({ abi, functionName, args }) }],
   });
+  // Sent: from here an error must not make the user send it again. A failing poll (the RPC briefly down) is retried.
   for (let i = 0; i < 240; i++) {
-    const receipt = await rpc('eth_getTransactionReceipt', [hash]);
+    let receipt = null;
+    try {
+      receipt = await rpc('eth_getTransactionReceipt', [hash]);
+    } catch {
+      // retried below
+    }
     if (receipt) {
       if (receipt.status !== '0x1') throw new Error(`${functionName} reverted (tx ${hash})`);
       return receipt;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  throw new Error(`${functionName} (tx ${hash}) was not mined within 2 minutes`);
+  throw new Error(`${functionName} (tx ${hash}) was not seen mined within 2 minutes: check it before sending again`);
 }
 
 /** Reads a file as 0x-hex. */
@@ -108,7 +114,10 @@ export function NewAskPage({ config }) {
       return;
     }
     try {
-      const cfg = await getConfig();
+      // The fee is a protocol parameter: read now, not from the page's start.
+      const fresh = await fetch('/config.json');
+      if (!fresh.ok) throw new Error('the chain is not answering: try again in a moment');
+      const cfg = await fresh.json();
       const bytes = (inputs.length - 2) / 2;
       const cost = reward + BigInt(cfg.feePerInputByte) * BigInt(bytes);
       const block = await rpc('eth_getBlockByNumber', ['latest', false]);

@@ -98,12 +98,13 @@ pub struct MarketEntry {
 
 /// A market with its quotes.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct MarketDetail {
     /// The market.
     #[serde(flatten)]
     pub entry: MarketEntry,
-    /// Its quotes.
-    pub quotes: Vec<QuoteView>,
+    /// Its quotes (`quotes` is their number).
+    pub quote_list: Vec<QuoteView>,
 }
 
 /// A market's asks by status.

@@ -54,7 +54,7 @@ async fn api_answers_and_rejects_clearly() {
     let (status, market) = engine.get("/v1/markets/1").await;
     assert_eq!(status, 200);
     assert_eq!(
-        market["quotes"][0]["generator"],
+        market["quoteList"][0]["generator"],
         serde_json::json!(g),
         "{market}"
     );
