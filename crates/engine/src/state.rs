@@ -16,7 +16,7 @@ use kalypso_sdk::{
     },
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::store::StoredLog;
 
@@ -178,7 +178,8 @@ pub struct GeneratorRecord {
     pub penalties: u128,
     /// Proofs, invalid-input settlements, slashes and discards, oldest first (the latest
     /// [`GeneratorRecord::MAX_ACTIVITY`]).
-    pub activity: Vec<Activity>,
+    #[schema(value_type = Vec<Activity>)]
+    pub activity: VecDeque<Activity>,
 }
 
 impl GeneratorRecord {
@@ -700,9 +701,9 @@ impl State {
         g.earnings = g.earnings.saturating_add(earned);
         g.penalties = g.penalties.saturating_add(paid);
         if g.activity.len() == GeneratorRecord::MAX_ACTIVITY {
-            g.activity.remove(0);
+            g.activity.pop_front();
         }
-        g.activity.push(Activity {
+        g.activity.push_back(Activity {
             kind: step.kind,
             ask: step.ask,
             market,

@@ -48,7 +48,7 @@ pub(crate) async fn api(
     url.set_query(query.as_deref());
     let answer = match portal.http.get(url).send().await {
         Ok(answer) => answer,
-        Err(e) => return unreachable("the matching engine", &e),
+        Err(e) => return unreachable("the matching engine", e),
     };
     let status = answer.status();
     let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
@@ -60,19 +60,18 @@ pub(crate) async fn api(
             }
             response
         }
-        Err(e) => unreachable("the matching engine", &e),
+        Err(e) => unreachable("the matching engine", e),
     }
 }
 
 /// 502, or 504 on a timeout: the page learns which upstream is down, the log why.
-fn unreachable(what: &str, e: &reqwest::Error) -> Response {
+fn unreachable(what: &str, e: reqwest::Error) -> Response {
     let status = if e.is_timeout() {
         StatusCode::GATEWAY_TIMEOUT
     } else {
         StatusCode::BAD_GATEWAY
     };
-    let reason = e.to_string();
-    warn!(target: "kalypso::portal", "{what} did not answer: {}", strip_urls(&reason));
+    warn!(target: "kalypso::portal", "{what} did not answer: {}", e.without_url());
     error(status, format!("{what} is not answering"))
 }
 
@@ -188,7 +187,7 @@ pub(crate) async fn rpc(
         .await;
     let answer = match answer {
         Ok(answer) => answer,
-        Err(e) => return unreachable("the chain's RPC", &e),
+        Err(e) => return unreachable("the chain's RPC", e),
     };
     if answer
         .content_length()
@@ -207,7 +206,7 @@ pub(crate) async fn rpc(
             response
         }
         Ok(_) => error(StatusCode::BAD_GATEWAY, "the chain's answer is too large"),
-        Err(e) => unreachable("the chain's RPC", &e),
+        Err(e) => unreachable("the chain's RPC", e),
     }
 }
 
